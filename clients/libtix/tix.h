@@ -1,0 +1,123 @@
+/*
+ * tix.h - libtix, the C client library for tix (PROTOCOL.md).
+ *
+ * Backend services, the tix CLI, tix-rush and the tests call tix through
+ * this library. One tix_client_t owns one ZeroMQ DEALER socket connected to
+ * one or more brokers (ZeroMQ spreads calls over them).
+ *
+ * Two interfaces:
+ *  - blocking: tix_client_call waits for the answer, retrying UNAVAILABLE and
+ *    RESOURCE_EXHAUSTED (honouring retry_after_ms, with jitter) until its
+ *    timeout; the request bytes - and so its request_id - are resent
+ *    unchanged, so a retried Purchase is exact.
+ *  - asynchronous: tix_client_send / tix_client_recv keep many calls in
+ *    flight on the one socket; replies come back in any order, matched by
+ *    call_id. No retries: the caller decides.
+ * Do not mix the two on one client while async calls are in flight.
+ *
+ * Threading: a client is used by one thread at a time (ZeroMQ sockets never
+ * cross threads). Different clients may live in different threads.
+ *
+ * Errors: functions return tix_err. TIX_OK means an answer arrived, whatever
+ * its code; the protocol outcome is in tix_result_t.
+ */
+#ifndef TIX_H
+#define TIX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tix_codec.h"
+#include "tix_err.h"
+
+#define TIX_DEFAULT_FRONTEND "tcp://127.0.0.1:5555"
+#define TIX_DEFAULT_TIMEOUT_MS 5000
+/* Blocking-call retry pacing (see tix_client_call). */
+#define TIX_RETRY_SILENCE_MS 1000     /* first resend of a retry-safe call after this much silence; doubles */
+#define TIX_RETRY_BACKOFF_MIN_MS 25   /* backoff when a retryable answer has no retry_after_ms; doubles */
+#define TIX_RETRY_BACKOFF_MAX_MS 1000 /* ... up to this */
+#define TIX_CLIENT_HWM 100000         /* calls the socket queues each way (ZMQ_SNDHWM/RCVHWM) */
+
+typedef struct tix_client tix_client_t;
+
+/* The answer to one call. */
+typedef struct {
+    uint64_t call_id;
+    tix_code code;                          /* call status */
+    char message[TIX_MESSAGE_MAX_BYTES];    /* reason when code != OK */
+    uint32_t retry_after_ms;
+    ProtobufCMessage *reply;                /* owned; the method's reply type when code == OK, else NULL */
+    unsigned attempts;                      /* sends made (blocking calls) */
+} tix_result_t;
+
+/* Connects a new client to endpoints: a comma-separated list such as
+ * "tcp://10.0.0.1:5555,tcp://10.0.0.2:5555"; NULL means $TIX_FRONTEND, or
+ * TIX_DEFAULT_FRONTEND when that is unset. Returns NULL (and logs the reason)
+ * when an endpoint is malformed. The caller owns the client.
+ * Connecting is asynchronous. With one endpoint, calls made before the
+ * broker is up are queued and delivered when it comes up; with several,
+ * calls go only to brokers connected at the time (ZMQ_IMMEDIATE). */
+tix_client_t *tix_client_new(const char *endpoints);
+/* Closes the socket (pending calls are dropped) and frees the client.
+ * NULL-safe, idempotent, sets *self to NULL. */
+void tix_client_destroy(tix_client_t **self);
+
+/* Blocking call of method with request (borrowed) within timeout_ms
+ * (0 = TIX_DEFAULT_TIMEOUT_MS). On TIX_OK, result holds the final answer;
+ * free it with tix_result_clear. TIX_ERR_TIMEOUT when no answer came in time
+ * (result->code is then DEADLINE_EXCEEDED); TIX_ERR_INTERRUPTED when
+ * SIGINT/SIGTERM arrived (see tix_stopping); TIX_ERR_INVALID when request is
+ * not of the method's input type. Calls of retry-safe methods are also
+ * resent when a broker stays silent (e.g. it restarted).
+ * result is filled on every return (code CANCELLED when interrupted,
+ * INVALID_ARGUMENT when invalid), so tix_result_clear is always safe. When
+ * the broker keeps answering UNAVAILABLE or RESOURCE_EXHAUSTED and its
+ * retry_after_ms no longer fits before the deadline, that answer is returned
+ * at once with TIX_OK. A request packing to more than TIX_MAX_MESSAGE_BYTES
+ * is TIX_ERR_INVALID (the broker's socket would drop the connection). */
+tix_err tix_client_call(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request,
+                        uint32_t timeout_ms, tix_result_t *result);
+
+/* Asynchronous send: queues one call and returns at once with its call_id.
+ * timeout_ms is sent as the call's deadline (0 = the server default).
+ * TIX_ERR_IO when the socket refuses the message. TIX_ERR_UNAVAILABLE when
+ * it cannot be queued right now (TIX_CLIENT_HWM calls already queued, or no
+ * broker connected when there are several endpoints): receive replies, or
+ * wait for ZMQ_POLLOUT on tix_client_socket, and send again. TIX_ERR_INVALID
+ * as for tix_client_call. */
+tix_err tix_client_send(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request,
+                        uint32_t timeout_ms, uint64_t *call_id);
+/* Asynchronous receive: waits up to wait_ms (-1 = forever, 0 = poll) for one
+ * reply and fills result (free with tix_result_clear). TIX_ERR_TIMEOUT when
+ * none came; TIX_ERR_PROTOCOL when a malformed reply was received and dropped;
+ * TIX_ERR_INTERRUPTED on a signal.
+ * A reply whose call_id is not in flight (forgotten, or a duplicate) is
+ * dropped and the wait goes on. TIX_ERR_PROTOCOL leaves result->call_id 0
+ * when the reply could not be read at all; when only its body was bad it
+ * names the call, which is then no longer in flight (result->code INTERNAL).
+ * result is filled or zeroed on every return. */
+tix_err tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result);
+/* The client's libzmq socket handle, for zmq_poll in the caller's loop. */
+void *tix_client_socket(tix_client_t *self);
+/* Abandons an async call (e.g. the caller's own deadline passed): a reply
+ * that comes for it later is dropped. Returns true when it was in flight. */
+bool tix_client_forget(tix_client_t *self, uint64_t call_id);
+/* Async calls sent and neither received nor forgotten. */
+size_t tix_client_in_flight(const tix_client_t *self);
+
+/* Frees result->reply and clears the result. NULL-safe. */
+void tix_result_clear(tix_result_t *result);
+
+/* Blocking conveniences over tix_client_call; same contract. request_id may
+ * be NULL (empty). */
+tix_err tix_purchase(tix_client_t *self, const char *sale_id, const char *user_id, const char *request_id,
+                     uint32_t timeout_ms, tix_result_t *result);
+tix_err tix_get_sale(tix_client_t *self, const char *sale_id, uint32_t timeout_ms, tix_result_t *result);
+tix_err tix_get_order(tix_client_t *self, const char *sale_id, const char *user_id, uint32_t timeout_ms,
+                      tix_result_t *result);
+tix_err tix_create_sale(tix_client_t *self, const char *sale_id, uint32_t total, int64_t opens_at_ms,
+                        int64_t closes_at_ms, uint32_t timeout_ms, tix_result_t *result);
+tix_err tix_health_check(tix_client_t *self, const char *service, uint32_t timeout_ms, tix_result_t *result);
+
+#endif

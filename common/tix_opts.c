@@ -1,0 +1,125 @@
+#include "tix_opts.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *
+s_prog(char **argv)
+{
+    const char *slash = strrchr(argv[0], '/');
+    return slash ? slash + 1 : argv[0];
+}
+
+static tix_err
+s_assign(const tix_opt_t *opt, const char *value, const char *prog, const char *source)
+{
+    char *end;
+    long v;
+    switch (opt->type) {
+    case TIX_OPT_STRING: *(const char **) opt->dest = value; return TIX_OK;
+    case TIX_OPT_FLAG:
+        *(bool *) opt->dest = strcmp(value, "1") == 0 || strcmp(value, "true") == 0 || strcmp(value, "yes") == 0;
+        return TIX_OK;
+    case TIX_OPT_INT:
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0' || v < opt->min || v > opt->max) {
+            fprintf(stderr, "%s: %s: expected an integer in [%ld, %ld], got '%s'\n", prog, source, opt->min, opt->max,
+                    value);
+            return TIX_ERR_CONFIG;
+        }
+        *(long *) opt->dest = v;
+        return TIX_OK;
+    }
+    return TIX_ERR_INTERNAL;
+}
+
+static const tix_opt_t *
+s_find(const tix_opt_t *opts, size_t nopts, const char *name, size_t len)
+{
+    for (size_t i = 0; i < nopts; i++) {
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+void
+tix_opts_print(const tix_opt_t *opts, size_t nopts, FILE *out)
+{
+    for (size_t i = 0; i < nopts; i++) {
+        const tix_opt_t *o = &opts[i];
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s", o->name, o->type == TIX_OPT_FLAG ? "" : " VALUE");
+        fprintf(out, "  %-26s %s", flag, o->help);
+        if (o->env)
+            fprintf(out, " [env %s]", o->env);
+        if (o->defval && o->type != TIX_OPT_FLAG)
+            fprintf(out, " (default: %s)", o->defval);
+        fputc('\n', out);
+    }
+    fprintf(out, "  %-26s %s\n", "--help", "show this help and exit");
+}
+
+tix_err
+tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const char *usage, tix_opts_result_t *result)
+{
+    const char *prog = s_prog(argv);
+    memset(result, 0, sizeof *result);
+
+    for (size_t i = 0; i < nopts; i++) {
+        const tix_opt_t *o = &opts[i];
+        if (o->defval && s_assign(o, o->defval, prog, "default") != TIX_OK)
+            return TIX_ERR_INTERNAL;
+        const char *env = o->env ? getenv(o->env) : NULL;
+        if (env && *env && s_assign(o, env, prog, o->env) != TIX_OK)
+            return TIX_ERR_CONFIG;
+    }
+
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) {
+            for (i++; i < argc; i++)
+                argv[npos++] = argv[i];
+            break;
+        }
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            argv[npos++] = arg;
+            continue;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t) (eq - name) : strlen(name);
+        if (len == 4 && strncmp(name, "help", 4) == 0) {
+            fputs(usage, stdout);
+            tix_opts_print(opts, nopts, stdout);
+            result->help = true;
+            return TIX_OK;
+        }
+        const tix_opt_t *o = s_find(opts, nopts, name, len);
+        if (!o) {
+            fprintf(stderr, "%s: unknown option '--%.*s' (try --help)\n", prog, (int) len, name);
+            return TIX_ERR_CONFIG;
+        }
+        const char *value;
+        if (o->type == TIX_OPT_FLAG) {
+            value = eq ? eq + 1 : "1";
+        } else if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            fprintf(stderr, "%s: option '--%s' needs a value\n", prog, o->name);
+            return TIX_ERR_CONFIG;
+        }
+        char source[80];
+        snprintf(source, sizeof source, "--%s", o->name);
+        if (s_assign(o, value, prog, source) != TIX_OK)
+            return TIX_ERR_CONFIG;
+    }
+    result->npos = npos;
+    result->pos = argv;
+    return TIX_OK;
+}

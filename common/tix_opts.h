@@ -1,0 +1,52 @@
+/*
+ * tix_opts.h - command-line flags with TIX_* environment twins.
+ *
+ * Every binary describes its configuration as a table of tix_opt_t; the
+ * parser applies defaults, then environment variables, then flags (a flag
+ * wins over its variable). "--name value" and "--name=value" are accepted;
+ * "--help" prints the usage and the table. Arguments that are not flags are
+ * positionals, returned in order. Single-threaded (call from main).
+ */
+#ifndef TIX_OPTS_H
+#define TIX_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "tix_err.h"
+
+typedef enum {
+    TIX_OPT_STRING, /* dest is const char **: borrowed from argv, environ or defval */
+    TIX_OPT_INT,    /* dest is long *, checked against [min, max] */
+    TIX_OPT_FLAG,   /* dest is bool *; "--name" sets it, env "1"/"true"/"yes" too */
+} tix_opt_type;
+
+typedef struct {
+    const char *name; /* long flag without dashes, e.g. "frontend" */
+    const char *env;  /* environment twin, e.g. "TIX_FRONTEND", or NULL */
+    tix_opt_type type;
+    void *dest;         /* see tix_opt_type */
+    const char *defval; /* default as text, or NULL for none */
+    long min, max;      /* TIX_OPT_INT only */
+    const char *help;   /* one line */
+} tix_opt_t;
+
+typedef struct {
+    bool help;  /* --help was given; usage already printed */
+    int npos;   /* number of positionals */
+    char **pos; /* positionals (borrowed from argv) */
+} tix_opts_result_t;
+
+/* Parses argv[1..argc) against opts. On an unknown flag, a missing value or
+ * an out-of-range number it prints "PROG: reason" on stderr and returns
+ * TIX_ERR_CONFIG. usage is printed first by --help (e.g. "usage: tix-broker
+ * [options]\n\n..."). result->pos points into a buffer owned by the caller's
+ * argv: the parser reorders argv so that positionals come first. */
+tix_err tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const char *usage,
+                       tix_opts_result_t *result);
+
+/* Prints the option table (flags, env twins, defaults, help) to out. */
+void tix_opts_print(const tix_opt_t *opts, size_t nopts, FILE *out);
+
+#endif

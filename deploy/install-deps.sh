@@ -1,0 +1,42 @@
+#!/bin/sh
+# Installs every system package tix needs to build, test and run on Debian 12.
+# Usage: deploy/install-deps.sh   (as root, or through sudo when available)
+set -eu
+
+PACKAGES="
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  libzmq3-dev libczmq-dev
+  libprotobuf-c-dev protobuf-c-compiler
+  libhiredis-dev
+  libmongoc-dev libbson-dev
+  libcmocka-dev
+  redis-server redis-tools
+  python3-zmq python3-protobuf python3-mockupdb
+  procps
+"
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=sudo
+else
+    echo "install-deps: must run as root or with sudo available" >&2
+    exit 1
+fi
+
+missing=
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
+# The Debian redis-server package starts a system instance on :6379; tix
+# starts its own instances on their own ports and never uses that one.

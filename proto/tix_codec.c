@@ -1,0 +1,248 @@
+/*
+ * tix_codec.c - TIX1 call/reply framing and the worker-protocol framing.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tix_codec.h"
+#include "tix_util.h"
+
+size_t
+tix_frames_view(zmsg_t *msg, size_t first, tix_frame_t *views, size_t max)
+{
+    size_t i = 0, n = 0;
+    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg), i++) {
+        if (i < first)
+            continue;
+        if (n < max) {
+            views[n].data = zframe_data(f);
+            views[n].size = zframe_size(f);
+        }
+        n++;
+    }
+    return n;
+}
+
+zframe_t *
+tix_frame_pack(const ProtobufCMessage *m)
+{
+    if (!m)
+        return zframe_new_empty();
+    size_t size = protobuf_c_message_get_packed_size(m);
+    zframe_t *frame = zframe_new(NULL, size);
+    protobuf_c_message_pack(m, zframe_data(frame));
+    return frame;
+}
+
+static void
+s_append_packed(zmsg_t *msg, const ProtobufCMessage *m)
+{
+    zframe_t *frame = tix_frame_pack(m);
+    zmsg_append(msg, &frame);
+}
+
+const char *
+tix_code_name(tix_code code)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&tix__v1__code__descriptor, code);
+    return v ? v->name : "CODE_OUT_OF_RANGE";
+}
+
+/* ---- Calls ---------------------------------------------------------------- */
+
+static void
+s_call_fail(tix_call_t *call, tix_code code, const char *fmt, ...)
+{
+    call->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->message, sizeof call->message, fmt, ap);
+    va_end(ap);
+}
+
+static bool
+s_metadata_ok(const Tix__V1__CallHeader *h, tix_call_t *call)
+{
+    if (h->n_metadata > TIX_METADATA_MAX_PAIRS) {
+        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "metadata: at most %d pairs, got %zu",
+                    TIX_METADATA_MAX_PAIRS, h->n_metadata);
+        return false;
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < h->n_metadata; i++)
+        bytes += strlen(h->metadata[i]->key) + strlen(h->metadata[i]->value);
+    if (bytes > TIX_METADATA_MAX_BYTES) {
+        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "metadata: at most %d bytes in all, got %zu",
+                    TIX_METADATA_MAX_BYTES, bytes);
+        return false;
+    }
+    return true;
+}
+
+/* Reads the header; returns it (owned) or NULL with call->code set. */
+static Tix__V1__CallHeader *
+s_header_decode(const tix_frame_t *frame, tix_call_t *call)
+{
+    Tix__V1__CallHeader *h = tix__v1__call_header__unpack(NULL, frame->size, frame->data);
+    if (!h) {
+        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "header: not a valid CallHeader");
+        return NULL;
+    }
+    call->call_id = h->call_id;
+    call->timeout_ms = h->timeout_ms;
+    return h;
+}
+
+void
+tix_call_decode(const tix_frame_t *frames, size_t nframes, tix_call_t *call)
+{
+    memset(call, 0, sizeof *call);
+    call->code = TIX__V1__CODE__OK;
+
+    if (nframes < 1 || frames[0].size != 4 || memcmp(frames[0].data, TIX_SIGNATURE, 4) != 0) {
+        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "signature: expected TIX1 after the empty delimiter");
+        return;
+    }
+    /* Read the header whenever it is there, so that even a call with the
+     * wrong frame count is answered under its own call_id. */
+    Tix__V1__CallHeader *h = nframes >= 2 ? s_header_decode(&frames[1], call) : NULL;
+    if (nframes != 3) {
+        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT,
+                    "frames: expected 3 after the delimiter (TIX1, header, body), got %zu", nframes);
+        goto out_free_header;
+    }
+    if (!h)
+        return;
+    call->body = frames[2];
+    size_t mlen = strlen(h->method);
+    call->method = tix_method_find(h->method, mlen);
+    if (!call->method) {
+        s_call_fail(call, TIX__V1__CODE__UNIMPLEMENTED, "method: unknown method '%.100s'",
+                    tix_utf8_valid((const uint8_t *) h->method, mlen, false) ? h->method : "(not printable)");
+        goto out_free_header;
+    }
+    if (!s_metadata_ok(h, call))
+        goto out_free_header;
+    call->request = protobuf_c_message_unpack(call->method->input, NULL, frames[2].size, frames[2].data);
+    if (!call->request) {
+        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "body: not a valid %s", call->method->input->name);
+        goto out_free_header;
+    }
+    char why[TIX_MESSAGE_MAX_BYTES];
+    if (!call->method->validate(call->request, why, sizeof why)) {
+        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "%s", why);
+        protobuf_c_message_free_unpacked(call->request, NULL);
+        call->request = NULL;
+    }
+out_free_header:
+    tix__v1__call_header__free_unpacked(h, NULL);
+}
+
+void
+tix_call_clear(tix_call_t *call)
+{
+    if (call->request)
+        protobuf_c_message_free_unpacked(call->request, NULL);
+    call->request = NULL;
+}
+
+void
+tix_call_append(zmsg_t *msg, const char *method, uint64_t call_id, uint32_t timeout_ms, const ProtobufCMessage *body)
+{
+    Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+    h.method = (char *) method;
+    h.call_id = call_id;
+    h.timeout_ms = timeout_ms;
+    zmsg_addstr(msg, TIX_SIGNATURE);
+    s_append_packed(msg, &h.base);
+    s_append_packed(msg, body);
+}
+
+/* ---- Replies -------------------------------------------------------------- */
+
+void
+tix_reply_append(zmsg_t *msg, const tix_status_t *status, const void *body, size_t body_size)
+{
+    Tix__V1__ReplyHeader h = TIX__V1__REPLY_HEADER__INIT;
+    h.call_id = status->call_id;
+    h.code = status->code;
+    h.message = (char *) (status->message ? status->message : "");
+    h.retry_after_ms = status->retry_after_ms;
+    zmsg_addstr(msg, TIX_SIGNATURE);
+    s_append_packed(msg, &h.base);
+    zmsg_addmem(msg, body, body ? body_size : 0);
+}
+
+void
+tix_reply_append_msg(zmsg_t *msg, const tix_status_t *status, const ProtobufCMessage *body)
+{
+    Tix__V1__ReplyHeader h = TIX__V1__REPLY_HEADER__INIT;
+    h.call_id = status->call_id;
+    h.code = status->code;
+    h.message = (char *) (status->message ? status->message : "");
+    h.retry_after_ms = status->retry_after_ms;
+    zmsg_addstr(msg, TIX_SIGNATURE);
+    s_append_packed(msg, &h.base);
+    s_append_packed(msg, body);
+}
+
+tix_err
+tix_reply_decode(const tix_frame_t *frames, size_t nframes, Tix__V1__ReplyHeader **header, tix_frame_t *body)
+{
+    *header = NULL;
+    if (nframes != 3 || frames[0].size != 4 || memcmp(frames[0].data, TIX_SIGNATURE, 4) != 0)
+        return TIX_ERR_PROTOCOL;
+    *header = tix__v1__reply_header__unpack(NULL, frames[1].size, frames[1].data);
+    if (!*header)
+        return TIX_ERR_PROTOCOL;
+    *body = frames[2];
+    return TIX_OK;
+}
+
+/* ---- Worker protocol ------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    const ProtobufCMessageDescriptor *body; /* NULL: no body */
+} s_wp[TIX_WP_COUNT] = {
+    [TIX_WP_READY] = {"READY", &tix__worker__v1__ready__descriptor},
+    [TIX_WP_HEARTBEAT] = {"HEARTBEAT", &tix__worker__v1__heartbeat__descriptor},
+    [TIX_WP_JOB] = {"JOB", &tix__worker__v1__job__descriptor},
+    [TIX_WP_REPLY] = {"REPLY", &tix__worker__v1__job_reply__descriptor},
+    [TIX_WP_DISCONNECT] = {"DISCONNECT", NULL},
+};
+
+const char *
+tix_wp_command_name(tix_wp_command command)
+{
+    return command < TIX_WP_COUNT ? s_wp[command].name : "?";
+}
+
+tix_err
+tix_wp_decode(const tix_frame_t *frames, size_t nframes, tix_wp_command *command, ProtobufCMessage **body)
+{
+    *body = NULL;
+    if (nframes != 3 || frames[0].size != 4 || memcmp(frames[0].data, TIX_WORKER_SIGNATURE, 4) != 0)
+        return TIX_ERR_PROTOCOL;
+    for (int c = 0; c < TIX_WP_COUNT; c++) {
+        if (strlen(s_wp[c].name) != frames[1].size || memcmp(s_wp[c].name, frames[1].data, frames[1].size) != 0)
+            continue;
+        *command = (tix_wp_command) c;
+        if (!s_wp[c].body)
+            return frames[2].size == 0 ? TIX_OK : TIX_ERR_PROTOCOL;
+        *body = protobuf_c_message_unpack(s_wp[c].body, NULL, frames[2].size, frames[2].data);
+        return *body ? TIX_OK : TIX_ERR_PROTOCOL;
+    }
+    return TIX_ERR_PROTOCOL;
+}
+
+void
+tix_wp_append(zmsg_t *msg, tix_wp_command command, const ProtobufCMessage *body)
+{
+    assert(command < TIX_WP_COUNT);
+    assert((body == NULL) == (s_wp[command].body == NULL));
+    zmsg_addstr(msg, TIX_WORKER_SIGNATURE);
+    zmsg_addstr(msg, s_wp[command].name);
+    s_append_packed(msg, body);
+}

@@ -1,0 +1,360 @@
+/*
+ * test_codec.c - the TIX1 codec, field validation and the method table.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tix_codec.h"
+
+/* Packs m into a static buffer and returns a view of it. */
+static tix_frame_t
+s_pack(const ProtobufCMessage *m, uint8_t *buf)
+{
+    size_t n = protobuf_c_message_pack(m, buf);
+    return (tix_frame_t){buf, n};
+}
+
+static uint8_t s_hdr_buf[8192], s_body_buf[8192];
+
+/* Frames of a well-formed Purchase call with the given ids. */
+static size_t
+s_purchase_frames(tix_frame_t *f, const char *sale, const char *user, const char *req)
+{
+    Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+    h.method = "tix.v1.TicketService/Purchase";
+    h.call_id = 42;
+    h.timeout_ms = 250;
+    Tix__V1__PurchaseRequest r = TIX__V1__PURCHASE_REQUEST__INIT;
+    r.sale_id = (char *) sale;
+    r.user_id = (char *) user;
+    r.request_id = (char *) req;
+    f[0] = (tix_frame_t){(const uint8_t *) "TIX1", 4};
+    f[1] = s_pack(&h.base, s_hdr_buf);
+    f[2] = s_pack(&r.base, s_body_buf);
+    return 3;
+}
+
+static void
+test_decode_valid_purchase_call(void **state)
+{
+    (void) state;
+    tix_frame_t f[3];
+    tix_call_t call;
+    tix_call_decode(f, s_purchase_frames(f, "s1", "alice", "r-1"), &call);
+    assert_int_equal(call.code, TIX__V1__CODE__OK);
+    assert_int_equal(call.call_id, 42);
+    assert_int_equal(call.timeout_ms, 250);
+    assert_int_equal(call.method->id, TIX_METHOD_PURCHASE);
+    const Tix__V1__PurchaseRequest *r = (const Tix__V1__PurchaseRequest *) call.request;
+    assert_string_equal(r->sale_id, "s1");
+    assert_string_equal(r->user_id, "alice");
+    assert_string_equal(r->request_id, "r-1");
+    tix_call_clear(&call);
+}
+
+static void
+test_wrong_signature_is_invalid_argument_with_call_id_zero(void **state)
+{
+    (void) state;
+    tix_frame_t f[3];
+    s_purchase_frames(f, "s1", "alice", "");
+    f[0] = (tix_frame_t){(const uint8_t *) "TIX2", 4};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_int_equal(call.call_id, 0);
+    assert_non_null(strstr(call.message, "signature"));
+    assert_null(call.request);
+}
+
+static void
+test_missing_and_extra_frames_are_invalid_argument_keeping_call_id(void **state)
+{
+    (void) state;
+    tix_frame_t f[4];
+    s_purchase_frames(f, "s1", "alice", "");
+    tix_call_t call;
+    tix_call_decode(f, 2, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_int_equal(call.call_id, 42);
+    assert_non_null(strstr(call.message, "frames"));
+    f[3] = f[2];
+    tix_call_decode(f, 4, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_non_null(strstr(call.message, "got 4"));
+    tix_call_decode(f, 0, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    tix_call_decode(f, 1, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_int_equal(call.call_id, 0);
+}
+
+static void
+test_garbage_header_is_invalid_argument_with_call_id_zero(void **state)
+{
+    (void) state;
+    tix_frame_t f[3];
+    s_purchase_frames(f, "s1", "alice", "");
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    f[1] = (tix_frame_t){garbage, sizeof garbage};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_int_equal(call.call_id, 0);
+    assert_non_null(strstr(call.message, "header"));
+}
+
+static void
+test_garbage_body_is_invalid_argument_naming_the_body(void **state)
+{
+    (void) state;
+    tix_frame_t f[3];
+    s_purchase_frames(f, "s1", "alice", "");
+    static const uint8_t garbage[] = {0x0a, 0x7f, 0x01};
+    f[2] = (tix_frame_t){garbage, sizeof garbage};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_int_equal(call.call_id, 42);
+    assert_non_null(strstr(call.message, "body"));
+}
+
+static void
+test_unknown_method_is_unimplemented(void **state)
+{
+    (void) state;
+    Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+    h.method = "tix.v1.TicketService/Refund";
+    h.call_id = 7;
+    tix_frame_t f[3] = {{(const uint8_t *) "TIX1", 4}, s_pack(&h.base, s_hdr_buf), {NULL, 0}};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__UNIMPLEMENTED);
+    assert_int_equal(call.call_id, 7);
+}
+
+static void
+test_empty_body_is_a_valid_empty_message(void **state)
+{
+    (void) state;
+    Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+    h.method = "tix.v1.Health/Check";
+    tix_frame_t f[3] = {{(const uint8_t *) "TIX1", 4}, s_pack(&h.base, s_hdr_buf), {NULL, 0}};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__OK);
+    assert_int_equal(call.method->id, TIX_METHOD_HEALTH_CHECK);
+    tix_call_clear(&call);
+}
+
+static void
+s_expect_invalid_field(const char *sale, const char *user, const char *req, const char *field)
+{
+    tix_frame_t f[3];
+    tix_call_t call;
+    tix_call_decode(f, s_purchase_frames(f, sale, user, req), &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_true(strncmp(call.message, field, strlen(field)) == 0);
+    assert_null(call.request);
+}
+
+static void
+test_bad_ids_are_invalid_argument_naming_the_field(void **state)
+{
+    (void) state;
+    char long_sale[66], long_user[130], long_req[66];
+    memset(long_sale, 'a', 65), long_sale[65] = '\0';
+    memset(long_user, 'u', 129), long_user[129] = '\0';
+    memset(long_req, 'r', 65), long_req[65] = '\0';
+    s_expect_invalid_field("", "alice", "", "sale_id");
+    s_expect_invalid_field(long_sale, "alice", "", "sale_id");
+    s_expect_invalid_field("sale/1", "alice", "", "sale_id");
+    s_expect_invalid_field("s1", "", "", "user_id");
+    s_expect_invalid_field("s1", long_user, "", "user_id");
+    s_expect_invalid_field("s1", "al\x01ice", "", "user_id");
+    s_expect_invalid_field("s1", "al\x7fice", "", "user_id");
+    s_expect_invalid_field("s1", "al\xc2\x85ice", "", "user_id"); /* C1 control, NEL */
+    s_expect_invalid_field("s1", "\xff\xfe", "", "user_id");      /* not UTF-8 */
+    s_expect_invalid_field("s1", "alice", long_req, "request_id");
+}
+
+static void
+test_limits_are_inclusive(void **state)
+{
+    (void) state;
+    char sale[65], user[129], req[65];
+    memset(sale, 'a', 64), sale[64] = '\0';
+    memset(user, 'u', 128), user[128] = '\0';
+    memset(req, 'r', 64), req[64] = '\0';
+    tix_frame_t f[3];
+    tix_call_t call;
+    tix_call_decode(f, s_purchase_frames(f, sale, user, req), &call);
+    assert_int_equal(call.code, TIX__V1__CODE__OK);
+    tix_call_clear(&call);
+    tix_call_decode(f, s_purchase_frames(f, "A-z.0_9", "Zoë 🎟", ""), &call);
+    assert_int_equal(call.code, TIX__V1__CODE__OK);
+    tix_call_clear(&call);
+}
+
+static void
+test_metadata_over_limits_is_invalid_argument(void **state)
+{
+    (void) state;
+    Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+    h.method = "tix.v1.Health/Check";
+    Tix__V1__CallHeader__MetadataEntry entries[17], *ptrs[17];
+    char keys[17][8];
+    for (int i = 0; i < 17; i++) {
+        tix__v1__call_header__metadata_entry__init(&entries[i]);
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        entries[i].key = keys[i];
+        entries[i].value = "v";
+        ptrs[i] = &entries[i];
+    }
+    h.metadata = ptrs;
+    h.n_metadata = 17;
+    tix_frame_t f[3] = {{(const uint8_t *) "TIX1", 4}, s_pack(&h.base, s_hdr_buf), {NULL, 0}};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_non_null(strstr(call.message, "metadata"));
+
+    static char big[4100];
+    memset(big, 'x', sizeof big - 1);
+    entries[0].value = big;
+    h.n_metadata = 1;
+    f[1] = s_pack(&h.base, s_hdr_buf);
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_non_null(strstr(call.message, "metadata"));
+
+    h.n_metadata = 16;
+    entries[0].value = "v";
+    f[1] = s_pack(&h.base, s_hdr_buf);
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__OK);
+    tix_call_clear(&call);
+}
+
+static void
+test_create_sale_limits(void **state)
+{
+    (void) state;
+    const tix_method_t *m = tix_method_get(TIX_METHOD_CREATE_SALE);
+    Tix__V1__CreateSaleRequest r = TIX__V1__CREATE_SALE_REQUEST__INIT;
+    char why[200];
+    r.sale_id = "s1";
+    r.total = 0;
+    assert_false(m->validate(&r.base, why, sizeof why));
+    assert_non_null(strstr(why, "total"));
+    r.total = 10000001;
+    assert_false(m->validate(&r.base, why, sizeof why));
+    r.total = 10000000;
+    assert_true(m->validate(&r.base, why, sizeof why));
+    r.opens_at_ms = 2000;
+    r.closes_at_ms = 1000;
+    assert_false(m->validate(&r.base, why, sizeof why));
+    assert_non_null(strstr(why, "closes_at_ms"));
+    r.opens_at_ms = -1;
+    r.closes_at_ms = 0;
+    assert_false(m->validate(&r.base, why, sizeof why));
+}
+
+/* The table and protobuf-c's generated service descriptors must agree:
+ * every rpc is dispatchable, with the same input and output types. */
+static void
+test_method_table_matches_service_descriptors(void **state)
+{
+    (void) state;
+    const ProtobufCServiceDescriptor *services[] = {&tix__v1__ticket_service__descriptor,
+                                                    &tix__v1__admin_service__descriptor, &tix__v1__health__descriptor};
+    size_t seen = 0;
+    for (size_t s = 0; s < 3; s++) {
+        for (unsigned i = 0; i < services[s]->n_methods; i++) {
+            const ProtobufCMethodDescriptor *md = &services[s]->methods[i];
+            char name[128];
+            snprintf(name, sizeof name, "%s/%s", services[s]->name, md->name);
+            const tix_method_t *m = tix_method_find(name, strlen(name));
+            assert_non_null(m);
+            assert_ptr_equal(m->input, md->input);
+            assert_ptr_equal(m->output, md->output);
+            assert_ptr_equal(tix_method_get(m->id), m);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, TIX_METHOD_COUNT);
+}
+
+static void
+test_reply_round_trip(void **state)
+{
+    (void) state;
+    zmsg_t *msg = zmsg_new();
+    tix_status_t st = {99, TIX__V1__CODE__RESOURCE_EXHAUSTED, "queue full", 120};
+    tix_reply_append(msg, &st, "xyz", 3);
+    tix_frame_t v[4];
+    size_t n = tix_frames_view(msg, 0, v, 4);
+    Tix__V1__ReplyHeader *h;
+    tix_frame_t body;
+    assert_int_equal(tix_reply_decode(v, n, &h, &body), TIX_OK);
+    assert_int_equal(h->call_id, 99);
+    assert_int_equal(h->code, TIX__V1__CODE__RESOURCE_EXHAUSTED);
+    assert_string_equal(h->message, "queue full");
+    assert_int_equal(h->retry_after_ms, 120);
+    assert_int_equal(body.size, 3);
+    tix__v1__reply_header__free_unpacked(h, NULL);
+    assert_int_equal(tix_reply_decode(v, 2, &h, &body), TIX_ERR_PROTOCOL);
+    zmsg_destroy(&msg);
+}
+
+static void
+test_worker_protocol_round_trip_and_garbage(void **state)
+{
+    (void) state;
+    Tix__Worker__V1__Ready ready = TIX__WORKER__V1__READY__INIT;
+    ready.worker_id = "w1";
+    ready.capacity = 64;
+    zmsg_t *msg = zmsg_new();
+    tix_wp_append(msg, TIX_WP_READY, &ready.base);
+    tix_frame_t v[3];
+    size_t n = tix_frames_view(msg, 0, v, 3);
+    tix_wp_command cmd;
+    ProtobufCMessage *body;
+    assert_int_equal(tix_wp_decode(v, n, &cmd, &body), TIX_OK);
+    assert_int_equal(cmd, TIX_WP_READY);
+    assert_int_equal(((Tix__Worker__V1__Ready *) body)->capacity, 64);
+    protobuf_c_message_free_unpacked(body, NULL);
+    v[1] = (tix_frame_t){(const uint8_t *) "BOGUS", 5};
+    assert_int_equal(tix_wp_decode(v, n, &cmd, &body), TIX_ERR_PROTOCOL);
+    assert_null(body);
+    v[1] = (tix_frame_t){(const uint8_t *) "DISCONNECT", 10}; /* must have an empty body */
+    assert_int_equal(tix_wp_decode(v, n, &cmd, &body), TIX_ERR_PROTOCOL);
+    zmsg_destroy(&msg);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_valid_purchase_call),
+        cmocka_unit_test(test_wrong_signature_is_invalid_argument_with_call_id_zero),
+        cmocka_unit_test(test_missing_and_extra_frames_are_invalid_argument_keeping_call_id),
+        cmocka_unit_test(test_garbage_header_is_invalid_argument_with_call_id_zero),
+        cmocka_unit_test(test_garbage_body_is_invalid_argument_naming_the_body),
+        cmocka_unit_test(test_unknown_method_is_unimplemented),
+        cmocka_unit_test(test_empty_body_is_a_valid_empty_message),
+        cmocka_unit_test(test_bad_ids_are_invalid_argument_naming_the_field),
+        cmocka_unit_test(test_limits_are_inclusive),
+        cmocka_unit_test(test_metadata_over_limits_is_invalid_argument),
+        cmocka_unit_test(test_create_sale_limits),
+        cmocka_unit_test(test_method_table_matches_service_descriptors),
+        cmocka_unit_test(test_reply_round_trip),
+        cmocka_unit_test(test_worker_protocol_round_trip_and_garbage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
