@@ -1,0 +1,244 @@
+/*
+ * broker.c - lifecycle, the poll loop, timers and the event proxy.
+ */
+#include "broker.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "broker_internal.h"
+#include "tix_log.h"
+#include "tix_util.h"
+
+#define BROKER_TICK_MS 25 /* timer resolution: deadlines, heartbeats */
+#define BROKER_BATCH 256  /* messages handled per socket per wakeup */
+#define BROKER_HWM 200000 /* messages; calls in flight are bounded elsewhere */
+
+void
+broker_config_defaults(broker_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->frontend = BROKER_DEFAULT_FRONTEND;
+    c->backend = BROKER_DEFAULT_BACKEND;
+    c->events_in = BROKER_DEFAULT_EVENTS_IN;
+    c->events_out = BROKER_DEFAULT_EVENTS_OUT;
+    c->queue_limit = BROKER_QUEUE_LIMIT;
+    c->default_timeout_ms = BROKER_DEFAULT_TIMEOUT_MS;
+    c->max_timeout_ms = BROKER_MAX_TIMEOUT_MS;
+    c->max_message_bytes = TIX_MAX_MESSAGE_BYTES;
+    c->drain_ms = BROKER_DRAIN_MS;
+}
+
+static zsock_t *
+s_bind(int type, const char *endpoints, const char *what, uint32_t max_message_bytes)
+{
+    zsock_t *sock = zsock_new(type);
+    if (!sock)
+        return NULL;
+    zsock_set_maxmsgsize(sock, (int) max_message_bytes);
+    zsock_set_sndhwm(sock, BROKER_HWM);
+    zsock_set_rcvhwm(sock, BROKER_HWM);
+    zsock_set_linger(sock, 0);
+    if (type == ZMQ_ROUTER) {
+        /* Report unroutable replies (client gone) instead of dropping them
+         * silently, and never block the loop on one slow client. */
+        zsock_set_router_mandatory(sock, 1);
+        zsock_set_sndtimeo(sock, 0);
+    }
+    if (type == ZMQ_XPUB)
+        zsock_set_sndtimeo(sock, 0);
+    if (zsock_attach(sock, endpoints, true) != 0) {
+        tix_error("cannot bind\tendpoint=%s socket=%s err=\"%s\"", endpoints, what, zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+    }
+    return sock;
+}
+
+broker_t *
+broker_new(const broker_config_t *config)
+{
+    broker_t *self = xcalloc(1, sizeof *self);
+    self->config = *config;
+    self->frontend = s_bind(ZMQ_ROUTER, config->frontend, "frontend", config->max_message_bytes);
+    self->backend = s_bind(ZMQ_ROUTER, config->backend, "backend", config->max_message_bytes);
+    self->events_in = s_bind(ZMQ_XSUB, config->events_in, "events-in", config->max_message_bytes);
+    self->events_out = s_bind(ZMQ_XPUB, config->events_out, "events-out", config->max_message_bytes);
+    if (!self->frontend || !self->backend || !self->events_in || !self->events_out) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    self->workers = broker_workers_new();
+    self->jobs = broker_jobs_new();
+    self->next_tick_ms = tix_now_ms() + BROKER_TICK_MS;
+    tix_info("broker listening\tfrontend=%s backend=%s events_in=%s events_out=%s queue_limit=%u",
+             broker_frontend_endpoint(self), broker_backend_endpoint(self), config->events_in, config->events_out,
+             config->queue_limit);
+    return self;
+}
+
+void
+broker_destroy(broker_t **self_p)
+{
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    broker_jobs_destroy(&self->jobs);
+    broker_workers_destroy(&self->workers);
+    zsock_destroy(&self->events_out);
+    zsock_destroy(&self->events_in);
+    zsock_destroy(&self->backend);
+    zsock_destroy(&self->frontend);
+    free(self);
+    *self_p = NULL;
+}
+
+const broker_stats_t *
+broker_stats(const broker_t *self)
+{
+    return &self->stats;
+}
+
+const char *
+broker_frontend_endpoint(const broker_t *self)
+{
+    return zsock_endpoint(self->frontend);
+}
+
+const char *
+broker_backend_endpoint(const broker_t *self)
+{
+    return zsock_endpoint(self->backend);
+}
+
+/* Forwards one message between the proxy sockets, frame by frame, without
+ * decoding: events one way, subscriptions the other. */
+static void
+s_proxy_one(zsock_t *from, zsock_t *to)
+{
+    zmsg_t *msg = zmsg_recv(from);
+    if (msg && zmsg_send(&msg, to) != 0)
+        zmsg_destroy(&msg); /* a subscriber's pipe is full: PUB/SUB may drop */
+}
+
+static void
+s_on_deadline(broker_job_t *job, void *arg)
+{
+    broker_t *self = arg;
+    if (job->dispatches > 0) {
+        /* It may have run at a worker that died: DEADLINE_EXCEEDED would
+         * claim it did not. */
+        self->stats.unavailable++;
+        broker_answer(self, job, TIX__V1__CODE__UNAVAILABLE,
+                      "broker: the worker holding this call was lost; its outcome is unknown, retry it unchanged",
+                      BROKER_NO_WORKER_RETRY_MS, NULL, 0);
+        return;
+    }
+    self->stats.expired++;
+    broker_answer(self, job, TIX__V1__CODE__DEADLINE_EXCEEDED, "deadline: passed while waiting for a worker", 0, NULL,
+                  0);
+}
+
+static void
+s_tick(broker_t *self, int64_t now)
+{
+    broker_jobs_expire(self->jobs, now, s_on_deadline, self);
+    broker_backend_tick(self, now);
+    broker_dispatch(self);
+    self->next_tick_ms = now + BROKER_TICK_MS;
+}
+
+/* Handles up to BROKER_BATCH messages waiting on sock. */
+static void
+s_drain_socket(broker_t *self, zsock_t *sock)
+{
+    for (int i = 0; i < BROKER_BATCH && (zsock_events(sock) & ZMQ_POLLIN); i++) {
+        if (sock == self->events_in || sock == self->events_out) {
+            if (sock == self->events_in)
+                self->stats.events++;
+            s_proxy_one(sock, sock == self->events_in ? self->events_out : self->events_in);
+            continue;
+        }
+        zmsg_t *msg = zmsg_recv(sock);
+        if (!msg)
+            return;
+        if (sock == self->frontend)
+            broker_frontend_recv(self, &msg);
+        else
+            broker_backend_recv(self, &msg);
+    }
+}
+
+tix_err
+broker_step(broker_t *self, int timeout_ms)
+{
+    int64_t now = tix_now_ms();
+    int64_t until_tick = self->next_tick_ms - now;
+    if (until_tick < timeout_ms)
+        timeout_ms = until_tick < 0 ? 0 : (int) until_tick;
+    zmq_pollitem_t items[] = {
+        {zsock_resolve(self->backend), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve(self->frontend), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve(self->events_in), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve(self->events_out), 0, ZMQ_POLLIN, 0},
+    };
+    int rc = zmq_poll(items, 4, timeout_ms);
+    if (rc < 0)
+        return errno == EINTR ? TIX_ERR_INTERRUPTED : TIX_ERR_IO;
+    /* Backend first: replies free credit for the calls that follow. */
+    if (items[0].revents & ZMQ_POLLIN)
+        s_drain_socket(self, self->backend);
+    if (items[1].revents & ZMQ_POLLIN)
+        s_drain_socket(self, self->frontend);
+    if (items[2].revents & ZMQ_POLLIN)
+        s_drain_socket(self, self->events_in);
+    if (items[3].revents & ZMQ_POLLIN)
+        s_drain_socket(self, self->events_out);
+    now = tix_now_ms();
+    if (now >= self->next_tick_ms)
+        s_tick(self, now);
+    return TIX_OK;
+}
+
+void
+broker_run(broker_t *self)
+{
+    while (!tix_stopping()) {
+        tix_err err = broker_step(self, 1000);
+        if (err != TIX_OK && err != TIX_ERR_INTERRUPTED) {
+            tix_error("poll failed\terr=\"%s\"", zmq_strerror(zmq_errno()));
+            break;
+        }
+    }
+}
+
+static void
+s_unavailable(broker_job_t *job, void *arg)
+{
+    broker_t *self = arg;
+    self->stats.unavailable++;
+    if (job->worker)
+        job->worker->in_flight--;
+    broker_answer(self, job, TIX__V1__CODE__UNAVAILABLE, "broker: shutting down", BROKER_NO_WORKER_RETRY_MS, NULL, 0);
+}
+
+void
+broker_drain(broker_t *self)
+{
+    self->draining = true;
+    broker_job_t *job;
+    while ((job = broker_jobs_pop(self->jobs)) != NULL)
+        s_unavailable(job, self);
+    int64_t deadline = tix_now_ms() + self->config.drain_ms;
+    while (broker_jobs_live(self->jobs) > 0 && tix_now_ms() < deadline)
+        broker_step(self, 50);
+    /* Whatever workers did not answer in time is answered now. */
+    for (size_t i = 0; i < broker_workers_count(self->workers); i++)
+        broker_jobs_each_of(self->jobs, broker_workers_at(self->workers, i), s_unavailable, self);
+    const broker_stats_t *s = &self->stats;
+    tix_info("broker stopped\tcalls=%llu replied=%llu forwarded=%llu unroutable=%llu exhausted=%llu expired=%llu "
+             "unavailable=%llu invalid=%llu workers_lost=%llu events=%llu",
+             (unsigned long long) s->calls, (unsigned long long) s->replied, (unsigned long long) s->forwarded,
+             (unsigned long long) s->unroutable, (unsigned long long) s->exhausted, (unsigned long long) s->expired,
+             (unsigned long long) s->unavailable, (unsigned long long) s->invalid, (unsigned long long) s->workers_lost,
+             (unsigned long long) s->events);
+}

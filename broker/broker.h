@@ -1,0 +1,94 @@
+/*
+ * broker.h - tix-broker: the client frontend, the worker backend and the
+ * order-event proxy, in one single-threaded loop.
+ *
+ * Clients (DEALER/REQ) call the ROUTER frontend with TIX1 calls; the broker
+ * validates each call, answers Health itself, and hands the rest to sale
+ * workers on the ROUTER backend (docs/WORKER-PROTOCOL.md) by credit,
+ * round-robin. Calls wait in a bounded FIFO while every worker is full;
+ * beyond the bound they are answered RESOURCE_EXHAUSTED with retry_after_ms.
+ * Deadlines are honoured for calls not yet started. Order events from
+ * workers (XSUB) are proxied to subscribers (XPUB).
+ *
+ * The broker never talks to Redis or MongoDB.
+ *
+ * Threading: a broker_t and its sockets belong to the thread that created
+ * it; broker_run/broker_step must be called from that thread.
+ */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tix_err.h"
+
+#define BROKER_DEFAULT_FRONTEND "tcp://*:5555"
+#define BROKER_DEFAULT_BACKEND "tcp://*:5556"
+#define BROKER_DEFAULT_EVENTS_IN "tcp://*:5557"
+#define BROKER_DEFAULT_EVENTS_OUT "tcp://*:5558"
+#define BROKER_QUEUE_LIMIT 10000       /* default calls waiting for credit */
+#define BROKER_DEFAULT_TIMEOUT_MS 5000 /* for calls with timeout_ms == 0 */
+#define BROKER_MAX_TIMEOUT_MS 60000    /* larger timeouts are clamped */
+#define BROKER_DRAIN_MS 3000           /* shutdown: time left to workers */
+#define BROKER_NO_WORKER_RETRY_MS 500  /* retry_after_ms when no worker lives */
+
+typedef struct broker broker_t;
+
+typedef struct {
+    const char *frontend;   /* bind endpoint(s) for clients, comma-separated */
+    const char *backend;    /* bind endpoint(s) for workers */
+    const char *events_in;  /* XSUB bind endpoint(s) for worker PUBs */
+    const char *events_out; /* XPUB bind endpoint(s) for subscribers */
+    uint32_t queue_limit;   /* max calls waiting for a worker */
+    uint32_t default_timeout_ms;
+    uint32_t max_timeout_ms;
+    uint32_t max_message_bytes; /* ZMQ_MAXMSGSIZE on every socket */
+    uint32_t drain_ms;
+} broker_config_t;
+
+/* Counters, for logs and tests. */
+typedef struct {
+    uint64_t calls;          /* calls received on the frontend */
+    uint64_t invalid;        /* calls answered INVALID_ARGUMENT/UNIMPLEMENTED */
+    uint64_t forwarded;      /* jobs sent to workers (including re-dispatches) */
+    uint64_t redispatched;   /* jobs re-sent after their worker died */
+    uint64_t replied;        /* replies sent to clients */
+    uint64_t unroutable;     /* replies dropped: client gone or not reading */
+    uint64_t exhausted;      /* RESOURCE_EXHAUSTED answers */
+    uint64_t expired;        /* DEADLINE_EXCEEDED answers */
+    uint64_t unavailable;    /* UNAVAILABLE answers */
+    uint64_t worker_garbage; /* malformed backend messages dropped */
+    uint64_t stale_replies;  /* worker replies for unknown jobs dropped */
+    uint64_t workers_lost;   /* workers declared dead */
+    uint64_t events;         /* order events proxied */
+} broker_stats_t;
+
+/* Fills config with the defaults above. */
+void broker_config_defaults(broker_config_t *config);
+
+/* Binds every endpoint. Returns NULL (after logging the reason) when one
+ * cannot be bound. config is copied; its strings are borrowed and must
+ * outlive the broker. */
+broker_t *broker_new(const broker_config_t *config);
+/* Closes the sockets (pending work is dropped, not answered: call
+ * broker_drain first for a clean stop). NULL-safe; sets *self to NULL. */
+void broker_destroy(broker_t **self);
+
+/* One loop iteration: waits up to timeout_ms for traffic, handles what came,
+ * runs due timers (heartbeats, expiry, deadlines). TIX_ERR_INTERRUPTED when
+ * a signal interrupted the wait. */
+tix_err broker_step(broker_t *self, int timeout_ms);
+/* Loops broker_step until tix_stopping(). */
+void broker_run(broker_t *self);
+/* Stops taking new work: queued calls are answered UNAVAILABLE, calls at
+ * workers get up to drain_ms to be answered (then UNAVAILABLE). */
+void broker_drain(broker_t *self);
+
+const broker_stats_t *broker_stats(const broker_t *self);
+/* The first endpoint the frontend is bound to (resolved, for tests that
+ * bind tcp://127.0.0.1:*). Borrowed. */
+const char *broker_frontend_endpoint(const broker_t *self);
+const char *broker_backend_endpoint(const broker_t *self);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * broker_backend.c - the worker side: the TXW1 command table, credit-based
+ * dispatch, heartbeats, and what happens to the calls of a worker that died.
+ */
+#include <string.h>
+
+#include "broker_internal.h"
+#include "tix_log.h"
+#include "tix_util.h"
+
+#define BROKER_MAX_CAPACITY 65536
+#define BROKER_LOST_RETRY_MS 100
+/* A re-dispatched call may already have run at the dead worker, so the
+ * next worker must not refuse it for lack of time: it gets at least this
+ * budget, and reports the true outcome. */
+#define BROKER_REDISPATCH_MIN_BUDGET_MS 1000
+
+typedef void(backend_handler_fn)(broker_t *self, zframe_t *rid, broker_worker_t *worker, ProtobufCMessage *body);
+
+/* Sends [rid][TXW1][command][body]; false when the worker is unreachable. */
+static bool
+s_send_worker(broker_t *self, const uint8_t *rid, size_t rid_size, tix_wp_command command, const ProtobufCMessage *body)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, rid, rid_size);
+    tix_wp_append(msg, command, body);
+    if (zmsg_send(&msg, self->backend) != 0) {
+        zmsg_destroy(&msg);
+        return false;
+    }
+    return true;
+}
+
+static void
+s_on_orphan(broker_job_t *job, void *arg)
+{
+    broker_t *self = arg;
+    job->worker = NULL;
+    if (job->method->retry_safe && job->dispatches < 2 && !self->draining) {
+        self->stats.redispatched++;
+        broker_jobs_push_front(self->jobs, job);
+        return;
+    }
+    self->stats.unavailable++;
+    broker_answer(self, job, TIX__V1__CODE__UNAVAILABLE,
+                  "broker: the worker holding this call was lost; its outcome is unknown, retry it unchanged",
+                  BROKER_LOST_RETRY_MS, NULL, 0);
+}
+
+void
+broker_worker_lost(broker_t *self, broker_worker_t **worker, const char *why)
+{
+    broker_worker_t *w = *worker;
+    tix_warn("worker lost\tworker=%s reason=%s in_flight=%u", w->worker_id, why, w->in_flight);
+    self->stats.workers_lost++;
+    broker_jobs_each_of(self->jobs, w, s_on_orphan, self);
+    broker_workers_remove(self->workers, worker);
+}
+
+static bool
+s_send_job(broker_t *self, broker_worker_t *w, broker_job_t *job, int64_t now)
+{
+    int64_t budget = job->deadline_ms - now;
+    if (job->dispatches > 0 && budget < BROKER_REDISPATCH_MIN_BUDGET_MS)
+        budget = BROKER_REDISPATCH_MIN_BUDGET_MS;
+    Tix__Worker__V1__Job j = TIX__WORKER__V1__JOB__INIT;
+    j.job_id = job->job_id;
+    j.method = (char *) job->method->name;
+    j.budget_ms = (uint32_t) budget;
+    j.body.data = zframe_data(job->body);
+    j.body.len = zframe_size(job->body);
+    return s_send_worker(self, w->rid, w->rid_size, TIX_WP_JOB, &j.base);
+}
+
+void
+broker_dispatch(broker_t *self)
+{
+    while (broker_jobs_queued(self->jobs) > 0) {
+        broker_worker_t *w = broker_workers_next_free(self->workers);
+        if (!w)
+            return;
+        broker_job_t *job = broker_jobs_pop(self->jobs);
+        int64_t now = tix_now_ms();
+        if (job->deadline_ms <= now && job->dispatches == 0) {
+            self->stats.expired++;
+            broker_answer(self, job, TIX__V1__CODE__DEADLINE_EXCEEDED, "deadline: passed while waiting for a worker", 0,
+                          NULL, 0);
+            continue;
+        }
+        if (!s_send_job(self, w, job, now)) {
+            broker_jobs_push_front(self->jobs, job);
+            broker_worker_lost(self, &w, "unreachable");
+            continue;
+        }
+        job->worker = w;
+        job->dispatches++;
+        w->in_flight++;
+        self->stats.forwarded++;
+    }
+}
+
+static void
+s_on_ready(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+{
+    const Tix__Worker__V1__Ready *ready = (const Tix__Worker__V1__Ready *) body;
+    if (w)
+        broker_worker_lost(self, &w, "re-registered");
+    if (zframe_size(rid) == 0 || zframe_size(rid) > BROKER_ROUTING_ID_MAX || ready->capacity == 0) {
+        self->stats.worker_garbage++;
+        return;
+    }
+    uint32_t capacity = ready->capacity > BROKER_MAX_CAPACITY ? BROKER_MAX_CAPACITY : ready->capacity;
+    uint32_t hb = ready->heartbeat_ms;
+    if (hb < 10 || hb > 60000)
+        hb = 1000;
+    w = broker_workers_add(self->workers, zframe_data(rid), zframe_size(rid),
+                           ready->worker_id[0] ? ready->worker_id : "(unnamed)", capacity, hb, ready->redis_ok,
+                           tix_now_ms());
+    tix_info("worker ready\tworker=%s capacity=%u heartbeat_ms=%u redis_ok=%d workers=%zu", w->worker_id, capacity, hb,
+             ready->redis_ok, broker_workers_count(self->workers));
+    broker_dispatch(self);
+}
+
+static void
+s_disconnect(broker_t *self, zframe_t *rid)
+{
+    s_send_worker(self, zframe_data(rid), zframe_size(rid), TIX_WP_DISCONNECT, NULL);
+}
+
+static void
+s_on_heartbeat(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+{
+    const Tix__Worker__V1__Heartbeat *hb = (const Tix__Worker__V1__Heartbeat *) body;
+    if (!w) {
+        s_disconnect(self, rid); /* we buried it, or restarted: it must re-register */
+        return;
+    }
+    if (w->redis_ok != hb->redis_ok)
+        tix_info("worker redis status\tworker=%s redis_ok=%d", w->worker_id, hb->redis_ok);
+    w->redis_ok = hb->redis_ok;
+}
+
+static void
+s_on_reply(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+{
+    const Tix__Worker__V1__JobReply *r = (const Tix__Worker__V1__JobReply *) body;
+    if (!w) {
+        self->stats.stale_replies++;
+        s_disconnect(self, rid);
+        return;
+    }
+    broker_job_t *job = broker_jobs_find(self->jobs, r->job_id);
+    if (!job || job->worker != w) {
+        self->stats.stale_replies++;
+        return;
+    }
+    w->in_flight--;
+    tix_code code = r->code;
+    if (!protobuf_c_enum_descriptor_get_value(&tix__v1__code__descriptor, (int) code))
+        code = TIX__V1__CODE__INTERNAL; /* a worker bug must not reach clients as garbage */
+    broker_answer(self, job, code, r->message, r->retry_after_ms, r->body.data, r->body.len);
+    broker_dispatch(self);
+}
+
+static void
+s_on_unexpected(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+{
+    (void) rid, (void) w, (void) body;
+    self->stats.worker_garbage++; /* JOB or DISCONNECT travel broker -> worker only */
+}
+
+static backend_handler_fn *const s_handlers[TIX_WP_COUNT] = {
+    [TIX_WP_READY] = s_on_ready, [TIX_WP_HEARTBEAT] = s_on_heartbeat,   [TIX_WP_JOB] = s_on_unexpected,
+    [TIX_WP_REPLY] = s_on_reply, [TIX_WP_DISCONNECT] = s_on_unexpected,
+};
+
+void
+broker_backend_recv(broker_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    zframe_t *rid = zmsg_pop(msg);
+    tix_frame_t views[3];
+    size_t n = tix_frames_view(msg, 0, views, TIX_ARRAY_LEN(views));
+    tix_wp_command command;
+    ProtobufCMessage *body = NULL;
+    if (!rid || n > TIX_ARRAY_LEN(views) || tix_wp_decode(views, n, &command, &body) != TIX_OK) {
+        self->stats.worker_garbage++;
+        tix_debug("malformed worker message dropped\tframes=%zu", n);
+        goto out;
+    }
+    broker_worker_t *w = broker_workers_find(self->workers, zframe_data(rid), zframe_size(rid));
+    if (w)
+        broker_worker_touch(w, tix_now_ms());
+    s_handlers[command](self, rid, w, body);
+out:
+    if (body)
+        protobuf_c_message_free_unpacked(body, NULL);
+    zframe_destroy(&rid);
+    zmsg_destroy(msg_p);
+}
+
+static void
+s_update_rate(broker_t *self, int64_t now)
+{
+    int64_t span = now - self->rate_since_ms;
+    if (span < 1000)
+        return;
+    double rate = (double) (self->stats.replied - self->rate_replied) / (double) span;
+    self->replies_per_ms = self->replies_per_ms * 0.5 + rate * 0.5;
+    self->rate_since_ms = now;
+    self->rate_replied = self->stats.replied;
+}
+
+void
+broker_backend_tick(broker_t *self, int64_t now)
+{
+    static const Tix__Worker__V1__Heartbeat beat = TIX__WORKER__V1__HEARTBEAT__INIT;
+    for (size_t i = 0; i < broker_workers_count(self->workers);) {
+        broker_worker_t *w = broker_workers_at(self->workers, i);
+        if (now >= w->expires_at_ms) {
+            broker_worker_lost(self, &w, "heartbeat expired");
+            continue; /* the last worker moved into slot i */
+        }
+        if (now >= w->heartbeat_at_ms) {
+            s_send_worker(self, w->rid, w->rid_size, TIX_WP_HEARTBEAT, &beat.base);
+            w->heartbeat_at_ms = now + w->heartbeat_ms;
+        }
+        i++;
+    }
+    s_update_rate(self, now);
+}

@@ -1,0 +1,170 @@
+/*
+ * broker_frontend.c - calls from clients: envelope, decoding, the method
+ * handler table, and replies.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker_internal.h"
+#include "tix_log.h"
+#include "tix_util.h"
+
+typedef void(broker_handler_fn)(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call);
+
+void
+broker_send_reply(broker_t *self, zframe_t *client, const tix_status_t *status, const void *body, size_t body_size)
+{
+    zmsg_t *reply = zmsg_new();
+    zmsg_append(reply, &client);
+    zmsg_addmem(reply, NULL, 0);
+    tix_reply_append(reply, status, body, body_size);
+    if (zmsg_send(&reply, self->frontend) != 0) {
+        /* EHOSTUNREACH: the client left; EAGAIN: it stopped reading. Either
+         * way the answer has nowhere to go; other clients are unaffected. */
+        self->stats.unroutable++;
+        zmsg_destroy(&reply);
+        return;
+    }
+    self->stats.replied++;
+}
+
+void
+broker_answer(broker_t *self, broker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
+              const void *body, size_t body_size)
+{
+    tix_status_t status = {job->call_id, code, message, retry_after_ms};
+    zframe_t *client = job->client;
+    job->client = NULL;
+    broker_jobs_free(self->jobs, job);
+    broker_send_reply(self, client, &status, body, body_size);
+}
+
+static void
+s_reply_status(broker_t *self, zframe_t **client, uint64_t call_id, tix_code code, const char *message,
+               uint32_t retry_after_ms)
+{
+    tix_status_t status = {call_id, code, message, retry_after_ms};
+    zframe_t *c = *client;
+    *client = NULL;
+    broker_send_reply(self, c, &status, NULL, 0);
+}
+
+/* Health.Check: answered here. SERVING while some live worker has Redis. */
+static void
+s_on_health(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
+{
+    (void) msg;
+    const Tix__V1__HealthCheckRequest *req = (const Tix__V1__HealthCheckRequest *) call->request;
+    static const char *const known[] = {"", "tix.v1.TicketService", "tix.v1.AdminService", "tix.v1.Health"};
+    Tix__V1__HealthCheckResponse resp = TIX__V1__HEALTH_CHECK_RESPONSE__INIT;
+    resp.status = TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
+    for (size_t i = 0; i < TIX_ARRAY_LEN(known); i++) {
+        if (strcmp(req->service, known[i]) == 0) {
+            bool serving = !self->draining && broker_workers_any_serving(self->workers);
+            resp.status = serving ? TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+                                  : TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+        }
+    }
+    uint8_t buf[16];
+    size_t size = tix__v1__health_check_response__pack(&resp, buf);
+    tix_status_t status = {call->call_id, TIX__V1__CODE__OK, NULL, 0};
+    zframe_t *c = *client;
+    *client = NULL;
+    broker_send_reply(self, c, &status, buf, size);
+}
+
+uint32_t
+broker_retry_after_ms(const broker_t *self)
+{
+    /* Time for the workers to drain what is queued, at their recent pace. */
+    double rate = self->replies_per_ms > 0.1 ? self->replies_per_ms : 0.1;
+    double ms = (double) broker_jobs_queued(self->jobs) / rate;
+    if (ms < 20)
+        ms = 20;
+    if (ms > 2000)
+        ms = 2000;
+    return (uint32_t) ms;
+}
+
+/* Every method served by workers: admission, then the queue. */
+static void
+s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
+{
+    if (self->draining) {
+        self->stats.unavailable++;
+        s_reply_status(self, client, call->call_id, TIX__V1__CODE__UNAVAILABLE, "broker: shutting down",
+                       BROKER_NO_WORKER_RETRY_MS);
+        return;
+    }
+    if (broker_workers_count(self->workers) == 0) {
+        self->stats.unavailable++;
+        s_reply_status(self, client, call->call_id, TIX__V1__CODE__UNAVAILABLE, "broker: no sale worker connected",
+                       BROKER_NO_WORKER_RETRY_MS);
+        return;
+    }
+    if (broker_jobs_queued(self->jobs) >= self->config.queue_limit) {
+        self->stats.exhausted++;
+        s_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED,
+                       "broker: queue full, retry later", broker_retry_after_ms(self));
+        return;
+    }
+    uint32_t timeout = call->timeout_ms ? call->timeout_ms : self->config.default_timeout_ms;
+    if (timeout > self->config.max_timeout_ms)
+        timeout = self->config.max_timeout_ms;
+    broker_job_t *job = broker_jobs_alloc(self->jobs);
+    job->client = *client;
+    *client = NULL;
+    job->body = zmsg_last(msg);
+    zmsg_remove(msg, job->body); /* take the body frame without copying it */
+    job->method = call->method;
+    job->call_id = call->call_id;
+    job->deadline_ms = tix_now_ms() + timeout;
+    broker_jobs_push_back(self->jobs, job);
+    broker_dispatch(self);
+}
+
+static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
+    [TIX_METHOD_PURCHASE] = s_on_forward,    [TIX_METHOD_GET_SALE] = s_on_forward,
+    [TIX_METHOD_GET_ORDER] = s_on_forward,   [TIX_METHOD_CREATE_SALE] = s_on_forward,
+    [TIX_METHOD_HEALTH_CHECK] = s_on_health,
+};
+
+void
+broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    self->stats.calls++;
+    zframe_t *client = zmsg_pop(msg);
+    if (!client) { /* ROUTER always prepends a routing id; be safe anyway */
+        zmsg_destroy(msg_p);
+        return;
+    }
+    zframe_t *delimiter = zmsg_first(msg);
+    tix_call_t call;
+    if (!delimiter || zframe_size(delimiter) != 0) {
+        memset(&call, 0, sizeof call);
+        call.code = TIX__V1__CODE__INVALID_ARGUMENT;
+        snprintf(call.message, sizeof call.message, "frames: expected an empty delimiter before TIX1");
+    } else {
+        zmsg_remove(msg, delimiter);
+        zframe_destroy(&delimiter);
+        tix_frame_t views[4];
+        size_t n = tix_frames_view(msg, 0, views, TIX_ARRAY_LEN(views));
+        /* More frames than views: decode what fits (for the call_id), then
+         * report the true count. */
+        tix_call_decode(views, n < TIX_ARRAY_LEN(views) ? n : TIX_ARRAY_LEN(views), &call);
+        if (n > TIX_ARRAY_LEN(views)) {
+            call.code = TIX__V1__CODE__INVALID_ARGUMENT;
+            snprintf(call.message, sizeof call.message, "frames: expected 3 after the delimiter, got %zu", n);
+        }
+    }
+    if (call.code != TIX__V1__CODE__OK) {
+        self->stats.invalid++;
+        s_reply_status(self, &client, call.call_id, call.code, call.message, 0);
+    } else {
+        s_handlers[call.method->id](self, &client, msg, &call);
+    }
+    tix_call_clear(&call);
+    zframe_destroy(&client);
+    zmsg_destroy(msg_p);
+}

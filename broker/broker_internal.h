@@ -1,0 +1,51 @@
+/*
+ * broker_internal.h - what broker.c, broker_frontend.c and broker_backend.c
+ * share. Not for other modules.
+ */
+#ifndef BROKER_INTERNAL_H
+#define BROKER_INTERNAL_H
+
+#include <czmq.h>
+
+#include "broker.h"
+#include "broker_jobs.h"
+#include "broker_workers.h"
+#include "tix_codec.h"
+
+struct broker {
+    broker_config_t config;
+    zsock_t *frontend;   /* ROUTER, clients */
+    zsock_t *backend;    /* ROUTER, workers */
+    zsock_t *events_in;  /* XSUB, worker PUBs */
+    zsock_t *events_out; /* XPUB, subscribers */
+    broker_workers_t *workers;
+    broker_jobs_t *jobs;
+    broker_stats_t stats;
+    int64_t next_tick_ms;  /* next run of timers */
+    int64_t rate_since_ms; /* start of the current throughput window */
+    uint64_t rate_replied; /* stats.replied at rate_since_ms */
+    double replies_per_ms; /* smoothed worker throughput, for retry_after_ms */
+    bool draining;         /* no new work accepted */
+};
+
+/* Frontend (broker_frontend.c) */
+void broker_frontend_recv(broker_t *self, zmsg_t **msg);
+/* Answers a job's client and frees the job. body may be NULL. */
+void broker_answer(broker_t *self, broker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
+                   const void *body, size_t body_size);
+/* Sends [rid][empty][TIX1][ReplyHeader][body] to a client; counts drops. */
+void broker_send_reply(broker_t *self, zframe_t *client, const tix_status_t *status, const void *body,
+                       size_t body_size);
+
+/* Backend (broker_backend.c) */
+void broker_backend_recv(broker_t *self, zmsg_t **msg);
+/* Sends queued jobs to workers with free credit. */
+void broker_dispatch(broker_t *self);
+/* Heartbeats workers that are due and buries those that went silent. */
+void broker_backend_tick(broker_t *self, int64_t now_ms);
+/* Answers (or requeues) every job a worker held, then removes the worker. */
+void broker_worker_lost(broker_t *self, broker_worker_t **worker, const char *why);
+/* The retry_after_ms to suggest with RESOURCE_EXHAUSTED right now. */
+uint32_t broker_retry_after_ms(const broker_t *self);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * broker_jobs.c - slots in fixed-size chunks (pointers stay stable as the
+ * table grows), a free list, and an intrusive doubly-linked FIFO through
+ * slot numbers. job_id = (sequence << 32) | slot, so a stale id never
+ * matches a reused slot.
+ */
+#include "broker_jobs.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tix_util.h"
+
+#define CHUNK_JOBS 1024
+#define NONE UINT32_MAX
+
+struct broker_jobs {
+    broker_job_t **chunks; /* each CHUNK_JOBS slots */
+    size_t nchunks;
+    uint32_t *free_slots; /* stack of free slot numbers */
+    size_t nfree;
+    uint32_t head, tail; /* queue ends, NONE when empty */
+    size_t queued;
+    size_t live;
+    uint32_t sequence; /* upper half of the next job_id */
+};
+
+static broker_job_t *
+s_slot(broker_jobs_t *self, uint32_t slot)
+{
+    return &self->chunks[slot / CHUNK_JOBS][slot % CHUNK_JOBS];
+}
+
+static uint32_t
+s_slot_of(const broker_job_t *job)
+{
+    return (uint32_t) (job->job_id & 0xffffffffu);
+}
+
+static void
+s_grow(broker_jobs_t *self)
+{
+    size_t n = self->nchunks;
+    self->chunks = xrealloc(self->chunks, (n + 1) * sizeof *self->chunks);
+    self->chunks[n] = xcalloc(CHUNK_JOBS, sizeof(broker_job_t));
+    self->nchunks = n + 1;
+    self->free_slots = xrealloc(self->free_slots, self->nchunks * CHUNK_JOBS * sizeof(uint32_t));
+    /* Push in reverse so that low slots are used first. */
+    for (uint32_t i = CHUNK_JOBS; i-- > 0;)
+        self->free_slots[self->nfree++] = (uint32_t) (n * CHUNK_JOBS + i);
+}
+
+broker_jobs_t *
+broker_jobs_new(void)
+{
+    broker_jobs_t *self = xcalloc(1, sizeof *self);
+    self->head = self->tail = NONE;
+    return self;
+}
+
+void
+broker_jobs_destroy(broker_jobs_t **self_p)
+{
+    broker_jobs_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t c = 0; c < self->nchunks; c++) {
+        for (size_t i = 0; i < CHUNK_JOBS; i++) {
+            zframe_destroy(&self->chunks[c][i].client);
+            zframe_destroy(&self->chunks[c][i].body);
+        }
+        free(self->chunks[c]);
+    }
+    free(self->chunks);
+    free(self->free_slots);
+    free(self);
+    *self_p = NULL;
+}
+
+broker_job_t *
+broker_jobs_alloc(broker_jobs_t *self)
+{
+    if (self->nfree == 0)
+        s_grow(self);
+    uint32_t slot = self->free_slots[--self->nfree];
+    broker_job_t *job = s_slot(self, slot);
+    memset(job, 0, sizeof *job);
+    if (++self->sequence == 0)
+        self->sequence = 1; /* keep job_id != 0 */
+    job->job_id = ((uint64_t) self->sequence << 32) | slot;
+    job->prev = job->next = NONE;
+    self->live++;
+    return job;
+}
+
+broker_job_t *
+broker_jobs_find(broker_jobs_t *self, uint64_t job_id)
+{
+    uint32_t slot = (uint32_t) (job_id & 0xffffffffu);
+    if (job_id == 0 || slot / CHUNK_JOBS >= self->nchunks)
+        return NULL;
+    broker_job_t *job = s_slot(self, slot);
+    return job->job_id == job_id ? job : NULL;
+}
+
+static void
+s_unlink(broker_jobs_t *self, broker_job_t *job)
+{
+    if (!job->queued)
+        return;
+    if (job->prev != NONE)
+        s_slot(self, job->prev)->next = job->next;
+    else
+        self->head = job->next;
+    if (job->next != NONE)
+        s_slot(self, job->next)->prev = job->prev;
+    else
+        self->tail = job->prev;
+    job->prev = job->next = NONE;
+    job->queued = false;
+    self->queued--;
+}
+
+void
+broker_jobs_free(broker_jobs_t *self, broker_job_t *job)
+{
+    assert(job->job_id != 0);
+    s_unlink(self, job);
+    zframe_destroy(&job->client);
+    zframe_destroy(&job->body);
+    uint32_t slot = s_slot_of(job);
+    job->job_id = 0;
+    job->worker = NULL;
+    self->free_slots[self->nfree++] = slot;
+    self->live--;
+}
+
+void
+broker_jobs_push_back(broker_jobs_t *self, broker_job_t *job)
+{
+    assert(!job->queued && !job->worker);
+    uint32_t slot = s_slot_of(job);
+    job->prev = self->tail;
+    job->next = NONE;
+    if (self->tail != NONE)
+        s_slot(self, self->tail)->next = slot;
+    else
+        self->head = slot;
+    self->tail = slot;
+    job->queued = true;
+    self->queued++;
+}
+
+void
+broker_jobs_push_front(broker_jobs_t *self, broker_job_t *job)
+{
+    assert(!job->queued && !job->worker);
+    uint32_t slot = s_slot_of(job);
+    job->prev = NONE;
+    job->next = self->head;
+    if (self->head != NONE)
+        s_slot(self, self->head)->prev = slot;
+    else
+        self->tail = slot;
+    self->head = slot;
+    job->queued = true;
+    self->queued++;
+}
+
+broker_job_t *
+broker_jobs_pop(broker_jobs_t *self)
+{
+    if (self->head == NONE)
+        return NULL;
+    broker_job_t *job = s_slot(self, self->head);
+    s_unlink(self, job);
+    return job;
+}
+
+size_t
+broker_jobs_queued(const broker_jobs_t *self)
+{
+    return self->queued;
+}
+
+size_t
+broker_jobs_live(const broker_jobs_t *self)
+{
+    return self->live;
+}
+
+size_t
+broker_jobs_expire(broker_jobs_t *self, int64_t now_ms, void (*fn)(broker_job_t *job, void *arg), void *arg)
+{
+    size_t expired = 0;
+    uint32_t slot = self->head;
+    while (slot != NONE) {
+        broker_job_t *job = s_slot(self, slot);
+        slot = job->next; /* read before fn frees the job */
+        if (job->deadline_ms <= now_ms) {
+            s_unlink(self, job);
+            fn(job, arg);
+            expired++;
+        }
+    }
+    return expired;
+}
+
+void
+broker_jobs_each_of(broker_jobs_t *self, const broker_worker_t *worker, void (*fn)(broker_job_t *job, void *arg),
+                    void *arg)
+{
+    for (size_t c = 0; c < self->nchunks; c++) {
+        for (size_t i = 0; i < CHUNK_JOBS; i++) {
+            broker_job_t *job = &self->chunks[c][i];
+            if (job->job_id != 0 && job->worker == worker)
+                fn(job, arg);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+/*
+ * broker_jobs.h - the calls the broker holds: queued or at a worker.
+ *
+ * Every call forwarded to workers becomes a job with a broker-unique job_id.
+ * A job is either queued (waiting for worker credit, FIFO, bounded by the
+ * caller) or assigned to a worker. Jobs live in stable slots (chunks never
+ * move), so pointers stay valid until broker_jobs_free; lookups by job_id are
+ * O(1) and reject stale ids.
+ *
+ * Ownership: a job owns its client routing id and body frames; they are
+ * destroyed by broker_jobs_free unless the caller took them (set to NULL).
+ * Threading: used only by the broker's loop thread.
+ */
+#ifndef BROKER_JOBS_H
+#define BROKER_JOBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <czmq.h>
+
+#include "broker_workers.h"
+#include "tix_codec.h"
+
+typedef struct broker_jobs broker_jobs_t;
+
+typedef struct broker_job {
+    uint64_t job_id;  /* 0 while the slot is free */
+    zframe_t *client; /* client routing id (owned) */
+    zframe_t *body;   /* request body as received (owned) */
+    const tix_method_t *method;
+    uint64_t call_id;        /* the client's, echoed in the reply */
+    int64_t deadline_ms;     /* monotonic; work not started by then is not started */
+    broker_worker_t *worker; /* assigned worker, or NULL while queued */
+    uint32_t dispatches;     /* times sent to a worker */
+    uint32_t prev, next;     /* queue links (slot numbers) */
+    bool queued;
+} broker_job_t;
+
+broker_jobs_t *broker_jobs_new(void);
+/* Frees every job (and its frames) and the table. NULL-safe; sets *self NULL. */
+void broker_jobs_destroy(broker_jobs_t **self);
+
+/* A new, zeroed job with a fresh job_id; neither queued nor assigned. */
+broker_job_t *broker_jobs_alloc(broker_jobs_t *self);
+/* The live job with this id, or NULL (unknown, answered, or stale). */
+broker_job_t *broker_jobs_find(broker_jobs_t *self, uint64_t job_id);
+/* Unqueues the job if needed, destroys its frames and frees its slot. */
+void broker_jobs_free(broker_jobs_t *self, broker_job_t *job);
+
+/* The FIFO of jobs waiting for credit. */
+void broker_jobs_push_back(broker_jobs_t *self, broker_job_t *job);
+void broker_jobs_push_front(broker_jobs_t *self, broker_job_t *job);
+/* Removes and returns the oldest queued job, or NULL. */
+broker_job_t *broker_jobs_pop(broker_jobs_t *self);
+size_t broker_jobs_queued(const broker_jobs_t *self);
+/* Jobs allocated (queued + assigned). */
+size_t broker_jobs_live(const broker_jobs_t *self);
+
+/* Calls fn for every queued job whose deadline is at or before now_ms, after
+ * unqueueing it; fn answers and frees it. Returns the number expired. */
+size_t broker_jobs_expire(broker_jobs_t *self, int64_t now_ms, void (*fn)(broker_job_t *job, void *arg), void *arg);
+/* Calls fn for every job assigned to worker (fn may free or requeue it). */
+void broker_jobs_each_of(broker_jobs_t *self, const broker_worker_t *worker, void (*fn)(broker_job_t *job, void *arg),
+                         void *arg);
+
+#endif

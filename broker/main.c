@@ -1,0 +1,86 @@
+/*
+ * tix-broker: parse configuration, start, loop until SIGINT/SIGTERM, drain,
+ * destroy.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <czmq.h>
+
+#include "broker.h"
+#include "tix_log.h"
+#include "tix_opts.h"
+#include "tix_util.h"
+
+static const char s_usage[] = "usage: tix-broker [options]\n"
+                              "\n"
+                              "The tix broker: takes TIX1 calls from clients, load-balances them over sale\n"
+                              "workers, and proxies order events from workers to subscribers.\n"
+                              "\n"
+                              "options:\n";
+
+int
+main(int argc, char **argv)
+{
+    const char *frontend, *backend, *events_in, *events_out, *log_level;
+    long queue_limit, default_timeout, max_timeout, max_message, drain_ms;
+    broker_config_t config;
+    broker_config_defaults(&config);
+    const tix_opt_t opts[] = {
+        {"frontend", "TIX_FRONTEND", TIX_OPT_STRING, &frontend, BROKER_DEFAULT_FRONTEND, 0, 0,
+         "client endpoint(s) to bind, comma-separated"},
+        {"backend", "TIX_BACKEND", TIX_OPT_STRING, &backend, BROKER_DEFAULT_BACKEND, 0, 0, "worker endpoint to bind"},
+        {"events-in", "TIX_EVENTS_IN", TIX_OPT_STRING, &events_in, BROKER_DEFAULT_EVENTS_IN, 0, 0,
+         "event intake (XSUB) to bind"},
+        {"events-out", "TIX_EVENTS_OUT", TIX_OPT_STRING, &events_out, BROKER_DEFAULT_EVENTS_OUT, 0, 0,
+         "event feed (XPUB) to bind"},
+        {"queue-limit", "TIX_QUEUE_LIMIT", TIX_OPT_INT, &queue_limit, "10000", 0, 10000000,
+         "calls that may wait for a worker; beyond: RESOURCE_EXHAUSTED"},
+        {"default-timeout-ms", "TIX_DEFAULT_TIMEOUT_MS", TIX_OPT_INT, &default_timeout, "5000", 1, 3600000,
+         "deadline of calls that set timeout_ms 0"},
+        {"max-timeout-ms", "TIX_MAX_TIMEOUT_MS", TIX_OPT_INT, &max_timeout, "60000", 1, 3600000,
+         "longer call timeouts are clamped to this"},
+        {"max-message-bytes", "TIX_MAX_MESSAGE_BYTES", TIX_OPT_INT, &max_message, "65536", 1024, 16777216,
+         "larger messages are refused by the socket"},
+        {"drain-ms", "TIX_DRAIN_MS", TIX_OPT_INT, &drain_ms, "3000", 0, 600000,
+         "on SIGTERM, time left to workers to answer calls in flight"},
+        {"log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &log_level, "info", 0, 0, "debug, info, warn or error"},
+    };
+    tix_opts_result_t parsed;
+    if (tix_opts_parse(opts, TIX_ARRAY_LEN(opts), argc, argv, s_usage, &parsed) != TIX_OK)
+        return 2;
+    if (parsed.help)
+        return 0;
+    if (parsed.npos > 0) {
+        fprintf(stderr, "tix-broker: unexpected argument '%s' (try --help)\n", parsed.pos[0]);
+        return 2;
+    }
+    if (!tix_log_set_level_name(log_level)) {
+        fprintf(stderr, "tix-broker: --log-level: expected debug, info, warn or error, got '%s'\n", log_level);
+        return 2;
+    }
+    tix_log_init("broker");
+    config.frontend = frontend;
+    config.backend = backend;
+    config.events_in = events_in;
+    config.events_out = events_out;
+    config.queue_limit = (uint32_t) queue_limit;
+    config.default_timeout_ms = (uint32_t) default_timeout;
+    config.max_timeout_ms = (uint32_t) max_timeout;
+    config.max_message_bytes = (uint32_t) max_message;
+    config.drain_ms = (uint32_t) drain_ms;
+
+    zsys_handler_set(NULL); /* our handlers, not czmq's, own SIGINT/SIGTERM */
+    tix_signals_install();
+    broker_t *broker = broker_new(&config);
+    if (!broker) {
+        fprintf(stderr, "tix-broker: cannot bind the configured endpoints (see log above)\n");
+        return 1;
+    }
+    broker_run(broker);
+    tix_info("stopping\tdrain_ms=%u", config.drain_ms);
+    broker_drain(broker);
+    broker_destroy(&broker);
+    zsys_shutdown();
+    return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * test_broker_tables.c - the broker's worker table and job table/queue.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "broker_jobs.h"
+#include "broker_workers.h"
+
+static void
+test_next_free_is_round_robin_and_respects_credit(void **state)
+{
+    (void) state;
+    broker_workers_t *t = broker_workers_new();
+    broker_worker_t *a = broker_workers_add(t, "A", 1, "a", 2, 1000, true, 0);
+    broker_worker_t *b = broker_workers_add(t, "B", 1, "b", 1, 1000, true, 0);
+    int picks_a = 0, picks_b = 0;
+    broker_worker_t *w;
+    while ((w = broker_workers_next_free(t)) != NULL) {
+        w->in_flight++;
+        if (w == a)
+            picks_a++;
+        else
+            picks_b++;
+    }
+    assert_int_equal(picks_a, 2);
+    assert_int_equal(picks_b, 1);
+    assert_int_equal(broker_workers_free_credit(t), 0);
+    b->in_flight--;
+    assert_ptr_equal(broker_workers_next_free(t), b);
+    broker_workers_destroy(&t);
+    assert_null(t);
+    broker_workers_destroy(&t); /* idempotent */
+}
+
+static void
+test_find_remove_and_liveness(void **state)
+{
+    (void) state;
+    broker_workers_t *t = broker_workers_new();
+    broker_worker_t *a = broker_workers_add(t, "\0\1\2\3\4", 5, "a", 1, 100, false, 1000);
+    assert_int_equal(a->expires_at_ms, 1000 + BROKER_LIVENESS * 100);
+    assert_ptr_equal(broker_workers_find(t, "\0\1\2\3\4", 5), a);
+    assert_null(broker_workers_find(t, "\0\1\2\3", 4));
+    assert_false(broker_workers_any_serving(t));
+    a->redis_ok = true;
+    assert_true(broker_workers_any_serving(t));
+    broker_worker_touch(a, 5000);
+    assert_int_equal(a->expires_at_ms, 5300);
+    broker_workers_remove(t, &a);
+    assert_null(a);
+    assert_int_equal(broker_workers_count(t), 0);
+    assert_null(broker_workers_next_free(t));
+    broker_workers_destroy(&t);
+}
+
+static void
+test_jobs_queue_is_fifo_with_front_insertion(void **state)
+{
+    (void) state;
+    broker_jobs_t *q = broker_jobs_new();
+    broker_job_t *j[3];
+    for (int i = 0; i < 3; i++) {
+        j[i] = broker_jobs_alloc(q);
+        j[i]->call_id = (uint64_t) i;
+        broker_jobs_push_back(q, j[i]);
+    }
+    broker_job_t *first = broker_jobs_pop(q);
+    assert_ptr_equal(first, j[0]);
+    broker_jobs_push_front(q, first);
+    assert_int_equal(broker_jobs_queued(q), 3);
+    assert_ptr_equal(broker_jobs_pop(q), j[0]);
+    assert_ptr_equal(broker_jobs_pop(q), j[1]);
+    assert_ptr_equal(broker_jobs_pop(q), j[2]);
+    assert_null(broker_jobs_pop(q));
+    assert_int_equal(broker_jobs_live(q), 3);
+    for (int i = 0; i < 3; i++)
+        broker_jobs_free(q, j[i]);
+    assert_int_equal(broker_jobs_live(q), 0);
+    broker_jobs_destroy(&q);
+}
+
+static void
+test_stale_job_id_never_matches_a_reused_slot(void **state)
+{
+    (void) state;
+    broker_jobs_t *q = broker_jobs_new();
+    broker_job_t *a = broker_jobs_alloc(q);
+    uint64_t old_id = a->job_id;
+    assert_ptr_equal(broker_jobs_find(q, old_id), a);
+    broker_jobs_free(q, a);
+    broker_job_t *b = broker_jobs_alloc(q); /* same slot */
+    assert_ptr_equal(b, a);
+    assert_true(b->job_id != old_id);
+    assert_null(broker_jobs_find(q, old_id));
+    assert_null(broker_jobs_find(q, 0));
+    assert_null(broker_jobs_find(q, 0xffffffffffffffffULL));
+    broker_jobs_free(q, b);
+    broker_jobs_destroy(&q);
+}
+
+static void
+test_pointers_stay_valid_as_the_table_grows(void **state)
+{
+    (void) state;
+    broker_jobs_t *q = broker_jobs_new();
+    broker_job_t *first = broker_jobs_alloc(q);
+    first->call_id = 4242;
+    broker_job_t *all[5000];
+    for (int i = 0; i < 5000; i++)
+        all[i] = broker_jobs_alloc(q);
+    assert_int_equal(first->call_id, 4242);
+    assert_ptr_equal(broker_jobs_find(q, first->job_id), first);
+    for (int i = 0; i < 5000; i++)
+        broker_jobs_free(q, all[i]);
+    broker_jobs_free(q, first);
+    broker_jobs_destroy(&q);
+}
+
+static int s_expired_calls[8];
+static int s_nexpired;
+
+static void
+s_on_expired(broker_job_t *job, void *arg)
+{
+    broker_jobs_t *q = arg;
+    s_expired_calls[s_nexpired++] = (int) job->call_id;
+    broker_jobs_free(q, job);
+}
+
+static void
+test_expire_takes_only_jobs_past_their_deadline(void **state)
+{
+    (void) state;
+    broker_jobs_t *q = broker_jobs_new();
+    int64_t deadlines[] = {100, 300, 50, 200};
+    for (int i = 0; i < 4; i++) {
+        broker_job_t *j = broker_jobs_alloc(q);
+        j->call_id = (uint64_t) i;
+        j->deadline_ms = deadlines[i];
+        broker_jobs_push_back(q, j);
+    }
+    s_nexpired = 0;
+    assert_int_equal(broker_jobs_expire(q, 150, s_on_expired, q), 2);
+    assert_int_equal(s_expired_calls[0], 0);
+    assert_int_equal(s_expired_calls[1], 2);
+    assert_int_equal(broker_jobs_queued(q), 2);
+    assert_int_equal(broker_jobs_pop(q)->call_id, 1);
+    assert_int_equal(broker_jobs_pop(q)->call_id, 3);
+    broker_jobs_destroy(&q); /* frees what is left */
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_next_free_is_round_robin_and_respects_credit),
+        cmocka_unit_test(test_find_remove_and_liveness),
+        cmocka_unit_test(test_jobs_queue_is_fifo_with_front_insertion),
+        cmocka_unit_test(test_stale_job_id_never_matches_a_reused_slot),
+        cmocka_unit_test(test_pointers_stay_valid_as_the_table_grows),
+        cmocka_unit_test(test_expire_takes_only_jobs_past_their_deadline),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
