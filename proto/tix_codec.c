@@ -147,8 +147,8 @@ tix_call_clear(tix_call_t *call)
     call->request = NULL;
 }
 
-void
-tix_call_append(zmsg_t *msg, const char *method, uint64_t call_id, uint32_t timeout_ms, const ProtobufCMessage *body)
+static void
+s_call_header_append(zmsg_t *msg, const char *method, uint64_t call_id, uint32_t timeout_ms)
 {
     Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
     h.method = (char *) method;
@@ -156,7 +156,21 @@ tix_call_append(zmsg_t *msg, const char *method, uint64_t call_id, uint32_t time
     h.timeout_ms = timeout_ms;
     zmsg_addstr(msg, TIX_SIGNATURE);
     s_append_packed(msg, &h.base);
+}
+
+void
+tix_call_append(zmsg_t *msg, const char *method, uint64_t call_id, uint32_t timeout_ms, const ProtobufCMessage *body)
+{
+    s_call_header_append(msg, method, call_id, timeout_ms);
     s_append_packed(msg, body);
+}
+
+void
+tix_call_append_packed(zmsg_t *msg, const char *method, uint64_t call_id, uint32_t timeout_ms, const void *body,
+                       size_t body_size)
+{
+    s_call_header_append(msg, method, call_id, timeout_ms);
+    zmsg_addmem(msg, body, body ? body_size : 0);
 }
 
 /* ---- Replies -------------------------------------------------------------- */

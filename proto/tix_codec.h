@@ -105,6 +105,11 @@ void tix_call_clear(tix_call_t *call);
 void tix_call_append(zmsg_t *msg, const char *method, uint64_t call_id, uint32_t timeout_ms,
                      const ProtobufCMessage *body);
 
+/* Same, with the body already packed (NULL/0: an empty frame), so that a
+ * client resends the very same bytes when it retries. */
+void tix_call_append_packed(zmsg_t *msg, const char *method, uint64_t call_id, uint32_t timeout_ms, const void *body,
+                            size_t body_size);
+
 /* ---- Replies ----------------------------------------------------------- */
 
 typedef struct {

@@ -44,11 +44,11 @@ typedef struct tix_client tix_client_t;
 /* The answer to one call. */
 typedef struct {
     uint64_t call_id;
-    tix_code code;                          /* call status */
-    char message[TIX_MESSAGE_MAX_BYTES];    /* reason when code != OK */
+    tix_code code;                       /* call status */
+    char message[TIX_MESSAGE_MAX_BYTES]; /* reason when code != OK */
     uint32_t retry_after_ms;
-    ProtobufCMessage *reply;                /* owned; the method's reply type when code == OK, else NULL */
-    unsigned attempts;                      /* sends made (blocking calls) */
+    ProtobufCMessage *reply; /* owned; the method's reply type when code == OK, else NULL */
+    unsigned attempts;       /* sends made (blocking calls) */
 } tix_result_t;
 
 /* Connects a new client to endpoints: a comma-separated list such as
@@ -76,8 +76,8 @@ void tix_client_destroy(tix_client_t **self);
  * retry_after_ms no longer fits before the deadline, that answer is returned
  * at once with TIX_OK. A request packing to more than TIX_MAX_MESSAGE_BYTES
  * is TIX_ERR_INVALID (the broker's socket would drop the connection). */
-tix_err tix_client_call(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request,
-                        uint32_t timeout_ms, tix_result_t *result);
+tix_err tix_client_call(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request, uint32_t timeout_ms,
+                        tix_result_t *result);
 
 /* Asynchronous send: queues one call and returns at once with its call_id.
  * timeout_ms is sent as the call's deadline (0 = the server default).
@@ -86,8 +86,8 @@ tix_err tix_client_call(tix_client_t *self, tix_method_id method, const Protobuf
  * broker connected when there are several endpoints): receive replies, or
  * wait for ZMQ_POLLOUT on tix_client_socket, and send again. TIX_ERR_INVALID
  * as for tix_client_call. */
-tix_err tix_client_send(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request,
-                        uint32_t timeout_ms, uint64_t *call_id);
+tix_err tix_client_send(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request, uint32_t timeout_ms,
+                        uint64_t *call_id);
 /* Asynchronous receive: waits up to wait_ms (-1 = forever, 0 = poll) for one
  * reply and fills result (free with tix_result_clear). TIX_ERR_TIMEOUT when
  * none came; TIX_ERR_PROTOCOL when a malformed reply was received and dropped;

@@ -1,0 +1,213 @@
+/*
+ * cli_commands.c - the tix commands: one table row and one function each.
+ *
+ * Each command builds its request, checks it with the method's own
+ * validator (so a typo is a usage error with the broker's wording, before
+ * any network), makes one blocking call, prints the answer and maps it to
+ * an exit status. Adding a command adds a row and a function.
+ */
+#include <string.h>
+
+#include "cli.h"
+#include "tix_util.h"
+
+/* Validates and makes the call. Returns true with the OK answer in result;
+ * otherwise reports the failure and returns false with the exit status in
+ * *exit. Either way the caller clears result. */
+static bool
+s_call(cli_t *cli, tix_method_id method, const ProtobufCMessage *request, tix_result_t *result, int *exit)
+{
+    const tix_method_t *m = tix_method_get(method);
+    char why[TIX_MESSAGE_MAX_BYTES];
+    if (!m->validate(request, why, sizeof why)) {
+        *exit = cli_fail(cli, CLI_EXIT_USAGE, "INVALID_ARGUMENT", 0, "%s", why);
+        return false;
+    }
+    tix_err err = tix_client_call(cli->client, method, request, (uint32_t) cli->timeout_ms, result);
+    if (err != TIX_OK || result->code != TIX__V1__CODE__OK) {
+        *exit = cli_fail_call(cli, err, result);
+        return false;
+    }
+    return true;
+}
+
+/* ---- buy ----------------------------------------------------------------- */
+
+static int
+s_exit_for_outcome(Tix__V1__PurchaseReply__Outcome outcome)
+{
+    switch (outcome) {
+    case TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED: return CLI_EXIT_OK;
+    case TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT: return CLI_EXIT_SOLD_OUT;
+    case TIX__V1__PURCHASE_REPLY__OUTCOME__ALREADY_PURCHASED: return CLI_EXIT_ALREADY;
+    case TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_NOT_OPEN:
+    case TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED: return CLI_EXIT_NOT_OPEN;
+    default: return CLI_EXIT_ERROR;
+    }
+}
+
+static int
+s_buy(cli_t *cli)
+{
+    Tix__V1__PurchaseRequest req = TIX__V1__PURCHASE_REQUEST__INIT;
+    req.sale_id = (char *) cli->args[0];
+    req.user_id = (char *) cli->args[1];
+    req.request_id = (char *) (cli->request_id ? cli->request_id : "");
+    tix_result_t r = {0};
+    int exit;
+    if (s_call(cli, TIX_METHOD_PURCHASE, &req.base, &r, &exit)) {
+        const Tix__V1__PurchaseReply *p = (const Tix__V1__PurchaseReply *) r.reply;
+        cli_out_t o;
+        cli_out_begin(&o, cli->json, cli_enum_name(&tix__v1__purchase_reply__outcome__descriptor, p->outcome),
+                      "outcome");
+        if (cli->json || p->order_id[0])
+            cli_out_str(&o, "order", "order_id", p->order_id);
+        cli_out_str(&o, "sale", "sale_id", req.sale_id);
+        cli_out_str(&o, "user", "user_id", req.user_id);
+        if (cli->json || req.request_id[0])
+            cli_out_str(&o, "request_id", "request_id", req.request_id);
+        cli_out_int(&o, "remaining", "remaining", p->remaining);
+        if (cli->json || p->purchased_at_ms)
+            cli_out_time(&o, "at", "purchased_at_ms", p->purchased_at_ms);
+        if (cli->json || r.retry_after_ms) /* set with SALE_NOT_OPEN */
+            cli_out_int(&o, "retry_after_ms", "retry_after_ms", r.retry_after_ms);
+        cli_out_end(&o);
+        exit = s_exit_for_outcome(p->outcome);
+    }
+    tix_result_clear(&r);
+    return exit;
+}
+
+/* ---- sale create / sale get ------------------------------------------------ */
+
+static void
+s_print_sale(const cli_t *cli, const char *word, const Tix__V1__Sale *s)
+{
+    cli_out_t o;
+    cli_out_begin(&o, cli->json, word, NULL);
+    cli_out_str(&o, "sale", "sale_id", s->sale_id);
+    cli_out_str(&o, "state", "state", cli_enum_name(&tix__v1__sale__state__descriptor, s->state));
+    cli_out_int(&o, "total", "total", s->total);
+    cli_out_int(&o, "remaining", "remaining", s->remaining);
+    cli_out_time(&o, "opens_at", "opens_at_ms", s->opens_at_ms);
+    cli_out_time(&o, "closes_at", "closes_at_ms", s->closes_at_ms);
+    cli_out_end(&o);
+}
+
+/* Reads the optional time flag into *ms (0 when absent). */
+static bool
+s_time_flag(const cli_t *cli, const char *flag, const char *value, int64_t *ms, int *exit)
+{
+    *ms = 0;
+    if (!value)
+        return true;
+    if (cli_parse_time(value, tix_wall_ms(), ms))
+        return true;
+    *exit = cli_fail(cli, CLI_EXIT_USAGE, "USAGE", 0,
+                     "--%s: expected Unix ms, an ISO-8601 UTC time like 2026-11-29T10:00:00Z, or +SECONDS; got '%s'",
+                     flag, value);
+    return false;
+}
+
+static int
+s_sale_create(cli_t *cli)
+{
+    Tix__V1__CreateSaleRequest req = TIX__V1__CREATE_SALE_REQUEST__INIT;
+    req.sale_id = (char *) cli->args[0];
+    int exit;
+    if (!cli->tickets)
+        return cli_fail(cli, CLI_EXIT_USAGE, "USAGE", 0, "sale create: --tickets N is required");
+    long long tickets;
+    if (!cli_parse_count(cli->tickets, TIX_SALE_TOTAL_MAX, &tickets) || tickets < 1)
+        return cli_fail(cli, CLI_EXIT_USAGE, "USAGE", 0, "--tickets: expected a whole number in 1..%d, got '%s'",
+                        TIX_SALE_TOTAL_MAX, cli->tickets);
+    req.total = (uint32_t) tickets;
+    if (!s_time_flag(cli, "opens-at", cli->opens_at, &req.opens_at_ms, &exit) ||
+        !s_time_flag(cli, "closes-at", cli->closes_at, &req.closes_at_ms, &exit))
+        return exit;
+    tix_result_t r = {0};
+    if (s_call(cli, TIX_METHOD_CREATE_SALE, &req.base, &r, &exit)) {
+        s_print_sale(cli, "CREATED", (const Tix__V1__Sale *) r.reply);
+        exit = CLI_EXIT_OK;
+    }
+    tix_result_clear(&r);
+    return exit;
+}
+
+static int
+s_sale_get(cli_t *cli)
+{
+    Tix__V1__GetSaleRequest req = TIX__V1__GET_SALE_REQUEST__INIT;
+    req.sale_id = (char *) cli->args[0];
+    tix_result_t r = {0};
+    int exit;
+    if (s_call(cli, TIX_METHOD_GET_SALE, &req.base, &r, &exit)) {
+        s_print_sale(cli, "SALE", (const Tix__V1__Sale *) r.reply);
+        exit = CLI_EXIT_OK;
+    }
+    tix_result_clear(&r);
+    return exit;
+}
+
+/* ---- order get ------------------------------------------------------------- */
+
+static int
+s_order_get(cli_t *cli)
+{
+    Tix__V1__GetOrderRequest req = TIX__V1__GET_ORDER_REQUEST__INIT;
+    req.sale_id = (char *) cli->args[0];
+    req.user_id = (char *) cli->args[1];
+    tix_result_t r = {0};
+    int exit;
+    if (s_call(cli, TIX_METHOD_GET_ORDER, &req.base, &r, &exit)) {
+        const Tix__V1__Order *order = (const Tix__V1__Order *) r.reply;
+        cli_out_t o;
+        cli_out_begin(&o, cli->json, "ORDER", NULL);
+        cli_out_str(&o, "order", "order_id", order->order_id);
+        cli_out_str(&o, "sale", "sale_id", order->sale_id);
+        cli_out_str(&o, "user", "user_id", order->user_id);
+        if (cli->json || order->request_id[0])
+            cli_out_str(&o, "request_id", "request_id", order->request_id);
+        cli_out_time(&o, "at", "purchased_at_ms", order->purchased_at_ms);
+        cli_out_end(&o);
+        exit = CLI_EXIT_OK;
+    }
+    tix_result_clear(&r);
+    return exit;
+}
+
+/* ---- health ------------------------------------------------------------------ */
+
+static int
+s_health(cli_t *cli)
+{
+    Tix__V1__HealthCheckRequest req = TIX__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = (char *) (cli->nargs > 0 ? cli->args[0] : "");
+    tix_result_t r = {0};
+    int exit;
+    if (s_call(cli, TIX_METHOD_HEALTH_CHECK, &req.base, &r, &exit)) {
+        const Tix__V1__HealthCheckResponse *h = (const Tix__V1__HealthCheckResponse *) r.reply;
+        cli_out_t o;
+        cli_out_begin(&o, cli->json,
+                      cli_enum_name(&tix__v1__health_check_response__serving_status__descriptor, h->status), "status");
+        if (cli->json || req.service[0])
+            cli_out_str(&o, "service", "service", req.service);
+        cli_out_end(&o);
+        exit = h->status == TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING           ? CLI_EXIT_OK
+               : h->status == TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN ? CLI_EXIT_NOT_FOUND
+                                                                                              : CLI_EXIT_UNAVAILABLE;
+    }
+    tix_result_clear(&r);
+    return exit;
+}
+
+const cli_command_t cli_commands[] = {
+    {"sale", "create", "ID", 1, 1, CLI_FLAG_TICKETS | CLI_FLAG_OPENS_AT | CLI_FLAG_CLOSES_AT,
+     "create sale ID with N tickets (ALREADY_EXISTS if it exists: a sale is never reset)", s_sale_create},
+    {"sale", "get", "ID", 1, 1, 0, "show a sale: state, total, remaining, opening times", s_sale_get},
+    {NULL, "buy", "SALE USER", 2, 2, CLI_FLAG_REQUEST_ID,
+     "buy one ticket of SALE for USER; retried, exactly, until --timeout-ms", s_buy},
+    {"order", "get", "SALE USER", 2, 2, 0, "show the order USER holds for SALE", s_order_get},
+    {NULL, "health", "[SERVICE]", 0, 1, 0, "ask the broker whether it is serving", s_health},
+};
+const size_t cli_ncommands = TIX_ARRAY_LEN(cli_commands);

@@ -1,0 +1,271 @@
+/*
+ * tix_client.c - client lifecycle, the asynchronous interface, results.
+ *
+ * Socket choices (PROTOCOL.md section 2):
+ *  - ZMQ_MAXMSGSIZE 64 KiB, as the broker: a bigger reply is refused.
+ *  - ZMQ_SNDHWM/RCVHWM TIX_CLIENT_HWM, so tens of thousands of async calls
+ *    can be in flight without the socket refusing them.
+ *  - ZMQ_LINGER 0: destroying a client drops its pending calls at once
+ *    rather than blocking the caller on a broker that may be gone.
+ *  - ZMQ_IMMEDIATE only with two or more endpoints. There it keeps calls
+ *    off brokers that are down (they would otherwise sit in a dead pipe
+ *    until their deadline) and ZeroMQ spreads them over the live ones. With
+ *    one endpoint there is nowhere else to go: queueing to a broker that is
+ *    still starting (or restarting) delivers the call the moment it comes
+ *    up, whereas IMMEDIATE would refuse every send until the TCP handshake
+ *    completes, failing async sends made right after tix_client_new.
+ */
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tix_client_int.h"
+#include "tix_log.h"
+#include "tix_util.h"
+
+#define ENDPOINT_MAX_BYTES 512
+
+static int
+s_count_endpoints(const char *list)
+{
+    int n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    return n;
+}
+
+static bool
+s_configure(void *sock, int nendpoints)
+{
+    int hwm = TIX_CLIENT_HWM, linger = 0, immediate = nendpoints > 1;
+    int64_t maxmsg = TIX_MAX_MESSAGE_BYTES;
+    return zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) == 0 &&
+           zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) == 0 &&
+           zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) == 0 &&
+           zmq_setsockopt(sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) == 0 &&
+           zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) == 0;
+}
+
+/* Connects sock to each endpoint of a comma-separated list (blanks around
+ * the commas are allowed, empty items are not). */
+static bool
+s_connect_all(void *sock, const char *list)
+{
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen(p);
+        while (len && isspace((unsigned char) *p))
+            p++, len--;
+        while (len && isspace((unsigned char) p[len - 1]))
+            len--;
+        char endpoint[ENDPOINT_MAX_BYTES];
+        if (len == 0 || len >= sizeof endpoint) {
+            tix_error("libtix: bad endpoint list: empty or overlong item\tendpoints=\"%.200s\"", list);
+            return false;
+        }
+        memcpy(endpoint, p, len);
+        endpoint[len] = '\0';
+        if (zmq_connect(sock, endpoint) != 0) {
+            tix_error("libtix: cannot connect\tendpoint=\"%s\" err=\"%s\"", endpoint, zmq_strerror(zmq_errno()));
+            return false;
+        }
+        if (!comma)
+            return true;
+        p = comma + 1;
+    }
+}
+
+tix_client_t *
+tix_client_new(const char *endpoints)
+{
+    if (!endpoints) {
+        const char *env = getenv("TIX_FRONTEND");
+        endpoints = env && *env ? env : TIX_DEFAULT_FRONTEND;
+    }
+    tix_client_t *self = xcalloc(1, sizeof *self);
+    self->pending = tix_callmap_new();
+    /* A random start makes call ids from different clients easy to tell
+     * apart in broker logs; 0 is never used. */
+    self->next_call_id = 1 + ((uint64_t) tix_rand_below(1u << 31) << 20);
+    self->ctx = zmq_ctx_new();
+    if (self->ctx)
+        self->sock = zmq_socket(self->ctx, ZMQ_DEALER);
+    if (!self->sock || !s_configure(self->sock, s_count_endpoints(endpoints))) {
+        tix_error("libtix: cannot create socket\terr=\"%s\"", zmq_strerror(zmq_errno()));
+        goto out_destroy;
+    }
+    if (!s_connect_all(self->sock, endpoints))
+        goto out_destroy;
+    return self;
+out_destroy:
+    tix_client_destroy(&self);
+    return NULL;
+}
+
+void
+tix_client_destroy(tix_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tix_client_t *self = *self_p;
+    if (self->sock) {
+        int linger = 0;
+        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(self->sock);
+    }
+    if (self->ctx)
+        zmq_ctx_term(self->ctx);
+    tix_callmap_destroy(&self->pending);
+    free(self);
+    *self_p = NULL;
+}
+
+void *
+tix_client_socket(tix_client_t *self)
+{
+    return self->sock;
+}
+
+uint64_t
+tix_client_next_id(tix_client_t *self)
+{
+    if (self->next_call_id == 0) /* wrapped: 0 means "unknown call" */
+        self->next_call_id = 1;
+    return self->next_call_id++;
+}
+
+size_t
+tix_client_in_flight(const tix_client_t *self)
+{
+    return tix_callmap_size(self->pending);
+}
+
+bool
+tix_client_forget(tix_client_t *self, uint64_t call_id)
+{
+    uint8_t method;
+    return tix_callmap_take(self->pending, call_id, &method);
+}
+
+/* ---- Results -------------------------------------------------------------- */
+
+/* Copies a broker's reason, cutting at a UTF-8 character boundary so that a
+ * long message stays valid text (the CLI prints it into JSON). */
+static void
+s_copy_message(char *dest, size_t size, const char *src)
+{
+    size_t len = src ? strlen(src) : 0;
+    if (len >= size) {
+        len = size - 1;
+        while (len > 0 && ((unsigned char) src[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(dest, src ? src : "", len);
+    dest[len] = '\0';
+}
+
+tix_err
+tix_client_result_fill(tix_result_t *result, const tix_method_t *method, const tix_client_reply_t *reply)
+{
+    const Tix__V1__ReplyHeader *h = reply->header;
+    result->call_id = h->call_id;
+    result->code = h->code;
+    result->retry_after_ms = h->retry_after_ms;
+    s_copy_message(result->message, sizeof result->message, h->message);
+    result->reply = NULL;
+    if (h->code != TIX__V1__CODE__OK)
+        return TIX_OK;
+    result->reply = protobuf_c_message_unpack(method->output, NULL, reply->body.size, reply->body.data);
+    if (!result->reply) {
+        result->code = TIX__V1__CODE__INTERNAL;
+        snprintf(result->message, sizeof result->message, "reply body: not a valid %s", method->output->name);
+        tix_warn("libtix: undecodable reply body dropped\tcall_id=%llu method=%s", (unsigned long long) h->call_id,
+                 method->name);
+        return TIX_ERR_PROTOCOL;
+    }
+    return TIX_OK;
+}
+
+tix_err
+tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result)
+{
+    if (!request || request->descriptor != method->input) {
+        result->code = TIX__V1__CODE__INVALID_ARGUMENT;
+        snprintf(result->message, sizeof result->message, "request: %s needs a %s", method->name, method->input->name);
+        return TIX_ERR_INVALID;
+    }
+    size_t size = protobuf_c_message_get_packed_size(request);
+    if (size > TIX_MAX_MESSAGE_BYTES) {
+        result->code = TIX__V1__CODE__INVALID_ARGUMENT;
+        snprintf(result->message, sizeof result->message, "request: %zu bytes packed, at most %d", size,
+                 TIX_MAX_MESSAGE_BYTES);
+        return TIX_ERR_INVALID;
+    }
+    return TIX_OK;
+}
+
+void
+tix_result_clear(tix_result_t *result)
+{
+    if (!result)
+        return;
+    if (result->reply)
+        protobuf_c_message_free_unpacked(result->reply, NULL);
+    memset(result, 0, sizeof *result);
+}
+
+/* ---- Asynchronous interface ------------------------------------------------ */
+
+tix_err
+tix_client_send(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request, uint32_t timeout_ms,
+                uint64_t *call_id)
+{
+    assert(self && call_id);
+    const tix_method_t *m = tix_method_get(method);
+    tix_result_t why = {0};
+    tix_err err = tix_client_check_request(m, request, &why);
+    if (err != TIX_OK) {
+        tix_warn("libtix: call refused\treason=\"%s\"", why.message);
+        return err;
+    }
+    uint64_t id = tix_client_next_id(self);
+    zmsg_t *msg = tix_client_call_msg(m, id, timeout_ms, request, NULL);
+    err = tix_client_send_msg(self, msg, TIX_UNTIL_NOW);
+    zmsg_destroy(&msg);
+    if (err != TIX_OK)
+        return err;
+    tix_callmap_put(self->pending, id, (uint8_t) method);
+    *call_id = id;
+    return TIX_OK;
+}
+
+tix_err
+tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result)
+{
+    assert(self && result);
+    memset(result, 0, sizeof *result);
+    int64_t until = wait_ms < 0 ? TIX_UNTIL_FOREVER : tix_now_ms() + wait_ms;
+    for (;;) {
+        tix_client_reply_t reply;
+        tix_err err = tix_client_read(self, until, &reply);
+        if (err != TIX_OK)
+            return err;
+        uint8_t method;
+        if (!tix_callmap_take(self->pending, reply.header->call_id, &method)) {
+            /* A forgotten call, or a duplicate: nobody waits for it. */
+            tix_debug("libtix: reply to an unknown call dropped\tcall_id=%llu",
+                      (unsigned long long) reply.header->call_id);
+            tix_client_reply_release(&reply);
+            if (until != TIX_UNTIL_FOREVER && tix_now_ms() >= until)
+                return TIX_ERR_TIMEOUT; /* a stream of them must not hold us */
+            continue;
+        }
+        err = tix_client_result_fill(result, tix_method_get((tix_method_id) method), &reply);
+        tix_client_reply_release(&reply);
+        return err;
+    }
+}

@@ -1,0 +1,173 @@
+/*
+ * tix_client_wire.c - one call out, one reply in, on the client's DEALER.
+ *
+ * Both directions are non-blocking first and wait with zmq_poll only when
+ * they must: tix-rush sends and receives tens of thousands of calls through
+ * here, and most of the time a message is already queued.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tix_client_int.h"
+#include "tix_log.h"
+#include "tix_util.h"
+
+zmsg_t *
+tix_client_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms, const ProtobufCMessage *request,
+                    zframe_t *packed)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, NULL, 0); /* the DEALER's empty delimiter */
+    if (packed)
+        tix_call_append_packed(msg, method->name, call_id, timeout_ms, zframe_data(packed), zframe_size(packed));
+    else
+        tix_call_append(msg, method->name, call_id, timeout_ms, request);
+    return msg;
+}
+
+/* Waits until the socket has events or until_ms passes. Checks the stop
+ * flag first, since a signal that landed before zmq_poll would not
+ * interrupt it. */
+static tix_err
+s_wait(tix_client_t *self, short events, int64_t until_ms)
+{
+    zmq_pollitem_t item = {self->sock, 0, events, 0};
+    for (;;) {
+        if (tix_stopping())
+            return TIX_ERR_INTERRUPTED;
+        long timeout = -1;
+        if (until_ms != TIX_UNTIL_FOREVER) {
+            int64_t left = until_ms - tix_now_ms();
+            if (left <= 0)
+                return TIX_ERR_TIMEOUT;
+            timeout = (long) left;
+        }
+        int rc = zmq_poll(&item, 1, timeout);
+        if (rc > 0)
+            return TIX_OK;
+        if (rc < 0 && zmq_errno() != EINTR) {
+            tix_error("libtix: zmq_poll failed\terr=\"%s\"", zmq_strerror(zmq_errno()));
+            return TIX_ERR_IO;
+        }
+    }
+}
+
+/* One non-blocking try. libzmq queues a multipart message atomically: once
+ * the first frame is accepted the rest are too, so only the first frame can
+ * meet EAGAIN. */
+static tix_err
+s_send_once(tix_client_t *self, zmsg_t *msg)
+{
+    size_t left = zmsg_size(msg);
+    zframe_t *first = zmsg_first(msg);
+    for (zframe_t *f = first; f; f = zmsg_next(msg)) {
+        left--;
+        int flags = ZFRAME_REUSE | ZFRAME_DONTWAIT | (left ? ZFRAME_MORE : 0);
+        if (zframe_send(&f, self->sock, flags) == 0)
+            continue;
+        int err = zmq_errno();
+        if (f == first && (err == EAGAIN || err == EINTR))
+            return TIX_ERR_UNAVAILABLE;
+        tix_error("libtix: send failed\terr=\"%s\"", zmq_strerror(err));
+        return TIX_ERR_IO;
+    }
+    return TIX_OK;
+}
+
+tix_err
+tix_client_send_msg(tix_client_t *self, zmsg_t *msg, int64_t until_ms)
+{
+    for (;;) {
+        tix_err err = s_send_once(self, msg);
+        if (err != TIX_ERR_UNAVAILABLE || until_ms == TIX_UNTIL_NOW)
+            return err;
+        err = s_wait(self, ZMQ_POLLOUT, until_ms);
+        if (err != TIX_OK)
+            return err;
+    }
+}
+
+/* Reads every frame of one message without waiting, keeping the first
+ * TIX_REPLY_PARTS in reply->parts and counting all of them in *total.
+ * TIX_ERR_TIMEOUT when nothing was queued. */
+static tix_err
+s_read_parts(tix_client_t *self, tix_client_reply_t *reply, size_t *total)
+{
+    *total = 0;
+    for (;;) {
+        zmq_msg_t extra;
+        zmq_msg_t *m = reply->nparts < TIX_REPLY_PARTS ? &reply->parts[reply->nparts] : &extra;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, self->sock, ZMQ_DONTWAIT) < 0) {
+            int err = zmq_errno();
+            zmq_msg_close(m);
+            if (*total == 0 && (err == EAGAIN || err == EINTR))
+                return TIX_ERR_TIMEOUT;
+            tix_error("libtix: receive failed\terr=\"%s\"", zmq_strerror(err));
+            return TIX_ERR_IO;
+        }
+        bool more = zmq_msg_more(m);
+        if (m == &extra)
+            zmq_msg_close(m);
+        else
+            reply->nparts++;
+        (*total)++;
+        if (!more)
+            return TIX_OK;
+    }
+}
+
+static tix_frame_t
+s_view(zmq_msg_t *m)
+{
+    return (tix_frame_t){zmq_msg_data(m), zmq_msg_size(m)};
+}
+
+/* Reads and decodes one queued message without waiting. */
+static tix_err
+s_read_once(tix_client_t *self, tix_client_reply_t *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    size_t total;
+    tix_err err = s_read_parts(self, reply, &total);
+    if (err != TIX_OK) {
+        tix_client_reply_release(reply);
+        return err;
+    }
+    if (total == TIX_REPLY_PARTS && zmq_msg_size(&reply->parts[0]) == 0) {
+        tix_frame_t views[TIX_REPLY_PARTS - 1];
+        for (size_t i = 1; i < TIX_REPLY_PARTS; i++)
+            views[i - 1] = s_view(&reply->parts[i]);
+        if (tix_reply_decode(views, TIX_REPLY_PARTS - 1, &reply->header, &reply->body) == TIX_OK)
+            return TIX_OK;
+    }
+    /* A broker never sends this; say so once per message, and carry on. */
+    tix_warn("libtix: malformed reply dropped\tframes=%zu", total);
+    tix_client_reply_release(reply);
+    return TIX_ERR_PROTOCOL;
+}
+
+tix_err
+tix_client_read(tix_client_t *self, int64_t until_ms, tix_client_reply_t *reply)
+{
+    for (;;) {
+        tix_err err = s_read_once(self, reply);
+        if (err != TIX_ERR_TIMEOUT)
+            return err;
+        err = s_wait(self, ZMQ_POLLIN, until_ms);
+        if (err != TIX_OK)
+            return err;
+    }
+}
+
+void
+tix_client_reply_release(tix_client_reply_t *reply)
+{
+    if (reply->header)
+        tix__v1__reply_header__free_unpacked(reply->header, NULL);
+    reply->header = NULL;
+    for (size_t i = 0; i < reply->nparts; i++)
+        zmq_msg_close(&reply->parts[i]);
+    reply->nparts = 0;
+    reply->body = (tix_frame_t){NULL, 0};
+}
