@@ -1,0 +1,159 @@
+/*
+ * worker_store.h - the sale worker's Redis side: the tix Function library
+ * (sale-worker/tix.lua) called over one hiredis async connection.
+ *
+ * Used by the worker loop (worker.c) and by tests. One connection carries
+ * many FCALLs at once (pipelined; Redis answers them in order). The store
+ * does no waiting of its own: the caller's poll loop polls the descriptor
+ * that worker_store_pollitem describes and hands its events to
+ * worker_store_handle, and calls worker_store_tick when worker_store_timeout_ms
+ * says so (reconnect with capped backoff, connect and stall timeouts).
+ *
+ * On every (re)connect: AUTH and SELECT as the URL says, then FUNCTION LOAD
+ * REPLACE of the library; only then is the store "ok". When an FCALL answers
+ * that the function is missing (FUNCTION FLUSH, a Redis restarted without
+ * its data) the library is loaded again and that call retried once.
+ *
+ * Calls: a call that returns TIX_OK gets exactly one callback, later, from
+ * worker_store_handle, worker_store_tick or worker_store_destroy - never from
+ * inside the call itself. The result and its strings are borrowed: they live
+ * until the callback returns. A call pending when the connection is lost
+ * completes with TIX_ERR_UNAVAILABLE: it may or may not have run in Redis.
+ * A callback must not destroy the store.
+ *
+ * Threading: one thread (the worker loop's). The process must ignore SIGPIPE
+ * (tix_signals_install does): hiredis writes with write(2).
+ */
+#ifndef WORKER_STORE_H
+#define WORKER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zmq.h>
+
+#include "tix_err.h"
+
+#define WORKER_STORE_DEFAULT_URL "redis://127.0.0.1:6379"
+#define WORKER_STORE_DEFAULT_PORT 6379
+#define WORKER_STORE_CONNECT_TIMEOUT_MS 2000 /* TCP connect + AUTH/SELECT/LOAD */
+#define WORKER_STORE_STALL_MS 5000           /* oldest call unanswered this long: reconnect */
+#define WORKER_STORE_BACKOFF_MIN_MS 100      /* first reconnect delay */
+#define WORKER_STORE_BACKOFF_MAX_MS 2000     /* reconnect delay cap */
+
+typedef struct worker_store worker_store_t;
+
+/* ---- Configuration -------------------------------------------------------- */
+
+/* A parsed redis://[[user]:password@]host[:port][/db] URL. */
+typedef struct {
+    char host[256];     /* name, IPv4 or IPv6 (given in brackets in the URL) */
+    int port;           /* 1..65535; WORKER_STORE_DEFAULT_PORT when omitted */
+    char user[128];     /* ACL user; empty = AUTH with the password alone */
+    char password[256]; /* empty = no AUTH */
+    int db;             /* SELECTed when not 0 */
+} worker_store_url_t;
+
+/* Parses text into *url. On TIX_ERR_CONFIG writes a one-line reason into why
+ * (which never repeats the password). user and password may be
+ * percent-encoded (%40 for '@'). rediss:// (TLS) is refused: hiredis 0.14 has
+ * no TLS. */
+tix_err worker_store_url_parse(const char *text, worker_store_url_t *url, char *why, size_t why_size);
+
+/* Tuning; a zero field takes its default. */
+typedef struct {
+    int connect_timeout_ms; /* WORKER_STORE_CONNECT_TIMEOUT_MS */
+    int stall_ms;           /* WORKER_STORE_STALL_MS */
+} worker_store_opts_t;
+
+/* ---- Results -------------------------------------------------------------- */
+
+typedef enum {
+    WORKER_STORE_FOUND,             /* get_sale, get_order: here it is */
+    WORKER_STORE_CREATED,           /* create: the sale now exists */
+    WORKER_STORE_ALREADY_EXISTS,    /* create: the sale existed; untouched */
+    WORKER_STORE_NO_SALE,           /* any call: the sale does not exist */
+    WORKER_STORE_NO_ORDER,          /* get_order: the user holds no ticket */
+    WORKER_STORE_PURCHASED,         /* buy: this request holds a ticket */
+    WORKER_STORE_ALREADY_PURCHASED, /* buy: held under another request_id */
+    WORKER_STORE_SOLD_OUT,          /* buy */
+    WORKER_STORE_SALE_NOT_OPEN,     /* buy: wait_ms until it opens */
+    WORKER_STORE_SALE_CLOSED,       /* buy */
+    WORKER_STORE_DATA_LOSS,         /* the sale's keys disagree; detail says how */
+} worker_store_status;
+
+/* What a call found. Strings are borrowed (valid during the callback) and
+ * never NULL ("" when not part of the answer). */
+typedef struct {
+    tix_err err;        /* TIX_OK: status and fields below are valid.
+                           TIX_ERR_UNAVAILABLE: not connected, connection
+                           lost or stalled, or a transient Redis error
+                           (LOADING, BUSY, OOM, MISCONF, READONLY, ...).
+                           TIX_ERR_REDIS: another error reply, or a reply
+                           the library never gives. */
+    const char *detail; /* one-line reason when err != TIX_OK or DATA_LOSS */
+    worker_store_status status;
+    uint32_t total;          /* create, get_sale */
+    uint32_t remaining;      /* create, get_sale, and every buy outcome */
+    int64_t opens_at_ms;     /* create, get_sale */
+    int64_t closes_at_ms;    /* create, get_sale; 0 = never */
+    int64_t now_ms;          /* create, get_sale: Redis's clock */
+    const char *order_id;    /* buy PURCHASED/ALREADY_PURCHASED, get_order */
+    const char *request_id;  /* get_order */
+    const char *log_id;      /* the order's entry id in tix:{S}:log */
+    int64_t purchased_at_ms; /* with order_id */
+    bool is_new;             /* buy PURCHASED: sold by this very call */
+    int64_t wait_ms;         /* buy SALE_NOT_OPEN: ms until it opens */
+} worker_store_result_t;
+
+typedef void(worker_store_fn)(void *arg, const worker_store_result_t *result);
+
+/* ---- Lifecycle ------------------------------------------------------------ */
+
+/* A store for url (copied); starts connecting at once, without waiting.
+ * opts may be NULL. The caller owns the store. */
+worker_store_t *worker_store_new(const worker_store_url_t *url, const worker_store_opts_t *opts);
+/* Closes the connection, completes pending calls with TIX_ERR_UNAVAILABLE
+ * (their callbacks run inside), frees the store. NULL-safe, idempotent,
+ * sets *self_p to NULL. */
+void worker_store_destroy(worker_store_t **self_p);
+
+/* True while connected with the library loaded: calls can be made. */
+bool worker_store_ok(const worker_store_t *self);
+/* Calls sent and not yet completed. */
+size_t worker_store_in_flight(const worker_store_t *self);
+
+/* ---- Poll-loop integration ------------------------------------------------ */
+
+/* Fills item with the Redis descriptor and the events hiredis waits for;
+ * false (item untouched) while there is no connection. The descriptor
+ * changes across reconnects: ask before every poll. */
+bool worker_store_pollitem(const worker_store_t *self, zmq_pollitem_t *item);
+/* Handles revents from polling that item (reads, writes, runs callbacks). */
+void worker_store_handle(worker_store_t *self, short revents);
+/* Milliseconds until worker_store_tick is due (0 = now), or -1 for never. */
+int worker_store_timeout_ms(const worker_store_t *self);
+/* Runs timers: reconnects when due, gives up on a connect or a call that
+ * takes too long (pending calls then complete as unavailable). */
+void worker_store_tick(worker_store_t *self);
+
+/* ---- Calls ---------------------------------------------------------------- */
+/* Each returns TIX_OK when the call was sent (fn will be called once, later),
+ * or TIX_ERR_UNAVAILABLE when the store is not ok (fn is never called).
+ * String arguments are copied; they must be valid per PROTOCOL.md (checked
+ * by the caller; misuse is an assert). */
+
+/* tix_create: a new sale of total tickets; opens/closes 0 = no bound. */
+tix_err worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, int64_t opens_at_ms,
+                            int64_t closes_at_ms, worker_store_fn *fn, void *arg);
+/* tix_buy: one ticket for user_id under request_id ("" allowed). */
+tix_err worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id, const char *request_id,
+                         worker_store_fn *fn, void *arg);
+/* tix_get_sale (read-only: FCALL_RO). */
+tix_err worker_store_get_sale(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg);
+/* tix_get_order (read-only: FCALL_RO). */
+tix_err worker_store_get_order(worker_store_t *self, const char *sale_id, const char *user_id, worker_store_fn *fn,
+                               void *arg);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * worker_store_priv.h - what worker_store.c and worker_store_reply.c share.
+ *
+ * Not for the worker loop: it sees worker_store.h only. Single-threaded.
+ */
+#ifndef WORKER_STORE_PRIV_H
+#define WORKER_STORE_PRIV_H
+
+#include <stdbool.h>
+
+#include <hiredis/hiredis.h>
+
+#include "worker_store.h"
+
+/* The library's functions, one per kind of call. */
+typedef enum {
+    WORKER_STORE_OP_CREATE,    /* tix_create */
+    WORKER_STORE_OP_BUY,       /* tix_buy */
+    WORKER_STORE_OP_GET_SALE,  /* tix_get_sale */
+    WORKER_STORE_OP_GET_ORDER, /* tix_get_order */
+    WORKER_STORE_OP_COUNT
+} worker_store_op;
+
+/* The function's name as registered in tix.lua. */
+const char *worker_store_op_name(worker_store_op op);
+
+/* Fills *out from reply, the answer to op (NULL: the connection was lost
+ * before it came). Strings in *out are borrowed from reply. Never fails:
+ * problems are in out->err and out->detail. */
+void worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_store_result_t *out);
+
+/* True when reply is Redis's answer to FCALL of a function it does not
+ * have (FUNCTION FLUSH, or a Redis that restarted without its data). */
+bool worker_store_reply_function_missing(const redisReply *reply);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * test_worker_url.c - TIX_REDIS_URL parsing (worker_store_url_parse):
+ * redis://[[user]:password@]host[:port][/db]. No Redis needed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "worker_store.h"
+
+static worker_store_url_t
+s_parse_ok(const char *text)
+{
+    worker_store_url_t url;
+    char why[200] = "";
+    tix_err err = worker_store_url_parse(text, &url, why, sizeof why);
+    if (err != TIX_OK)
+        print_error("unexpected failure for %s: %s\n", text, why);
+    assert_int_equal(err, TIX_OK);
+    return url;
+}
+
+/* Parses text expecting failure; returns the reason (static buffer). */
+static const char *
+s_parse_fails(const char *text)
+{
+    static char why[200];
+    worker_store_url_t url;
+    memset(why, 0, sizeof why);
+    assert_int_equal(worker_store_url_parse(text, &url, why, sizeof why), TIX_ERR_CONFIG);
+    assert_true(strlen(why) > 0);
+    assert_null(strchr(why, '\n')); /* one line */
+    assert_string_equal(url.password, "");
+    return why;
+}
+
+static void
+test_plain_host_and_port(void **state)
+{
+    (void) state;
+    worker_store_url_t url = s_parse_ok("redis://127.0.0.1:6380");
+    assert_string_equal(url.host, "127.0.0.1");
+    assert_int_equal(url.port, 6380);
+    assert_string_equal(url.user, "");
+    assert_string_equal(url.password, "");
+    assert_int_equal(url.db, 0);
+}
+
+static void
+test_port_defaults_to_6379_and_trailing_slash_is_db_0(void **state)
+{
+    (void) state;
+    worker_store_url_t url = s_parse_ok("redis://redis.internal/");
+    assert_string_equal(url.host, "redis.internal");
+    assert_int_equal(url.port, 6379);
+    assert_int_equal(url.db, 0);
+}
+
+static void
+test_password_only_user_and_password_and_db(void **state)
+{
+    (void) state;
+    worker_store_url_t url = s_parse_ok("redis://:hunter2@h:1/5");
+    assert_string_equal(url.user, "");
+    assert_string_equal(url.password, "hunter2");
+    assert_int_equal(url.db, 5);
+    url = s_parse_ok("redis://tix:p%40ss:w@rd@h:2");
+    assert_string_equal(url.user, "tix");
+    assert_string_equal(url.password, "p@ss:w@rd"); /* the last '@' ends the credentials */
+    assert_string_equal(url.host, "h");
+    assert_int_equal(url.port, 2);
+}
+
+static void
+test_ipv6_in_brackets(void **state)
+{
+    (void) state;
+    worker_store_url_t url = s_parse_ok("redis://[::1]:7000/2");
+    assert_string_equal(url.host, "::1");
+    assert_int_equal(url.port, 7000);
+    assert_int_equal(url.db, 2);
+    url = s_parse_ok("redis://[fe80::1]");
+    assert_int_equal(url.port, 6379);
+}
+
+static void
+test_malformed_urls_are_refused_with_a_reason(void **state)
+{
+    (void) state;
+    assert_non_null(strstr(s_parse_fails("http://h:1"), "redis://"));
+    assert_non_null(strstr(s_parse_fails("rediss://h:1"), "TLS"));
+    assert_non_null(strstr(s_parse_fails("redis://"), "host"));
+    assert_non_null(strstr(s_parse_fails("redis://:6379"), "host"));
+    assert_non_null(strstr(s_parse_fails("redis://h:0"), "port"));
+    assert_non_null(strstr(s_parse_fails("redis://h:65536"), "port"));
+    assert_non_null(strstr(s_parse_fails("redis://h:63x"), "port"));
+    assert_non_null(strstr(s_parse_fails("redis://h:1/x"), "database"));
+    assert_non_null(strstr(s_parse_fails("redis://h:1/-1"), "database"));
+    assert_non_null(strstr(s_parse_fails("redis://h:1?db=2"), "query"));
+    assert_non_null(strstr(s_parse_fails("redis://user@h:1"), "password"));
+    assert_non_null(strstr(s_parse_fails("redis://user:@h:1"), "password"));
+    assert_non_null(strstr(s_parse_fails("redis://u:p%4@h:1"), "password"));
+    assert_non_null(strstr(s_parse_fails("redis://[::1:1"), "IPv6"));
+    assert_non_null(strstr(s_parse_fails("redis://ho st:1"), "host"));
+}
+
+static void
+test_reasons_never_repeat_the_password(void **state)
+{
+    (void) state;
+    assert_null(strstr(s_parse_fails("redis://u:topsecret@h:99999"), "topsecret"));
+    assert_null(strstr(s_parse_fails("redis://u:topsecret@:1"), "topsecret"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_host_and_port),
+        cmocka_unit_test(test_port_defaults_to_6379_and_trailing_slash_is_db_0),
+        cmocka_unit_test(test_password_only_user_and_password_and_db),
+        cmocka_unit_test(test_ipv6_in_brackets),
+        cmocka_unit_test(test_malformed_urls_are_refused_with_a_reason),
+        cmocka_unit_test(test_reasons_never_repeat_the_password),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
