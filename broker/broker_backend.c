@@ -140,6 +140,17 @@ s_on_heartbeat(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessa
     w->redis_ok = hb->redis_ok;
 }
 
+/* A worker that has answered everything it held after saying it is leaving
+ * is forgotten: nothing of it is lost. */
+static void
+s_forget_if_left(broker_t *self, broker_worker_t **w)
+{
+    if ((*w)->leaving && (*w)->in_flight == 0) {
+        tix_info("worker left\tworker=%s workers=%zu", (*w)->worker_id, broker_workers_count(self->workers) - 1);
+        broker_workers_remove(self->workers, w);
+    }
+}
+
 static void
 s_on_reply(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
@@ -159,19 +170,32 @@ s_on_reply(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *
     if (!protobuf_c_enum_descriptor_get_value(&tix__v1__code__descriptor, (int) code))
         code = TIX__V1__CODE__INTERNAL; /* a worker bug must not reach clients as garbage */
     broker_answer(self, job, code, r->message, r->retry_after_ms, r->body.data, r->body.len);
+    s_forget_if_left(self, &w);
     broker_dispatch(self);
+}
+
+/* The worker is stopping: it takes no new jobs and answers those it holds
+ * (or dies, and then they are handled as for any dead worker). */
+static void
+s_on_leaving(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+{
+    (void) rid, (void) body;
+    if (!w)
+        return;
+    w->leaving = true;
+    s_forget_if_left(self, &w);
 }
 
 static void
 s_on_unexpected(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
     (void) rid, (void) w, (void) body;
-    self->stats.worker_garbage++; /* JOB or DISCONNECT travel broker -> worker only */
+    self->stats.worker_garbage++; /* JOB travels broker -> worker only */
 }
 
 static backend_handler_fn *const s_handlers[TIX_WP_COUNT] = {
-    [TIX_WP_READY] = s_on_ready, [TIX_WP_HEARTBEAT] = s_on_heartbeat,   [TIX_WP_JOB] = s_on_unexpected,
-    [TIX_WP_REPLY] = s_on_reply, [TIX_WP_DISCONNECT] = s_on_unexpected,
+    [TIX_WP_READY] = s_on_ready, [TIX_WP_HEARTBEAT] = s_on_heartbeat, [TIX_WP_JOB] = s_on_unexpected,
+    [TIX_WP_REPLY] = s_on_reply, [TIX_WP_DISCONNECT] = s_on_leaving,
 };
 
 void

@@ -98,7 +98,7 @@ broker_workers_next_free(broker_workers_t *self)
     for (size_t n = 0; n < self->count; n++) {
         size_t i = (self->cursor + n) % self->count;
         broker_worker_t *w = self->items[i];
-        if (w->in_flight < w->capacity) {
+        if (!w->leaving && w->in_flight < w->capacity) {
             self->cursor = i + 1;
             return w;
         }
@@ -123,7 +123,7 @@ bool
 broker_workers_any_serving(const broker_workers_t *self)
 {
     for (size_t i = 0; i < self->count; i++) {
-        if (self->items[i]->redis_ok)
+        if (self->items[i]->redis_ok && !self->items[i]->leaving)
             return true;
     }
     return false;
@@ -133,7 +133,9 @@ uint64_t
 broker_workers_free_credit(const broker_workers_t *self)
 {
     uint64_t credit = 0;
-    for (size_t i = 0; i < self->count; i++)
-        credit += self->items[i]->capacity - self->items[i]->in_flight;
+    for (size_t i = 0; i < self->count; i++) {
+        if (!self->items[i]->leaving)
+            credit += self->items[i]->capacity - self->items[i]->in_flight;
+    }
     return credit;
 }

@@ -31,6 +31,7 @@ typedef struct broker_worker {
     int64_t expires_at_ms;   /* dead when silent past this (monotonic) */
     int64_t heartbeat_at_ms; /* when we owe it the next HEARTBEAT */
     bool redis_ok;           /* its Redis connection works */
+    bool leaving;            /* said DISCONNECT: no new jobs, answers what it holds */
 } broker_worker_t;
 
 broker_workers_t *broker_workers_new(void);

@@ -42,6 +42,8 @@ s_configure(int argc, char **argv, worker_config_t *config)
          "name in logs and events (default: hostname-pid)"},
         {"heartbeat-ms", "TIX_HEARTBEAT_MS", TIX_OPT_INT, &heartbeat_ms, "1000", WORKER_HEARTBEAT_MIN_MS,
          WORKER_HEARTBEAT_MAX_MS, "heartbeat interval with the broker"},
+        {"health-file", "TIX_HEALTH_FILE", TIX_OPT_STRING, &config->health_file, NULL, 0, 0,
+         "rewrite this file every second while healthy (for liveness probes)"},
         {"log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &log_level, "info", 0, 0, "debug, info, warn or error"},
     };
     tix_opts_result_t parsed;

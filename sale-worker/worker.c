@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tix_health.h"
 #include "tix_log.h"
 #include "tix_util.h"
 #include "worker_priv.h"
@@ -179,6 +180,8 @@ static void
 s_on_disconnect(worker_t *self, const ProtobufCMessage *body)
 {
     (void) body;
+    if (self->draining)
+        return; /* we said we are leaving; the broker has let us go */
     tix_info("broker does not know this worker; registering again\tendpoint=%s", self->config.backend);
     s_send_ready(self);
 }
@@ -237,6 +240,9 @@ s_timers(worker_t *self)
         s_send_heartbeat(self); /* a Redis change is told at once: the broker's Health uses it */
     if (!self->draining && now >= self->broker_expiry_ms)
         return s_reconnect_broker(self);
+    /* Healthy: the broker answers us and Redis works. */
+    bool healthy = !self->draining && !self->broker_lost && worker_redis_ok(self);
+    tix_health_tick(self->config.health_file, healthy, &self->health_at_ms);
     return TIX_OK;
 }
 
@@ -280,6 +286,8 @@ s_drain(worker_t *self)
     self->draining = true;
     tix_info("stopping\tin_flight=%u", self->jobs_in_flight);
     s_send_heartbeat(self); /* redis_ok=false from now on */
+    /* Leaving: the broker sends no more jobs and waits for our answers. */
+    s_send(self, TIX_WP_DISCONNECT, NULL);
     int64_t deadline = tix_now_ms() + WORKER_DRAIN_MS;
     while (self->jobs_in_flight > 0 && tix_now_ms() < deadline) {
         if (s_poll_once(self) != TIX_OK)

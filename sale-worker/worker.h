@@ -49,6 +49,7 @@ typedef struct {
     uint32_t heartbeat_ms;          /* WORKER_HEARTBEAT_MIN_MS..WORKER_HEARTBEAT_MAX_MS */
     worker_store_url_t redis;       /* copied */
     worker_store_opts_t store_opts; /* zeros = defaults */
+    const char *health_file;        /* rewritten every second while healthy, or NULL; borrowed */
 } worker_config_t;
 
 /* Creates the sockets and starts connecting (nothing waits here). Returns

@@ -48,6 +48,7 @@ struct worker {
     bool broker_lost;          /* the broker went silent and has not spoken since */
     bool draining;             /* stopping: no new jobs */
     bool started;              /* worker_run ran: there are stats to log */
+    int64_t health_at_ms;      /* last rewrite of config.health_file */
     worker_job_t *spare_jobs;  /* finished jobs, kept for reuse */
     uint8_t *body_buf;         /* reply bodies are packed here (reused) */
     size_t body_cap;           /* its size */

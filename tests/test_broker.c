@@ -358,6 +358,33 @@ test_dead_worker_purchase_is_redispatched_and_create_sale_answered_unavailable(v
 }
 
 static void
+test_leaving_worker_gets_no_new_jobs_and_its_answers_still_count(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *leaving = s_worker_new(f->broker, 4, true);
+    s_send_purchase(f->client, 1, 5000, "held");
+    Tix__Worker__V1__Job *held = s_worker_recv_job(f->broker, leaving);
+    zsock_send(leaving, "ssb", "TXW1", "DISCONNECT", NULL, (size_t) 0);
+    zsock_t *other = s_worker_new(f->broker, 4, true);
+    /* New calls go to the other worker only. */
+    s_send_purchase(f->client, 2, 5000, "new");
+    Tix__Worker__V1__Job *fresh = s_worker_recv_job(f->broker, other);
+    assert_false(zsock_events(leaving) & ZMQ_POLLIN);
+    s_worker_reply(other, fresh->job_id, TIX__V1__CODE__OK, NULL);
+    s_expect_code(f->broker, f->client, 2, TIX__V1__CODE__OK);
+    /* The leaving worker's answer is delivered, then it is forgotten. */
+    assert_int_equal(broker_workers_count(f->broker->workers), 2);
+    s_worker_reply(leaving, held->job_id, TIX__V1__CODE__OK, NULL);
+    s_expect_code(f->broker, f->client, 1, TIX__V1__CODE__OK);
+    assert_int_equal(broker_workers_count(f->broker->workers), 1);
+    assert_int_equal(broker_stats(f->broker)->workers_lost, 0);
+    protobuf_c_message_free_unpacked(&held->base, NULL);
+    protobuf_c_message_free_unpacked(&fresh->base, NULL);
+    zsock_destroy(&other);
+    zsock_destroy(&leaving);
+}
+
+static void
 test_worker_garbage_and_stale_replies_are_dropped_and_counted(void **state)
 {
     fixture_t *f = *state;
@@ -542,6 +569,7 @@ main(void)
         T(test_queued_call_past_its_deadline_is_deadline_exceeded_but_started_call_is_not),
         T(test_huge_timeout_is_clamped),
         T(test_dead_worker_purchase_is_redispatched_and_create_sale_answered_unavailable),
+        T(test_leaving_worker_gets_no_new_jobs_and_its_answers_still_count),
         T(test_worker_garbage_and_stale_replies_are_dropped_and_counted),
         T(test_unknown_worker_heartbeat_gets_disconnect),
         T(test_bad_input_gets_clear_errors_and_disturbs_no_one),

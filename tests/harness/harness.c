@@ -381,7 +381,8 @@ th_stack_start(th_stack_t *s, int nworkers, const char *const extra_broker_args[
         if (!th_stack_start_worker(s, i))
             return false;
     }
-    return th_wait_serving(s->frontend, 10000);
+    /* Without workers nothing can serve: the caller starts its own. */
+    return nworkers == 0 || th_wait_serving(s->frontend, 10000);
 }
 
 void

@@ -72,8 +72,9 @@ typedef struct {
     int heartbeat_ms; /* worker heartbeat interval (0 = default 200 in tests) */
 } th_stack_t;
 
-/* Starts redis, the broker and nworkers workers; waits until Health answers
- * SERVING (up to 10 s). extra_broker_args: NULL-terminated or NULL. */
+/* Starts redis, the broker and nworkers workers; when nworkers > 0, waits
+ * until Health answers SERVING (up to 10 s). extra_broker_args:
+ * NULL-terminated or NULL. */
 bool th_stack_start(th_stack_t *s, int nworkers, const char *const extra_broker_args[]);
 bool th_stack_start_worker(th_stack_t *s, int i);
 void th_stack_stop(th_stack_t *s);
