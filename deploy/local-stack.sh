@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The tix stack on one machine, on real parts: redis-server (own port, own
+# directory, AOF with fsync always), tix-broker and two tix-workers.
+#
+#   deploy/local-stack.sh run    start, wait until Health says SERVING, stay up
+#                                until Ctrl-C, then stop everything
+#   deploy/local-stack.sh demo   start, create a 200-ticket sale, let 300 buyers
+#                                race for it, show the outcome, stop everything
+#
+# Environment: TIX_BUILD_DIR (default ./build), TIX_STACK_DIR (state; default
+# ./.tix), TIX_STACK_PORT (first of five ports: client, worker, events in,
+# events out, redis; default 5555). Nothing is left running on exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${TIX_BUILD_DIR:-$ROOT/build}
+STATE=${TIX_STACK_DIR:-$ROOT/.tix}
+PORT=${TIX_STACK_PORT:-5555}
+REDIS_PORT=$((PORT + 4))
+
+export TIX_FRONTEND="tcp://127.0.0.1:$PORT"
+export TIX_BACKEND="tcp://127.0.0.1:$((PORT + 1))"
+export TIX_EVENTS_IN="tcp://127.0.0.1:$((PORT + 2))"
+export TIX_EVENTS_OUT="tcp://127.0.0.1:$((PORT + 3))"
+export TIX_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+
+PIDS=()
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { echo "local-stack: $*" >&2; exit 1; }
+
+stop_all() {
+    local pid
+    # Reverse order: workers and broker drain first, Redis goes last.
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
+        kill -TERM "$pid" 2>/dev/null || continue
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+trap 'stop_all' EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_stack() {
+    for b in tix-broker tix-worker tix; do
+        [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (cmake -S . -B build && cmake --build build)"
+    done
+    command -v redis-server >/dev/null || die "redis-server is not installed (deploy/install-deps.sh)"
+    for p in "$PORT" $((PORT + 1)) $((PORT + 2)) $((PORT + 3)) "$REDIS_PORT"; do
+        port_free "$p" || die "port $p is in use (set TIX_STACK_PORT to another base port)"
+    done
+    mkdir -p "$STATE/redis" "$STATE/logs"
+
+    say "redis-server on 127.0.0.1:$REDIS_PORT (appendonly yes, appendfsync always, dir $STATE/redis)"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STATE/redis" \
+        --appendonly yes --appendfsync always --save "" --daemonize no \
+        --logfile "$STATE/logs/redis.log" &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    redis-cli -p "$REDIS_PORT" ping >/dev/null || die "redis-server did not start (see $STATE/logs/redis.log)"
+
+    say "tix-broker on $TIX_FRONTEND (logs: $STATE/logs/broker.log)"
+    "$BUILD/tix-broker" 2>>"$STATE/logs/broker.log" &
+    PIDS+=($!)
+    for i in 1 2; do
+        say "tix-worker w$i (logs: $STATE/logs/worker-$i.log)"
+        "$BUILD/tix-worker" --worker-id "w$i" 2>>"$STATE/logs/worker-$i.log" &
+        PIDS+=($!)
+    done
+
+    for _ in $(seq 100); do
+        if "$BUILD/tix" health >/dev/null 2>&1; then
+            say "Health: SERVING"
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "the stack did not become SERVING within 10 s (see $STATE/logs/)"
+}
+
+demo() {
+    local sale="demo-$(date +%s)"
+    say "tix sale create $sale --tickets 200"
+    "$BUILD/tix" sale create "$sale" --tickets 200
+    say "tix buy $sale alice --request-id a-1   (then the same request again: same order)"
+    "$BUILD/tix" buy "$sale" alice --request-id a-1
+    "$BUILD/tix" buy "$sale" alice --request-id a-1
+    say "tix buy $sale alice --request-id a-2   (a new request: already purchased, exit 4)"
+    "$BUILD/tix" buy "$sale" alice --request-id a-2 || echo "(exit $?)"
+    say "300 more buyers race for the remaining 199 tickets, 16 at a time"
+    seq -f "user-%03g" 1 300 | xargs -P 16 -I{} sh -c \
+        '"$0" buy "$1" "$2" >/dev/null 2>&1; echo $?' "$BUILD/tix" "$sale" {} |
+        sort | uniq -c | awk '{ o = ($2 == 0) ? "PURCHASED" : ($2 == 3) ? "SOLD_OUT" : "exit " $2;
+                                printf "   %5d %s\n", $1, o }'
+    say "tix sale get $sale"
+    "$BUILD/tix" sale get "$sale"
+    say "tix order get $sale alice"
+    "$BUILD/tix" order get "$sale" alice
+    local log
+    log=$(redis-cli -p "$REDIS_PORT" XLEN "tix:{$sale}:log")
+    say "order log tix:{$sale}:log holds $log orders (200 expected)"
+    [ "$log" -eq 200 ] || die "expected 200 orders in the log, found $log"
+}
+
+case "${1:-}" in
+    run)
+        start_stack
+        say "stack is up; try: $BUILD/tix health   (Ctrl-C stops everything)"
+        wait -n "${PIDS[@]}" || true
+        ;;
+    demo)
+        start_stack
+        demo
+        say "stopping the stack"
+        ;;
+    -h | --help | "")
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        [ -n "${1:-}" ] || exit 2
+        ;;
+    *) die "unknown command '$1' (run or demo)" ;;
+esac

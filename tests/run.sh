@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# README command 2 (and CI): install what is needed, then build and run the
+# whole suite twice: a -Werror build, and an address+undefined sanitizer build.
+# Every integration test starts its own redis-server and tix processes on free
+# ports and stops them; nothing needs to be running beforehand.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+JOBS=$(nproc)
+"$ROOT/deploy/install-deps.sh"
+
+run_suite() {
+    local dir=$1; shift
+    echo "==> build $dir ($*)"
+    cmake -S "$ROOT" -B "$ROOT/$dir" -DTIX_WERROR=ON "$@" >/dev/null
+    cmake --build "$ROOT/$dir" -j"$JOBS"
+    echo "==> test $dir"
+    ctest --test-dir "$ROOT/$dir" --output-on-failure
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTIX_SANITIZE=ON
