@@ -69,6 +69,7 @@ broker_new(const broker_config_t *config)
     }
     self->workers = broker_workers_new();
     self->jobs = broker_jobs_new();
+    self->edge = broker_edge_new(BROKER_EDGE_MAX_SALES, BROKER_EDGE_MAX_BUYERS);
     self->next_tick_ms = tix_now_ms() + BROKER_TICK_MS;
     tix_info("broker listening\tfrontend=%s backend=%s events_in=%s events_out=%s queue_limit=%u",
              broker_frontend_endpoint(self), broker_backend_endpoint(self), config->events_in, config->events_out,
@@ -83,6 +84,7 @@ broker_destroy(broker_t **self_p)
     if (!self)
         return;
     broker_jobs_destroy(&self->jobs);
+    broker_edge_destroy(&self->edge);
     broker_workers_destroy(&self->workers);
     zsock_destroy(&self->events_out);
     zsock_destroy(&self->events_in);
@@ -236,9 +238,9 @@ broker_drain(broker_t *self)
         broker_jobs_each_of(self->jobs, broker_workers_at(self->workers, i), s_unavailable, self);
     const broker_stats_t *s = &self->stats;
     tix_info("broker stopped\tcalls=%llu replied=%llu forwarded=%llu unroutable=%llu exhausted=%llu expired=%llu "
-             "unavailable=%llu invalid=%llu workers_lost=%llu events=%llu",
+             "unavailable=%llu invalid=%llu workers_lost=%llu events=%llu edge_answers=%llu",
              (unsigned long long) s->calls, (unsigned long long) s->replied, (unsigned long long) s->forwarded,
              (unsigned long long) s->unroutable, (unsigned long long) s->exhausted, (unsigned long long) s->expired,
              (unsigned long long) s->unavailable, (unsigned long long) s->invalid, (unsigned long long) s->workers_lost,
-             (unsigned long long) s->events);
+             (unsigned long long) s->events, (unsigned long long) s->edge_answers);
 }

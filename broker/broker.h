@@ -62,6 +62,8 @@ typedef struct {
     uint64_t stale_replies;  /* worker replies for unknown jobs dropped */
     uint64_t workers_lost;   /* workers declared dead */
     uint64_t events;         /* order events proxied */
+    uint64_t edge_answers;   /* Purchases answered at the edge (sold out) */
+    uint64_t edge_pages;     /* SaleBuyers pages requested from workers */
 } broker_stats_t;
 
 /* Fills config with the defaults above. */

@@ -32,6 +32,10 @@ void
 broker_answer(broker_t *self, broker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
               const void *body, size_t body_size)
 {
+    if (!job->client) { /* an internal job: the broker asked, not a client */
+        broker_soldout_on_answer(self, job, code, body, body_size);
+        return;
+    }
     tix_status_t status = {job->call_id, code, message, retry_after_ms};
     zframe_t *client = job->client;
     job->client = NULL;
@@ -123,8 +127,16 @@ s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
     broker_dispatch(self);
 }
 
+/* Purchase: answered here once its sale is sold out (broker_edge.h). */
+static void
+s_on_purchase(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
+{
+    if (!broker_soldout_answer(self, client, call))
+        s_on_forward(self, client, msg, call);
+}
+
 static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
-    [TIX_METHOD_PURCHASE] = s_on_forward,    [TIX_METHOD_GET_SALE] = s_on_forward,
+    [TIX_METHOD_PURCHASE] = s_on_purchase,   [TIX_METHOD_GET_SALE] = s_on_forward,
     [TIX_METHOD_GET_ORDER] = s_on_forward,   [TIX_METHOD_CREATE_SALE] = s_on_forward,
     [TIX_METHOD_HEALTH_CHECK] = s_on_health,
 };

@@ -8,6 +8,7 @@
 #include <czmq.h>
 
 #include "broker.h"
+#include "broker_edge.h"
 #include "broker_jobs.h"
 #include "broker_workers.h"
 #include "tix_codec.h"
@@ -20,6 +21,7 @@ struct broker {
     zsock_t *events_out; /* XPUB, subscribers */
     broker_workers_t *workers;
     broker_jobs_t *jobs;
+    broker_edge_t *edge; /* sold-out sales answered here */
     broker_stats_t stats;
     int64_t next_tick_ms;  /* next run of timers */
     int64_t rate_since_ms; /* start of the current throughput window */
@@ -47,5 +49,14 @@ void broker_backend_tick(broker_t *self, int64_t now_ms);
 void broker_worker_lost(broker_t *self, broker_worker_t **worker, const char *why);
 /* The retry_after_ms to suggest with RESOURCE_EXHAUSTED right now. */
 uint32_t broker_retry_after_ms(const broker_t *self);
+
+/* Sold out at the edge (broker_soldout.c) */
+/* A worker answered job (a Purchase) OK with body: notice a sold-out sale. */
+void broker_soldout_check_reply(broker_t *self, const broker_job_t *job, const void *body, size_t body_size);
+/* The answer to an internal SaleBuyers job; frees the job. */
+void broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const void *body, size_t body_size);
+/* Answers a valid Purchase call at the edge when its sale is ready there
+ * (takes *client); false when a worker must answer it. */
+bool broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call);
 
 #endif

@@ -53,6 +53,7 @@ typedef enum {
     TIX_METHOD_GET_ORDER,
     TIX_METHOD_CREATE_SALE,
     TIX_METHOD_HEALTH_CHECK,
+    TIX_METHOD_SALE_BUYERS, /* internal: broker -> worker only */
     TIX_METHOD_COUNT
 } tix_method_id;
 
@@ -63,12 +64,15 @@ typedef struct tix_method {
     const ProtobufCMessageDescriptor *output; /* reply type */
     bool admin;                               /* AdminService: the admin allow-list applies under CURVE */
     bool retry_safe;                          /* may be sent to another worker when its worker died */
+    bool internal;                            /* broker -> worker only: clients get UNIMPLEMENTED */
     /* Checks field limits; on failure writes "field: reason" into why. */
     bool (*validate)(const ProtobufCMessage *request, char *why, size_t why_size);
 } tix_method_t;
 
-/* The method with this full name, or NULL (UNIMPLEMENTED). */
+/* The public method with this full name, or NULL (UNIMPLEMENTED). */
 const tix_method_t *tix_method_find(const char *name, size_t len);
+/* Same, internal methods included: for workers taking jobs from the broker. */
+const tix_method_t *tix_method_find_internal(const char *name, size_t len);
 /* The method with this id; id must be < TIX_METHOD_COUNT. */
 const tix_method_t *tix_method_get(tix_method_id id);
 

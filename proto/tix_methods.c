@@ -148,29 +148,54 @@ s_validate_health(const ProtobufCMessage *m, char *why, size_t n)
     return true;
 }
 
+static bool
+s_validate_sale_buyers(const ProtobufCMessage *m, char *why, size_t n)
+{
+    const Tix__Worker__V1__SaleBuyersRequest *r = (const Tix__Worker__V1__SaleBuyersRequest *) m;
+    if (!tix_valid_sale_id(r->sale_id))
+        return s_fail(why, n, SALE_ID_RULE);
+    size_t len = strlen(r->cursor);
+    for (size_t i = 0; i < len; i++) {
+        if (r->cursor[i] < '0' || r->cursor[i] > '9')
+            return s_fail(why, n, "cursor: must be decimal digits");
+    }
+    return len <= 20 || s_fail(why, n, "cursor: at most 20 digits");
+}
+
 static const tix_method_t s_methods[TIX_METHOD_COUNT] = {
     {TIX_METHOD_PURCHASE, "tix.v1.TicketService/Purchase", &tix__v1__purchase_request__descriptor,
-     &tix__v1__purchase_reply__descriptor, false, true, s_validate_purchase},
+     &tix__v1__purchase_reply__descriptor, false, true, false, s_validate_purchase},
     {TIX_METHOD_GET_SALE, "tix.v1.TicketService/GetSale", &tix__v1__get_sale_request__descriptor,
-     &tix__v1__sale__descriptor, false, true, s_validate_get_sale},
+     &tix__v1__sale__descriptor, false, true, false, s_validate_get_sale},
     {TIX_METHOD_GET_ORDER, "tix.v1.TicketService/GetOrder", &tix__v1__get_order_request__descriptor,
-     &tix__v1__order__descriptor, false, true, s_validate_get_order},
+     &tix__v1__order__descriptor, false, true, false, s_validate_get_order},
     /* Not retry-safe: a second CreateSale would answer ALREADY_EXISTS for a
      * sale the first attempt created. */
     {TIX_METHOD_CREATE_SALE, "tix.v1.AdminService/CreateSale", &tix__v1__create_sale_request__descriptor,
-     &tix__v1__sale__descriptor, true, false, s_validate_create_sale},
+     &tix__v1__sale__descriptor, true, false, false, s_validate_create_sale},
     {TIX_METHOD_HEALTH_CHECK, "tix.v1.Health/Check", &tix__v1__health_check_request__descriptor,
-     &tix__v1__health_check_response__descriptor, false, true, s_validate_health},
+     &tix__v1__health_check_response__descriptor, false, true, false, s_validate_health},
+    /* Internal: the broker loads a sold-out sale's buyers through a worker,
+     * so that it can answer Purchase itself, exactly (DESIGN.md, 7). */
+    {TIX_METHOD_SALE_BUYERS, "tix.worker.v1.Internal/SaleBuyers", &tix__worker__v1__sale_buyers_request__descriptor,
+     &tix__worker__v1__buyers_page__descriptor, false, true, true, s_validate_sale_buyers},
 };
 
 const tix_method_t *
-tix_method_find(const char *name, size_t len)
+tix_method_find_internal(const char *name, size_t len)
 {
     for (size_t i = 0; i < TIX_METHOD_COUNT; i++) {
         if (strlen(s_methods[i].name) == len && memcmp(s_methods[i].name, name, len) == 0)
             return &s_methods[i];
     }
     return NULL;
+}
+
+const tix_method_t *
+tix_method_find(const char *name, size_t len)
+{
+    const tix_method_t *m = tix_method_find_internal(name, len);
+    return m && !m->internal ? m : NULL;
 }
 
 const tix_method_t *

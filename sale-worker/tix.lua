@@ -27,6 +27,10 @@ Any function may also answer {'DATA_LOSS', why} when a sale's keys disagree
   tix_get_order(sale, buyers; sale_id, user_id)
     {'FOUND', order_id, request_id, purchased_at_ms, log_id}
     {'NO_SALE'} | {'NO_ORDER'}
+  tix_buyers(sale, stock, buyers; sale_id, cursor)
+    {'FOUND', remaining, closes_at_ms, next_cursor,
+     user_id, order_id, request_id, purchased_at_ms, ...}   4 per buyer
+    {'NO_SALE'}                                 one HSCAN page; cursor "0" = done
 ]]
 
 -- Unix milliseconds from Redis's clock.
@@ -147,7 +151,30 @@ local function get_order(keys, args)
   return {'FOUND', o.order_id, o.request_id, o.purchased_at_ms, o.log_id}
 end
 
+-- One page of the buyers of a sale, flattened, for the broker's sold-out
+-- edge. HSCAN may return a user twice across pages (harmless: same record).
+-- COUNT 100 keeps a page well under the broker's 64 KiB message limit.
+local function buyers(keys, args)
+  local sale, stock, answer = read_sale_and_stock(keys[1], keys[2])
+  if answer then
+    return answer
+  end
+  local cursor = args[2] ~= '' and args[2] or '0'
+  local page = redis.call('HSCAN', keys[3], cursor, 'COUNT', 100)
+  local out = {'FOUND', math.max(stock, 0), sale.closes, page[1]}
+  local kv = page[2]
+  for i = 1, #kv, 2 do
+    local o = cjson.decode(kv[i + 1])
+    out[#out + 1] = kv[i]
+    out[#out + 1] = o.order_id
+    out[#out + 1] = o.request_id
+    out[#out + 1] = o.purchased_at_ms
+  end
+  return out
+end
+
 redis.register_function{function_name = 'tix_create', callback = create}
 redis.register_function{function_name = 'tix_buy', callback = buy}
 redis.register_function{function_name = 'tix_get_sale', callback = get_sale, flags = {'no-writes'}}
 redis.register_function{function_name = 'tix_get_order', callback = get_order, flags = {'no-writes'}}
+redis.register_function{function_name = 'tix_buyers', callback = buyers, flags = {'no-writes'}}

@@ -203,11 +203,57 @@ s_get_order(worker_job_t *job)
 /* ---- The table ------------------------------------------------------------ */
 
 /* Health.Check has no row: the broker answers it (PROTOCOL.md section 3). */
+/* ---- SaleBuyers (internal: the broker's sold-out edge) --------------------- */
+
+static void
+s_sale_buyers_done(void *arg, const worker_store_result_t *r)
+{
+    worker_job_t *job = arg;
+    const Tix__Worker__V1__SaleBuyersRequest *req = (const Tix__Worker__V1__SaleBuyersRequest *) job->request;
+    if (s_answer_common(job, r, req->sale_id))
+        return;
+    if (r->status != WORKER_STORE_FOUND) {
+        s_unexpected(job);
+        return;
+    }
+    /* A page holds at most ~100 buyers: stack arrays, no allocation. */
+    Tix__Worker__V1__Buyer buyers[128], *ptrs[128];
+    size_t n = r->nbuyers < 128 ? r->nbuyers : 128;
+    for (size_t i = 0; i < n; i++) {
+        worker_store_buyer_t b;
+        worker_store_buyer_at(r, i, &b);
+        tix__worker__v1__buyer__init(&buyers[i]);
+        buyers[i].user_id = (char *) b.user_id;
+        buyers[i].order_id = (char *) b.order_id;
+        buyers[i].request_id = (char *) b.request_id;
+        buyers[i].purchased_at_ms = b.purchased_at_ms;
+        ptrs[i] = &buyers[i];
+    }
+    if (n < r->nbuyers) { /* never with COUNT 100; refuse rather than truncate */
+        worker_job_finish(job, TIX__V1__CODE__INTERNAL, "tix_buyers: page too large", 0, NULL);
+        return;
+    }
+    Tix__Worker__V1__BuyersPage page = TIX__WORKER__V1__BUYERS_PAGE__INIT;
+    page.sale_id = req->sale_id;
+    page.remaining = r->remaining;
+    page.closes_at_ms = r->closes_at_ms;
+    page.buyers = ptrs;
+    page.n_buyers = n;
+    page.cursor = (char *) r->cursor;
+    worker_job_finish(job, TIX__V1__CODE__OK, NULL, 0, &page.base);
+}
+
+static tix_err
+s_sale_buyers(worker_job_t *job)
+{
+    const Tix__Worker__V1__SaleBuyersRequest *req = (const Tix__Worker__V1__SaleBuyersRequest *) job->request;
+    return worker_store_buyers(job->worker->store, req->sale_id, req->cursor, s_sale_buyers_done, job);
+}
+
 static const worker_handler_fn s_handlers[TIX_METHOD_COUNT] = {
-    [TIX_METHOD_PURCHASE] = s_purchase,
-    [TIX_METHOD_GET_SALE] = s_get_sale,
-    [TIX_METHOD_GET_ORDER] = s_get_order,
-    [TIX_METHOD_CREATE_SALE] = s_create_sale,
+    [TIX_METHOD_PURCHASE] = s_purchase,       [TIX_METHOD_GET_SALE] = s_get_sale,
+    [TIX_METHOD_GET_ORDER] = s_get_order,     [TIX_METHOD_CREATE_SALE] = s_create_sale,
+    [TIX_METHOD_SALE_BUYERS] = s_sale_buyers,
 };
 
 worker_handler_fn

@@ -75,7 +75,7 @@ s_method(worker_t *self, const Tix__Worker__V1__Job *msg)
 {
     char why[TIX_MESSAGE_MAX_BYTES];
     size_t len = strlen(msg->method);
-    const tix_method_t *method = tix_method_find(msg->method, len);
+    const tix_method_t *method = tix_method_find_internal(msg->method, len);
     if (!method) {
         bool printable = tix_utf8_valid((const uint8_t *) msg->method, len, false);
         snprintf(why, sizeof why, "method: unknown method '%.100s'", printable ? msg->method : "(not printable)");

@@ -517,6 +517,15 @@ worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id,
 }
 
 tix_err
+worker_store_buyers(worker_store_t *self, const char *sale_id, const char *cursor, worker_store_fn *fn, void *arg)
+{
+    s_keys_t k;
+    s_keys(sale_id, &k);
+    const char *argv[] = {"FCALL_RO", "tix_buyers", "3", k.sale, k.stock, k.buyers, sale_id, cursor ? cursor : "0"};
+    return s_call(self, WORKER_STORE_OP_BUYERS, 8, argv, fn, arg);
+}
+
+tix_err
 worker_store_get_sale(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;

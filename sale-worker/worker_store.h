@@ -105,7 +105,21 @@ typedef struct {
     int64_t purchased_at_ms; /* with order_id */
     bool is_new;             /* buy PURCHASED: sold by this very call */
     int64_t wait_ms;         /* buy SALE_NOT_OPEN: ms until it opens */
+    const char *cursor;      /* buyers: the next page's cursor, "0" when done */
+    size_t nbuyers;          /* buyers: entries on this page */
+    const void *page;        /* buyers: read with worker_store_buyer_at */
 } worker_store_result_t;
+
+/* One buyer of a sale; strings borrowed like the result's. */
+typedef struct {
+    const char *user_id;
+    const char *order_id;
+    const char *request_id;
+    int64_t purchased_at_ms;
+} worker_store_buyer_t;
+
+/* The i-th buyer (i < result->nbuyers) of a buyers page. */
+void worker_store_buyer_at(const worker_store_result_t *result, size_t i, worker_store_buyer_t *buyer);
 
 typedef void(worker_store_fn)(void *arg, const worker_store_result_t *result);
 
@@ -152,6 +166,10 @@ tix_err worker_store_buy(worker_store_t *self, const char *sale_id, const char *
                          worker_store_fn *fn, void *arg);
 /* tix_get_sale (read-only: FCALL_RO). */
 tix_err worker_store_get_sale(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg);
+/* tix_buyers (read-only): one page of a sale's buyers from cursor ("" or
+ * "0" to start); FOUND carries remaining, closes_at_ms, cursor and nbuyers. */
+tix_err worker_store_buyers(worker_store_t *self, const char *sale_id, const char *cursor, worker_store_fn *fn,
+                            void *arg);
 /* tix_get_order (read-only: FCALL_RO). */
 tix_err worker_store_get_order(worker_store_t *self, const char *sale_id, const char *user_id, worker_store_fn *fn,
                                void *arg);

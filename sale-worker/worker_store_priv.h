@@ -18,6 +18,7 @@ typedef enum {
     WORKER_STORE_OP_BUY,       /* tix_buy */
     WORKER_STORE_OP_GET_SALE,  /* tix_get_sale */
     WORKER_STORE_OP_GET_ORDER, /* tix_get_order */
+    WORKER_STORE_OP_BUYERS,    /* tix_buyers */
     WORKER_STORE_OP_COUNT
 } worker_store_op;
 

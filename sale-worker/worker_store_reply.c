@@ -3,6 +3,7 @@
  * worker_store_result_t. The shapes are documented at the top of tix.lua;
  * anything else is TIX_ERR_REDIS, never a guess.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,10 +12,9 @@
 #include "worker_store_priv.h"
 
 static const char *const s_op_names[WORKER_STORE_OP_COUNT] = {
-    [WORKER_STORE_OP_CREATE] = "tix_create",
-    [WORKER_STORE_OP_BUY] = "tix_buy",
-    [WORKER_STORE_OP_GET_SALE] = "tix_get_sale",
-    [WORKER_STORE_OP_GET_ORDER] = "tix_get_order",
+    [WORKER_STORE_OP_CREATE] = "tix_create",     [WORKER_STORE_OP_BUY] = "tix_buy",
+    [WORKER_STORE_OP_GET_SALE] = "tix_get_sale", [WORKER_STORE_OP_GET_ORDER] = "tix_get_order",
+    [WORKER_STORE_OP_BUYERS] = "tix_buyers",
 };
 
 const char *
@@ -25,6 +25,9 @@ worker_store_op_name(worker_store_op op)
 
 /* Each status the library answers, the calls that may answer it and the
  * number of elements that come with it. */
+#define BUYERS_PAGE 0 /* elements: 4 + 4 per buyer */
+#define BUYER_FIELDS 4
+
 static const struct {
     const char *name;
     worker_store_status status;
@@ -35,6 +38,7 @@ static const struct {
     {"ALREADY_EXISTS", WORKER_STORE_ALREADY_EXISTS, 1u << WORKER_STORE_OP_CREATE, 1},
     {"FOUND", WORKER_STORE_FOUND, 1u << WORKER_STORE_OP_GET_SALE, 6},
     {"FOUND", WORKER_STORE_FOUND, 1u << WORKER_STORE_OP_GET_ORDER, 5},
+    {"FOUND", WORKER_STORE_FOUND, 1u << WORKER_STORE_OP_BUYERS, BUYERS_PAGE},
     {"NO_ORDER", WORKER_STORE_NO_ORDER, 1u << WORKER_STORE_OP_GET_ORDER, 1},
     {"PURCHASED", WORKER_STORE_PURCHASED, 1u << WORKER_STORE_OP_BUY, 6},
     {"ALREADY_PURCHASED", WORKER_STORE_ALREADY_PURCHASED, 1u << WORKER_STORE_OP_BUY, 6},
@@ -144,13 +148,46 @@ s_parse_purchase(const redisReply *r, worker_store_result_t *out)
     return true;
 }
 
+/* {status, remaining, closes_at_ms, cursor, (user, order, request, at)*} */
+static bool
+s_parse_buyers(const redisReply *r, worker_store_result_t *out)
+{
+    out->cursor = s_str(r, 3);
+    if (!out->cursor || !s_u32(r, 1, &out->remaining) || !s_int(r, 2, &out->closes_at_ms))
+        return false;
+    out->nbuyers = (r->elements - 4) / BUYER_FIELDS;
+    for (size_t i = 0; i < out->nbuyers; i++) {
+        size_t at = 4 + i * BUYER_FIELDS;
+        int64_t when;
+        if (!s_str(r, at) || !s_str(r, at + 1) || !s_str(r, at + 2) || !s_int(r, at + 3, &when))
+            return false;
+    }
+    out->page = r;
+    return true;
+}
+
+void
+worker_store_buyer_at(const worker_store_result_t *result, size_t i, worker_store_buyer_t *buyer)
+{
+    const redisReply *r = result->page;
+    assert(r && i < result->nbuyers);
+    size_t at = 4 + i * BUYER_FIELDS;
+    buyer->user_id = s_str(r, at);
+    buyer->order_id = s_str(r, at + 1);
+    buyer->request_id = s_str(r, at + 2);
+    s_int(r, at + 3, &buyer->purchased_at_ms);
+}
+
 /* The fields that come with status; false when they are malformed. */
 static bool
 s_parse_fields(worker_store_op op, const redisReply *r, worker_store_result_t *out)
 {
     switch (out->status) {
     case WORKER_STORE_CREATED: return s_parse_sale(r, out);
-    case WORKER_STORE_FOUND: return op == WORKER_STORE_OP_GET_SALE ? s_parse_sale(r, out) : s_parse_order(r, out);
+    case WORKER_STORE_FOUND:
+        if (op == WORKER_STORE_OP_BUYERS)
+            return s_parse_buyers(r, out);
+        return op == WORKER_STORE_OP_GET_SALE ? s_parse_sale(r, out) : s_parse_order(r, out);
     case WORKER_STORE_PURCHASED:
     case WORKER_STORE_ALREADY_PURCHASED: return s_parse_purchase(r, out);
     case WORKER_STORE_SALE_NOT_OPEN: return s_u32(r, 1, &out->remaining) && s_int(r, 2, &out->wait_ms);
@@ -173,8 +210,10 @@ s_status_find(worker_store_op op, const redisReply *r, worker_store_status *stat
     if (first->type != REDIS_REPLY_STRING && first->type != REDIS_REPLY_STATUS)
         return false;
     for (size_t i = 0; i < sizeof s_statuses / sizeof s_statuses[0]; i++) {
-        if ((s_statuses[i].ops & (1u << op)) && s_statuses[i].elements == r->elements &&
-            strcmp(s_statuses[i].name, first->str) == 0) {
+        size_t want = s_statuses[i].elements;
+        bool fits =
+            want == BUYERS_PAGE ? r->elements >= 4 && (r->elements - 4) % BUYER_FIELDS == 0 : want == r->elements;
+        if ((s_statuses[i].ops & (1u << op)) && fits && strcmp(s_statuses[i].name, first->str) == 0) {
             *status = s_statuses[i].status;
             return true;
         }
@@ -186,7 +225,7 @@ void
 worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_store_result_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->detail = out->order_id = out->request_id = out->log_id = "";
+    out->detail = out->order_id = out->request_id = out->log_id = out->cursor = "";
     if (!reply) {
         out->err = TIX_ERR_UNAVAILABLE;
         out->detail = "connection to redis lost before the answer came";
@@ -201,12 +240,13 @@ worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_sto
         return;
     /* Leave no half-filled fields behind. */
     memset(out, 0, sizeof *out);
-    out->order_id = out->request_id = out->log_id = "";
+    out->order_id = out->request_id = out->log_id = out->cursor = "";
     static const char *const unexpected[WORKER_STORE_OP_COUNT] = {
         [WORKER_STORE_OP_CREATE] = "unexpected reply from tix_create",
         [WORKER_STORE_OP_BUY] = "unexpected reply from tix_buy",
         [WORKER_STORE_OP_GET_SALE] = "unexpected reply from tix_get_sale",
         [WORKER_STORE_OP_GET_ORDER] = "unexpected reply from tix_get_order",
+        [WORKER_STORE_OP_BUYERS] = "unexpected reply from tix_buyers",
     };
     out->err = TIX_ERR_REDIS;
     out->detail = op < WORKER_STORE_OP_COUNT ? unexpected[op] : "unexpected reply";

@@ -5,10 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "broker_edge.h"
 #include "broker_jobs.h"
 #include "broker_workers.h"
 
@@ -155,6 +157,113 @@ test_expire_takes_only_jobs_past_their_deadline(void **state)
     broker_jobs_destroy(&q); /* frees what is left */
 }
 
+/* A one-page BuyersPage for sale with the given buyers (user i bought
+ * order "S:i" under request "r-i"). */
+static void
+s_page(Tix__Worker__V1__BuyersPage *page, Tix__Worker__V1__Buyer *b, Tix__Worker__V1__Buyer **ptrs, size_t n,
+       const char *sale, const char *cursor, int64_t closes_at_ms)
+{
+    static char users[8][32], orders[8][96], reqs[8][32];
+    tix__worker__v1__buyers_page__init(page);
+    for (size_t i = 0; i < n; i++) {
+        tix__worker__v1__buyer__init(&b[i]);
+        snprintf(users[i], sizeof users[i], "u%zu", i);
+        snprintf(orders[i], sizeof orders[i], "%s:%zu", sale, i + 1);
+        snprintf(reqs[i], sizeof reqs[i], "r-%zu", i);
+        b[i].user_id = users[i];
+        b[i].order_id = orders[i];
+        b[i].request_id = reqs[i];
+        b[i].purchased_at_ms = 1000 + (int64_t) i;
+        ptrs[i] = &b[i];
+    }
+    page->sale_id = (char *) sale;
+    page->cursor = (char *) cursor;
+    page->closes_at_ms = closes_at_ms;
+    page->buyers = ptrs;
+    page->n_buyers = n;
+}
+
+static Tix__V1__PurchaseReply__Outcome
+s_edge_outcome(broker_edge_t *e, const char *sale, const char *user, const char *req, int64_t now, bool *answered,
+               const char **order)
+{
+    Tix__V1__PurchaseRequest r = TIX__V1__PURCHASE_REQUEST__INIT;
+    r.sale_id = (char *) sale;
+    r.user_id = (char *) user;
+    r.request_id = (char *) req;
+    Tix__V1__PurchaseReply reply = TIX__V1__PURCHASE_REPLY__INIT;
+    *answered = broker_edge_answer(e, &r, now, &reply);
+    if (order)
+        *order = reply.order_id;
+    return reply.outcome;
+}
+
+static void
+test_edge_answers_as_tix_buy_would_once_loaded(void **state)
+{
+    (void) state;
+    broker_edge_t *e = broker_edge_new(4, 100);
+    bool answered;
+    const char *order;
+    s_edge_outcome(e, "s", "u0", "r-0", 0, &answered, NULL);
+    assert_false(answered); /* unknown sale: workers answer */
+    assert_true(broker_edge_sold_out(e, "s", 0));
+    assert_false(broker_edge_sold_out(e, "s", 0)); /* one load at a time */
+    Tix__Worker__V1__BuyersPage page;
+    Tix__Worker__V1__Buyer b[8], *p[8];
+    s_page(&page, b, p, 2, "s", "17", 5000);
+    assert_true(broker_edge_add_page(e, &page, 0)); /* more to come */
+    s_edge_outcome(e, "s", "u0", "r-0", 0, &answered, NULL);
+    assert_false(answered); /* still loading */
+    s_page(&page, b, p, 3, "s", "0", 5000);
+    assert_false(broker_edge_add_page(e, &page, 0));
+    assert_int_equal(broker_edge_ready_count(e), 1);
+
+    assert_int_equal(s_edge_outcome(e, "s", "u1", "r-1", 100, &answered, &order),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    assert_true(answered);
+    assert_string_equal(order, "s:2");
+    assert_int_equal(s_edge_outcome(e, "s", "u1", "other", 100, &answered, &order),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__ALREADY_PURCHASED);
+    assert_string_equal(order, "s:2");
+    assert_int_equal(s_edge_outcome(e, "s", "nobody", "", 100, &answered, NULL),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+    /* After the close: buyers still get their order, others SALE_CLOSED. */
+    assert_int_equal(s_edge_outcome(e, "s", "nobody", "", 5000, &answered, NULL),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED);
+    assert_int_equal(s_edge_outcome(e, "s", "u2", "r-2", 5000, &answered, NULL),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    broker_edge_destroy(&e);
+    assert_null(e);
+}
+
+static void
+test_edge_is_bounded_and_retries_failed_loads_later(void **state)
+{
+    (void) state;
+    broker_edge_t *e = broker_edge_new(1, 2);
+    assert_true(broker_edge_sold_out(e, "a", 0));
+    assert_false(broker_edge_sold_out(e, "b", 0)); /* max_sales 1 */
+    Tix__Worker__V1__BuyersPage page;
+    Tix__Worker__V1__Buyer b[8], *p[8];
+    s_page(&page, b, p, 3, "a", "0", 0); /* 3 > max_buyers 2 */
+    assert_false(broker_edge_add_page(e, &page, 0));
+    assert_int_equal(broker_edge_ready_count(e), 0);
+    assert_false(broker_edge_sold_out(e, "a", 1000000)); /* too big: never retried */
+    broker_edge_destroy(&e);
+
+    e = broker_edge_new(4, 100);
+    assert_true(broker_edge_sold_out(e, "a", 0));
+    broker_edge_failed(e, "a", 0);
+    assert_false(broker_edge_sold_out(e, "a", BROKER_EDGE_RETRY_MS - 1));
+    assert_true(broker_edge_sold_out(e, "a", BROKER_EDGE_RETRY_MS));
+    s_page(&page, b, p, 1, "a", "0", 0);
+    page.remaining = 3; /* not sold out: refuse to serve */
+    assert_false(broker_edge_add_page(e, &page, 0));
+    assert_int_equal(broker_edge_ready_count(e), 0);
+    broker_edge_destroy(&e);
+}
+
 int
 main(void)
 {
@@ -165,6 +274,8 @@ main(void)
         cmocka_unit_test(test_stale_job_id_never_matches_a_reused_slot),
         cmocka_unit_test(test_pointers_stay_valid_as_the_table_grows),
         cmocka_unit_test(test_expire_takes_only_jobs_past_their_deadline),
+        cmocka_unit_test(test_edge_answers_as_tix_buy_would_once_loaded),
+        cmocka_unit_test(test_edge_is_bounded_and_retries_failed_loads_later),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -266,21 +266,29 @@ test_create_sale_limits(void **state)
 }
 
 /* The table and protobuf-c's generated service descriptors must agree:
- * every rpc is dispatchable, with the same input and output types. */
+ * every rpc is dispatchable, with the same input and output types; the
+ * Internal service is reachable by workers only. */
 static void
 test_method_table_matches_service_descriptors(void **state)
 {
     (void) state;
     const ProtobufCServiceDescriptor *services[] = {&tix__v1__ticket_service__descriptor,
-                                                    &tix__v1__admin_service__descriptor, &tix__v1__health__descriptor};
+                                                    &tix__v1__admin_service__descriptor, &tix__v1__health__descriptor,
+                                                    &tix__worker__v1__internal__descriptor};
     size_t seen = 0;
-    for (size_t s = 0; s < 3; s++) {
+    for (size_t s = 0; s < 4; s++) {
+        bool internal = services[s] == &tix__worker__v1__internal__descriptor;
         for (unsigned i = 0; i < services[s]->n_methods; i++) {
             const ProtobufCMethodDescriptor *md = &services[s]->methods[i];
             char name[128];
             snprintf(name, sizeof name, "%s/%s", services[s]->name, md->name);
-            const tix_method_t *m = tix_method_find(name, strlen(name));
+            const tix_method_t *m = tix_method_find_internal(name, strlen(name));
             assert_non_null(m);
+            assert_int_equal(m->internal, internal);
+            if (internal)
+                assert_null(tix_method_find(name, strlen(name)));
+            else
+                assert_ptr_equal(tix_method_find(name, strlen(name)), m);
             assert_ptr_equal(m->input, md->input);
             assert_ptr_equal(m->output, md->output);
             assert_ptr_equal(tix_method_get(m->id), m);
@@ -288,6 +296,19 @@ test_method_table_matches_service_descriptors(void **state)
         }
     }
     assert_int_equal(seen, TIX_METHOD_COUNT);
+}
+
+static void
+test_clients_cannot_call_internal_methods(void **state)
+{
+    (void) state;
+    Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+    h.method = "tix.worker.v1.Internal/SaleBuyers";
+    h.call_id = 8;
+    tix_frame_t f[3] = {{(const uint8_t *) "TIX1", 4}, s_pack(&h.base, s_hdr_buf), {NULL, 0}};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__UNIMPLEMENTED);
 }
 
 static void
@@ -353,6 +374,7 @@ main(void)
         cmocka_unit_test(test_metadata_over_limits_is_invalid_argument),
         cmocka_unit_test(test_create_sale_limits),
         cmocka_unit_test(test_method_table_matches_service_descriptors),
+        cmocka_unit_test(test_clients_cannot_call_internal_methods),
         cmocka_unit_test(test_reply_round_trip),
         cmocka_unit_test(test_worker_protocol_round_trip_and_garbage),
     };

@@ -1,0 +1,93 @@
+/*
+ * broker_soldout.c - drives the sold-out edge: notices a sold-out sale in
+ * the Purchase replies passing through, loads its buyers through workers
+ * with internal SaleBuyers jobs (jobs without a client), and answers
+ * Purchase for ready sales at the frontend.
+ */
+#include <string.h>
+
+#include "broker_internal.h"
+#include "tix_log.h"
+#include "tix_util.h"
+
+#define BROKER_EDGE_LOAD_TIMEOUT_MS 5000
+
+/* Queues an internal job for one page of sale_id's buyers. */
+static void
+s_load_page(broker_t *self, const char *sale_id, const char *cursor)
+{
+    Tix__Worker__V1__SaleBuyersRequest req = TIX__WORKER__V1__SALE_BUYERS_REQUEST__INIT;
+    req.sale_id = (char *) sale_id;
+    req.cursor = (char *) cursor;
+    broker_job_t *job = broker_jobs_alloc(self->jobs);
+    job->client = NULL; /* internal: the answer comes back to broker_soldout_on_answer */
+    job->body = tix_frame_pack(&req.base);
+    job->method = tix_method_get(TIX_METHOD_SALE_BUYERS);
+    job->deadline_ms = tix_now_ms() + BROKER_EDGE_LOAD_TIMEOUT_MS;
+    broker_jobs_push_back(self->jobs, job);
+    self->stats.edge_pages++;
+}
+
+void
+broker_soldout_check_reply(broker_t *self, const broker_job_t *job, const void *body, size_t body_size)
+{
+    Tix__V1__PurchaseReply *reply = tix__v1__purchase_reply__unpack(NULL, body_size, body);
+    if (!reply)
+        return;
+    /* Stock is 0 for good once any answer says so (it never grows). */
+    bool sold_out = reply->remaining == 0 && reply->outcome != TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_NOT_OPEN &&
+                    reply->outcome != TIX__V1__PURCHASE_REPLY__OUTCOME__OUTCOME_UNSPECIFIED;
+    tix__v1__purchase_reply__free_unpacked(reply, NULL);
+    if (!sold_out)
+        return;
+    Tix__V1__PurchaseRequest *req =
+        tix__v1__purchase_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+    if (req && broker_edge_sold_out(self->edge, req->sale_id, tix_now_ms()))
+        s_load_page(self, req->sale_id, "0");
+    if (req)
+        tix__v1__purchase_request__free_unpacked(req, NULL);
+}
+
+void
+broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const void *body, size_t body_size)
+{
+    Tix__Worker__V1__SaleBuyersRequest *req =
+        tix__worker__v1__sale_buyers_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+    broker_jobs_free(self->jobs, job);
+    if (!req)
+        return; /* we packed it ourselves: cannot happen */
+    Tix__Worker__V1__BuyersPage *page =
+        code == TIX__V1__CODE__OK ? tix__worker__v1__buyers_page__unpack(NULL, body_size, body) : NULL;
+    int64_t now = tix_now_ms();
+    if (!page || strcmp(page->sale_id, req->sale_id) != 0) {
+        tix_warn("loading a sold-out sale's buyers failed; retrying later\tsale=%s code=%s", req->sale_id,
+                 tix_code_name(code));
+        broker_edge_failed(self->edge, req->sale_id, now);
+    } else if (broker_edge_add_page(self->edge, page, now)) {
+        s_load_page(self, req->sale_id, page->cursor);
+    }
+    if (page)
+        tix__worker__v1__buyers_page__free_unpacked(page, NULL);
+    tix__worker__v1__sale_buyers_request__free_unpacked(req, NULL);
+    broker_dispatch(self);
+}
+
+bool
+broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call)
+{
+    const Tix__V1__PurchaseRequest *req = (const Tix__V1__PurchaseRequest *) call->request;
+    Tix__V1__PurchaseReply reply = TIX__V1__PURCHASE_REPLY__INIT;
+    if (!broker_edge_answer(self->edge, req, tix_wall_ms(), &reply))
+        return false;
+    uint8_t buf[256];
+    size_t size = protobuf_c_message_get_packed_size(&reply.base);
+    if (size > sizeof buf)
+        return false; /* cannot happen with PROTOCOL.md's id limits; let a worker answer */
+    size = tix__v1__purchase_reply__pack(&reply, buf);
+    tix_status_t status = {call->call_id, TIX__V1__CODE__OK, NULL, 0};
+    zframe_t *c = *client;
+    *client = NULL;
+    self->stats.edge_answers++;
+    broker_send_reply(self, c, &status, buf, size);
+    return true;
+}

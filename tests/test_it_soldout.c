@@ -1,0 +1,188 @@
+/*
+ * test_it_soldout.c - sold out at the edge (DESIGN.md guarantee 7): once a
+ * sale is sold out the broker answers Purchase itself, exactly, and Redis
+ * sees no call for it. Counted with INFO commandstats.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "rush.h"
+#include "tix.h"
+#include "tix_util.h"
+
+static th_stack_t s_stack;
+
+static int
+s_setup(void **state)
+{
+    (void) state;
+    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    th_stack_stop(&s_stack);
+    return 0;
+}
+
+/* Calls of one command (e.g. "fcall") so far, from INFO commandstats. */
+static long long
+s_command_calls(const char *command)
+{
+    redisContext *c = th_redis_connect(&s_stack.redis);
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    assert_non_null(r);
+    char needle[64];
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", command);
+    const char *at = strstr(r->str, needle);
+    long long calls = at ? atoll(at + strlen(needle)) : 0;
+    freeReplyObject(r);
+    redisFree(c);
+    return calls;
+}
+
+static long long
+s_fcalls(void)
+{
+    return s_command_calls("fcall") + s_command_calls("fcall_ro");
+}
+
+static Tix__V1__PurchaseReply__Outcome
+s_buy(tix_client_t *c, const char *sale, const char *user, const char *req, char *order, size_t order_size)
+{
+    tix_result_t r;
+    assert_int_equal(tix_purchase(c, sale, user, req, 5000, &r), TIX_OK);
+    assert_int_equal(r.code, TIX__V1__CODE__OK);
+    const Tix__V1__PurchaseReply *p = (const Tix__V1__PurchaseReply *) r.reply;
+    Tix__V1__PurchaseReply__Outcome outcome = p->outcome;
+    if (order)
+        snprintf(order, order_size, "%s", p->order_id);
+    assert_int_equal(p->remaining, 0);
+    tix_result_clear(&r);
+    return outcome;
+}
+
+/* Waits until a Purchase by a new user costs Redis nothing. */
+static void
+s_wait_edge_ready(tix_client_t *c, const char *sale)
+{
+    for (int i = 0; i < 200; i++) {
+        long long before = s_fcalls();
+        char user[32];
+        snprintf(user, sizeof user, "probe-%d", i);
+        assert_int_equal(s_buy(c, sale, user, "", NULL, 0), TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+        if (s_fcalls() == before)
+            return;
+        usleep(10000);
+    }
+    fail_msg("the broker never answered the sold-out sale by itself");
+}
+
+/* Sells out `sale` (tickets) to `users`, waits for the edge, then runs the
+ * same rush again and checks it is answered exactly without Redis. */
+static void
+s_check_edge(const char *sale, int tickets, int users)
+{
+    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_result_t r;
+    assert_int_equal(tix_create_sale(c, sale, (uint32_t) tickets, 0, 0, 5000, &r), TIX_OK);
+    assert_int_equal(r.code, TIX__V1__CODE__OK);
+    tix_result_clear(&r);
+
+    th_rush_t first;
+    assert_true(th_rush(s_stack.frontend, sale, users, 2000, &first, NULL, NULL));
+    assert_int_equal(first.purchased, tickets);
+    assert_int_equal(first.sold_out, users - tickets);
+    s_wait_edge_ready(c, sale);
+
+    /* The same users again (same request_ids): the buyers get their own
+     * orders back, everyone else SOLD_OUT, and Redis sees no call at all. */
+    long long fcalls = s_fcalls();
+    th_rush_t again;
+    assert_true(th_rush(s_stack.frontend, sale, users, 2000, &again, NULL, NULL));
+    assert_int_equal(s_fcalls(), fcalls);
+    assert_int_equal(again.purchased, tickets);
+    assert_int_equal(again.sold_out, users - tickets);
+    assert_int_equal(again.other, 0);
+    for (int i = 0; i < users; i++) {
+        if (first.order_of[i])
+            assert_string_equal(first.order_of[i], again.order_of[i]);
+        else
+            assert_null(again.order_of[i]);
+    }
+
+    /* A buyer with a new request_id: ALREADY_PURCHASED, their order. */
+    int buyer = 0;
+    while (!first.order_of[buyer])
+        buyer++;
+    char user[96], order[128];
+    th_rush_user(user, sizeof user, sale, buyer);
+    assert_int_equal(s_buy(c, sale, user, "another-request", order, sizeof order),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__ALREADY_PURCHASED);
+    assert_string_equal(order, first.order_of[buyer]);
+    assert_int_equal(s_fcalls(), fcalls);
+
+    /* What Redis holds is what the edge said. */
+    assert_int_equal(tix_get_order(c, sale, user, 5000, &r), TIX_OK);
+    assert_string_equal(((Tix__V1__Order *) r.reply)->order_id, first.order_of[buyer]);
+    tix_result_clear(&r);
+    th_rush_free(&first);
+    th_rush_free(&again);
+    tix_client_destroy(&c);
+}
+
+static void
+test_sold_out_sale_is_answered_at_the_edge_exactly_without_redis(void **state)
+{
+    (void) state;
+    s_check_edge("edge", 200, 20000);
+    assert_int_equal(th_redis_int(&s_stack.redis, "XLEN tix:{edge}:log"), 200);
+}
+
+/* 1,500 buyers: Redis keeps them in a real hash table, so HSCAN answers
+ * in many pages. */
+static void
+test_edge_loads_a_large_sale_page_by_page(void **state)
+{
+    (void) state;
+    s_check_edge("edge-big", 1500, 3000);
+}
+
+static void
+test_open_sale_still_goes_to_redis(void **state)
+{
+    (void) state;
+    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_result_t r;
+    assert_int_equal(tix_create_sale(c, "open", 1000, 0, 0, 5000, &r), TIX_OK);
+    tix_result_clear(&r);
+    long long before = s_command_calls("fcall");
+    assert_int_equal(tix_purchase(c, "open", "zed", "", 5000, &r), TIX_OK);
+    assert_int_equal(((Tix__V1__PurchaseReply *) r.reply)->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    tix_result_clear(&r);
+    assert_int_equal(s_command_calls("fcall"), before + 1);
+    tix_client_destroy(&c);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sold_out_sale_is_answered_at_the_edge_exactly_without_redis),
+        cmocka_unit_test(test_edge_loads_a_large_sale_page_by_page),
+        cmocka_unit_test(test_open_sale_still_goes_to_redis),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
