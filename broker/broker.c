@@ -13,6 +13,12 @@
 #define BROKER_TICK_MS 25 /* timer resolution: deadlines, heartbeats */
 #define BROKER_BATCH 256  /* messages handled per socket per wakeup */
 #define BROKER_HWM 200000 /* messages; calls in flight are bounded elsewhere */
+/* Calls waiting in the frontend's receive pipe, per client connection. Kept
+ * small so that a burst far past capacity waits in the clients' send queues
+ * and the kernel, not in the broker's memory (200,000 calls at once would
+ * otherwise sit here as ~100 MB of messages). Each client has its own pipe,
+ * so one client's burst does not delay another's calls. */
+#define BROKER_FRONTEND_RCVHWM 1000
 
 void
 broker_config_defaults(broker_config_t *c)
@@ -37,7 +43,7 @@ s_bind(int type, const char *endpoints, const char *what, uint32_t max_message_b
         return NULL;
     zsock_set_maxmsgsize(sock, (int) max_message_bytes);
     zsock_set_sndhwm(sock, BROKER_HWM);
-    zsock_set_rcvhwm(sock, BROKER_HWM);
+    zsock_set_rcvhwm(sock, type == ZMQ_ROUTER && strcmp(what, "frontend") == 0 ? BROKER_FRONTEND_RCVHWM : BROKER_HWM);
     zsock_set_linger(sock, 0);
     if (type == ZMQ_ROUTER) {
         /* Report unroutable replies (client gone) instead of dropping them

@@ -80,13 +80,14 @@ s_on_health(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
 uint32_t
 broker_retry_after_ms(const broker_t *self)
 {
-    /* Time for the workers to drain what is queued, at their recent pace. */
-    double rate = self->replies_per_ms > 0.1 ? self->replies_per_ms : 0.1;
+    /* Time for the workers to drain what is queued, at their recent pace;
+     * before any pace is measured, assume a modest 5,000 calls/s. */
+    double rate = self->replies_per_ms > 0.1 ? self->replies_per_ms : 5.0;
     double ms = (double) broker_jobs_queued(self->jobs) / rate;
     if (ms < 20)
         ms = 20;
-    if (ms > 2000)
-        ms = 2000;
+    if (ms > 1000)
+        ms = 1000;
     return (uint32_t) ms;
 }
 

@@ -207,6 +207,20 @@ broker_jobs_expire(broker_jobs_t *self, int64_t now_ms, void (*fn)(broker_job_t 
     return expired;
 }
 
+size_t
+broker_jobs_sweep(broker_jobs_t *self, bool (*fn)(broker_job_t *job, void *arg), void *arg)
+{
+    size_t taken = 0;
+    uint32_t slot = self->head;
+    while (slot != NONE) {
+        broker_job_t *job = s_slot(self, slot);
+        slot = job->next; /* read before fn frees the job */
+        if (fn(job, arg))
+            taken++;
+    }
+    return taken;
+}
+
 void
 broker_jobs_each_of(broker_jobs_t *self, const broker_worker_t *worker, void (*fn)(broker_job_t *job, void *arg),
                     void *arg)

@@ -61,6 +61,10 @@ size_t broker_jobs_live(const broker_jobs_t *self);
 /* Calls fn for every queued job whose deadline is at or before now_ms, after
  * unqueueing it; fn answers and frees it. Returns the number expired. */
 size_t broker_jobs_expire(broker_jobs_t *self, int64_t now_ms, void (*fn)(broker_job_t *job, void *arg), void *arg);
+/* Calls fn for every queued job, oldest first; fn returns true when it took
+ * the job (answered and freed it), false to leave it queued. Returns the
+ * number taken. */
+size_t broker_jobs_sweep(broker_jobs_t *self, bool (*fn)(broker_job_t *job, void *arg), void *arg);
 /* Calls fn for every job assigned to worker (fn may free or requeue it). */
 void broker_jobs_each_of(broker_jobs_t *self, const broker_worker_t *worker, void (*fn)(broker_job_t *job, void *arg),
                          void *arg);

@@ -48,6 +48,40 @@ broker_soldout_check_reply(broker_t *self, const broker_job_t *job, const void *
         tix__v1__purchase_request__free_unpacked(req, NULL);
 }
 
+#define EDGE_REPLY_MAX 256 /* a PurchaseReply with PROTOCOL.md's id limits is < 120 bytes */
+
+/* Fills buf with the edge's answer to req; returns its size, or 0 when the
+ * sale is not ready at the edge (or, impossibly, the reply does not fit). */
+static size_t
+s_edge_reply(broker_t *self, const Tix__V1__PurchaseRequest *req, uint8_t buf[EDGE_REPLY_MAX])
+{
+    Tix__V1__PurchaseReply reply = TIX__V1__PURCHASE_REPLY__INIT;
+    if (!broker_edge_answer(self->edge, req, tix_wall_ms(), &reply))
+        return 0;
+    if (protobuf_c_message_get_packed_size(&reply.base) > EDGE_REPLY_MAX)
+        return 0;
+    self->stats.edge_answers++;
+    return tix__v1__purchase_reply__pack(&reply, buf);
+}
+
+/* Answers a queued Purchase at the edge when its sale is ready there. */
+static bool
+s_take_at_edge(broker_job_t *job, void *arg)
+{
+    broker_t *self = arg;
+    if (!job->client || job->method->id != TIX_METHOD_PURCHASE)
+        return false;
+    Tix__V1__PurchaseRequest *req =
+        tix__v1__purchase_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+    uint8_t buf[EDGE_REPLY_MAX];
+    size_t size = req ? s_edge_reply(self, req, buf) : 0;
+    if (size)
+        broker_answer(self, job, TIX__V1__CODE__OK, NULL, 0, buf, size);
+    if (req)
+        tix__v1__purchase_request__free_unpacked(req, NULL);
+    return size > 0;
+}
+
 void
 broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const void *body, size_t body_size)
 {
@@ -65,6 +99,10 @@ broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const
         broker_edge_failed(self->edge, req->sale_id, now);
     } else if (broker_edge_add_page(self->edge, page, now)) {
         s_load_page(self, req->sale_id, page->cursor);
+    } else {
+        /* Ready (or given up): calls that queued meanwhile need no worker. */
+        size_t taken = broker_jobs_sweep(self->jobs, s_take_at_edge, self);
+        tix_debug("queued purchases answered at the edge\tsale=%s count=%zu", req->sale_id, taken);
     }
     if (page)
         tix__worker__v1__buyers_page__free_unpacked(page, NULL);
@@ -75,19 +113,13 @@ broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const
 bool
 broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call)
 {
-    const Tix__V1__PurchaseRequest *req = (const Tix__V1__PurchaseRequest *) call->request;
-    Tix__V1__PurchaseReply reply = TIX__V1__PURCHASE_REPLY__INIT;
-    if (!broker_edge_answer(self->edge, req, tix_wall_ms(), &reply))
+    uint8_t buf[EDGE_REPLY_MAX];
+    size_t size = s_edge_reply(self, (const Tix__V1__PurchaseRequest *) call->request, buf);
+    if (!size)
         return false;
-    uint8_t buf[256];
-    size_t size = protobuf_c_message_get_packed_size(&reply.base);
-    if (size > sizeof buf)
-        return false; /* cannot happen with PROTOCOL.md's id limits; let a worker answer */
-    size = tix__v1__purchase_reply__pack(&reply, buf);
     tix_status_t status = {call->call_id, TIX__V1__CODE__OK, NULL, 0};
     zframe_t *c = *client;
     *client = NULL;
-    self->stats.edge_answers++;
     broker_send_reply(self, c, &status, buf, size);
     return true;
 }

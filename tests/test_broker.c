@@ -385,6 +385,108 @@ test_leaving_worker_gets_no_new_jobs_and_its_answers_still_count(void **state)
 }
 
 static void
+s_worker_reply_msg(zsock_t *w, uint64_t job_id, const ProtobufCMessage *body)
+{
+    uint8_t buf[4096];
+    size_t n = protobuf_c_message_pack(body, buf);
+    Tix__Worker__V1__JobReply r = TIX__WORKER__V1__JOB_REPLY__INIT;
+    r.job_id = job_id;
+    r.code = TIX__V1__CODE__OK;
+    r.body.data = buf;
+    r.body.len = n;
+    zmsg_t *msg = zmsg_new();
+    tix_wp_append(msg, TIX_WP_REPLY, &r.base);
+    zmsg_send(&msg, w);
+}
+
+static void
+s_send_purchase_req(zsock_t *client, uint64_t call_id, const char *user, const char *req)
+{
+    Tix__V1__PurchaseRequest r = TIX__V1__PURCHASE_REQUEST__INIT;
+    r.sale_id = "s1";
+    r.user_id = (char *) user;
+    r.request_id = (char *) req;
+    s_send_call(client, "tix.v1.TicketService/Purchase", call_id, 5000, &r.base);
+}
+
+static Tix__V1__PurchaseReply *
+s_recv_purchase(broker_t *b, zsock_t *client, uint64_t call_id)
+{
+    zframe_t *body;
+    Tix__V1__ReplyHeader *h = s_recv_reply(b, client, &body);
+    assert_int_equal(h->call_id, call_id);
+    assert_int_equal(h->code, TIX__V1__CODE__OK);
+    tix__v1__reply_header__free_unpacked(h, NULL);
+    Tix__V1__PurchaseReply *p = tix__v1__purchase_reply__unpack(NULL, zframe_size(body), zframe_data(body));
+    zframe_destroy(&body);
+    assert_non_null(p);
+    return p;
+}
+
+static void
+test_sold_out_sale_is_loaded_once_then_answered_by_the_broker(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *w = s_worker_new(f->broker, 1, true);
+    /* A Purchase whose answer says no ticket is left. */
+    s_send_purchase_req(f->client, 1, "late", "");
+    Tix__Worker__V1__Job *job = s_worker_recv_job(f->broker, w);
+    Tix__V1__PurchaseReply sold_out = TIX__V1__PURCHASE_REPLY__INIT;
+    sold_out.outcome = TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT;
+    s_worker_reply_msg(w, job->job_id, &sold_out.base);
+    protobuf_c_message_free_unpacked(&job->base, NULL);
+    Tix__V1__PurchaseReply *p = s_recv_purchase(f->broker, f->client, 1);
+    assert_int_equal(p->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+    tix__v1__purchase_reply__free_unpacked(p, NULL);
+
+    /* The broker asks the worker for the buyers; calls queue meanwhile. */
+    Tix__Worker__V1__Job *load = s_worker_recv_job(f->broker, w);
+    assert_string_equal(load->method, "tix.worker.v1.Internal/SaleBuyers");
+    s_send_purchase_req(f->client, 2, "winner", "r-9");
+    s_send_purchase_req(f->client, 3, "winner", "other");
+    s_send_purchase_req(f->client, 4, "nobody", "");
+    for (int i = 0; i < 10; i++)
+        broker_step(f->broker, 5);
+    assert_int_equal(broker_jobs_queued(f->broker->jobs), 3);
+
+    Tix__Worker__V1__Buyer buyer = TIX__WORKER__V1__BUYER__INIT, *buyers[] = {&buyer};
+    buyer.user_id = "winner";
+    buyer.order_id = "s1:7";
+    buyer.request_id = "r-9";
+    buyer.purchased_at_ms = 1234;
+    Tix__Worker__V1__BuyersPage page = TIX__WORKER__V1__BUYERS_PAGE__INIT;
+    page.sale_id = "s1";
+    page.cursor = "0";
+    page.buyers = buyers;
+    page.n_buyers = 1;
+    s_worker_reply_msg(w, load->job_id, &page.base);
+    protobuf_c_message_free_unpacked(&load->base, NULL);
+
+    /* The queued calls are answered without the worker, exactly. */
+    p = s_recv_purchase(f->broker, f->client, 2);
+    assert_int_equal(p->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    assert_string_equal(p->order_id, "s1:7");
+    assert_int_equal(p->purchased_at_ms, 1234);
+    tix__v1__purchase_reply__free_unpacked(p, NULL);
+    p = s_recv_purchase(f->broker, f->client, 3);
+    assert_int_equal(p->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__ALREADY_PURCHASED);
+    assert_string_equal(p->order_id, "s1:7");
+    tix__v1__purchase_reply__free_unpacked(p, NULL);
+    p = s_recv_purchase(f->broker, f->client, 4);
+    assert_int_equal(p->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+    tix__v1__purchase_reply__free_unpacked(p, NULL);
+    /* And so are new ones; the worker sees nothing more. */
+    s_send_purchase_req(f->client, 5, "someone", "");
+    p = s_recv_purchase(f->broker, f->client, 5);
+    assert_int_equal(p->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+    tix__v1__purchase_reply__free_unpacked(p, NULL);
+    assert_false(zsock_events(w) & ZMQ_POLLIN);
+    assert_int_equal(broker_stats(f->broker)->edge_answers, 4);
+    assert_int_equal(broker_stats(f->broker)->edge_pages, 1);
+    zsock_destroy(&w);
+}
+
+static void
 test_worker_garbage_and_stale_replies_are_dropped_and_counted(void **state)
 {
     fixture_t *f = *state;
@@ -570,6 +672,7 @@ main(void)
         T(test_huge_timeout_is_clamped),
         T(test_dead_worker_purchase_is_redispatched_and_create_sale_answered_unavailable),
         T(test_leaving_worker_gets_no_new_jobs_and_its_answers_still_count),
+        T(test_sold_out_sale_is_loaded_once_then_answered_by_the_broker),
         T(test_worker_garbage_and_stale_replies_are_dropped_and_counted),
         T(test_unknown_worker_heartbeat_gets_disconnect),
         T(test_bad_input_gets_clear_errors_and_disturbs_no_one),
