@@ -4,8 +4,9 @@
 #
 #   deploy/local-stack.sh run    start, wait until Health says SERVING, stay up
 #                                until Ctrl-C, then stop everything
-#   deploy/local-stack.sh demo   start, create a 200-ticket sale, let 300 buyers
-#                                race for it, show the outcome, stop everything
+#   deploy/local-stack.sh demo   start, create a 200-ticket sale, let 20,000
+#                                users rush it (tix-rush), check the invariants,
+#                                stop everything
 #
 # Environment: TIX_BUILD_DIR (default ./build), TIX_STACK_DIR (state; default
 # ./.tix), TIX_STACK_PORT (first of five ports: client, worker, events in,
@@ -47,7 +48,7 @@ trap 'exit 130' INT TERM
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_stack() {
-    for b in tix-broker tix-worker tix; do
+    for b in tix-broker tix-worker tix tix-rush; do
         [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (cmake -S . -B build && cmake --build build)"
     done
     command -v redis-server >/dev/null || die "redis-server is not installed (deploy/install-deps.sh)"
@@ -95,11 +96,8 @@ demo() {
     "$BUILD/tix" buy "$sale" alice --request-id a-1
     say "tix buy $sale alice --request-id a-2   (a new request: already purchased, exit 4)"
     "$BUILD/tix" buy "$sale" alice --request-id a-2 || echo "(exit $?)"
-    say "300 more buyers race for the remaining 199 tickets, 16 at a time"
-    seq -f "user-%03g" 1 300 | xargs -P 16 -I{} sh -c \
-        '"$0" buy "$1" "$2" >/dev/null 2>&1; echo $?' "$BUILD/tix" "$sale" {} |
-        sort | uniq -c | awk '{ o = ($2 == 0) ? "PURCHASED" : ($2 == 3) ? "SOLD_OUT" : "exit " $2;
-                                printf "   %5d %s\n", $1, o }'
+    say "tix-rush: 20,000 users press buy at once for the remaining 199 tickets"
+    "$BUILD/tix-rush" --sale "$sale" --no-create --users 20000
     say "tix sale get $sale"
     "$BUILD/tix" sale get "$sale"
     say "tix order get $sale alice"

@@ -18,5 +18,7 @@ run_suite() {
 }
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "==> bench smoke (the benchmark harness, tiny; targets are not judged here)"
+"$ROOT/bench/run.sh" --smoke --no-perf --build "$ROOT/build" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTIX_SANITIZE=ON
