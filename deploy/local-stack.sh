@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The tix stack on one machine, on real parts: redis-server (own port, own
-# directory, AOF with fsync always), tix-broker and two tix-workers.
+# directory, AOF with fsync always), tix-broker, two tix-workers and
+# tix-persister, which writes every order to MongoDB when TIX_MONGO_URI is set
+# or mongod is on PATH (then its own mongod, in its own directory), and
+# otherwise to an Extended JSON lines file, $STATE/orders.jsonl.
 #
 #   deploy/local-stack.sh run    start, wait until Health says SERVING, stay up
 #                                until Ctrl-C, then stop everything
@@ -9,8 +12,9 @@
 #                                stop everything
 #
 # Environment: TIX_BUILD_DIR (default ./build), TIX_STACK_DIR (state; default
-# ./.tix), TIX_STACK_PORT (first of five ports: client, worker, events in,
-# events out, redis; default 5555). Nothing is left running on exit.
+# ./.tix), TIX_STACK_PORT (first of six ports: client, worker, events in,
+# events out, redis, mongod; default 5555), TIX_MONGO_URI (an existing
+# MongoDB). Nothing is left running on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +22,7 @@ BUILD=${TIX_BUILD_DIR:-$ROOT/build}
 STATE=${TIX_STACK_DIR:-$ROOT/.tix}
 PORT=${TIX_STACK_PORT:-5555}
 REDIS_PORT=$((PORT + 4))
+MONGO_PORT=$((PORT + 5))
 
 export TIX_FRONTEND="tcp://127.0.0.1:$PORT"
 export TIX_BACKEND="tcp://127.0.0.1:$((PORT + 1))"
@@ -47,8 +52,32 @@ trap 'exit 130' INT TERM
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Chooses the persister's sink, starting a mongod of our own when one is on
+# PATH and no TIX_MONGO_URI was given. Sets PERSIST_ARGS and SINK_SAYS.
+choose_sink() {
+    if [ -n "${TIX_MONGO_URI:-}" ]; then
+        PERSIST_ARGS=(--sink mongodb)
+        SINK_SAYS="MongoDB from TIX_MONGO_URI, database ${TIX_MONGO_DB:-tix}"
+    elif command -v mongod >/dev/null; then
+        port_free "$MONGO_PORT" || die "port $MONGO_PORT is in use (set TIX_STACK_PORT to another base port)"
+        mkdir -p "$STATE/mongo"
+        say "mongod on 127.0.0.1:$MONGO_PORT (dbpath $STATE/mongo)"
+        mongod --port "$MONGO_PORT" --bind_ip 127.0.0.1 --dbpath "$STATE/mongo" \
+            --logpath "$STATE/logs/mongod.log" &
+        PIDS+=($!)
+        for _ in $(seq 100); do port_free "$MONGO_PORT" || break; sleep 0.1; done
+        port_free "$MONGO_PORT" && die "mongod did not start (see $STATE/logs/mongod.log)"
+        export TIX_MONGO_URI="mongodb://127.0.0.1:$MONGO_PORT"
+        PERSIST_ARGS=(--sink mongodb)
+        SINK_SAYS="MongoDB at $TIX_MONGO_URI (our own mongod), database ${TIX_MONGO_DB:-tix}"
+    else
+        PERSIST_ARGS=(--sink "jsonl:$STATE/orders.jsonl")
+        SINK_SAYS="no MongoDB here (neither TIX_MONGO_URI nor mongod): Extended JSON lines in $STATE/orders.jsonl"
+    fi
+}
+
 start_stack() {
-    for b in tix-broker tix-worker tix tix-rush; do
+    for b in tix-broker tix-worker tix-persister tix tix-rush; do
         [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (cmake -S . -B build && cmake --build build)"
     done
     command -v redis-server >/dev/null || die "redis-server is not installed (deploy/install-deps.sh)"
@@ -76,6 +105,12 @@ start_stack() {
         "$BUILD/tix-worker" --worker-id "w$i" 2>>"$STATE/logs/worker-$i.log" &
         PIDS+=($!)
     done
+    choose_sink
+    say "tix-persister: $SINK_SAYS (logs: $STATE/logs/persister.log)"
+    "$BUILD/tix-persister" "${PERSIST_ARGS[@]}" --health-file "$STATE/persister.health" \
+        2>>"$STATE/logs/persister.log" &
+    PERSISTER_PID=$!
+    PIDS+=("$PERSISTER_PID")
 
     for _ in $(seq 100); do
         if "$BUILD/tix" health >/dev/null 2>&1; then
@@ -106,12 +141,43 @@ demo() {
     log=$(redis-cli -p "$REDIS_PORT" XLEN "tix:{$sale}:log")
     say "order log tix:{$sale}:log holds $log orders (200 expected)"
     [ "$log" -eq 200 ] || die "expected 200 orders in the log, found $log"
+    persisted "$sale"
+}
+
+# The persister's own account of its run (its last log line), after it stopped.
+persister_summary() {
+    local line
+    line=$(grep 'msg="persister stopped"' "$STATE/logs/persister.log" 2>/dev/null | tail -1) || return 0
+    [ -n "$line" ] && say "tix-persister: $(sed -n 's/.* sink=\([^ ]*\) written=\([0-9]*\).*/\2 orders written by this run to \1/p' <<<"$line")"
+    return 0
+}
+
+# Stops the persister the way an operator would (SIGTERM: it writes what it
+# holds and moves its cursors past everything durable), then says how many
+# orders of the sale were persisted, and where.
+persisted() {
+    local sale=$1 line written where n
+    kill -TERM "$PERSISTER_PID"
+    wait "$PERSISTER_PID" || die "tix-persister exited with $? (see $STATE/logs/persister.log)"
+    line=$(grep 'msg="persister stopped"' "$STATE/logs/persister.log" | tail -1)
+    written=$(sed -n 's/.* written=\([0-9]*\).*/\1/p' <<<"$line")
+    where=$(sed -n 's/.* sink=\([^ ]*\).*/\1/p' <<<"$line")
+    if [[ $where == jsonl:* ]]; then
+        n=$(grep -c "\"sale_id\" : \"$sale\"" "${where#jsonl:}" || true)
+        say "persisted $n orders of $sale to ${where#jsonl:} (Extended JSON lines; load them with:"
+        echo "    mongoimport --db tix --collection orders --file ${where#jsonl:})"
+        [ "$n" -eq 200 ] || die "expected 200 orders of $sale in ${where#jsonl:}, found $n"
+    else
+        say "persisted to $where, collection orders: $written orders written by this run (200 expected)"
+        [ "${written:-0}" -ge 200 ] || die "expected at least 200 orders written, the persister says ${written:-none}"
+    fi
 }
 
 case "${1:-}" in
     run)
         start_stack
         say "stack is up; try: $BUILD/tix health   (Ctrl-C stops everything)"
+        trap 'stop_all; persister_summary' EXIT
         wait -n "${PIDS[@]}" || true
         ;;
     demo)

@@ -1,0 +1,76 @@
+/*
+ * persister.h - tix-persister's loop: order events in, batches out to a
+ * sink, and a catch-up from the Redis order logs so that nothing the event
+ * feed drops is ever lost (docs/PERSISTENCE.md).
+ *
+ *   SUB order.*  -> buffer (bounded, no duplicates) -> sink write, in
+ *                   batches of <= batch_max orders or every batch_ms
+ *   every catchup_ms (and at start): list tix:sales, then per sale read
+ *   the log after its cursor, write what is not written yet, and advance
+ *   and store the cursor past what is now durable
+ *
+ * A failed sink call puts every write on hold for a capped exponential
+ * backoff with jitter; the buffer keeps what it holds and sheds new events
+ * when full (the log still has them). Orders are only ever removed from
+ * the buffer when the sink says DONE or CONFLICT.
+ *
+ * Threading: a persister_t and its socket belong to the thread that made
+ * it; every call must come from that thread.
+ */
+#ifndef PERSISTER_H
+#define PERSISTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "persister_config.h"
+#include "persister_sink.h"
+#include "tix_err.h"
+
+typedef struct persister persister_t;
+
+/* Counters, for logs and tests. */
+typedef struct {
+    uint64_t events;           /* order events received */
+    uint64_t events_bad;       /* events that could not be decoded (dropped, logged) */
+    uint64_t events_known;     /* events for orders already written or held */
+    uint64_t shed;             /* events refused by a full buffer (catch-up recovers them) */
+    uint64_t from_log;         /* orders the catch-up found unwritten in the log */
+    uint64_t log_malformed;    /* log entries that are not orders (skipped, logged) */
+    uint64_t written;          /* orders the sink confirmed (DONE) */
+    uint64_t conflicts;        /* orders the sink refused for good (CONFLICT) */
+    uint64_t write_calls;      /* sink write calls */
+    uint64_t write_failures;   /* sink calls that failed and were backed off */
+    uint64_t catchups;         /* catch-up passes completed */
+    uint64_t cursor_stores;    /* successful cursor stores */
+    uint64_t cursors_advanced; /* cursor moves (sales x passes) */
+} persister_stats_t;
+
+/* Connects the event subscription and prepares the order-log reader; takes
+ * the sink (*sink is set NULL, also on failure). NULL (logged) when the
+ * subscription cannot be set up or the Redis URL does not parse. config is
+ * copied; its strings must outlive the persister. */
+persister_t *persister_new(const persister_config_t *config, persister_sink_t **sink);
+/* NULL-safe; sets *self NULL. Does not flush: call persister_drain first. */
+void persister_destroy(persister_t **self);
+
+/* One loop iteration: waits up to max_wait_ms for events or the next
+ * timer, then does what is due (flush, catch-up, health file).
+ * TIX_ERR_INTERRUPTED when a signal interrupted the wait. */
+tix_err persister_step(persister_t *self, int max_wait_ms);
+/* Loops persister_step until tix_stopping(). */
+void persister_run(persister_t *self);
+/* For a clean stop: takes the events already received, writes everything
+ * held (retrying within timeout_ms), advances and stores the cursors. TIX_OK
+ * when nothing held was left unwritten. */
+tix_err persister_drain(persister_t *self, int timeout_ms);
+
+const persister_stats_t *persister_stats(const persister_t *self);
+/* True while the event subscription is connected to a feed. */
+bool persister_subscribed(const persister_t *self);
+/* Orders held, not yet written. */
+size_t persister_held(const persister_t *self);
+/* The sink, for logs (borrowed). */
+const persister_sink_t *persister_sink(const persister_t *self);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * persister_log.c - SSCAN tix:sales and XRANGE tix:{S}:log over a
+ * synchronous hiredis connection with timeouts.
+ */
+#include "persister_log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tix_codec.h"
+#include "tix_log.h"
+#include "tix_util.h"
+
+#define LOG_ERROR_EVERY_MS 10000 /* repeated connection errors: one line per this */
+
+struct persister_log {
+    persister_log_url_t url;
+    int timeout_ms;
+    redisContext *ctx;    /* NULL until connected, and after an I/O error */
+    int64_t next_warn_ms; /* rate limit for repeated failures */
+};
+
+persister_log_t *
+persister_log_new(const char *url, int timeout_ms, char *why, size_t why_size)
+{
+    persister_log_t *self = xcalloc(1, sizeof *self);
+    if (persister_log_url_parse(url, &self->url, why, why_size) != TIX_OK) {
+        free(self);
+        return NULL;
+    }
+    self->timeout_ms = timeout_ms;
+    return self;
+}
+
+void
+persister_log_destroy(persister_log_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    persister_log_t *self = *self_p;
+    if (self->ctx)
+        redisFree(self->ctx);
+    memset(&self->url, 0, sizeof self->url); /* no password left in freed memory */
+    free(self);
+    *self_p = NULL;
+}
+
+/* Logs a failure at warn, then at most once per LOG_ERROR_EVERY_MS. */
+static void
+s_warn(persister_log_t *self, const char *what, const char *detail)
+{
+    int64_t now = tix_now_ms();
+    if (now < self->next_warn_ms)
+        return;
+    self->next_warn_ms = now + LOG_ERROR_EVERY_MS;
+    tix_warn("order log unavailable\twhat=%s host=%s port=%d err=\"%s\"", what, self->url.host, self->url.port, detail);
+}
+
+static void
+s_disconnect(persister_log_t *self)
+{
+    if (self->ctx) {
+        redisFree(self->ctx);
+        self->ctx = NULL;
+    }
+}
+
+/* Runs one command on the connection; NULL (after logging, and dropping the
+ * connection on an I/O error) when it failed or Redis answered an error. */
+static redisReply *
+s_command(persister_log_t *self, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = redisvCommand(self->ctx, fmt, ap);
+    va_end(ap);
+    if (!reply) {
+        s_warn(self, what, self->ctx->errstr);
+        s_disconnect(self);
+        return NULL;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        s_warn(self, what, reply->str);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+static tix_err
+s_connect(persister_log_t *self)
+{
+    if (self->ctx)
+        return TIX_OK;
+    struct timeval tv = {self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000};
+    self->ctx = redisConnectWithTimeout(self->url.host, self->url.port, tv);
+    if (!self->ctx || self->ctx->err) {
+        s_warn(self, "connect", self->ctx ? self->ctx->errstr : "out of memory");
+        s_disconnect(self);
+        return TIX_ERR_UNAVAILABLE;
+    }
+    redisSetTimeout(self->ctx, tv);
+    redisReply *r = NULL;
+    if (self->url.password[0] && self->url.user[0])
+        r = s_command(self, "auth", "AUTH %s %s", self->url.user, self->url.password);
+    else if (self->url.password[0])
+        r = s_command(self, "auth", "AUTH %s", self->url.password);
+    if (self->url.password[0] && !r)
+        goto fail;
+    if (r)
+        freeReplyObject(r);
+    if (self->url.db) {
+        if (!(r = s_command(self, "select", "SELECT %d", self->url.db)))
+            goto fail;
+        freeReplyObject(r);
+    }
+    tix_debug("order log connected\thost=%s port=%d db=%d", self->url.host, self->url.port, self->url.db);
+    return TIX_OK;
+fail:
+    s_disconnect(self);
+    return TIX_ERR_UNAVAILABLE;
+}
+
+tix_err
+persister_log_sales(persister_log_t *self, void (*each)(const char *sale_id, void *arg), void *arg)
+{
+    if (s_connect(self) != TIX_OK)
+        return TIX_ERR_UNAVAILABLE;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = s_command(self, "sscan", "SSCAN tix:sales %s COUNT 1000", cursor);
+        if (!r)
+            return self->ctx ? TIX_ERR_REDIS : TIX_ERR_UNAVAILABLE;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            s_warn(self, "sscan", "unexpected reply shape");
+            return TIX_ERR_REDIS;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const redisReply *m = r->element[1]->element[i];
+            if (m->type == REDIS_REPLY_STRING && tix_valid_sale_id(m->str))
+                each(m->str, arg);
+            else
+                tix_warn("tix:sales holds a member that is not a sale id; skipped");
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return TIX_OK;
+}
+
+/* The value of field name in a stream entry's flat field/value array. */
+static const char *
+s_field(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && strcmp(k->str, name) == 0)
+            return v->str;
+    }
+    return NULL;
+}
+
+/* One XRANGE entry [id, [field, value, ...]] into an order; false when it
+ * lacks what an order needs. */
+static bool
+s_entry_order(const redisReply *e, const char *sale_id, persister_log_id_t id, persister_order_t *o)
+{
+    const redisReply *f = e->element[1];
+    if (f->type != REDIS_REPLY_ARRAY)
+        return false;
+    const char *order_id = s_field(f, "order_id"), *entry_sale = s_field(f, "sale_id");
+    const char *user_id = s_field(f, "user_id"), *request_id = s_field(f, "request_id");
+    const char *at = s_field(f, "purchased_at_ms");
+    if (!order_id || !order_id[0] || !user_id || !user_id[0] || !at)
+        return false;
+    if (entry_sale && strcmp(entry_sale, sale_id) != 0)
+        return false;
+    char *end;
+    long long ms = strtoll(at, &end, 10);
+    if (end == at || *end != '\0' || ms < 0)
+        return false;
+    persister_order_init(o, order_id, sale_id, user_id, request_id ? request_id : "", ms, id);
+    return true;
+}
+
+tix_err
+persister_log_read(persister_log_t *self, const char *sale_id, persister_log_id_t after, size_t max,
+                   persister_order_t *out, size_t *n, persister_log_id_t *last, size_t *malformed)
+{
+    *n = 0;
+    *last = after;
+    *malformed = 0;
+    if (s_connect(self) != TIX_OK)
+        return TIX_ERR_UNAVAILABLE;
+    /* hiredis formats only %s, %b and plain integer conversions: pass text. */
+    char start[PERSISTER_LOG_ID_MAX_BYTES + 1], count[24];
+    start[0] = '(';
+    persister_log_id_format(after, start + 1, sizeof start - 1);
+    snprintf(count, sizeof count, "%zu", max);
+    redisReply *r = s_command(self, "xrange", "XRANGE tix:{%s}:log %s + COUNT %s", sale_id, start, count);
+    if (!r)
+        return self->ctx ? TIX_ERR_REDIS : TIX_ERR_UNAVAILABLE;
+    tix_err err = TIX_OK;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        s_warn(self, "xrange", "unexpected reply shape");
+        err = TIX_ERR_REDIS;
+    }
+    for (size_t i = 0; err == TIX_OK && i < r->elements && i < max; i++) {
+        const redisReply *e = r->element[i];
+        persister_log_id_t id;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+            !persister_log_id_parse(e->element[0]->str, &id)) {
+            s_warn(self, "xrange", "an entry without a usable id");
+            err = TIX_ERR_REDIS;
+            break;
+        }
+        *last = id;
+        if (s_entry_order(e, sale_id, id, &out[*n])) {
+            (*n)++;
+        } else {
+            (*malformed)++;
+            tix_error("order log entry is not an order; skipped\tsale=%s log_id=%s", sale_id, e->element[0]->str);
+        }
+    }
+    freeReplyObject(r);
+    if (err != TIX_OK) {
+        for (size_t i = 0; i < *n; i++)
+            persister_order_clear(&out[i]);
+        *n = 0;
+        *last = after;
+    }
+    return err;
+}

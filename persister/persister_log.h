@@ -1,0 +1,64 @@
+/*
+ * persister_log.h - the persister's read-only view of the order logs in
+ * Redis (docs/REDIS.md): the set of sales `tix:sales`, and per sale S the
+ * stream `tix:{S}:log`, one entry per sold order with fields order_id,
+ * sale_id, user_id, request_id, purchased_at_ms; the entry id is the
+ * order's log id.
+ *
+ * The sale workers write these atomically with every purchase, on a Redis
+ * with appendfsync always: the log is the source of truth the persister
+ * catches up from. This module only reads it, in bounded pages, through
+ * one synchronous hiredis connection with connect and command timeouts
+ * (the persister is off the hot path; a slow Redis delays catch-up only).
+ * The connection is made lazily and remade after any I/O error.
+ *
+ * Errors are logged here, rate-limited, and returned as TIX_ERR_UNAVAILABLE
+ * (cannot reach Redis) or TIX_ERR_REDIS (Redis answered an error).
+ * Single-threaded.
+ */
+#ifndef PERSISTER_LOG_H
+#define PERSISTER_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "persister_order.h"
+#include "tix_err.h"
+
+#define PERSISTER_REDIS_DEFAULT_PORT 6379
+
+/* A parsed redis://[[user]:password@]host[:port][/db]. */
+typedef struct {
+    char host[256];
+    int port;
+    char user[128];     /* "" = default user */
+    char password[256]; /* "" = no AUTH */
+    int db;
+} persister_log_url_t;
+
+/* Parses text into url. TIX_ERR_CONFIG with a reason (never quoting the
+ * URL: it may hold a password) otherwise. */
+tix_err persister_log_url_parse(const char *text, persister_log_url_t *url, char *why, size_t why_size);
+
+typedef struct persister_log persister_log_t;
+
+/* A reader for the Redis at url (not connected yet). NULL, with a reason,
+ * when the URL does not parse. timeout_ms bounds connect and each command. */
+persister_log_t *persister_log_new(const char *url, int timeout_ms, char *why, size_t why_size);
+/* NULL-safe; sets *self NULL. */
+void persister_log_destroy(persister_log_t **self);
+
+/* Calls each(sale_id, arg) for every member of tix:sales that is a valid
+ * sale id (others are logged and skipped). */
+tix_err persister_log_sales(persister_log_t *self, void (*each)(const char *sale_id, void *arg), void *arg);
+
+/* Reads at most max entries of sale_id's log after `after` (exclusive),
+ * oldest first. Fills out[0..*n) with the well-formed ones (the caller
+ * owns and clears them) and sets *last to the id of the last entry read,
+ * well-formed or not, so that a malformed entry (logged, counted in
+ * *malformed) does not stop the cursor forever. *last is `after` and *n 0
+ * when nothing follows, and on any error. */
+tix_err persister_log_read(persister_log_t *self, const char *sale_id, persister_log_id_t after, size_t max,
+                           persister_order_t *out, size_t *n, persister_log_id_t *last, size_t *malformed);
+
+#endif

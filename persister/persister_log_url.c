@@ -1,0 +1,150 @@
+/*
+ * persister_log_url.c - parses TIX_REDIS_URL, the form every tix binary
+ * accepts: redis://[[user]:password@]host[:port][/db]. Reasons never quote
+ * the URL back: it may hold a password.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "persister_log.h"
+
+#define URL_FORM "expected redis://[[user]:password@]host:port[/db]"
+
+static tix_err
+s_fail(char *why, size_t why_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_size, fmt, ap);
+    va_end(ap);
+    return TIX_ERR_CONFIG;
+}
+
+static int
+s_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copies s[0..len) into out undoing %XX escapes; false when an escape is
+ * broken, the result holds a NUL, or it does not fit. */
+static bool
+s_decode(const char *s, size_t len, char *out, size_t out_size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= len || s_hex(s[i + 1]) < 0 || s_hex(s[i + 2]) < 0)
+                return false;
+            c = (char) (s_hex(s[i + 1]) * 16 + s_hex(s[i + 2]));
+            if (c == '\0')
+                return false;
+            i += 2;
+        }
+        if (n + 1 >= out_size)
+            return false;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+static bool
+s_number(const char *s, size_t len, long min, long max, int *out)
+{
+    if (len == 0 || len > 9)
+        return false;
+    long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < min || v > max)
+        return false;
+    *out = (int) v;
+    return true;
+}
+
+static tix_err
+s_userinfo(const char *s, size_t len, persister_log_url_t *url, char *why, size_t why_size)
+{
+    const char *colon = memchr(s, ':', len);
+    if (!colon)
+        return s_fail(why, why_size, "redis url: credentials must be [user]:password@ (%s)", URL_FORM);
+    size_t ulen = (size_t) (colon - s), plen = len - ulen - 1;
+    if (plen == 0)
+        return s_fail(why, why_size, "redis url: the password is empty");
+    if (!s_decode(s, ulen, url->user, sizeof url->user) ||
+        !s_decode(colon + 1, plen, url->password, sizeof url->password))
+        return s_fail(why, why_size, "redis url: the user or password is too long or badly %%-encoded");
+    return TIX_OK;
+}
+
+/* "host" or "host:port" (IPv4 or a name; IPv6 as "[addr]"). */
+static tix_err
+s_hostport(const char *s, size_t len, persister_log_url_t *url, char *why, size_t why_size)
+{
+    const char *host = s, *port = NULL;
+    size_t hlen;
+    if (len > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (!close || (close + 1 < s + len && close[1] != ':'))
+            return s_fail(why, why_size, "redis url: expected [IPv6] or [IPv6]:port");
+        host = s + 1;
+        hlen = (size_t) (close - host);
+        port = close + 1 < s + len ? close + 2 : NULL;
+    } else {
+        const char *colon = memchr(s, ':', len);
+        hlen = colon ? (size_t) (colon - s) : len;
+        port = colon ? colon + 1 : NULL;
+    }
+    if (hlen == 0 || hlen >= sizeof url->host)
+        return s_fail(why, why_size, "redis url: the host is empty or too long (%s)", URL_FORM);
+    for (size_t i = 0; i < hlen; i++) {
+        if (strchr(" /?#@%", host[i]))
+            return s_fail(why, why_size, "redis url: the host holds characters a host name cannot have");
+    }
+    memcpy(url->host, host, hlen);
+    url->host[hlen] = '\0';
+    url->port = PERSISTER_REDIS_DEFAULT_PORT;
+    if (port && !s_number(port, (size_t) (s + len - port), 1, 65535, &url->port))
+        return s_fail(why, why_size, "redis url: the port must be a number in 1..65535");
+    return TIX_OK;
+}
+
+tix_err
+persister_log_url_parse(const char *text, persister_log_url_t *url, char *why, size_t why_size)
+{
+    static const char scheme[] = "redis://";
+    memset(url, 0, sizeof *url);
+    if (strncmp(text, scheme, sizeof scheme - 1) != 0)
+        return s_fail(why, why_size, "redis url: must start with redis:// (%s)", URL_FORM);
+    const char *rest = text + sizeof scheme - 1;
+    if (strpbrk(rest, "?#"))
+        return s_fail(why, why_size, "redis url: query strings and fragments are not supported");
+    const char *slash = strchr(rest, '/');
+    size_t alen = slash ? (size_t) (slash - rest) : strlen(rest);
+    const char *at = NULL; /* the last '@' ends the credentials */
+    for (const char *p = rest; p < rest + alen; p++) {
+        if (*p == '@')
+            at = p;
+    }
+    tix_err err = at ? s_userinfo(rest, (size_t) (at - rest), url, why, why_size) : TIX_OK;
+    const char *hp = at ? at + 1 : rest;
+    if (err == TIX_OK)
+        err = s_hostport(hp, (size_t) (rest + alen - hp), url, why, why_size);
+    if (err == TIX_OK && slash && slash[1] != '\0' && !s_number(slash + 1, strlen(slash + 1), 0, 1000000, &url->db))
+        err = s_fail(why, why_size, "redis url: the database after '/' must be a number");
+    if (err != TIX_OK)
+        memset(url, 0, sizeof *url); /* no password left behind */
+    return err;
+}

@@ -1,0 +1,141 @@
+/*
+ * persister_order.c - orders, log ids, and the one document layout.
+ */
+#include "persister_order.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tix_codec.h"
+#include "tix_util.h"
+
+/* Decimal u64 without sign or leading space; end points past the digits. */
+static bool
+s_parse_u64(const char *s, const char **end, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned) (*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (p == s || p - s > 20)
+        return false;
+    *end = p;
+    *out = v;
+    return true;
+}
+
+bool
+persister_log_id_parse(const char *text, persister_log_id_t *id)
+{
+    const char *p;
+    persister_log_id_t v;
+    if (!text || !s_parse_u64(text, &p, &v.ms) || *p != '-')
+        return false;
+    if (!s_parse_u64(p + 1, &p, &v.seq) || *p != '\0')
+        return false;
+    *id = v;
+    return true;
+}
+
+int
+persister_log_id_cmp(persister_log_id_t a, persister_log_id_t b)
+{
+    if (a.ms != b.ms)
+        return a.ms < b.ms ? -1 : 1;
+    if (a.seq != b.seq)
+        return a.seq < b.seq ? -1 : 1;
+    return 0;
+}
+
+void
+persister_log_id_format(persister_log_id_t id, char *buf, size_t size)
+{
+    snprintf(buf, size, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
+}
+
+void
+persister_order_init(persister_order_t *o, const char *order_id, const char *sale_id, const char *user_id,
+                     const char *request_id, int64_t purchased_at_ms, persister_log_id_t log_id)
+{
+    o->order_id = xstrdup(order_id);
+    o->sale_id = xstrdup(sale_id);
+    o->user_id = xstrdup(user_id);
+    o->request_id = xstrdup(request_id);
+    o->purchased_at_ms = purchased_at_ms;
+    o->log_id = log_id;
+    o->dup_id_errors = 0;
+}
+
+void
+persister_order_clear(persister_order_t *o)
+{
+    if (!o)
+        return;
+    free(o->order_id);
+    free(o->sale_id);
+    free(o->user_id);
+    free(o->request_id);
+    memset(o, 0, sizeof *o);
+}
+
+bool
+persister_order_from_event(const Tix__V1__OrderEvent *event, const char *topic, persister_order_t *o, char *why,
+                           size_t why_size)
+{
+    static const char prefix[] = "order.";
+    const Tix__V1__Order *order = event->order;
+    persister_log_id_t log_id;
+    if (!order || !order->order_id[0] || !order->user_id[0]) {
+        snprintf(why, why_size, "event without an order, an order_id or a user_id");
+        return false;
+    }
+    if (!tix_valid_sale_id(order->sale_id)) {
+        snprintf(why, why_size, "event with an invalid sale_id");
+        return false;
+    }
+    /* The topic names the sale: a mismatch means a publisher bug, and the
+     * order would be filed under the wrong cursor. */
+    if (strncmp(topic, prefix, sizeof prefix - 1) != 0 || strcmp(topic + sizeof prefix - 1, order->sale_id) != 0) {
+        snprintf(why, why_size, "event topic does not match its sale_id");
+        return false;
+    }
+    if (!persister_log_id_parse(event->log_id, &log_id)) {
+        snprintf(why, why_size, "event with an unparsable log_id");
+        return false;
+    }
+    persister_order_init(o, order->order_id, order->sale_id, order->user_id, order->request_id, order->purchased_at_ms,
+                         log_id);
+    return true;
+}
+
+void
+persister_order_append_identity(const persister_order_t *o, bson_t *doc)
+{
+    BSON_APPEND_UTF8(doc, "_id", o->order_id);
+    BSON_APPEND_UTF8(doc, "sale_id", o->sale_id);
+    BSON_APPEND_UTF8(doc, "user_id", o->user_id);
+}
+
+void
+persister_order_append_details(const persister_order_t *o, int64_t persisted_at_ms, bson_t *doc)
+{
+    char log_id[PERSISTER_LOG_ID_MAX_BYTES];
+    persister_log_id_format(o->log_id, log_id, sizeof log_id);
+    BSON_APPEND_UTF8(doc, "request_id", o->request_id);
+    BSON_APPEND_DATE_TIME(doc, "purchased_at", o->purchased_at_ms);
+    BSON_APPEND_UTF8(doc, "log_id", log_id);
+    BSON_APPEND_DATE_TIME(doc, "persisted_at", persisted_at_ms);
+}
+
+void
+persister_order_append_bson(const persister_order_t *o, int64_t persisted_at_ms, bson_t *doc)
+{
+    persister_order_append_identity(o, doc);
+    persister_order_append_details(o, persisted_at_ms, doc);
+}

@@ -1,0 +1,238 @@
+/*
+ * test_it_persist_mongo.c - tix-persister with its MongoDB sink, end to end:
+ * a real redis-server, tix-broker, two tix-workers, a 20,000-user rush for
+ * 200 tickets, and MongoDB played by python3-mockupdb (recording every
+ * command). test_it_persist_real_mongo.c does the same against a real one.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "mockupdb/mockupdb.h"
+#include "rush.h"
+#include "tix.h"
+#include "tix_util.h"
+
+#define TICKETS 200
+#define USERS 20000
+#define WAIT_MS 20000
+#define MAX_WRITE_COMMANDS 20
+
+static th_stack_t s_stack;
+static char s_health[300];
+
+static void
+s_create_sale(const char *sale)
+{
+    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_result_t r;
+    assert_int_equal(tix_create_sale(c, sale, TICKETS, 0, 0, 5000, &r), TIX_OK);
+    assert_int_equal(r.code, TIX__V1__CODE__OK);
+    tix_result_clear(&r);
+    tix_client_destroy(&c);
+}
+
+static void
+s_rush(const char *sale, th_rush_t *r)
+{
+    s_create_sale(sale);
+    assert_true(th_rush(s_stack.frontend, sale, USERS, 4000, r, NULL, NULL));
+    assert_int_equal(r->purchased, TICKETS);
+    assert_int_equal(r->other, 0);
+}
+
+/* tix-persister on uri (and database), with extra args (NULL-terminated). */
+static void
+s_persister_start(th_proc_t *p, const char *name, const char *uri, ...)
+{
+    const char *argv[24] = {
+        "tix-persister", "--events-out", s_stack.events_out, "--redis-url", s_stack.redis.url, "--mongo-uri", uri,
+        "--health-file", s_health,       "--catchup-ms",     "300"};
+    int n = 11;
+    va_list ap;
+    va_start(ap, uri);
+    for (const char *a; n < 22 && (a = va_arg(ap, const char *));)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    assert_true(th_proc_start(p, argv, NULL));
+}
+
+static void
+s_persister_stop(th_proc_t *p)
+{
+    int status = th_proc_stop(p, SIGTERM, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+s_last_log_id(const char *sale, char *buf, size_t size)
+{
+    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisReply *r = redisCommand(c, "XREVRANGE tix:{%s}:log + - COUNT 1", sale);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
+    snprintf(buf, size, "%s", r->element[0]->element[0]->str);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* The health file's mtime in ms (0 when absent). */
+static int64_t
+s_health_mtime(void)
+{
+    struct stat st;
+    if (stat(s_health, &st) != 0)
+        return 0;
+    return (int64_t) st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+/* Polls until the health file is rewritten after `after` (ms); false at
+ * the deadline. */
+static bool
+s_health_rewritten(int64_t after, int timeout_ms)
+{
+    int64_t deadline = tix_now_ms() + timeout_ms;
+    while (tix_now_ms() < deadline) {
+        if (s_health_mtime() > after)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+/* ---- With mockupdb ------------------------------------------------------- */
+
+typedef struct {
+    int order_writes; /* write commands on orders */
+    int all_writes;   /* insert/update/delete on any collection */
+    int statements;   /* upsert statements on orders */
+} s_writes_t;
+
+static void
+s_count_writes(const bson_t *line, void *arg)
+{
+    s_writes_t *w = arg;
+    bson_iter_t it, st;
+    if (mu_is(line, "update", NULL) || mu_is(line, "insert", NULL) || mu_is(line, "delete", NULL))
+        w->all_writes++;
+    if (!mu_is(line, "update", "orders"))
+        return;
+    w->order_writes++;
+    if (bson_iter_init(&it, line) && bson_iter_find_descendant(&it, "doc.updates", &st) &&
+        bson_iter_recurse(&st, &it)) {
+        while (bson_iter_next(&it))
+            w->statements++;
+    }
+}
+
+static void
+test_rush_of_200_orders_reaches_mongodb_in_at_most_20_write_commands(void **state)
+{
+    (void) state;
+    mu_t m;
+    char uri[128], last[64], cursor[64] = "";
+    th_proc_t p;
+    th_rush_t r;
+    assert_true(mu_start(&m, NULL));
+    mu_uri(&m, NULL, uri, sizeof uri);
+    s_persister_start(&p, "persister-mongo", uri, NULL);
+    assert_true(s_health_rewritten(0, WAIT_MS)); /* subscribed, and MongoDB answers */
+    s_rush("mrush", &r);
+    s_last_log_id("mrush", last, sizeof last);
+    int64_t deadline = tix_now_ms() + WAIT_MS;
+    while (strcmp(cursor, last) != 0 && tix_now_ms() < deadline) {
+        usleep(50000);
+        mu_cursor(&m, "mrush", cursor, sizeof cursor);
+    }
+    assert_string_equal(cursor, last);
+    s_persister_stop(&p);
+    mu_stop(&m);
+
+    zhashx_t *ids = zhashx_new();
+    assert_int_equal(mu_inserted(&m, "orders", ids), TICKETS);
+    for (int i = 0; i < r.users; i++) {
+        if (r.order_of[i])
+            assert_int_equal((uintptr_t) zhashx_lookup(ids, r.order_of[i]), 1);
+    }
+    zhashx_destroy(&ids);
+    s_writes_t w = {0};
+    mu_each(&m, s_count_writes, &w);
+    fprintf(stderr, "200-order rush: %d write commands on orders (%d upserts), %d write commands in all\n",
+            w.order_writes, w.statements, w.all_writes);
+    assert_true(w.order_writes <= MAX_WRITE_COMMANDS);
+    assert_true(w.all_writes <= MAX_WRITE_COMMANDS);
+    assert_int_equal(w.statements, TICKETS); /* no order sent twice */
+    th_rush_free(&r);
+}
+
+static void
+test_health_file_goes_stale_while_mongodb_is_down_and_fresh_again_when_it_answers(void **state)
+{
+    (void) state;
+    mu_t m;
+    char uri[128];
+    th_proc_t p;
+    assert_true(mu_start(&m, NULL));
+    mu_uri(&m, NULL, uri, sizeof uri);
+    s_persister_start(&p, "persister-health", uri, "--backoff-max-ms", "500", NULL);
+    assert_true(s_health_rewritten(0, WAIT_MS));
+    assert_true(s_health_rewritten(s_health_mtime(), 3000)); /* rewritten every second */
+    mu_stop(&m);
+    /* Stale: no rewrite for 2.5 s (the first catch-up after the stop sees it). */
+    int64_t deadline = tix_now_ms() + 10000, changed = tix_now_ms(), mtime = s_health_mtime();
+    while (tix_now_ms() - changed < 2500 && tix_now_ms() < deadline) {
+        usleep(50000);
+        if (s_health_mtime() != mtime) {
+            mtime = s_health_mtime();
+            changed = tix_now_ms();
+        }
+    }
+    assert_true(tix_now_ms() - changed >= 2500);
+    assert_true(th_proc_alive(&p)); /* it keeps running */
+    assert_true(mu_start_on(&m, NULL));
+    assert_true(s_health_rewritten(mtime, WAIT_MS));
+    s_persister_stop(&p);
+    mu_stop(&m);
+}
+
+static int
+s_setup(void **state)
+{
+    (void) state;
+    static int serial;
+    snprintf(s_health, sizeof s_health, "%s/health-%d", th_tmpdir(), ++serial);
+    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    th_stack_stop(&s_stack);
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rush_of_200_orders_reaches_mongodb_in_at_most_20_write_commands, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_health_file_goes_stale_while_mongodb_is_down_and_fresh_again_when_it_answers, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

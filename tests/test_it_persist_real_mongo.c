@@ -1,0 +1,255 @@
+/*
+ * test_it_persist_real_mongo.c - tix-persister against a real MongoDB, end to
+ * end (real redis-server, broker, two workers, a 20,000-user rush for 200
+ * tickets). Runs when TIX_TEST_MONGO_URI names a MongoDB (a replica set for
+ * w:majority to mean what it says; a standalone mongod works too), in a
+ * database of its own that it drops afterwards. Reported as SKIPPED, never
+ * as passed, when TIX_TEST_MONGO_URI is not set.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <mongoc/mongoc.h>
+
+#include "harness.h"
+#include "rush.h"
+#include "tix.h"
+#include "tix_util.h"
+
+#define TICKETS 200
+#define USERS 20000
+#define WAIT_MS 20000
+
+static th_stack_t s_stack;
+static char s_health[300];
+
+static void
+s_create_sale(const char *sale)
+{
+    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_result_t r;
+    assert_int_equal(tix_create_sale(c, sale, TICKETS, 0, 0, 5000, &r), TIX_OK);
+    assert_int_equal(r.code, TIX__V1__CODE__OK);
+    tix_result_clear(&r);
+    tix_client_destroy(&c);
+}
+
+static void
+s_rush(const char *sale, th_rush_t *r)
+{
+    s_create_sale(sale);
+    assert_true(th_rush(s_stack.frontend, sale, USERS, 4000, r, NULL, NULL));
+    assert_int_equal(r->purchased, TICKETS);
+    assert_int_equal(r->other, 0);
+}
+
+/* tix-persister on uri (and database), with extra args (NULL-terminated). */
+static void
+s_persister_start(th_proc_t *p, const char *name, const char *uri, ...)
+{
+    const char *argv[24] = {
+        "tix-persister", "--events-out", s_stack.events_out, "--redis-url", s_stack.redis.url, "--mongo-uri", uri,
+        "--health-file", s_health,       "--catchup-ms",     "300"};
+    int n = 11;
+    va_list ap;
+    va_start(ap, uri);
+    for (const char *a; n < 22 && (a = va_arg(ap, const char *));)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    assert_true(th_proc_start(p, argv, NULL));
+}
+
+static void
+s_persister_stop(th_proc_t *p)
+{
+    int status = th_proc_stop(p, SIGTERM, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+s_last_log_id(const char *sale, char *buf, size_t size)
+{
+    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisReply *r = redisCommand(c, "XREVRANGE tix:{%s}:log + - COUNT 1", sale);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
+    snprintf(buf, size, "%s", r->element[0]->element[0]->str);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* The health file's mtime in ms (0 when absent). */
+static int64_t
+s_health_mtime(void)
+{
+    struct stat st;
+    if (stat(s_health, &st) != 0)
+        return 0;
+    return (int64_t) st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+/* Polls until the health file is rewritten after `after` (ms); false at
+ * the deadline. */
+static bool
+s_health_rewritten(int64_t after, int timeout_ms)
+{
+    int64_t deadline = tix_now_ms() + timeout_ms;
+    while (tix_now_ms() < deadline) {
+        if (s_health_mtime() > after)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+/* ---- With a real MongoDB ------------------------------------------------- */
+
+typedef struct {
+    mongoc_client_t *client;
+    mongoc_collection_t *orders, *cursors;
+    mongoc_database_t *db;
+} s_real_t;
+
+static int64_t
+s_real_count(s_real_t *x, const char *sale)
+{
+    bson_t filter = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "sale_id", sale);
+    bson_error_t error;
+    int64_t n = mongoc_collection_count_documents(x->orders, &filter, NULL, NULL, NULL, &error);
+    bson_destroy(&filter);
+    return n;
+}
+
+static bool
+s_real_cursor_is(s_real_t *x, const char *sale, const char *log_id)
+{
+    bson_t filter = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "_id", sale);
+    mongoc_cursor_t *c = mongoc_collection_find_with_opts(x->cursors, &filter, NULL, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    bool is = mongoc_cursor_next(c, &doc) && bson_iter_init_find(&it, doc, "log_id") && BSON_ITER_HOLDS_UTF8(&it) &&
+              strcmp(bson_iter_utf8(&it, NULL), log_id) == 0;
+    mongoc_cursor_destroy(c);
+    bson_destroy(&filter);
+    return is;
+}
+
+static bool
+s_real_unique_index(s_real_t *x)
+{
+    mongoc_cursor_t *c = mongoc_collection_find_indexes_with_opts(x->orders, NULL);
+    const bson_t *doc;
+    bool found = false;
+    while (mongoc_cursor_next(c, &doc)) {
+        bson_iter_t it;
+        const char *name = bson_iter_init_find(&it, doc, "name") ? bson_iter_utf8(&it, NULL) : "";
+        if (strcmp(name, "sale_id_1_user_id_1") == 0)
+            found = bson_iter_init_find(&it, doc, "unique") && bson_iter_as_bool(&it);
+    }
+    mongoc_cursor_destroy(c);
+    return found;
+}
+
+static void
+s_real_wait(s_real_t *x, const char *sale, const char *last)
+{
+    int64_t deadline = tix_now_ms() + WAIT_MS;
+    while (tix_now_ms() < deadline && !(s_real_count(x, sale) == TICKETS && s_real_cursor_is(x, sale, last)))
+        usleep(100000);
+    assert_int_equal(s_real_count(x, sale), TICKETS);
+    assert_true(s_real_cursor_is(x, sale, last));
+}
+
+static void
+test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **state)
+{
+    (void) state;
+    const char *uri = getenv("TIX_TEST_MONGO_URI");
+    if (!uri || !uri[0]) {
+        fprintf(stderr, "TIX_TEST_MONGO_URI is not set: no real MongoDB to test against\n");
+        skip();
+    }
+    char db[64], last[64];
+    snprintf(db, sizeof db, "tix_test_%d_%lld", (int) getpid(), (long long) tix_wall_ms());
+    mongoc_init();
+    s_real_t x = {mongoc_client_new(uri), NULL, NULL, NULL};
+    assert_non_null(x.client);
+    x.db = mongoc_client_get_database(x.client, db);
+    x.orders = mongoc_client_get_collection(x.client, db, "orders");
+    x.cursors = mongoc_client_get_collection(x.client, db, "cursors");
+    th_proc_t p, p2;
+    th_rush_t r;
+    s_persister_start(&p, "persister-real", uri, "--database", db, NULL);
+    assert_true(s_health_rewritten(0, WAIT_MS));
+    assert_true(s_real_unique_index(&x));
+    s_rush("real", &r);
+    s_last_log_id("real", last, sizeof last);
+    s_real_wait(&x, "real", last);
+    /* Killed and started again: the whole log is there, nothing is added. */
+    th_proc_stop(&p, SIGKILL, 1000);
+    s_persister_start(&p2, "persister-real-2", uri, "--database", db, NULL);
+    assert_true(s_health_rewritten(s_health_mtime(), WAIT_MS));
+    s_real_wait(&x, "real", last);
+    s_persister_stop(&p2);
+    for (int i = 0; i < r.users; i++) {
+        if (!r.order_of[i])
+            continue;
+        bson_t filter = BSON_INITIALIZER;
+        BSON_APPEND_UTF8(&filter, "_id", r.order_of[i]);
+        bson_error_t error;
+        assert_int_equal(mongoc_collection_count_documents(x.orders, &filter, NULL, NULL, NULL, &error), 1);
+        bson_destroy(&filter);
+    }
+    bson_error_t error;
+    mongoc_database_drop_with_opts(x.db, NULL, &error);
+    mongoc_collection_destroy(x.cursors);
+    mongoc_collection_destroy(x.orders);
+    mongoc_database_destroy(x.db);
+    mongoc_client_destroy(x.client);
+    mongoc_cleanup();
+    th_rush_free(&r);
+}
+
+static int
+s_setup(void **state)
+{
+    (void) state;
+    static int serial;
+    snprintf(s_health, sizeof s_health, "%s/health-%d", th_tmpdir(), ++serial);
+    const char *uri = getenv("TIX_TEST_MONGO_URI");
+    if (!uri || !uri[0])
+        return 0; /* the test skips itself; no stack needed */
+    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    th_stack_stop(&s_stack);
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill,
+                                        s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
