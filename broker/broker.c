@@ -33,6 +33,8 @@ broker_config_defaults(broker_config_t *c)
     c->max_timeout_ms = BROKER_MAX_TIMEOUT_MS;
     c->max_message_bytes = TIX_MAX_MESSAGE_BYTES;
     c->drain_ms = BROKER_DRAIN_MS;
+    c->user_rate_per_s = BROKER_LIMIT_RATE_PER_S;
+    c->user_burst = BROKER_LIMIT_BURST;
 }
 
 static zsock_t *
@@ -76,6 +78,7 @@ broker_new(const broker_config_t *config)
     self->workers = broker_workers_new();
     self->jobs = broker_jobs_new();
     self->edge = broker_edge_new(BROKER_EDGE_MAX_SALES, BROKER_EDGE_MAX_BUYERS);
+    self->limit = broker_limit_new(config->user_rate_per_s, config->user_burst, BROKER_LIMIT_SLOTS);
     self->next_tick_ms = tix_now_ms() + BROKER_TICK_MS;
     tix_info("broker listening\tfrontend=%s backend=%s events_in=%s events_out=%s queue_limit=%u",
              broker_frontend_endpoint(self), broker_backend_endpoint(self), config->events_in, config->events_out,
@@ -91,6 +94,7 @@ broker_destroy(broker_t **self_p)
         return;
     broker_jobs_destroy(&self->jobs);
     broker_edge_destroy(&self->edge);
+    broker_limit_destroy(&self->limit);
     broker_workers_destroy(&self->workers);
     zsock_destroy(&self->events_out);
     zsock_destroy(&self->events_in);
@@ -244,9 +248,10 @@ broker_drain(broker_t *self)
         broker_jobs_each_of(self->jobs, broker_workers_at(self->workers, i), s_unavailable, self);
     const broker_stats_t *s = &self->stats;
     tix_info("broker stopped\tcalls=%llu replied=%llu forwarded=%llu unroutable=%llu exhausted=%llu expired=%llu "
-             "unavailable=%llu invalid=%llu workers_lost=%llu events=%llu edge_answers=%llu",
+             "unavailable=%llu invalid=%llu workers_lost=%llu events=%llu edge_answers=%llu rate_limited=%llu",
              (unsigned long long) s->calls, (unsigned long long) s->replied, (unsigned long long) s->forwarded,
              (unsigned long long) s->unroutable, (unsigned long long) s->exhausted, (unsigned long long) s->expired,
              (unsigned long long) s->unavailable, (unsigned long long) s->invalid, (unsigned long long) s->workers_lost,
-             (unsigned long long) s->events, (unsigned long long) s->edge_answers);
+             (unsigned long long) s->events, (unsigned long long) s->edge_answers,
+             (unsigned long long) s->rate_limited);
 }

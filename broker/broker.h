@@ -45,6 +45,8 @@ typedef struct {
     uint32_t max_timeout_ms;
     uint32_t max_message_bytes; /* ZMQ_MAXMSGSIZE on every socket */
     uint32_t drain_ms;
+    double user_rate_per_s; /* per-user refill; 0 = no rate limiting */
+    uint32_t user_burst;    /* per-user calls at once */
 } broker_config_t;
 
 /* Counters, for logs and tests. */
@@ -64,6 +66,7 @@ typedef struct {
     uint64_t events;         /* order events proxied */
     uint64_t edge_answers;   /* Purchases answered at the edge (sold out) */
     uint64_t edge_pages;     /* SaleBuyers pages requested from workers */
+    uint64_t rate_limited;   /* calls refused by the per-user rate limit */
 } broker_stats_t;
 
 /* Fills config with the defaults above. */

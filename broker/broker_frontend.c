@@ -142,6 +142,33 @@ static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
     [TIX_METHOD_HEALTH_CHECK] = s_on_health,
 };
 
+/* The user a call is made for, when it names one: the rate limit's key. */
+static const char *
+s_rate_key(const tix_call_t *call)
+{
+    switch (call->method->id) {
+    case TIX_METHOD_PURCHASE: return ((const Tix__V1__PurchaseRequest *) call->request)->user_id;
+    case TIX_METHOD_GET_ORDER: return ((const Tix__V1__GetOrderRequest *) call->request)->user_id;
+    default: return NULL;
+    }
+}
+
+/* True (after answering RESOURCE_EXHAUSTED) when the call's user is over
+ * their rate: far more calls than a person makes. */
+static bool
+s_rate_limited(broker_t *self, zframe_t **client, const tix_call_t *call)
+{
+    const char *key = s_rate_key(call);
+    uint32_t wait_ms = key ? broker_limit_take(self->limit, key, strlen(key), tix_now_ms()) : 0;
+    if (wait_ms == 0)
+        return false;
+    self->stats.rate_limited++;
+    self->stats.exhausted++;
+    s_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED,
+                   "rate limit: too many calls for this user_id, retry later", wait_ms);
+    return true;
+}
+
 void
 broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
 {
@@ -174,7 +201,7 @@ broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
     if (call.code != TIX__V1__CODE__OK) {
         self->stats.invalid++;
         s_reply_status(self, &client, call.call_id, call.code, call.message, 0);
-    } else {
+    } else if (!s_rate_limited(self, &client, &call)) {
         s_handlers[call.method->id](self, &client, msg, &call);
     }
     tix_call_clear(&call);

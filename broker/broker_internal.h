@@ -10,6 +10,7 @@
 #include "broker.h"
 #include "broker_edge.h"
 #include "broker_jobs.h"
+#include "broker_limit.h"
 #include "broker_workers.h"
 #include "tix_codec.h"
 
@@ -21,7 +22,8 @@ struct broker {
     zsock_t *events_out; /* XPUB, subscribers */
     broker_workers_t *workers;
     broker_jobs_t *jobs;
-    broker_edge_t *edge; /* sold-out sales answered here */
+    broker_edge_t *edge;   /* sold-out sales answered here */
+    broker_limit_t *limit; /* per-user token buckets */
     broker_stats_t stats;
     int64_t next_tick_ms;  /* next run of timers */
     int64_t rate_since_ms; /* start of the current throughput window */

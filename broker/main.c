@@ -23,7 +23,7 @@ int
 main(int argc, char **argv)
 {
     const char *frontend, *backend, *events_in, *events_out, *log_level;
-    long queue_limit, default_timeout, max_timeout, max_message, drain_ms;
+    long queue_limit, default_timeout, max_timeout, max_message, drain_ms, user_rate, user_burst;
     broker_config_t config;
     broker_config_defaults(&config);
     const tix_opt_t opts[] = {
@@ -44,6 +44,10 @@ main(int argc, char **argv)
          "larger messages are refused by the socket"},
         {"drain-ms", "TIX_DRAIN_MS", TIX_OPT_INT, &drain_ms, "3000", 0, 600000,
          "on SIGTERM, time left to workers to answer calls in flight"},
+        {"user-rate", "TIX_USER_RATE", TIX_OPT_INT, &user_rate, "10", 0, 1000000,
+         "calls per second a user_id may keep up (0 = no per-user rate limit)"},
+        {"user-burst", "TIX_USER_BURST", TIX_OPT_INT, &user_burst, "100", 1, 1000000,
+         "calls a user_id may make at once before the rate applies"},
         {"log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &log_level, "info", 0, 0, "debug, info, warn or error"},
     };
     tix_opts_result_t parsed;
@@ -69,6 +73,8 @@ main(int argc, char **argv)
     config.max_timeout_ms = (uint32_t) max_timeout;
     config.max_message_bytes = (uint32_t) max_message;
     config.drain_ms = (uint32_t) drain_ms;
+    config.user_rate_per_s = (double) user_rate;
+    config.user_burst = (uint32_t) user_burst;
 
     zsys_handler_set(NULL); /* our handlers, not czmq's, own SIGINT/SIGTERM */
     tix_signals_install();

@@ -22,7 +22,7 @@ typedef struct {
 } fixture_t;
 
 static broker_t *
-s_broker_new(uint32_t queue_limit)
+s_broker_new_limited(uint32_t queue_limit, double user_rate, uint32_t user_burst)
 {
     broker_config_t c;
     broker_config_defaults(&c);
@@ -32,9 +32,17 @@ s_broker_new(uint32_t queue_limit)
     c.events_out = "tcp://127.0.0.1:*";
     c.queue_limit = queue_limit;
     c.drain_ms = 200;
+    c.user_rate_per_s = user_rate;
+    c.user_burst = user_burst;
     broker_t *b = broker_new(&c);
     assert_non_null(b);
     return b;
+}
+
+static broker_t *
+s_broker_new(uint32_t queue_limit)
+{
+    return s_broker_new_limited(queue_limit, BROKER_LIMIT_RATE_PER_S, BROKER_LIMIT_BURST);
 }
 
 static int
@@ -487,6 +495,45 @@ test_sold_out_sale_is_loaded_once_then_answered_by_the_broker(void **state)
 }
 
 static void
+test_a_flooding_user_is_refused_without_slowing_anyone_else(void **state)
+{
+    fixture_t *f = *state;
+    broker_destroy(&f->broker);
+    zsock_destroy(&f->client);
+    f->broker = s_broker_new_limited(100, 1.0, 3); /* 1 call/s, 3 at once */
+    f->client = zsock_new_dealer(broker_frontend_endpoint(f->broker));
+    zsock_t *w = s_worker_new(f->broker, 10, true);
+    for (uint64_t id = 1; id <= 5; id++)
+        s_send_purchase(f->client, id, 5000, "greedy");
+    s_send_purchase(f->client, 6, 5000, "calm");
+    /* Calls 4 and 5 are refused at once, with the wait for a token. */
+    for (int i = 0; i < 2; i++) {
+        Tix__V1__ReplyHeader *h = s_recv_reply(f->broker, f->client, NULL);
+        assert_true(h->call_id == 4 || h->call_id == 5);
+        assert_int_equal(h->code, TIX__V1__CODE__RESOURCE_EXHAUSTED);
+        assert_true(h->retry_after_ms > 0 && h->retry_after_ms <= 1000);
+        assert_non_null(strstr(h->message, "rate limit"));
+        tix__v1__reply_header__free_unpacked(h, NULL);
+    }
+    /* The other four reach the worker: three of greedy's and calm's. */
+    for (int i = 0; i < 4; i++) {
+        Tix__Worker__V1__Job *job = s_worker_recv_job(f->broker, w);
+        s_worker_reply(w, job->job_id, TIX__V1__CODE__OK, NULL);
+        protobuf_c_message_free_unpacked(&job->base, NULL);
+    }
+    bool seen[7] = {false};
+    for (int i = 0; i < 4; i++) {
+        Tix__V1__ReplyHeader *h = s_recv_reply(f->broker, f->client, NULL);
+        assert_int_equal(h->code, TIX__V1__CODE__OK);
+        seen[h->call_id] = true;
+        tix__v1__reply_header__free_unpacked(h, NULL);
+    }
+    assert_true(seen[1] && seen[2] && seen[3] && seen[6]);
+    assert_int_equal(broker_stats(f->broker)->rate_limited, 2);
+    zsock_destroy(&w);
+}
+
+static void
 test_worker_garbage_and_stale_replies_are_dropped_and_counted(void **state)
 {
     fixture_t *f = *state;
@@ -673,6 +720,7 @@ main(void)
         T(test_dead_worker_purchase_is_redispatched_and_create_sale_answered_unavailable),
         T(test_leaving_worker_gets_no_new_jobs_and_its_answers_still_count),
         T(test_sold_out_sale_is_loaded_once_then_answered_by_the_broker),
+        T(test_a_flooding_user_is_refused_without_slowing_anyone_else),
         T(test_worker_garbage_and_stale_replies_are_dropped_and_counted),
         T(test_unknown_worker_heartbeat_gets_disconnect),
         T(test_bad_input_gets_clear_errors_and_disturbs_no_one),

@@ -12,6 +12,7 @@
 
 #include "broker_edge.h"
 #include "broker_jobs.h"
+#include "broker_limit.h"
 #include "broker_workers.h"
 
 static void
@@ -264,6 +265,36 @@ test_edge_is_bounded_and_retries_failed_loads_later(void **state)
     broker_edge_destroy(&e);
 }
 
+static void
+test_limit_allows_a_burst_then_refuses_with_the_wait_until_a_token(void **state)
+{
+    (void) state;
+    broker_limit_t *l = broker_limit_new(2.0, 3, 1024); /* 2/s, burst 3 */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(broker_limit_take(l, "greedy", 6, 1000), 0);
+    uint32_t wait = broker_limit_take(l, "greedy", 6, 1000);
+    assert_true(wait > 0 && wait <= 500);                       /* one token per 500 ms */
+    assert_int_equal(broker_limit_take(l, "calm", 4, 1000), 0); /* others unaffected */
+    assert_true(broker_limit_take(l, "greedy", 6, 1000 + 250) > 0);
+    assert_int_equal(broker_limit_take(l, "greedy", 6, 1000 + 501), 0); /* refilled */
+    /* Long idle: the bucket is full again, not fuller. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(broker_limit_take(l, "greedy", 6, 100000), 0);
+    assert_true(broker_limit_take(l, "greedy", 6, 100000) > 0);
+    broker_limit_destroy(&l);
+    assert_null(l);
+}
+
+static void
+test_limit_rate_zero_never_limits(void **state)
+{
+    (void) state;
+    broker_limit_t *l = broker_limit_new(0, 1, 16);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(broker_limit_take(l, "anyone", 6, 5), 0);
+    broker_limit_destroy(&l);
+}
+
 int
 main(void)
 {
@@ -276,6 +307,8 @@ main(void)
         cmocka_unit_test(test_expire_takes_only_jobs_past_their_deadline),
         cmocka_unit_test(test_edge_answers_as_tix_buy_would_once_loaded),
         cmocka_unit_test(test_edge_is_bounded_and_retries_failed_loads_later),
+        cmocka_unit_test(test_limit_allows_a_burst_then_refuses_with_the_wait_until_a_token),
+        cmocka_unit_test(test_limit_rate_zero_never_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
