@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="
-  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format clang-tidy cppcheck
   libzmq3-dev libczmq-dev
   libprotobuf-c-dev protobuf-c-compiler
   libhiredis-dev

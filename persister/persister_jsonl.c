@@ -143,9 +143,9 @@ persister_jsonl_new(const char *path, char *why, size_t why_size)
     if (!j)
         return NULL;
     char *real = realpath(path, NULL);
-    char *where = xmalloc(strlen(real ? real : path) + 8);
-    strcpy(where, "jsonl:");
-    strcat(where, real ? real : path);
+    size_t size = strlen(real ? real : path) + 8;
+    char *where = xmalloc(size);
+    snprintf(where, size, "jsonl:%s", real ? real : path);
     persister_sink_t *sink = persister_sink_new(&s_ops, j, where);
     free(where);
     free(real);

@@ -96,7 +96,7 @@ s_connect(persister_log_t *self)
 {
     if (self->ctx)
         return TIX_OK;
-    struct timeval tv = {self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000};
+    struct timeval tv = {self->timeout_ms / 1000, (suseconds_t) (self->timeout_ms % 1000) * 1000};
     self->ctx = redisConnectWithTimeout(self->url.host, self->url.port, tv);
     if (!self->ctx || self->ctx->err) {
         s_warn(self, "connect", self->ctx ? self->ctx->errstr : "out of memory");

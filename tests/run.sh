@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is needed, then build and run the
-# whole suite twice: a -Werror build, and an address+undefined sanitizer build.
+# whole suite twice: a -Werror build with gcc, and an address+undefined
+# sanitizer build with clang (so both compilers must stay warning-free).
 # Every integration test starts its own redis-server and tix processes on free
 # ports and stops them; nothing needs to be running beforehand.
 set -euo pipefail
@@ -21,4 +22,4 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "==> bench smoke (the benchmark harness, tiny; targets are not judged here)"
 "$ROOT/bench/run.sh" --smoke --no-perf --build "$ROOT/build" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTIX_SANITIZE=ON
+    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTIX_SANITIZE=ON -DCMAKE_C_COMPILER=clang

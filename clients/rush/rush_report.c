@@ -118,15 +118,15 @@ rush_report_verdict(const rush_summary_t *s, FILE *out)
 void
 rush_report_progress(const rush_counts_t *c, uint32_t in_progress, int64_t elapsed_us, FILE *out)
 {
-    fprintf(
-        out,
-        "\r\033[K%7.2fs  answered %llu/%llu  purchased %llu  sold out %llu  in progress %u  retries %llu  "
-        "%.0f/s",
-        (double) elapsed_us / 1e6, (unsigned long long) c->answered, (unsigned long long) c->users,
-        (unsigned long long) c->outcomes[TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED],
-        (unsigned long long) c->outcomes[TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT], in_progress,
-        (unsigned long long) (c->retries[TIX__V1__CODE__RESOURCE_EXHAUSTED] + c->retries[TIX__V1__CODE__UNAVAILABLE]),
-        s_per_s(c->answered, elapsed_us));
+    fprintf(out,
+            "\r\033[K%7.2fs  answered %llu/%llu  purchased %llu  sold out %llu  in progress %u  retries %llu  "
+            "%.0f/s",
+            (double) elapsed_us / 1e6, (unsigned long long) c->answered, (unsigned long long) c->users,
+            (unsigned long long) c->outcomes[TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED],
+            (unsigned long long) c->outcomes[TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT], in_progress,
+            (unsigned long long) c->retries[TIX__V1__CODE__RESOURCE_EXHAUSTED] +
+                (unsigned long long) c->retries[TIX__V1__CODE__UNAVAILABLE],
+            s_per_s(c->answered, elapsed_us));
     fflush(out);
 }
 

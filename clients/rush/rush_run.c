@@ -362,12 +362,12 @@ s_timers(rush_run_t *self, int64_t now, rush_progress_fn *progress, void *arg)
 {
     if (now >= self->next_sweep_us) {
         s_sweep(self, now);
-        self->next_sweep_us = now + RUSH_SWEEP_MS * 1000;
+        self->next_sweep_us = now + (int64_t) RUSH_SWEEP_MS * 1000;
     }
     if (now >= self->next_progress_us) {
         if (progress)
             progress(rush_tally_counts(self->tally), rush_flight_used(self->flight), now - self->start_us, arg);
-        self->next_progress_us = now + RUSH_PROGRESS_MS * 1000;
+        self->next_progress_us = now + (int64_t) RUSH_PROGRESS_MS * 1000;
     }
 }
 
@@ -377,8 +377,8 @@ rush_run_go(rush_run_t *self, rush_tally_t *tally, rush_hist_t *hist, rush_progr
     self->tally = tally;
     self->hist = hist;
     self->start_us = self->last_answer_us = s_now_us();
-    self->next_sweep_us = self->start_us + RUSH_SWEEP_MS * 1000;
-    self->next_progress_us = self->start_us + RUSH_PROGRESS_MS * 1000;
+    self->next_sweep_us = self->start_us + (int64_t) RUSH_SWEEP_MS * 1000;
+    self->next_progress_us = self->start_us + (int64_t) RUSH_PROGRESS_MS * 1000;
     const rush_counts_t *counts = rush_tally_counts(tally);
     tix_err err = TIX_OK;
     while (err == TIX_OK && counts->answered < self->cfg->users) {
