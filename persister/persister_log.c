@@ -18,7 +18,7 @@
 #define LOG_ERROR_EVERY_MS 10000 /* repeated connection errors: one line per this */
 
 struct persister_log {
-    persister_log_url_t url;
+    tix_redis_url_t url;
     int timeout_ms;
     redisContext *ctx;    /* NULL until connected, and after an I/O error */
     int64_t next_warn_ms; /* rate limit for repeated failures */
@@ -28,7 +28,7 @@ persister_log_t *
 persister_log_new(const char *url, int timeout_ms, char *why, size_t why_size)
 {
     persister_log_t *self = xcalloc(1, sizeof *self);
-    if (persister_log_url_parse(url, &self->url, why, why_size) != TIX_OK) {
+    if (tix_redis_url_parse(url, &self->url, why, why_size) != TIX_OK) {
         free(self);
         return NULL;
     }

@@ -24,21 +24,7 @@
 
 #include "persister_order.h"
 #include "tix_err.h"
-
-#define PERSISTER_REDIS_DEFAULT_PORT 6379
-
-/* A parsed redis://[[user]:password@]host[:port][/db]. */
-typedef struct {
-    char host[256];
-    int port;
-    char user[128];     /* "" = default user */
-    char password[256]; /* "" = no AUTH */
-    int db;
-} persister_log_url_t;
-
-/* Parses text into url. TIX_ERR_CONFIG with a reason (never quoting the
- * URL: it may hold a password) otherwise. */
-tix_err persister_log_url_parse(const char *text, persister_log_url_t *url, char *why, size_t why_size);
+#include "tix_redis_url.h"
 
 typedef struct persister_log persister_log_t;
 

@@ -34,7 +34,7 @@ s_configure(int argc, char **argv, worker_config_t *config)
          "broker backend endpoint to connect to"},
         {"events-in", "TIX_EVENTS_IN", TIX_OPT_STRING, &config->events_in, WORKER_DEFAULT_EVENTS_IN, 0, 0,
          "broker event intake endpoint to publish order events to"},
-        {"redis-url", "TIX_REDIS_URL", TIX_OPT_STRING, &redis_url, WORKER_STORE_DEFAULT_URL, 0, 0,
+        {"redis-url", "TIX_REDIS_URL", TIX_OPT_STRING, &redis_url, TIX_REDIS_DEFAULT_URL, 0, 0,
          "redis://[[user]:password@]host:port[/db]"},
         {"capacity", "TIX_WORKER_CAPACITY", TIX_OPT_INT, &capacity, "256", 1, WORKER_CAPACITY_MAX,
          "jobs in flight this worker accepts"},
@@ -60,7 +60,7 @@ s_configure(int argc, char **argv, worker_config_t *config)
         return 2;
     }
     char why[200];
-    if (worker_store_url_parse(redis_url, &config->redis, why, sizeof why) != TIX_OK) {
+    if (tix_redis_url_parse(redis_url, &config->redis, why, sizeof why) != TIX_OK) {
         fprintf(stderr, PROG ": --redis-url: %s\n", why);
         return 2;
     }

@@ -47,7 +47,7 @@ typedef struct {
     const char *worker_id;          /* 1..WORKER_ID_MAX_BYTES, no control characters; borrowed */
     uint32_t capacity;              /* jobs in flight granted to the broker: 1..WORKER_CAPACITY_MAX */
     uint32_t heartbeat_ms;          /* WORKER_HEARTBEAT_MIN_MS..WORKER_HEARTBEAT_MAX_MS */
-    worker_store_url_t redis;       /* copied */
+    tix_redis_url_t redis;       /* copied */
     worker_store_opts_t store_opts; /* zeros = defaults */
     const char *health_file;        /* rewritten every second while healthy, or NULL; borrowed */
 } worker_config_t;

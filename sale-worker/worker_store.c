@@ -45,7 +45,7 @@ struct s_call {
 };
 
 struct worker_store {
-    worker_store_url_t url; /* where and how to connect */
+    tix_redis_url_t url; /* where and how to connect */
     int connect_timeout_ms; /* connect + AUTH/SELECT/LOAD must finish in this */
     int stall_ms;           /* the oldest call may wait this long */
     redisAsyncContext *ac;  /* NULL while down */
@@ -242,7 +242,7 @@ s_connect(worker_store_t *self)
 /* ---- Lifecycle ------------------------------------------------------------ */
 
 worker_store_t *
-worker_store_new(const worker_store_url_t *url, const worker_store_opts_t *opts)
+worker_store_new(const tix_redis_url_t *url, const worker_store_opts_t *opts)
 {
     assert(url && url->host[0] && url->port > 0);
     worker_store_t *self = xcalloc(1, sizeof *self);

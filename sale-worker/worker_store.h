@@ -34,9 +34,8 @@
 #include <zmq.h>
 
 #include "tix_err.h"
+#include "tix_redis_url.h"
 
-#define WORKER_STORE_DEFAULT_URL "redis://127.0.0.1:6379"
-#define WORKER_STORE_DEFAULT_PORT 6379
 #define WORKER_STORE_CONNECT_TIMEOUT_MS 2000 /* TCP connect + AUTH/SELECT/LOAD */
 #define WORKER_STORE_STALL_MS 5000           /* oldest call unanswered this long: reconnect */
 #define WORKER_STORE_BACKOFF_MIN_MS 100      /* first reconnect delay */
@@ -45,21 +44,6 @@
 typedef struct worker_store worker_store_t;
 
 /* ---- Configuration -------------------------------------------------------- */
-
-/* A parsed redis://[[user]:password@]host[:port][/db] URL. */
-typedef struct {
-    char host[256];     /* name, IPv4 or IPv6 (given in brackets in the URL) */
-    int port;           /* 1..65535; WORKER_STORE_DEFAULT_PORT when omitted */
-    char user[128];     /* ACL user; empty = AUTH with the password alone */
-    char password[256]; /* empty = no AUTH */
-    int db;             /* SELECTed when not 0 */
-} worker_store_url_t;
-
-/* Parses text into *url. On TIX_ERR_CONFIG writes a one-line reason into why
- * (which never repeats the password). user and password may be
- * percent-encoded (%40 for '@'). rediss:// (TLS) is refused: hiredis 0.14 has
- * no TLS. */
-tix_err worker_store_url_parse(const char *text, worker_store_url_t *url, char *why, size_t why_size);
 
 /* Tuning; a zero field takes its default. */
 typedef struct {
@@ -127,7 +111,7 @@ typedef void(worker_store_fn)(void *arg, const worker_store_result_t *result);
 
 /* A store for url (copied); starts connecting at once, without waiting.
  * opts may be NULL. The caller owns the store. */
-worker_store_t *worker_store_new(const worker_store_url_t *url, const worker_store_opts_t *opts);
+worker_store_t *worker_store_new(const tix_redis_url_t *url, const worker_store_opts_t *opts);
 /* Closes the connection, completes pending calls with TIX_ERR_UNAVAILABLE
  * (their callbacks run inside), frees the store. NULL-safe, idempotent,
  * sets *self_p to NULL. */

@@ -92,9 +92,9 @@ s_wait_ok(worker_store_t *st, bool want, int timeout_ms)
 static worker_store_t *
 s_store_for(const th_redis_t *r, const worker_store_opts_t *opts)
 {
-    worker_store_url_t url;
+    tix_redis_url_t url;
     char why[200];
-    assert_int_equal(worker_store_url_parse(r->url, &url, why, sizeof why), TIX_OK);
+    assert_int_equal(tix_redis_url_parse(r->url, &url, why, sizeof why), TIX_OK);
     worker_store_t *st = worker_store_new(&url, opts);
     assert_non_null(st);
     assert_true(s_wait_ok(st, true, 5000));
@@ -499,11 +499,11 @@ static void
 test_calls_when_down_fail_at_once_and_never_call_back(void **state)
 {
     (void) state;
-    worker_store_url_t url;
+    tix_redis_url_t url;
     char why[200];
     char text[64];
     snprintf(text, sizeof text, "redis://127.0.0.1:%d", th_free_port()); /* nobody listens */
-    assert_int_equal(worker_store_url_parse(text, &url, why, sizeof why), TIX_OK);
+    assert_int_equal(tix_redis_url_parse(text, &url, why, sizeof why), TIX_OK);
     worker_store_t *st = worker_store_new(&url, NULL);
     s_res_t res = {0};
     for (int i = 0; i < 5; i++)
@@ -590,9 +590,9 @@ test_url_credentials_and_database_are_used_and_refusals_keep_store_down(void **s
     s_redis_cmd(&r, "ACL SETUSER tixw on >s3cr@t ~* &* +@all");
     char text[128];
     snprintf(text, sizeof text, "redis://tixw:s3cr%%40t@127.0.0.1:%d/3", r.port);
-    worker_store_url_t url;
+    tix_redis_url_t url;
     char why[200];
-    assert_int_equal(worker_store_url_parse(text, &url, why, sizeof why), TIX_OK);
+    assert_int_equal(tix_redis_url_parse(text, &url, why, sizeof why), TIX_OK);
     assert_string_equal(url.password, "s3cr@t");
     worker_store_t *st = worker_store_new(&url, NULL);
     assert_true(s_wait_ok(st, true, 5000));
@@ -609,7 +609,7 @@ test_url_credentials_and_database_are_used_and_refusals_keep_store_down(void **s
 
     /* A wrong password never makes the store ok. */
     snprintf(text, sizeof text, "redis://tixw:wrong@127.0.0.1:%d", r.port);
-    assert_int_equal(worker_store_url_parse(text, &url, why, sizeof why), TIX_OK);
+    assert_int_equal(tix_redis_url_parse(text, &url, why, sizeof why), TIX_OK);
     st = worker_store_new(&url, NULL);
     assert_false(s_wait_ok(st, true, 700));
     worker_store_destroy(&st);
@@ -617,7 +617,7 @@ test_url_credentials_and_database_are_used_and_refusals_keep_store_down(void **s
     /* Nor does a user that may not load the library: no calls without it. */
     s_redis_cmd(&r, "ACL SETUSER noload on >pw ~* &* +@all -function");
     snprintf(text, sizeof text, "redis://noload:pw@127.0.0.1:%d", r.port);
-    assert_int_equal(worker_store_url_parse(text, &url, why, sizeof why), TIX_OK);
+    assert_int_equal(tix_redis_url_parse(text, &url, why, sizeof why), TIX_OK);
     st = worker_store_new(&url, NULL);
     assert_false(s_wait_ok(st, true, 700));
     worker_store_destroy(&st);

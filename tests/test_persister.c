@@ -229,25 +229,25 @@ static void
 test_redis_url_parses_credentials_port_and_db_and_refuses_typos(void **state)
 {
     (void) state;
-    persister_log_url_t u;
+    tix_redis_url_t u;
     char why[200];
-    assert_int_equal(persister_log_url_parse("redis://127.0.0.1:6390", &u, why, sizeof why), TIX_OK);
+    assert_int_equal(tix_redis_url_parse("redis://127.0.0.1:6390", &u, why, sizeof why), TIX_OK);
     assert_string_equal(u.host, "127.0.0.1");
     assert_int_equal(u.port, 6390);
     assert_int_equal(u.db, 0);
-    assert_int_equal(persister_log_url_parse("redis://app:p%40ss@cache:7000/3", &u, why, sizeof why), TIX_OK);
+    assert_int_equal(tix_redis_url_parse("redis://app:p%40ss@cache:7000/3", &u, why, sizeof why), TIX_OK);
     assert_string_equal(u.user, "app");
     assert_string_equal(u.password, "p@ss");
     assert_string_equal(u.host, "cache");
     assert_int_equal(u.db, 3);
-    assert_int_equal(persister_log_url_parse("redis://:secret@[::1]", &u, why, sizeof why), TIX_OK);
+    assert_int_equal(tix_redis_url_parse("redis://:secret@[::1]", &u, why, sizeof why), TIX_OK);
     assert_string_equal(u.host, "::1");
     assert_int_equal(u.port, 6379);
     assert_string_equal(u.password, "secret");
     const char *bad[] = {"http://x",       "redis://",       "redis://h:0", "redis://h:99999", "redis://h/x",
                          "redis://h?db=1", "redis://user@h", "redis://:@h", "redis://h o",     NULL};
     for (int i = 0; bad[i]; i++) {
-        assert_int_equal(persister_log_url_parse(bad[i], &u, why, sizeof why), TIX_ERR_CONFIG);
+        assert_int_equal(tix_redis_url_parse(bad[i], &u, why, sizeof why), TIX_ERR_CONFIG);
         assert_null(strstr(why, "secret"));
     }
 }

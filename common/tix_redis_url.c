@@ -1,13 +1,15 @@
 /*
- * persister_log_url.c - parses TIX_REDIS_URL, the form every tix binary
- * accepts: redis://[[user]:password@]host[:port][/db]. Reasons never quote
- * the URL back: it may hold a password.
+ * tix_redis_url.c - parses TIX_REDIS_URL:
+ *   redis://[[user]:password@]host[:port][/db]
+ * Reasons never quote the URL back: it may hold a password.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "persister_log.h"
+#include "tix_redis_url.h"
 
 #define URL_FORM "expected redis://[[user]:password@]host:port[/db]"
 
@@ -33,8 +35,8 @@ s_hex(char c)
     return -1;
 }
 
-/* Copies s[0..len) into out undoing %XX escapes; false when an escape is
- * broken, the result holds a NUL, or it does not fit. */
+/* Copies s[0..len) into out (out_size bytes) undoing %XX escapes; false when
+ * an escape is broken, the result holds a NUL or does not fit. */
 static bool
 s_decode(const char *s, size_t len, char *out, size_t out_size)
 {
@@ -57,6 +59,7 @@ s_decode(const char *s, size_t len, char *out, size_t out_size)
     return true;
 }
 
+/* Digits only, value in [min, max]. */
 static bool
 s_number(const char *s, size_t len, long min, long max, int *out)
 {
@@ -74,8 +77,9 @@ s_number(const char *s, size_t len, long min, long max, int *out)
     return true;
 }
 
+/* "user:password" (user may be empty; the password may not). */
 static tix_err
-s_userinfo(const char *s, size_t len, persister_log_url_t *url, char *why, size_t why_size)
+s_userinfo(const char *s, size_t len, tix_redis_url_t *url, char *why, size_t why_size)
 {
     const char *colon = memchr(s, ':', len);
     if (!colon)
@@ -83,49 +87,70 @@ s_userinfo(const char *s, size_t len, persister_log_url_t *url, char *why, size_
     size_t ulen = (size_t) (colon - s), plen = len - ulen - 1;
     if (plen == 0)
         return s_fail(why, why_size, "redis url: the password is empty");
-    if (!s_decode(s, ulen, url->user, sizeof url->user) ||
-        !s_decode(colon + 1, plen, url->password, sizeof url->password))
-        return s_fail(why, why_size, "redis url: the user or password is too long or badly %%-encoded");
+    if (!s_decode(s, ulen, url->user, sizeof url->user))
+        return s_fail(why, why_size, "redis url: the user is too long or badly %%-encoded");
+    if (!s_decode(colon + 1, plen, url->password, sizeof url->password))
+        return s_fail(why, why_size, "redis url: the password is too long or badly %%-encoded");
     return TIX_OK;
 }
 
-/* "host" or "host:port" (IPv4 or a name; IPv6 as "[addr]"). */
+/* A host name or IPv4 address, or (v6) an IPv6 address: no spaces, no
+ * stray URL punctuation, so that typos fail here and not at connect time. */
+static bool
+s_host_ok(const char *h, size_t len, bool v6)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = h[i];
+        bool ok = v6 ? (s_hex(c) >= 0 || c == ':' || c == '.')
+                     : ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '-' || c == '_');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* "host", "host:port", "[v6]" or "[v6]:port". */
 static tix_err
-s_hostport(const char *s, size_t len, persister_log_url_t *url, char *why, size_t why_size)
+s_hostport(const char *s, size_t len, tix_redis_url_t *url, char *why, size_t why_size)
 {
     const char *host = s, *port = NULL;
     size_t hlen;
     if (len > 0 && s[0] == '[') {
         const char *close = memchr(s, ']', len);
-        if (!close || (close + 1 < s + len && close[1] != ':'))
-            return s_fail(why, why_size, "redis url: expected [IPv6] or [IPv6]:port");
+        if (!close)
+            return s_fail(why, why_size, "redis url: '[' without ']' around an IPv6 address");
         host = s + 1;
         hlen = (size_t) (close - host);
+        if (close + 1 < s + len && close[1] != ':')
+            return s_fail(why, why_size, "redis url: expected ':port' after ']'");
         port = close + 1 < s + len ? close + 2 : NULL;
     } else {
         const char *colon = memchr(s, ':', len);
         hlen = colon ? (size_t) (colon - s) : len;
         port = colon ? colon + 1 : NULL;
     }
-    if (hlen == 0 || hlen >= sizeof url->host)
-        return s_fail(why, why_size, "redis url: the host is empty or too long (%s)", URL_FORM);
-    for (size_t i = 0; i < hlen; i++) {
-        if (strchr(" /?#@%", host[i]))
-            return s_fail(why, why_size, "redis url: the host holds characters a host name cannot have");
-    }
+    if (hlen == 0)
+        return s_fail(why, why_size, "redis url: the host is empty (%s)", URL_FORM);
+    if (!s_host_ok(host, hlen, host != s))
+        return s_fail(why, why_size, "redis url: the host holds characters a host name cannot have");
+    if (hlen >= sizeof url->host)
+        return s_fail(why, why_size, "redis url: the host is longer than %zu bytes", sizeof url->host - 1);
     memcpy(url->host, host, hlen);
     url->host[hlen] = '\0';
-    url->port = PERSISTER_REDIS_DEFAULT_PORT;
+    url->port = TIX_REDIS_DEFAULT_PORT;
     if (port && !s_number(port, (size_t) (s + len - port), 1, 65535, &url->port))
         return s_fail(why, why_size, "redis url: the port must be a number in 1..65535");
     return TIX_OK;
 }
 
 tix_err
-persister_log_url_parse(const char *text, persister_log_url_t *url, char *why, size_t why_size)
+tix_redis_url_parse(const char *text, tix_redis_url_t *url, char *why, size_t why_size)
 {
     static const char scheme[] = "redis://";
     memset(url, 0, sizeof *url);
+    if (strncmp(text, "rediss://", 9) == 0)
+        return s_fail(why, why_size, "redis url: rediss:// (TLS) is not supported by this build");
     if (strncmp(text, scheme, sizeof scheme - 1) != 0)
         return s_fail(why, why_size, "redis url: must start with redis:// (%s)", URL_FORM);
     const char *rest = text + sizeof scheme - 1;
@@ -133,12 +158,15 @@ persister_log_url_parse(const char *text, persister_log_url_t *url, char *why, s
         return s_fail(why, why_size, "redis url: query strings and fragments are not supported");
     const char *slash = strchr(rest, '/');
     size_t alen = slash ? (size_t) (slash - rest) : strlen(rest);
-    const char *at = NULL; /* the last '@' ends the credentials */
+    /* The last '@' ends the credentials: a password may hold '@'. */
+    const char *at = NULL;
     for (const char *p = rest; p < rest + alen; p++) {
         if (*p == '@')
             at = p;
     }
-    tix_err err = at ? s_userinfo(rest, (size_t) (at - rest), url, why, why_size) : TIX_OK;
+    tix_err err = TIX_OK;
+    if (at)
+        err = s_userinfo(rest, (size_t) (at - rest), url, why, why_size);
     const char *hp = at ? at + 1 : rest;
     if (err == TIX_OK)
         err = s_hostport(hp, (size_t) (rest + alen - hp), url, why, why_size);

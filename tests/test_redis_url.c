@@ -1,5 +1,5 @@
 /*
- * test_worker_url.c - TIX_REDIS_URL parsing (worker_store_url_parse):
+ * test_worker_url.c - TIX_REDIS_URL parsing (tix_redis_url_parse):
  * redis://[[user]:password@]host[:port][/db]. No Redis needed.
  */
 #include <setjmp.h>
@@ -11,12 +11,12 @@
 
 #include "worker_store.h"
 
-static worker_store_url_t
+static tix_redis_url_t
 s_parse_ok(const char *text)
 {
-    worker_store_url_t url;
+    tix_redis_url_t url;
     char why[200] = "";
-    tix_err err = worker_store_url_parse(text, &url, why, sizeof why);
+    tix_err err = tix_redis_url_parse(text, &url, why, sizeof why);
     if (err != TIX_OK)
         print_error("unexpected failure for %s: %s\n", text, why);
     assert_int_equal(err, TIX_OK);
@@ -28,9 +28,9 @@ static const char *
 s_parse_fails(const char *text)
 {
     static char why[200];
-    worker_store_url_t url;
+    tix_redis_url_t url;
     memset(why, 0, sizeof why);
-    assert_int_equal(worker_store_url_parse(text, &url, why, sizeof why), TIX_ERR_CONFIG);
+    assert_int_equal(tix_redis_url_parse(text, &url, why, sizeof why), TIX_ERR_CONFIG);
     assert_true(strlen(why) > 0);
     assert_null(strchr(why, '\n')); /* one line */
     assert_string_equal(url.password, "");
@@ -41,7 +41,7 @@ static void
 test_plain_host_and_port(void **state)
 {
     (void) state;
-    worker_store_url_t url = s_parse_ok("redis://127.0.0.1:6380");
+    tix_redis_url_t url = s_parse_ok("redis://127.0.0.1:6380");
     assert_string_equal(url.host, "127.0.0.1");
     assert_int_equal(url.port, 6380);
     assert_string_equal(url.user, "");
@@ -53,7 +53,7 @@ static void
 test_port_defaults_to_6379_and_trailing_slash_is_db_0(void **state)
 {
     (void) state;
-    worker_store_url_t url = s_parse_ok("redis://redis.internal/");
+    tix_redis_url_t url = s_parse_ok("redis://redis.internal/");
     assert_string_equal(url.host, "redis.internal");
     assert_int_equal(url.port, 6379);
     assert_int_equal(url.db, 0);
@@ -63,7 +63,7 @@ static void
 test_password_only_user_and_password_and_db(void **state)
 {
     (void) state;
-    worker_store_url_t url = s_parse_ok("redis://:hunter2@h:1/5");
+    tix_redis_url_t url = s_parse_ok("redis://:hunter2@h:1/5");
     assert_string_equal(url.user, "");
     assert_string_equal(url.password, "hunter2");
     assert_int_equal(url.db, 5);
@@ -78,7 +78,7 @@ static void
 test_ipv6_in_brackets(void **state)
 {
     (void) state;
-    worker_store_url_t url = s_parse_ok("redis://[::1]:7000/2");
+    tix_redis_url_t url = s_parse_ok("redis://[::1]:7000/2");
     assert_string_equal(url.host, "::1");
     assert_int_equal(url.port, 7000);
     assert_int_equal(url.db, 2);
