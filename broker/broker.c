@@ -38,11 +38,18 @@ broker_config_defaults(broker_config_t *c)
 }
 
 static zsock_t *
-s_bind(int type, const char *endpoints, const char *what, uint32_t max_message_bytes)
+s_bind(broker_t *self, int type, const char *endpoints, broker_zap_domain_t domain)
 {
+    const char *what = broker_zap_domain_name(domain);
+    uint32_t max_message_bytes = self->config.max_message_bytes;
     zsock_t *sock = zsock_new(type);
     if (!sock)
         return NULL;
+    if (self->config.curve && !tix_curve_server_apply(broker_curve_pair(self->config.curve), what, sock)) {
+        tix_error("cannot make a CURVE server\tsocket=%s err=\"%s\"", what, zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+        return NULL;
+    }
     zsock_set_maxmsgsize(sock, (int) max_message_bytes);
     zsock_set_sndhwm(sock, BROKER_HWM);
     zsock_set_rcvhwm(sock, type == ZMQ_ROUTER && strcmp(what, "frontend") == 0 ? BROKER_FRONTEND_RCVHWM : BROKER_HWM);
@@ -67,10 +74,15 @@ broker_new(const broker_config_t *config)
 {
     broker_t *self = xcalloc(1, sizeof *self);
     self->config = *config;
-    self->frontend = s_bind(ZMQ_ROUTER, config->frontend, "frontend", config->max_message_bytes);
-    self->backend = s_bind(ZMQ_ROUTER, config->backend, "backend", config->max_message_bytes);
-    self->events_in = s_bind(ZMQ_XSUB, config->events_in, "events-in", config->max_message_bytes);
-    self->events_out = s_bind(ZMQ_XPUB, config->events_out, "events-out", config->max_message_bytes);
+    /* The ZAP handler first: a handshake may start as soon as a socket binds. */
+    if (config->curve && !(self->zap = broker_zap_new(config->curve))) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    self->frontend = s_bind(self, ZMQ_ROUTER, config->frontend, BROKER_ZAP_FRONTEND);
+    self->backend = s_bind(self, ZMQ_ROUTER, config->backend, BROKER_ZAP_BACKEND);
+    self->events_in = s_bind(self, ZMQ_XSUB, config->events_in, BROKER_ZAP_EVENTS_IN);
+    self->events_out = s_bind(self, ZMQ_XPUB, config->events_out, BROKER_ZAP_EVENTS_OUT);
     if (!self->frontend || !self->backend || !self->events_in || !self->events_out) {
         broker_destroy(&self);
         return NULL;
@@ -80,9 +92,12 @@ broker_new(const broker_config_t *config)
     self->edge = broker_edge_new(BROKER_EDGE_MAX_SALES, BROKER_EDGE_MAX_BUYERS);
     self->limit = broker_limit_new(config->user_rate_per_s, config->user_burst, BROKER_LIMIT_SLOTS);
     self->next_tick_ms = tix_now_ms() + BROKER_TICK_MS;
-    tix_info("broker listening\tfrontend=%s backend=%s events_in=%s events_out=%s queue_limit=%u",
+    char key[TIX_CURVE_KEY_SHOWN + 1] = "off";
+    if (config->curve)
+        tix_curve_key_short(broker_curve_pair(config->curve)->public_txt, key);
+    tix_info("broker listening\tfrontend=%s backend=%s events_in=%s events_out=%s queue_limit=%u curve=%s",
              broker_frontend_endpoint(self), broker_backend_endpoint(self), config->events_in, config->events_out,
-             config->queue_limit);
+             config->queue_limit, key);
     return self;
 }
 
@@ -100,6 +115,7 @@ broker_destroy(broker_t **self_p)
     zsock_destroy(&self->events_in);
     zsock_destroy(&self->backend);
     zsock_destroy(&self->frontend);
+    broker_zap_destroy(&self->zap);
     free(self);
     *self_p = NULL;
 }
@@ -192,10 +208,14 @@ broker_step(broker_t *self, int timeout_ms)
         {zsock_resolve(self->frontend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->events_in), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->events_out), 0, ZMQ_POLLIN, 0},
+        {self->zap ? broker_zap_handle(self->zap) : NULL, 0, ZMQ_POLLIN, 0},
     };
-    int rc = zmq_poll(items, 4, timeout_ms);
+    int rc = zmq_poll(items, self->zap ? 5 : 4, timeout_ms);
     if (rc < 0)
         return errno == EINTR ? TIX_ERR_INTERRUPTED : TIX_ERR_IO;
+    /* Handshakes wait for these answers: give them first. */
+    if (self->zap && (items[4].revents & ZMQ_POLLIN))
+        broker_zap_recv(self->zap, tix_now_ms());
     /* Backend first: replies free credit for the calls that follow. */
     if (items[0].revents & ZMQ_POLLIN)
         s_drain_socket(self, self->backend);
@@ -248,10 +268,11 @@ broker_drain(broker_t *self)
         broker_jobs_each_of(self->jobs, broker_workers_at(self->workers, i), s_unavailable, self);
     const broker_stats_t *s = &self->stats;
     tix_info("broker stopped\tcalls=%llu replied=%llu forwarded=%llu unroutable=%llu exhausted=%llu expired=%llu "
-             "unavailable=%llu invalid=%llu workers_lost=%llu events=%llu edge_answers=%llu rate_limited=%llu",
+             "unavailable=%llu invalid=%llu workers_lost=%llu events=%llu edge_answers=%llu rate_limited=%llu "
+             "curve_denied=%llu",
              (unsigned long long) s->calls, (unsigned long long) s->replied, (unsigned long long) s->forwarded,
              (unsigned long long) s->unroutable, (unsigned long long) s->exhausted, (unsigned long long) s->expired,
              (unsigned long long) s->unavailable, (unsigned long long) s->invalid, (unsigned long long) s->workers_lost,
-             (unsigned long long) s->events, (unsigned long long) s->edge_answers,
-             (unsigned long long) s->rate_limited);
+             (unsigned long long) s->events, (unsigned long long) s->edge_answers, (unsigned long long) s->rate_limited,
+             (unsigned long long) (self->zap ? broker_zap_denied(self->zap) : 0));
 }

@@ -34,6 +34,7 @@
 #define BROKER_NO_WORKER_RETRY_MS 500  /* retry_after_ms when no worker lives */
 
 typedef struct broker broker_t;
+typedef struct broker_curve broker_curve_t; /* broker_zap.h */
 
 typedef struct {
     const char *frontend;   /* bind endpoint(s) for clients, comma-separated */
@@ -47,6 +48,7 @@ typedef struct {
     uint32_t drain_ms;
     double user_rate_per_s; /* per-user refill; 0 = no rate limiting */
     uint32_t user_burst;    /* per-user calls at once */
+    broker_curve_t *curve;  /* CURVE keys and allow-lists (broker_zap.h); NULL: CURVE off. Borrowed */
 } broker_config_t;
 
 /* Counters, for logs and tests. */
@@ -72,7 +74,8 @@ typedef struct {
 /* Fills config with the defaults above. */
 void broker_config_defaults(broker_config_t *config);
 
-/* Binds every endpoint. Returns NULL (after logging the reason) when one
+/* Binds every endpoint (as CURVE servers, with the ZAP handler, when
+ * config->curve is set; it must then outlive the broker). Returns NULL (after logging the reason) when one
  * cannot be bound. config is copied; its strings are borrowed and must
  * outlive the broker. */
 broker_t *broker_new(const broker_config_t *config);

@@ -67,6 +67,7 @@ s_send_job(broker_t *self, broker_worker_t *w, broker_job_t *job, int64_t now)
     j.job_id = job->job_id;
     j.method = (char *) job->method->name;
     j.budget_ms = (uint32_t) budget;
+    j.client = job->client_key;
     j.body.data = zframe_data(job->body);
     j.body.len = zframe_size(job->body);
     return s_send_worker(self, w->rid, w->rid_size, TIX_WP_JOB, &j.base);
@@ -155,9 +156,12 @@ static void
 s_on_reply(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
     const Tix__Worker__V1__JobReply *r = (const Tix__Worker__V1__JobReply *) body;
+    (void) rid;
     if (!w) {
+        /* No DISCONNECT here: after a broker restart a worker may hold
+         * hundreds of calls, and one DISCONNECT per stale reply would make
+         * it re-register hundreds of times. Its next HEARTBEAT earns one. */
         self->stats.stale_replies++;
-        s_disconnect(self, rid);
         return;
     }
     broker_job_t *job = broker_jobs_find(self->jobs, r->job_id);

@@ -124,6 +124,7 @@ s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
     job->method = call->method;
     job->call_id = call->call_id;
     job->deadline_ms = tix_now_ms() + timeout;
+    tix_curve_key_short(self->call_key, job->client_key);
     broker_jobs_push_back(self->jobs, job);
     broker_dispatch(self);
 }
@@ -141,6 +142,35 @@ static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
     [TIX_METHOD_GET_ORDER] = s_on_forward,   [TIX_METHOD_CREATE_SALE] = s_on_forward,
     [TIX_METHOD_HEALTH_CHECK] = s_on_health,
 };
+
+/* AdminService under CURVE: only keys on the admin allow-list. True (after
+ * answering PERMISSION_DENIED) when the call must go no further. */
+static bool
+s_admin_denied(broker_t *self, zframe_t **client, const tix_call_t *call)
+{
+    if (!self->zap || !call->method->admin || broker_curve_is_admin(self->config.curve, self->call_key))
+        return false;
+    char key[TIX_CURVE_KEY_SHOWN + 1];
+    tix_curve_key_short(self->call_key, key);
+    tix_debug("admin call refused\tmethod=%s key=%s", call->method->name, key);
+    s_reply_status(self, client, call->call_id, TIX__V1__CODE__PERMISSION_DENIED,
+                   "admin: this client's CURVE key is not on the broker's admin allow-list (--curve-admins)", 0);
+    return true;
+}
+
+/* The client's CURVE public key (ZAP User-Id) into self->call_key; "" when
+ * CURVE is off. libzmq attaches it to every frame of the message. */
+static void
+s_read_key(broker_t *self, zframe_t *client, zmsg_t *msg)
+{
+    self->call_key[0] = '\0';
+    if (!self->zap)
+        return;
+    const char *uid = zframe_meta(client, "User-Id");
+    if (!uid && zmsg_first(msg))
+        uid = zframe_meta(zmsg_first(msg), "User-Id");
+    snprintf(self->call_key, sizeof self->call_key, "%s", uid ? uid : "");
+}
 
 /* The user a call is made for, when it names one: the rate limit's key. */
 static const char *
@@ -179,6 +209,7 @@ broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
         zmsg_destroy(msg_p);
         return;
     }
+    s_read_key(self, client, msg);
     zframe_t *delimiter = zmsg_first(msg);
     tix_call_t call;
     if (!delimiter || zframe_size(delimiter) != 0) {
@@ -201,7 +232,7 @@ broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
     if (call.code != TIX__V1__CODE__OK) {
         self->stats.invalid++;
         s_reply_status(self, &client, call.call_id, call.code, call.message, 0);
-    } else if (!s_rate_limited(self, &client, &call)) {
+    } else if (!s_admin_denied(self, &client, &call) && !s_rate_limited(self, &client, &call)) {
         s_handlers[call.method->id](self, &client, msg, &call);
     }
     tix_call_clear(&call);

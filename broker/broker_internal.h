@@ -12,6 +12,7 @@
 #include "broker_jobs.h"
 #include "broker_limit.h"
 #include "broker_workers.h"
+#include "broker_zap.h"
 #include "tix_codec.h"
 
 struct broker {
@@ -22,8 +23,10 @@ struct broker {
     zsock_t *events_out; /* XPUB, subscribers */
     broker_workers_t *workers;
     broker_jobs_t *jobs;
-    broker_edge_t *edge;   /* sold-out sales answered here */
-    broker_limit_t *limit; /* per-user token buckets */
+    broker_edge_t *edge;                    /* sold-out sales answered here */
+    broker_limit_t *limit;                  /* per-user token buckets */
+    broker_zap_t *zap;                      /* ZAP handler; NULL when CURVE is off */
+    char call_key[TIX_CURVE_KEY_TXT_BYTES]; /* CURVE key of the call being handled, or "" */
     broker_stats_t stats;
     int64_t next_tick_ms;  /* next run of timers */
     int64_t rate_since_ms; /* start of the current throughput window */

@@ -22,6 +22,7 @@
 
 #include "broker_workers.h"
 #include "tix_codec.h"
+#include "tix_curve.h"
 
 typedef struct broker_jobs broker_jobs_t;
 
@@ -30,11 +31,12 @@ typedef struct broker_job {
     zframe_t *client; /* client routing id (owned) */
     zframe_t *body;   /* request body as received (owned) */
     const tix_method_t *method;
-    uint64_t call_id;        /* the client's, echoed in the reply */
-    int64_t deadline_ms;     /* monotonic; work not started by then is not started */
-    broker_worker_t *worker; /* assigned worker, or NULL while queued */
-    uint32_t dispatches;     /* times sent to a worker */
-    uint32_t prev, next;     /* queue links (slot numbers) */
+    uint64_t call_id;                         /* the client's, echoed in the reply */
+    int64_t deadline_ms;                      /* monotonic; work not started by then is not started */
+    broker_worker_t *worker;                  /* assigned worker, or NULL while queued */
+    uint32_t dispatches;                      /* times sent to a worker */
+    char client_key[TIX_CURVE_KEY_SHOWN + 1]; /* first chars of the client's CURVE key (Job.client), or "" */
+    uint32_t prev, next;                      /* queue links (slot numbers) */
     bool queued;
 } broker_job_t;
 

@@ -8,6 +8,7 @@
 #include <czmq.h>
 
 #include "broker.h"
+#include "broker_zap.h"
 #include "tix_log.h"
 #include "tix_opts.h"
 #include "tix_util.h"
@@ -23,6 +24,8 @@ int
 main(int argc, char **argv)
 {
     const char *frontend, *backend, *events_in, *events_out, *log_level;
+    bool curve = false;
+    broker_curve_paths_t paths = {0};
     long queue_limit, default_timeout, max_timeout, max_message, drain_ms, user_rate, user_burst;
     broker_config_t config;
     broker_config_defaults(&config);
@@ -48,6 +51,18 @@ main(int argc, char **argv)
          "calls per second a user_id may keep up (0 = no per-user rate limit)"},
         {"user-burst", "TIX_USER_BURST", TIX_OPT_INT, &user_burst, "100", 1, 1000000,
          "calls a user_id may make at once before the rate applies"},
+        {"curve", "TIX_CURVE", TIX_OPT_FLAG, &curve, NULL, 0, 0,
+         "CURVE on every endpoint: encryption, and only allow-listed keys connect"},
+        {"curve-secret", "TIX_CURVE_SECRET", TIX_OPT_STRING, &paths.secret, NULL, 0, 0,
+         "the broker's certificate (NAME_secret from tix keygen; mode 0600)"},
+        {"curve-clients", "TIX_CURVE_CLIENTS", TIX_OPT_STRING, &paths.clients, NULL, 0, 0,
+         "allow-list for the frontend: a public certificate file or a directory of them"},
+        {"curve-workers", "TIX_CURVE_WORKERS", TIX_OPT_STRING, &paths.workers, NULL, 0, 0,
+         "allow-list for the backend and the event intake"},
+        {"curve-subscribers", "TIX_CURVE_SUBSCRIBERS", TIX_OPT_STRING, &paths.subscribers, NULL, 0, 0,
+         "allow-list for the event feed (persister, subscribers); none: no one"},
+        {"curve-admins", "TIX_CURVE_ADMINS", TIX_OPT_STRING, &paths.admins, NULL, 0, 0,
+         "client keys that may call AdminService (CreateSale); none: no one"},
         {"log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &log_level, "info", 0, 0, "debug, info, warn or error"},
     };
     tix_opts_result_t parsed;
@@ -75,18 +90,30 @@ main(int argc, char **argv)
     config.drain_ms = (uint32_t) drain_ms;
     config.user_rate_per_s = (double) user_rate;
     config.user_burst = (uint32_t) user_burst;
+    broker_curve_t *keys = NULL;
+    if (curve) {
+        char why[512];
+        keys = broker_curve_load(&paths, why, sizeof why);
+        if (!keys) {
+            fprintf(stderr, "tix-broker: %s\n", why);
+            return 2;
+        }
+        config.curve = keys;
+    }
 
     zsys_handler_set(NULL); /* our handlers, not czmq's, own SIGINT/SIGTERM */
     tix_signals_install();
     broker_t *broker = broker_new(&config);
     if (!broker) {
         fprintf(stderr, "tix-broker: cannot bind the configured endpoints (see log above)\n");
+        broker_curve_destroy(&keys);
         return 1;
     }
     broker_run(broker);
     tix_info("stopping\tdrain_ms=%u", config.drain_ms);
     broker_drain(broker);
     broker_destroy(&broker);
+    broker_curve_destroy(&keys);
     zsys_shutdown();
     return 0;
 }

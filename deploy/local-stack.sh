@@ -14,7 +14,9 @@
 # Environment: TIX_BUILD_DIR (default ./build), TIX_STACK_DIR (state; default
 # ./.tix), TIX_STACK_PORT (first of six ports: client, worker, events in,
 # events out, redis, mongod; default 5555), TIX_MONGO_URI (an existing
-# MongoDB). Nothing is left running on exit.
+# MongoDB), TIX_CURVE (default 1: CURVE on every broker endpoint, with keys
+# made by `tix keygen` under $STATE/keys; TIX_CURVE=0 turns it off).
+# Nothing is left running on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +32,7 @@ export TIX_EVENTS_IN="tcp://127.0.0.1:$((PORT + 2))"
 export TIX_EVENTS_OUT="tcp://127.0.0.1:$((PORT + 3))"
 export TIX_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 
+CURVE=${TIX_CURVE:-1}
 PIDS=()
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -76,6 +79,28 @@ choose_sink() {
     fi
 }
 
+# CURVE keys under $STATE/keys (made once, kept across runs) and the
+# broker's allow-list directories, holding copies of the public files. The
+# client key is also the admin. Exports the client's keys for tix and
+# tix-rush; each process gets its own secret below.
+setup_curve() {
+    local k=$STATE/keys n
+    mkdir -p "$k/clients" "$k/workers" "$k/subscribers" "$k/admins"
+    chmod 700 "$k"
+    for n in broker worker persister client; do
+        [ -e "$k/$n" ] || "$BUILD/tix" keygen "$n" --dir "$k" >/dev/null
+    done
+    cp "$k/client" "$k/clients/"
+    cp "$k/worker" "$k/workers/"
+    cp "$k/persister" "$k/subscribers/"
+    cp "$k/client" "$k/admins/"
+    export TIX_CURVE_SERVER_KEY="$k/broker" TIX_CURVE_SECRET="$k/client_secret"
+    BROKER_ENV=(TIX_CURVE=1 TIX_CURVE_SECRET="$k/broker_secret" TIX_CURVE_CLIENTS="$k/clients"
+        TIX_CURVE_WORKERS="$k/workers" TIX_CURVE_SUBSCRIBERS="$k/subscribers" TIX_CURVE_ADMINS="$k/admins")
+    WORKER_ENV=(TIX_CURVE_SECRET="$k/worker_secret")
+    PERSISTER_ENV=(TIX_CURVE_SECRET="$k/persister_secret")
+}
+
 start_stack() {
     for b in tix-broker tix-worker tix-persister tix tix-rush; do
         [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (cmake -S . -B build && cmake --build build)"
@@ -85,6 +110,14 @@ start_stack() {
         port_free "$p" || die "port $p is in use (set TIX_STACK_PORT to another base port)"
     done
     mkdir -p "$STATE/redis" "$STATE/logs"
+    BROKER_ENV=() WORKER_ENV=() PERSISTER_ENV=()
+    if [ "$CURVE" = 1 ]; then
+        setup_curve
+        say "CURVE on (keys in $STATE/keys; TIX_CURVE=0 turns it off)"
+    else
+        unset TIX_CURVE_SERVER_KEY TIX_CURVE_SECRET
+        say "CURVE off (TIX_CURVE=$CURVE)"
+    fi
 
     say "redis-server on 127.0.0.1:$REDIS_PORT (appendonly yes, appendfsync always, dir $STATE/redis)"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STATE/redis" \
@@ -98,16 +131,16 @@ start_stack() {
     redis-cli -p "$REDIS_PORT" ping >/dev/null || die "redis-server did not start (see $STATE/logs/redis.log)"
 
     say "tix-broker on $TIX_FRONTEND (logs: $STATE/logs/broker.log)"
-    "$BUILD/tix-broker" 2>>"$STATE/logs/broker.log" &
+    env "${BROKER_ENV[@]}" "$BUILD/tix-broker" 2>>"$STATE/logs/broker.log" &
     PIDS+=($!)
     for i in 1 2; do
         say "tix-worker w$i (logs: $STATE/logs/worker-$i.log)"
-        "$BUILD/tix-worker" --worker-id "w$i" 2>>"$STATE/logs/worker-$i.log" &
+        env "${WORKER_ENV[@]}" "$BUILD/tix-worker" --worker-id "w$i" 2>>"$STATE/logs/worker-$i.log" &
         PIDS+=($!)
     done
     choose_sink
     say "tix-persister: $SINK_SAYS (logs: $STATE/logs/persister.log)"
-    "$BUILD/tix-persister" "${PERSIST_ARGS[@]}" --health-file "$STATE/persister.health" \
+    env "${PERSISTER_ENV[@]}" "$BUILD/tix-persister" "${PERSIST_ARGS[@]}" --health-file "$STATE/persister.health" \
         2>>"$STATE/logs/persister.log" &
     PERSISTER_PID=$!
     PIDS+=("$PERSISTER_PID")
@@ -186,7 +219,7 @@ case "${1:-}" in
         say "stopping the stack"
         ;;
     -h | --help | "")
-        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
         [ -n "${1:-}" ] || exit 2
         ;;
     *) die "unknown command '$1' (run or demo)" ;;

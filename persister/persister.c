@@ -78,6 +78,10 @@ persister_new(const persister_config_t *config, persister_sink_t **sink)
     zsock_set_maxmsgsize(self->sub, TIX_MAX_MESSAGE_BYTES);
     zsock_set_linger(self->sub, 0);
     zsock_set_subscribe(self->sub, "order.");
+    if (config->curve && !tix_curve_client_apply(config->curve, self->sub)) {
+        tix_error("cannot set the CURVE keys\tsocket=events-out err=\"%s\"", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
     if (!s_monitor_new(self)) /* before connecting, or the first connect goes unseen */
         goto fail;
     if (zsock_attach(self->sub, config->events_out, false) != 0) {

@@ -124,7 +124,7 @@ persister_config_check(const persister_config_t *c, char *why, size_t why_size)
 
 /* Flag values as parsed, before they are checked and converted. */
 typedef struct {
-    const char *sink, *wc, *log_level;
+    const char *sink, *wc, *log_level, *curve_secret, *curve_server;
     long batch_max, batch_ms, catchup_ms, buffer_max, hwm, wtimeout, drain_ms, backoff_max;
 } s_raw_t;
 
@@ -187,6 +187,10 @@ persister_config_parse(persister_config_t *c, int argc, char **argv, bool *help)
          "on SIGINT/SIGTERM, time allowed to write what is held"},
         {"health-file", "TIX_HEALTH_FILE", TIX_OPT_STRING, &c->health_file, NULL, 0, 0,
          "rewritten every second while subscribed and the sink answers (probes read its mtime)"},
+        {"curve-server-key", "TIX_CURVE_SERVER_KEY", TIX_OPT_STRING, &r.curve_server, NULL, 0, 0,
+         "the broker's public certificate: with --curve-secret, CURVE to the event feed"},
+        {"curve-secret", "TIX_CURVE_SECRET", TIX_OPT_STRING, &r.curve_secret, NULL, 0, 0,
+         "this persister's certificate (NAME_secret from tix keygen; mode 0600)"},
         {"log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &r.log_level, "info", 0, 0, "debug, info, warn or error"},
     };
     tix_opts_result_t parsed;
@@ -201,8 +205,10 @@ persister_config_parse(persister_config_t *c, int argc, char **argv, bool *help)
         fprintf(stderr, "tix-persister: unexpected argument '%s' (try --help)\n", parsed.pos[0]);
         return TIX_ERR_CONFIG;
     }
-    char why[256];
-    if (s_finish(c, &r, why, sizeof why) != TIX_OK) {
+    char why[512];
+    static tix_curve_client_t keys; /* lives as long as the process, like argv */
+    if (tix_curve_client_config(r.curve_secret, r.curve_server, &keys, &c->curve, why, sizeof why) != TIX_OK ||
+        s_finish(c, &r, why, sizeof why) != TIX_OK) {
         fprintf(stderr, "tix-persister: %s\n", why);
         return TIX_ERR_CONFIG;
     }

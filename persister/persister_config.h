@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tix_curve.h"
 #include "tix_err.h"
 
 #define PERSISTER_DEFAULT_EVENTS_OUT "tcp://127.0.0.1:5558"
@@ -53,6 +54,7 @@ typedef struct {
     int backoff_min_ms;
     int backoff_max_ms;
     int redis_timeout_ms;
+    const tix_curve_client_t *curve; /* CURVE keys for the event feed, or NULL (plain); borrowed */
 } persister_config_t;
 
 /* Fills config with the defaults above (sink MONGODB, no URI). */

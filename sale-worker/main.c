@@ -20,14 +20,16 @@ static const char s_usage[] = "usage: " PROG " [options]\n\n"
                               "Runs one tix sale worker: takes jobs from the broker's backend, runs them\n"
                               "against Redis (one Function call each) and publishes order events.\n\n";
 
-static char s_default_id[128]; /* hostname-pid */
+static char s_default_id[128];     /* hostname-pid */
+static tix_curve_client_t s_curve; /* CURVE keys, when configured */
 
 /* Fills config from flags and TIX_* variables. Returns -1 to go on, or the
  * exit code (0 after --help, 2 after printing why the configuration is bad). */
 static int
 s_configure(int argc, char **argv, worker_config_t *config)
 {
-    const char *redis_url, *log_level, *worker_id = NULL;
+    char why[512];
+    const char *redis_url, *log_level, *worker_id = NULL, *curve_server = NULL, *curve_secret = NULL;
     long capacity, heartbeat_ms;
     const tix_opt_t opts[] = {
         {"backend", "TIX_BACKEND", TIX_OPT_STRING, &config->backend, WORKER_DEFAULT_BACKEND, 0, 0,
@@ -44,6 +46,10 @@ s_configure(int argc, char **argv, worker_config_t *config)
          WORKER_HEARTBEAT_MAX_MS, "heartbeat interval with the broker"},
         {"health-file", "TIX_HEALTH_FILE", TIX_OPT_STRING, &config->health_file, NULL, 0, 0,
          "rewrite this file every second while healthy (for liveness probes)"},
+        {"curve-server-key", "TIX_CURVE_SERVER_KEY", TIX_OPT_STRING, &curve_server, NULL, 0, 0,
+         "the broker's public certificate: with --curve-secret, CURVE to the broker"},
+        {"curve-secret", "TIX_CURVE_SECRET", TIX_OPT_STRING, &curve_secret, NULL, 0, 0,
+         "this worker's certificate (NAME_secret from tix keygen; mode 0600)"},
         {"log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &log_level, "info", 0, 0, "debug, info, warn or error"},
     };
     tix_opts_result_t parsed;
@@ -51,6 +57,10 @@ s_configure(int argc, char **argv, worker_config_t *config)
         return 2;
     if (parsed.help)
         return 0;
+    if (tix_curve_client_config(curve_secret, curve_server, &s_curve, &config->curve, why, sizeof why) != TIX_OK) {
+        fprintf(stderr, PROG ": %s\n", why);
+        return 2;
+    }
     if (parsed.npos > 0) {
         fprintf(stderr, PROG ": unexpected argument '%s' (try --help)\n", parsed.pos[0]);
         return 2;
@@ -59,7 +69,6 @@ s_configure(int argc, char **argv, worker_config_t *config)
         fprintf(stderr, PROG ": --log-level: expected debug, info, warn or error, got '%s'\n", log_level);
         return 2;
     }
-    char why[200];
     if (tix_redis_url_parse(redis_url, &config->redis, why, sizeof why) != TIX_OK) {
         fprintf(stderr, PROG ": --redis-url: %s\n", why);
         return 2;

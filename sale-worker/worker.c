@@ -30,6 +30,11 @@ s_dealer_new(const worker_t *self)
     zsock_set_rcvtimeo(s, 0);
     zsock_set_linger(s, 0);                             /* a silent broker's queue is not worth waiting for */
     zsock_set_maxmsgsize(s, 2 * TIX_MAX_MESSAGE_BYTES); /* a Job wraps one client body */
+    if (self->config.curve && !tix_curve_client_apply(self->config.curve, s)) {
+        tix_error("cannot set the CURVE keys\tsocket=backend err=\"%s\"", zmq_strerror(errno));
+        zsock_destroy(&s);
+        return NULL;
+    }
     if (zsock_connect(s, "%s", self->config.backend) != 0) {
         tix_error("cannot connect the backend endpoint\tendpoint=%s reason=\"%s\"", self->config.backend,
                   zmq_strerror(errno));
@@ -46,6 +51,11 @@ s_pub_new(const worker_t *self)
         return NULL;
     zsock_set_sndhwm(s, 10000); /* beyond that events drop; the persister reads the log */
     zsock_set_linger(s, 0);
+    if (self->config.curve && !tix_curve_client_apply(self->config.curve, s)) {
+        tix_error("cannot set the CURVE keys\tsocket=events-in err=\"%s\"", zmq_strerror(errno));
+        zsock_destroy(&s);
+        return NULL;
+    }
     if (zsock_connect(s, "%s", self->config.events_in) != 0) {
         tix_error("cannot connect the event intake endpoint\tendpoint=%s reason=\"%s\"", self->config.events_in,
                   zmq_strerror(errno));

@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "tix_curve.h"
 #include "tix_err.h"
 #include "worker_store.h"
 
@@ -42,14 +43,15 @@
 typedef struct worker worker_t;
 
 typedef struct {
-    const char *backend;            /* broker backend endpoint (DEALER connects); borrowed */
-    const char *events_in;          /* broker event intake endpoint (PUB connects); borrowed */
-    const char *worker_id;          /* 1..WORKER_ID_MAX_BYTES, no control characters; borrowed */
-    uint32_t capacity;              /* jobs in flight granted to the broker: 1..WORKER_CAPACITY_MAX */
-    uint32_t heartbeat_ms;          /* WORKER_HEARTBEAT_MIN_MS..WORKER_HEARTBEAT_MAX_MS */
-    tix_redis_url_t redis;       /* copied */
-    worker_store_opts_t store_opts; /* zeros = defaults */
-    const char *health_file;        /* rewritten every second while healthy, or NULL; borrowed */
+    const char *backend;             /* broker backend endpoint (DEALER connects); borrowed */
+    const char *events_in;           /* broker event intake endpoint (PUB connects); borrowed */
+    const char *worker_id;           /* 1..WORKER_ID_MAX_BYTES, no control characters; borrowed */
+    uint32_t capacity;               /* jobs in flight granted to the broker: 1..WORKER_CAPACITY_MAX */
+    uint32_t heartbeat_ms;           /* WORKER_HEARTBEAT_MIN_MS..WORKER_HEARTBEAT_MAX_MS */
+    tix_redis_url_t redis;           /* copied */
+    worker_store_opts_t store_opts;  /* zeros = defaults */
+    const char *health_file;         /* rewritten every second while healthy, or NULL; borrowed */
+    const tix_curve_client_t *curve; /* CURVE keys for both broker sockets, or NULL (plain); borrowed */
 } worker_config_t;
 
 /* Creates the sockets and starts connecting (nothing waits here). Returns

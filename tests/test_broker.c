@@ -556,6 +556,23 @@ test_worker_garbage_and_stale_replies_are_dropped_and_counted(void **state)
 }
 
 static void
+test_stale_replies_from_an_unknown_worker_earn_one_disconnect_per_heartbeat(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *w = zsock_new_dealer(broker_backend_endpoint(f->broker));
+    for (uint64_t i = 1; i <= 50; i++) /* e.g. calls it held before a broker restart */
+        s_worker_reply(w, i, TIX__V1__CODE__OK, NULL);
+    s_worker_heartbeat(w, true);
+    ProtobufCMessage *body;
+    assert_int_equal(s_worker_recv(f->broker, w, &body), TIX_WP_DISCONNECT);
+    for (int i = 0; i < 20; i++)
+        broker_step(f->broker, 5);
+    assert_false(zsock_events(w) & ZMQ_POLLIN); /* one, not 51 */
+    assert_int_equal(broker_stats(f->broker)->stale_replies, 50);
+    zsock_destroy(&w);
+}
+
+static void
 test_unknown_worker_heartbeat_gets_disconnect(void **state)
 {
     fixture_t *f = *state;
@@ -723,6 +740,7 @@ main(void)
         T(test_a_flooding_user_is_refused_without_slowing_anyone_else),
         T(test_worker_garbage_and_stale_replies_are_dropped_and_counted),
         T(test_unknown_worker_heartbeat_gets_disconnect),
+        T(test_stale_replies_from_an_unknown_worker_earn_one_disconnect_per_heartbeat),
         T(test_bad_input_gets_clear_errors_and_disturbs_no_one),
         T(test_oversized_message_is_refused_by_the_socket),
         T(test_client_gone_before_its_reply_is_counted_unroutable),

@@ -33,21 +33,31 @@
 /* Everything a command needs; flags point into argv, the environment or
  * static defaults (tix_opts). */
 typedef struct {
-    const char *frontend;   /* --frontend / TIX_FRONTEND */
-    long timeout_ms;        /* --timeout-ms / TIX_TIMEOUT_MS */
-    bool json;              /* --json */
-    const char *log_level;  /* --log-level / TIX_LOG_LEVEL */
-    const char *tickets;    /* sale create --tickets */
-    const char *opens_at;   /* sale create --opens-at */
-    const char *closes_at;  /* sale create --closes-at */
-    const char *request_id; /* buy --request-id */
-    int nargs;              /* positionals after the command words */
+    const char *frontend;     /* --frontend / TIX_FRONTEND */
+    long timeout_ms;          /* --timeout-ms / TIX_TIMEOUT_MS */
+    bool json;                /* --json */
+    const char *log_level;    /* --log-level / TIX_LOG_LEVEL */
+    const char *tickets;      /* sale create --tickets */
+    const char *opens_at;     /* sale create --opens-at */
+    const char *closes_at;    /* sale create --closes-at */
+    const char *request_id;   /* buy --request-id */
+    const char *curve_secret; /* --curve-secret / TIX_CURVE_SECRET: this client's certificate */
+    const char *curve_server; /* --curve-server-key / TIX_CURVE_SERVER_KEY: the broker's public one */
+    const char *dir;          /* keygen --dir */
+    int nargs;                /* positionals after the command words */
     const char *args[CLI_MAX_ARGS];
     tix_client_t *client; /* connected before the command runs */
 } cli_t;
 
 /* Which command-specific flags a command takes. */
-enum { CLI_FLAG_TICKETS = 1, CLI_FLAG_OPENS_AT = 2, CLI_FLAG_CLOSES_AT = 4, CLI_FLAG_REQUEST_ID = 8 };
+enum {
+    CLI_FLAG_TICKETS = 1,
+    CLI_FLAG_OPENS_AT = 2,
+    CLI_FLAG_CLOSES_AT = 4,
+    CLI_FLAG_REQUEST_ID = 8,
+    CLI_FLAG_DIR = 16,     /* --dir (keygen) */
+    CLI_FLAG_OFFLINE = 32, /* runs without a broker: no client is connected */
+};
 
 typedef struct {
     const char *group; /* "sale", or NULL for a one-word command */

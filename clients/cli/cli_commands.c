@@ -7,8 +7,10 @@
  * an exit status. Adding a command adds a row and a function.
  */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "tix_curve.h"
 #include "tix_util.h"
 
 /* Validates and makes the call. Returns true with the OK answer in result;
@@ -201,6 +203,30 @@ s_health(cli_t *cli)
     return exit;
 }
 
+/* keygen NAME: a CURVE key pair in --dir (default "."), never over an
+ * existing one. Prints the public key (the secret one is never printed). */
+static int
+s_keygen(cli_t *cli)
+{
+    const char *dir = cli->dir ? cli->dir : ".";
+    char path[1024], pub[TIX_CURVE_KEY_TXT_BYTES], why[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, cli->args[0]);
+    if (stat(path, &st) == 0)
+        return cli_fail(cli, CLI_EXIT_EXISTS, "ALREADY_EXISTS", 0, "%s exists; refusing to overwrite a key", path);
+    tix_err err = tix_curve_keygen(dir, cli->args[0], pub, why, sizeof why);
+    if (err != TIX_OK)
+        return cli_fail(cli, err == TIX_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_ERROR, "KEYGEN", 0, "keygen: %s", why);
+    char secret[1100];
+    snprintf(secret, sizeof secret, "%s" TIX_CURVE_SECRET_SUFFIX, path);
+    cli_out_t o;
+    cli_out_begin(&o, cli->json, pub, "public_key");
+    cli_out_str(&o, "public_file", "public_file", path);
+    cli_out_str(&o, "secret_file", "secret_file", secret);
+    cli_out_end(&o);
+    return CLI_EXIT_OK;
+}
+
 const cli_command_t cli_commands[] = {
     {"sale", "create", "ID", 1, 1, CLI_FLAG_TICKETS | CLI_FLAG_OPENS_AT | CLI_FLAG_CLOSES_AT,
      "create sale ID with N tickets (ALREADY_EXISTS if it exists: a sale is never reset)", s_sale_create},
@@ -209,5 +235,7 @@ const cli_command_t cli_commands[] = {
      "buy one ticket of SALE for USER; retried, exactly, until --timeout-ms", s_buy},
     {"order", "get", "SALE USER", 2, 2, 0, "show the order USER holds for SALE", s_order_get},
     {NULL, "health", "[SERVICE]", 0, 1, 0, "ask the broker whether it is serving", s_health},
+    {NULL, "keygen", "NAME", 1, 1, CLI_FLAG_DIR | CLI_FLAG_OFFLINE,
+     "write a CURVE key pair: DIR/NAME (public) and DIR/NAME_secret (mode 0600)", s_keygen},
 };
 const size_t cli_ncommands = TIX_ARRAY_LEN(cli_commands);

@@ -33,8 +33,8 @@ static const char s_exit_help[] = "Exit status:\n"
 static bool
 s_takes_value(const char *arg)
 {
-    static const char *const names[] = {"frontend", "timeout-ms", "log-level", "tickets",
-                                        "opens-at", "closes-at",  "request-id"};
+    static const char *const names[] = {"frontend",  "timeout-ms", "log-level",    "tickets",          "opens-at",
+                                        "closes-at", "request-id", "curve-secret", "curve-server-key", "dir"};
     if (strncmp(arg, "--", 2) != 0 || strchr(arg, '='))
         return false;
     for (size_t i = 0; i < TIX_ARRAY_LEN(names); i++) {
@@ -112,6 +112,25 @@ s_build_opts(cli_t *cli, const cli_command_t *cmd, tix_opt_t *opts)
     opts[n++] = (tix_opt_t){"json", NULL, TIX_OPT_FLAG, &cli->json, NULL, 0, 0, "print one JSON object"};
     opts[n++] = (tix_opt_t){
         "log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &cli->log_level, "info", 0, 0, "debug, info, warn or error"};
+    opts[n++] = (tix_opt_t){"curve-secret",
+                            "TIX_CURVE_SECRET",
+                            TIX_OPT_STRING,
+                            &cli->curve_secret,
+                            NULL,
+                            0,
+                            0,
+                            "this client's certificate (NAME_secret from tix keygen): with --curve-server-key, CURVE"};
+    opts[n++] = (tix_opt_t){"curve-server-key",
+                            "TIX_CURVE_SERVER_KEY",
+                            TIX_OPT_STRING,
+                            &cli->curve_server,
+                            NULL,
+                            0,
+                            0,
+                            "the broker's public certificate"};
+    if (flags & CLI_FLAG_DIR)
+        opts[n++] = (tix_opt_t){
+            "dir", NULL, TIX_OPT_STRING, &cli->dir, NULL, 0, 0, "DIR, where keygen writes the key pair (default: .)"};
     if (flags & CLI_FLAG_TICKETS)
         opts[n++] = (tix_opt_t){"tickets",
                                 NULL,
@@ -208,7 +227,7 @@ main(int argc, char **argv)
     const char *words[2] = {NULL, NULL};
     int nwords = s_scan_words(argc, argv, words);
     const cli_command_t *cmd = s_find_command(words, nwords);
-    tix_opt_t opts[8];
+    tix_opt_t opts[12];
     size_t nopts = s_build_opts(&cli, cmd, opts);
     char usage[USAGE_MAX_BYTES];
     if (cmd)
@@ -229,8 +248,12 @@ main(int argc, char **argv)
         return cli_fail(&cli, CLI_EXIT_USAGE, "USAGE", 0, "--log-level: expected debug, info, warn or error, got '%s'",
                         cli.log_level);
 
+    if (cmd->flags & CLI_FLAG_OFFLINE)
+        return cmd->run(&cli);
     tix_signals_install(); /* before the socket exists, as tix_util.h asks */
-    cli.client = tix_client_new(cli.frontend);
+    cli.client = tix_client_new_curve(cli.frontend, cli.curve_secret, cli.curve_server);
+    if (!cli.client && ((cli.curve_secret && *cli.curve_secret) || (cli.curve_server && *cli.curve_server)))
+        return cli_fail(&cli, CLI_EXIT_USAGE, "USAGE", 0, "--curve-secret/--curve-server-key: unusable (reason above)");
     if (!cli.client)
         return cli_fail(&cli, CLI_EXIT_USAGE, "USAGE", 0, "--frontend: cannot connect to '%s'", cli.frontend);
     int exit = cmd->run(&cli);

@@ -59,6 +59,14 @@ typedef struct {
  * broker is up are queued and delivered when it comes up; with several,
  * calls go only to brokers connected at the time (ZMQ_IMMEDIATE). */
 tix_client_t *tix_client_new(const char *endpoints);
+/* As tix_client_new, over CURVE: secret_cert_path is this client's
+ * certificate (NAME or NAME_secret as written by `tix keygen`; the secret
+ * file must not be readable by group or others) and server_cert_path the
+ * broker's public certificate. Both NULL (or empty): the same as
+ * tix_client_new. Returns NULL (and logs the reason, never a secret key)
+ * when only one is given or a key does not load. A client whose key the
+ * broker does not list gets no answers: its calls time out. */
+tix_client_t *tix_client_new_curve(const char *endpoints, const char *secret_cert_path, const char *server_cert_path);
 /* Closes the socket (pending calls are dropped) and frees the client.
  * NULL-safe, idempotent, sets *self to NULL. */
 void tix_client_destroy(tix_client_t **self);

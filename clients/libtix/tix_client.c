@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "tix_client_int.h"
+#include "tix_curve.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -79,8 +80,8 @@ s_connect_all(void *sock, const char *list)
     }
 }
 
-tix_client_t *
-tix_client_new(const char *endpoints)
+static tix_client_t *
+s_client_new(const char *endpoints, const tix_curve_client_t *curve)
 {
     if (!endpoints) {
         const char *env = getenv("TIX_FRONTEND");
@@ -94,7 +95,8 @@ tix_client_new(const char *endpoints)
     self->ctx = zmq_ctx_new();
     if (self->ctx)
         self->sock = zmq_socket(self->ctx, ZMQ_DEALER);
-    if (!self->sock || !s_configure(self->sock, s_count_endpoints(endpoints))) {
+    if (!self->sock || !s_configure(self->sock, s_count_endpoints(endpoints)) ||
+        (curve && !tix_curve_client_apply(curve, self->sock))) {
         tix_error("libtix: cannot create socket\terr=\"%s\"", zmq_strerror(zmq_errno()));
         goto out_destroy;
     }
@@ -104,6 +106,27 @@ tix_client_new(const char *endpoints)
 out_destroy:
     tix_client_destroy(&self);
     return NULL;
+}
+
+tix_client_t *
+tix_client_new(const char *endpoints)
+{
+    return s_client_new(endpoints, NULL);
+}
+
+tix_client_t *
+tix_client_new_curve(const char *endpoints, const char *secret_cert_path, const char *server_cert_path)
+{
+    tix_curve_client_t keys;
+    const tix_curve_client_t *use;
+    char why[512];
+    if (tix_curve_client_config(secret_cert_path, server_cert_path, &keys, &use, why, sizeof why) != TIX_OK) {
+        tix_error("libtix: %s", why);
+        return NULL;
+    }
+    tix_client_t *self = s_client_new(endpoints, use);
+    memset(&keys, 0, sizeof keys); /* libzmq keeps its own copy */
+    return self;
 }
 
 void

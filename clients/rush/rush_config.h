@@ -27,6 +27,8 @@
 
 typedef struct {
     const char *frontend;                         /* endpoint list (borrowed from argv/environ) */
+    const char *curve_secret;                     /* this client's certificate, or NULL (plain) */
+    const char *curve_server;                     /* the broker's public certificate, or NULL */
     char sale_id[TIX_SALE_ID_MAX_BYTES + 1];      /* the sale rushed */
     char user_prefix[RUSH_USER_PREFIX_MAX_BYTES]; /* user i is "<prefix><i>" */
     uint32_t users;                               /* distinct users, one Purchase each */

@@ -85,9 +85,10 @@ rush_run_new(const rush_config_t *cfg, char *why, size_t why_size)
     self->cfg = cfg;
     self->nclients = cfg->connections;
     for (unsigned i = 0; i < self->nclients; i++) {
-        self->clients[i] = tix_client_new(cfg->frontend);
+        self->clients[i] = tix_client_new_curve(cfg->frontend, cfg->curve_secret, cfg->curve_server);
         if (!self->clients[i]) {
-            snprintf(why, why_size, "--frontend: cannot connect to '%s'", cfg->frontend);
+            snprintf(why, why_size, "cannot connect to '%s' (bad --frontend or CURVE keys: see the log)",
+                     cfg->frontend);
             goto out_destroy;
         }
         if (!s_connected(self->clients[i], cfg->timeout_ms, why, why_size))
