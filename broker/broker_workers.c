@@ -95,10 +95,13 @@ broker_worker_touch(broker_worker_t *worker, int64_t now_ms)
 broker_worker_t *
 broker_workers_next_free(broker_workers_t *self)
 {
+    /* While some worker has Redis, calls wait for one that has: a worker
+     * without Redis would only answer UNAVAILABLE. With none, fail fast. */
+    bool any_redis = broker_workers_any_serving(self);
     for (size_t n = 0; n < self->count; n++) {
         size_t i = (self->cursor + n) % self->count;
         broker_worker_t *w = self->items[i];
-        if (!w->leaving && w->in_flight < w->capacity) {
+        if (!w->leaving && w->in_flight < w->capacity && (w->redis_ok || !any_redis)) {
             self->cursor = i + 1;
             return w;
         }

@@ -50,7 +50,8 @@ void broker_workers_remove(broker_workers_t *self, broker_worker_t **worker);
 /* Records a sign of life at now_ms. */
 void broker_worker_touch(broker_worker_t *worker, int64_t now_ms);
 
-/* The next worker with free credit, round-robin; NULL when all are full. */
+/* The next worker with free credit, round-robin, preferring (while there is
+ * one) a worker whose Redis works; NULL when all are full. */
 broker_worker_t *broker_workers_next_free(broker_workers_t *self);
 /* Number of registered workers, and the i-th (0 <= i < count) for iteration;
  * removal during iteration moves the last worker into the removed slot. */

@@ -192,6 +192,17 @@ s_on_disconnect(worker_t *self, const ProtobufCMessage *body)
     (void) body;
     if (self->draining)
         return; /* we said we are leaving; the broker has let us go */
+    /* Each message the broker got from us before our READY earns its own
+     * DISCONNECT; answering each with READY would reset the new session,
+     * and re-dispatch its jobs, again and again. One such READY per
+     * heartbeat interval: if it was lost, the next heartbeat's DISCONNECT
+     * brings another. */
+    int64_t now = tix_now_ms();
+    if (self->rejoined_at_ms && now - self->rejoined_at_ms < (int64_t) self->config.heartbeat_ms) {
+        tix_debug("DISCONNECT answers a message sent before our READY; ignored");
+        return;
+    }
+    self->rejoined_at_ms = now;
     tix_info("broker does not know this worker; registering again\tendpoint=%s", self->config.backend);
     s_send_ready(self);
 }

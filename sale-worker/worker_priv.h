@@ -44,6 +44,7 @@ struct worker {
     uint32_t jobs_in_flight;   /* all sessions' jobs waiting for Redis */
     int64_t next_heartbeat_ms; /* when the next HEARTBEAT is due */
     int64_t broker_expiry_ms;  /* the broker counts as gone after this */
+    int64_t rejoined_at_ms;    /* when a DISCONNECT was last answered with READY */
     bool redis_ok_told;        /* redis_ok as last told to the broker */
     bool broker_lost;          /* the broker went silent and has not spoken since */
     bool draining;             /* stopping: no new jobs */

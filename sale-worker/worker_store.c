@@ -45,7 +45,7 @@ struct s_call {
 };
 
 struct worker_store {
-    tix_redis_url_t url; /* where and how to connect */
+    tix_redis_url_t url;    /* where and how to connect */
     int connect_timeout_ms; /* connect + AUTH/SELECT/LOAD must finish in this */
     int stall_ms;           /* the oldest call may wait this long */
     redisAsyncContext *ac;  /* NULL while down */

@@ -534,6 +534,26 @@ test_a_flooding_user_is_refused_without_slowing_anyone_else(void **state)
 }
 
 static void
+test_calls_go_to_workers_whose_redis_works_while_there_is_one(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *without = s_worker_new(f->broker, 4, false);
+    zsock_t *with = s_worker_new(f->broker, 4, true);
+    for (uint64_t id = 1; id <= 3; id++)
+        s_send_purchase(f->client, id, 5000, "u");
+    for (int i = 0; i < 3; i++) {
+        Tix__Worker__V1__Job *job = s_worker_recv_job(f->broker, with);
+        s_worker_reply(with, job->job_id, TIX__V1__CODE__OK, NULL);
+        protobuf_c_message_free_unpacked(&job->base, NULL);
+    }
+    for (uint64_t id = 1; id <= 3; id++)
+        s_expect_code(f->broker, f->client, id, TIX__V1__CODE__OK);
+    assert_false(zsock_events(without) & ZMQ_POLLIN);
+    zsock_destroy(&with);
+    zsock_destroy(&without);
+}
+
+static void
 test_worker_garbage_and_stale_replies_are_dropped_and_counted(void **state)
 {
     fixture_t *f = *state;
@@ -738,6 +758,7 @@ main(void)
         T(test_leaving_worker_gets_no_new_jobs_and_its_answers_still_count),
         T(test_sold_out_sale_is_loaded_once_then_answered_by_the_broker),
         T(test_a_flooding_user_is_refused_without_slowing_anyone_else),
+        T(test_calls_go_to_workers_whose_redis_works_while_there_is_one),
         T(test_worker_garbage_and_stale_replies_are_dropped_and_counted),
         T(test_unknown_worker_heartbeat_gets_disconnect),
         T(test_stale_replies_from_an_unknown_worker_earn_one_disconnect_per_heartbeat),
