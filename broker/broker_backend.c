@@ -53,6 +53,7 @@ broker_worker_lost(broker_t *self, broker_worker_t **worker, const char *why)
     broker_worker_t *w = *worker;
     tix_warn("worker lost\tworker=%s reason=%s in_flight=%u", w->worker_id, why, w->in_flight);
     self->stats.workers_lost++;
+    w->leaving = true; /* while its jobs are answered, nothing may pick it */
     broker_jobs_each_of(self->jobs, w, s_on_orphan, self);
     broker_workers_remove(self->workers, worker);
 }

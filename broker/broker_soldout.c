@@ -107,7 +107,9 @@ broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const
     if (page)
         tix__worker__v1__buyers_page__free_unpacked(page, NULL);
     tix__worker__v1__sale_buyers_request__free_unpacked(req, NULL);
-    broker_dispatch(self);
+    /* No broker_dispatch here: this runs inside broker_answer, which may be
+     * burying a worker or holding one (s_on_orphan, s_on_reply); those
+     * callers dispatch once they are done. */
 }
 
 bool

@@ -99,6 +99,13 @@ persister_order_from_event(const Tix__V1__OrderEvent *event, const char *topic, 
         snprintf(why, why_size, "event with an invalid sale_id");
         return false;
     }
+    /* Both sinks write UTF-8 (BSON, Extended JSON): an order they cannot
+     * render would be retried forever. The log in Redis stays the truth. */
+    if (!tix_valid_user_id(order->user_id) || !tix_valid_request_id(order->request_id) ||
+        !tix_utf8_valid((const uint8_t *) order->order_id, strlen(order->order_id), false)) {
+        snprintf(why, why_size, "event with an order_id, user_id or request_id that is not valid UTF-8 within limits");
+        return false;
+    }
     /* The topic names the sale: a mismatch means a publisher bug, and the
      * order would be filed under the wrong cursor. */
     if (strncmp(topic, prefix, sizeof prefix - 1) != 0 || strcmp(topic + sizeof prefix - 1, order->sale_id) != 0) {

@@ -59,6 +59,7 @@ s_call_fail(tix_call_t *call, tix_code code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(call->message, sizeof call->message, fmt, ap);
     va_end(ap);
+    call->message[tix_utf8_prefix_len(call->message, sizeof call->message - 1)] = '\0'; /* a cut %s */
 }
 
 static bool
@@ -175,29 +176,37 @@ tix_call_append_packed(zmsg_t *msg, const char *method, uint64_t call_id, uint32
 
 /* ---- Replies -------------------------------------------------------------- */
 
-void
-tix_reply_append(zmsg_t *msg, const tix_status_t *status, const void *body, size_t body_size)
+/* Appends [TIX1][ReplyHeader]: the message cut to a valid UTF-8 prefix
+ * within TIX_MESSAGE_MAX_BYTES (proto3 strings must be UTF-8; a strict
+ * client would refuse the whole reply otherwise). */
+static void
+s_reply_header_append(zmsg_t *msg, const tix_status_t *status)
 {
+    char text[TIX_MESSAGE_MAX_BYTES];
+    const char *m = status->message ? status->message : "";
+    size_t len = tix_utf8_prefix_len(m, sizeof text - 1);
+    memcpy(text, m, len);
+    text[len] = '\0';
     Tix__V1__ReplyHeader h = TIX__V1__REPLY_HEADER__INIT;
     h.call_id = status->call_id;
     h.code = status->code;
-    h.message = (char *) (status->message ? status->message : "");
+    h.message = text;
     h.retry_after_ms = status->retry_after_ms;
     zmsg_addstr(msg, TIX_SIGNATURE);
     s_append_packed(msg, &h.base);
+}
+
+void
+tix_reply_append(zmsg_t *msg, const tix_status_t *status, const void *body, size_t body_size)
+{
+    s_reply_header_append(msg, status);
     zmsg_addmem(msg, body, body ? body_size : 0);
 }
 
 void
 tix_reply_append_msg(zmsg_t *msg, const tix_status_t *status, const ProtobufCMessage *body)
 {
-    Tix__V1__ReplyHeader h = TIX__V1__REPLY_HEADER__INIT;
-    h.call_id = status->call_id;
-    h.code = status->code;
-    h.message = (char *) (status->message ? status->message : "");
-    h.retry_after_ms = status->retry_after_ms;
-    zmsg_addstr(msg, TIX_SIGNATURE);
-    s_append_packed(msg, &h.base);
+    s_reply_header_append(msg, status);
     s_append_packed(msg, body);
 }
 

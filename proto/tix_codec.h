@@ -81,6 +81,9 @@ const tix_method_t *tix_method_get(tix_method_id id);
 bool tix_valid_sale_id(const char *s);
 bool tix_valid_user_id(const char *s);
 bool tix_valid_request_id(const char *s);
+/* The length of the longest prefix of s, at most max bytes, that is
+ * well-formed UTF-8 (messages are cut there rather than sent invalid). */
+size_t tix_utf8_prefix_len(const char *s, size_t max);
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool tix_utf8_valid(const uint8_t *s, size_t len, bool allow_controls);
 

@@ -50,6 +50,17 @@ tix_utf8_valid(const uint8_t *s, size_t len, bool allow_controls)
     return true;
 }
 
+size_t
+tix_utf8_prefix_len(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max);
+    /* Shrink until valid: at most 3 bytes of a cut sequence at the end, or
+     * an invalid byte earlier (then the prefix before it). */
+    while (len > 0 && !tix_utf8_valid((const uint8_t *) s, len, true))
+        len--;
+    return len;
+}
+
 bool
 tix_valid_sale_id(const char *s)
 {

@@ -90,7 +90,13 @@ worker_reply_send(worker_t *self, uint64_t job_id, tix_code code, const char *me
     Tix__Worker__V1__JobReply reply = TIX__WORKER__V1__JOB_REPLY__INIT;
     reply.job_id = job_id;
     reply.code = code;
-    reply.message = (char *) (message ? message : "");
+    /* Redis error texts pass through here: send a valid UTF-8 prefix. */
+    char text[TIX_MESSAGE_MAX_BYTES];
+    const char *m = message ? message : "";
+    size_t len = tix_utf8_prefix_len(m, sizeof text - 1);
+    memcpy(text, m, len);
+    text[len] = '\0';
+    reply.message = text;
     reply.retry_after_ms = retry_after_ms;
     if (body) {
         size_t size = protobuf_c_message_get_packed_size(body);
