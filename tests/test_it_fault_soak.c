@@ -27,6 +27,14 @@
 
 #include <cmocka.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SOAK_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SOAK_UNDER_ASAN 1
+#endif
+#endif
+
 #include "fault.h"
 #include "harness.h"
 #include "tix.h"
@@ -234,7 +242,17 @@ test_30s_steady_load_memory_of_every_process_stays_bounded(void **state)
     assert_int_equal(th_proc_stop(&s_persister, SIGTERM, 15000), 0);
     assert_int_equal(tf_check_persisted(s_jsonl, "soak", &f), 0);
     tf_sale_facts_free(&f);
+#ifdef SOAK_UNDER_ASAN
+    /* Under AddressSanitizer every tix process's RSS grows with the number
+     * of allocations made (seen: ~13 MB/s in each, even with an 8 MiB
+     * quarantine), while the same soak in the plain build stays flat to a
+     * few KiB. RSS then measures the sanitizer, not tix: the bound is judged
+     * in the plain build, and LeakSanitizer checks leaks in this one. */
+    if (grew)
+        fprintf(stderr, "soak: RSS bound not judged under AddressSanitizer (%d processes grew)\n", grew);
+#else
     assert_int_equal(grew, 0);
+#endif
 }
 
 int
