@@ -87,17 +87,7 @@ bool
 tc_wait_serving(const th_stack_t *s, const tc_keys_t *k, int timeout_ms)
 {
     tix_client_t *c = tc_client(s, k, k->admin);
-    bool serving = false;
-    int64_t deadline = tix_now_ms() + timeout_ms;
-    while (c && !serving && tix_now_ms() < deadline) {
-        tix_result_t r;
-        if (tix_health_check(c, "", 500, &r) == TIX_OK && r.code == TIX__V1__CODE__OK)
-            serving = ((const Tix__V1__HealthCheckResponse *) r.reply)->status ==
-                      TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-        tix_result_clear(&r);
-        if (!serving)
-            usleep(20000);
-    }
+    bool serving = th_client_wait_serving(c, timeout_ms);
     tix_client_destroy(&c);
     return serving;
 }

@@ -322,14 +322,11 @@ th_run(const char *const argv[], const char *const env[], char *out, size_t out_
 }
 
 bool
-th_wait_serving(const char *frontend, int timeout_ms)
+th_client_wait_serving(tix_client_t *c, int timeout_ms)
 {
-    tix_client_t *c = tix_client_new(frontend);
-    if (!c)
-        return false;
     bool serving = false;
     int64_t deadline = tix_now_ms() + timeout_ms;
-    while (!serving && tix_now_ms() < deadline) {
+    while (c && !serving && tix_now_ms() < deadline) {
         tix_result_t r;
         if (tix_health_check(c, "", 500, &r) == TIX_OK && r.code == TIX__V1__CODE__OK) {
             const Tix__V1__HealthCheckResponse *h = (const Tix__V1__HealthCheckResponse *) r.reply;
@@ -337,8 +334,16 @@ th_wait_serving(const char *frontend, int timeout_ms)
         }
         tix_result_clear(&r);
         if (!serving)
-            usleep(20000);
+            usleep(20000); /* a poll interval */
     }
+    return serving;
+}
+
+bool
+th_wait_serving(const char *frontend, int timeout_ms)
+{
+    tix_client_t *c = tix_client_new(frontend);
+    bool serving = th_client_wait_serving(c, timeout_ms);
     tix_client_destroy(&c);
     return serving;
 }

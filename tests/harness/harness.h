@@ -16,6 +16,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "tix.h"
+
 #define TH_MAX_PROCS 32
 
 typedef struct {
@@ -81,6 +83,8 @@ void th_stack_stop(th_stack_t *s);
 
 /* Waits until Health on frontend answers SERVING, up to timeout_ms. */
 bool th_wait_serving(const char *frontend, int timeout_ms);
+/* Same, through the caller's client (e.g. a CURVE client); false for NULL. */
+bool th_client_wait_serving(tix_client_t *client, int timeout_ms);
 
 /* Stops every process and redis the harness started (also runs at exit). */
 void th_cleanup_all(void);
