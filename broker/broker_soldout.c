@@ -28,16 +28,44 @@ s_load_page(broker_t *self, const char *sale_id, const char *cursor)
     self->stats.edge_pages++;
 }
 
+/* A bump allocator over a caller's buffer: every Purchase reply passes
+ * through broker_soldout_check_reply, and reading its `remaining` should
+ * cost no heap allocation. Nothing is freed; the buffer dies with the call. */
+typedef struct {
+    uint8_t buf[512]; /* a PurchaseReply within PROTOCOL.md's limits needs < 200 */
+    size_t used;
+} s_arena_t;
+
+static void *
+s_arena_alloc(void *data, size_t size)
+{
+    s_arena_t *a = data;
+    size = (size + 15) & ~(size_t) 15;
+    if (size > sizeof a->buf - a->used)
+        return NULL; /* too big to be a real reply: unpack fails, no edge */
+    void *p = a->buf + a->used;
+    a->used += size;
+    return p;
+}
+
+static void
+s_arena_free(void *data, void *ptr)
+{
+    (void) data, (void) ptr;
+}
+
 void
 broker_soldout_check_reply(broker_t *self, const broker_job_t *job, const void *body, size_t body_size)
 {
-    Tix__V1__PurchaseReply *reply = tix__v1__purchase_reply__unpack(NULL, body_size, body);
+    s_arena_t arena;
+    arena.used = 0;
+    ProtobufCAllocator allocator = {s_arena_alloc, s_arena_free, &arena};
+    Tix__V1__PurchaseReply *reply = tix__v1__purchase_reply__unpack(&allocator, body_size, body);
     if (!reply)
         return;
     /* Stock is 0 for good once any answer says so (it never grows). */
     bool sold_out = reply->remaining == 0 && reply->outcome != TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_NOT_OPEN &&
                     reply->outcome != TIX__V1__PURCHASE_REPLY__OUTCOME__OUTCOME_UNSPECIFIED;
-    tix__v1__purchase_reply__free_unpacked(reply, NULL);
     if (!sold_out)
         return;
     Tix__V1__PurchaseRequest *req =
