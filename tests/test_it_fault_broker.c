@@ -49,30 +49,15 @@ s_setup(void **state)
     (void) state;
     if (!th_stack_start(&s_stack, 2, NULL))
         return -1;
-    snprintf(s_jsonl, sizeof s_jsonl, "%s/orders-%d.jsonl", th_tmpdir(), s_stack.redis.port);
-    memset(&s_persister, 0, sizeof s_persister);
-    return tf_persister_start(&s_persister, &s_stack, s_jsonl) ? 0 : -1;
+    return tf_persister_start_jsonl(&s_persister, &s_stack, s_jsonl, sizeof s_jsonl) ? 0 : -1;
 }
 
 static int
 s_teardown(void **state)
 {
     (void) state;
-    fprintf(stderr, "logs: %s (kept with TIX_TEST_KEEP=1)\n", th_tmpdir());
-    th_proc_stop(&s_persister, SIGTERM, 15000);
-    th_stack_stop(&s_stack);
+    tf_teardown(&s_persister, &s_stack);
     return 0;
-}
-
-static void
-s_create_sale(const char *sale, uint32_t total)
-{
-    tix_client_t *c = tix_client_new(s_stack.frontend);
-    tix_result_t r;
-    assert_int_equal(tix_create_sale(c, sale, total, 0, 0, 5000, &r), TIX_OK);
-    assert_int_equal(r.code, TIX__V1__CODE__OK);
-    tix_result_clear(&r);
-    tix_client_destroy(&c);
 }
 
 /* ---- Blocking clients ------------------------------------------------------ */
@@ -233,8 +218,8 @@ s_broker_restart_scenario(int down_ms)
 {
     const char *async_sale = "restart-a", *block_sale = "restart-b";
     const int block_users = BLOCKING_THREADS * BLOCKING_USERS_PER_THREAD, async_users = 20000;
-    s_create_sale(async_sale, async_users / 2);
-    s_create_sale(block_sale, block_users / 2);
+    assert_true(tf_create_sale(s_stack.frontend, async_sale, async_users / 2));
+    assert_true(tf_create_sale(s_stack.frontend, block_sale, block_users / 2));
 
     s_answer_t *answers = xcalloc((size_t) block_users, sizeof *answers);
     pthread_t threads[BLOCKING_THREADS];

@@ -36,18 +36,14 @@ s_setup(void **state)
     (void) state;
     if (!th_stack_start(&s_stack, 2, NULL))
         return -1;
-    snprintf(s_jsonl, sizeof s_jsonl, "%s/orders.jsonl", th_tmpdir());
-    memset(&s_persister, 0, sizeof s_persister);
-    return tf_persister_start(&s_persister, &s_stack, s_jsonl) ? 0 : -1;
+    return tf_persister_start_jsonl(&s_persister, &s_stack, s_jsonl, sizeof s_jsonl) ? 0 : -1;
 }
 
 static int
 s_teardown(void **state)
 {
     (void) state;
-    fprintf(stderr, "logs: %s (kept with TIX_TEST_KEEP=1)\n", th_tmpdir());
-    th_proc_stop(&s_persister, SIGTERM, 15000);
-    th_stack_stop(&s_stack);
+    tf_teardown(&s_persister, &s_stack);
     return 0;
 }
 

@@ -43,30 +43,15 @@ s_setup(void **state)
     (void) state;
     if (!th_stack_start(&s_stack, 2, NULL))
         return -1;
-    snprintf(s_jsonl, sizeof s_jsonl, "%s/orders-%d.jsonl", th_tmpdir(), s_stack.redis.port);
-    memset(&s_persister, 0, sizeof s_persister);
-    return tf_persister_start(&s_persister, &s_stack, s_jsonl) ? 0 : -1;
+    return tf_persister_start_jsonl(&s_persister, &s_stack, s_jsonl, sizeof s_jsonl) ? 0 : -1;
 }
 
 static int
 s_teardown(void **state)
 {
     (void) state;
-    fprintf(stderr, "logs: %s (kept with TIX_TEST_KEEP=1)\n", th_tmpdir());
-    th_proc_stop(&s_persister, SIGTERM, 15000);
-    th_stack_stop(&s_stack);
+    tf_teardown(&s_persister, &s_stack);
     return 0;
-}
-
-static void
-s_create_sale(const char *sale, uint32_t total)
-{
-    tix_client_t *c = tix_client_new(s_stack.frontend);
-    tix_result_t r;
-    assert_int_equal(tix_create_sale(c, sale, total, 0, 0, 5000, &r), TIX_OK);
-    assert_int_equal(r.code, TIX__V1__CODE__OK);
-    tix_result_clear(&r);
-    tix_client_destroy(&c);
 }
 
 /* GetSale through tix: total and remaining as the service sees them. */
@@ -146,7 +131,7 @@ test_redis_killed_mid_rush_and_restarted_with_its_aof_loses_no_sale_and_oversell
 {
     (void) state;
     const char *sale = "aof";
-    s_create_sale(sale, 5000);
+    assert_true(tf_create_sale(s_stack.frontend, sale, 5000));
     s_redis_kill_t k = {.killed_at = -1};
     /* 10,000 users over ~2.5 s; nobody resends on silence: every call the
      * workers held when Redis died must be answered (UNAVAILABLE, retried). */
@@ -267,7 +252,7 @@ test_redis_down_5s_unavailable_with_retry_after_not_serving_then_recovery(void *
     (void) state;
     const char *sale = "outage";
     const int before = 10, patient = 10, first_probe = 11;
-    s_create_sale(sale, 200);
+    assert_true(tf_create_sale(s_stack.frontend, sale, 200));
     tf_rush_opts_t o = {.frontend = s_stack.frontend, .sale = sale, .users = before, .window = before};
     tf_rush_result_t early;
     assert_true(tf_rush(&o, &early));

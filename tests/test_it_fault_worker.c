@@ -40,9 +40,7 @@ s_setup(void **state)
         !tf_worker_start(&s_stack, 1, "info"))
         return -1;
     s_stack.nworkers = 2;
-    snprintf(s_jsonl, sizeof s_jsonl, "%s/orders.jsonl", th_tmpdir());
-    memset(&s_persister, 0, sizeof s_persister);
-    if (!tf_persister_start(&s_persister, &s_stack, s_jsonl))
+    if (!tf_persister_start_jsonl(&s_persister, &s_stack, s_jsonl, sizeof s_jsonl))
         return -1;
     return th_wait_serving(s_stack.frontend, 10000) ? 0 : -1;
 }
@@ -51,21 +49,8 @@ static int
 s_teardown(void **state)
 {
     (void) state;
-    fprintf(stderr, "logs: %s (kept with TIX_TEST_KEEP=1)\n", th_tmpdir());
-    th_proc_stop(&s_persister, SIGTERM, 15000);
-    th_stack_stop(&s_stack);
+    tf_teardown(&s_persister, &s_stack);
     return 0;
-}
-
-static void
-s_create_sale(const char *sale, uint32_t total)
-{
-    tix_client_t *c = tix_client_new(s_stack.frontend);
-    tix_result_t r;
-    assert_int_equal(tix_create_sale(c, sale, total, 0, 0, 5000, &r), TIX_OK);
-    assert_int_equal(r.code, TIX__V1__CODE__OK);
-    tix_result_clear(&r);
-    tix_client_destroy(&c);
 }
 
 typedef struct {
@@ -108,7 +93,7 @@ test_worker_frozen_mid_rush_its_calls_go_to_another_worker_and_it_comes_back(voi
 {
     (void) state;
     const char *sale = "frozen";
-    s_create_sale(sale, 4000);
+    assert_true(tf_create_sale(s_stack.frontend, sale, 4000));
     s_freeze_t freeze = {.stopped_at = -1, .lost_at = -1, .resumed_at = -1};
     /* 8,000 users over ~3.2 s; no resend on silence: the broker alone
      * must answer every call the frozen worker held. */
@@ -151,7 +136,7 @@ test_worker_frozen_mid_rush_its_calls_go_to_another_worker_and_it_comes_back(voi
     assert_int_equal(tf_rush_mismatches(&r, &again), 0);
 
     /* The thawed worker takes new work. */
-    s_create_sale("after-thaw", 2000);
+    assert_true(tf_create_sale(s_stack.frontend, "after-thaw", 2000));
     tf_rush_result_t after;
     tf_rush_opts_t o3 = {.frontend = s_stack.frontend, .sale = "after-thaw", .users = 2000, .window = 500};
     assert_true(tf_rush(&o3, &after));

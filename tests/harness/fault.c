@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "fault.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,4 +284,34 @@ tf_rush_print(const char *label, const tf_rush_result_t *r)
             fprintf(stderr, " %s=%d", c < TF_CODES ? tix_code_name((tix_code) c) : "undocumented", r->codes[c]);
     }
     fprintf(stderr, "\n");
+}
+
+bool
+tf_persister_start_jsonl(th_proc_t *p, const th_stack_t *s, char *path, size_t path_size)
+{
+    snprintf(path, path_size, "%s/orders-%d.jsonl", th_tmpdir(), s->redis.port);
+    memset(p, 0, sizeof *p);
+    return tf_persister_start(p, s, path);
+}
+
+void
+tf_teardown(th_proc_t *persister, th_stack_t *s)
+{
+    fprintf(stderr, "logs: %s (kept with TIX_TEST_KEEP=1)\n", th_tmpdir());
+    th_proc_stop(persister, SIGTERM, 15000);
+    th_stack_stop(s);
+}
+
+bool
+tf_create_sale(const char *frontend, const char *sale, uint32_t total)
+{
+    tix_client_t *c = tix_client_new(frontend);
+    tix_result_t r;
+    bool ok = c && tix_create_sale(c, sale, total, 0, 0, 5000, &r) == TIX_OK && r.code == TIX__V1__CODE__OK;
+    if (c && !ok)
+        fprintf(stderr, "create sale %s: %s %s\n", sale, tix_code_name(r.code), r.message);
+    if (c)
+        tix_result_clear(&r);
+    tix_client_destroy(&c);
+    return ok;
 }

@@ -132,5 +132,15 @@ bool tf_broker_restart(th_stack_t *s, const char *name);
 bool tf_worker_start(th_stack_t *s, int i, const char *log_level);
 /* Starts tix-persister on s with the jsonl sink at path. */
 bool tf_persister_start(th_proc_t *p, const th_stack_t *s, const char *path);
+/* The fault tests' common setup after the stack is up: names a jsonl sink
+ * "orders-<redis port>.jsonl" in the test's temp directory (into path) and
+ * starts a persister on it (p is reset first). */
+bool tf_persister_start_jsonl(th_proc_t *p, const th_stack_t *s, char *path, size_t path_size);
+/* The fault tests' common teardown: says where the logs are, stops the
+ * persister (SIGTERM, it flushes) and the stack. */
+void tf_teardown(th_proc_t *persister, th_stack_t *s);
+/* CreateSale of total tickets through tix; false (after saying why) when
+ * it was not created. */
+bool tf_create_sale(const char *frontend, const char *sale, uint32_t total);
 
 #endif
