@@ -584,6 +584,27 @@ test_edge_entry_is_dropped_when_redis_shows_the_sale_changed(void **state)
     s_send_purchase_req(f->client, 4, "winner", "r-9");
     s_worker_answers(f, w, TIX__V1__CODE__NOT_FOUND, NULL, 4);
     assert_int_equal(broker_stats(f->broker)->edge_dropped, 2);
+
+    /* GetSale showing stock drops it too. */
+    s_edge_ready(f, w, tix_wall_ms(), 0);
+    s_send_call(f->client, "tix.v1.TicketService/GetSale", 5, 5000, &get.base);
+    sale.remaining = 3;
+    s_worker_answers(f, w, TIX__V1__CODE__OK, &sale.base, 5);
+    assert_int_equal(broker_edge_ready_count(f->broker->edge), 0);
+    assert_int_equal(broker_stats(f->broker)->edge_dropped, 3);
+
+    /* And so does a buyers load that finds no sale. */
+    s_send_purchase_req(f->client, 6, "late", "");
+    Tix__V1__PurchaseReply sold_out = TIX__V1__PURCHASE_REPLY__INIT;
+    sold_out.outcome = TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT;
+    s_worker_answers(f, w, TIX__V1__CODE__OK, &sold_out.base, 6);
+    Tix__Worker__V1__Job *load = s_worker_recv_job(f->broker, w);
+    s_worker_reply(w, load->job_id, TIX__V1__CODE__NOT_FOUND, NULL);
+    protobuf_c_message_free_unpacked(&load->base, NULL);
+    int64_t deadline = tix_now_ms() + 3000;
+    while (broker_stats(f->broker)->edge_dropped < 4 && tix_now_ms() < deadline)
+        broker_step(f->broker, 5);
+    assert_int_equal(broker_stats(f->broker)->edge_dropped, 4);
     zsock_destroy(&w);
 }
 
