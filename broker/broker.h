@@ -68,6 +68,8 @@ typedef struct {
     uint64_t events;         /* order events proxied */
     uint64_t edge_answers;   /* Purchases answered at the edge (sold out) */
     uint64_t edge_pages;     /* SaleBuyers pages requested from workers */
+    uint64_t edge_evicted;   /* sold-out sales evicted from a full edge (least recently used) */
+    uint64_t edge_dropped;   /* edge entries dropped: Redis's answers showed the sale changed */
     uint64_t rate_limited;   /* calls refused by the per-user rate limit */
 } broker_stats_t;
 

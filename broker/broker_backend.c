@@ -174,8 +174,8 @@ s_on_reply(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *
     tix_code code = r->code;
     if (!protobuf_c_enum_descriptor_get_value(&tix__v1__code__descriptor, (int) code))
         code = TIX__V1__CODE__INTERNAL; /* a worker bug must not reach clients as garbage */
-    if (code == TIX__V1__CODE__OK && job->method->id == TIX_METHOD_PURCHASE)
-        broker_soldout_check_reply(self, job, r->body.data, r->body.len);
+    if (job->client)
+        broker_soldout_on_reply(self, job, code, r->body.data, r->body.len);
     broker_answer(self, job, code, r->message, r->retry_after_ms, r->body.data, r->body.len);
     s_forget_if_left(self, &w);
     broker_dispatch(self);

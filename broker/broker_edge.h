@@ -9,10 +9,21 @@
  * method, page by page), and from then on answers Purchase for that sale
  * itself - exactly as tix_buy would, without a worker or Redis.
  *
- * This module is the table of such sales; the broker drives the loading.
- * Bounded: at most max_sales sales and max_buyers buyers per sale (a sale
- * with more buyers is simply not served at the edge).
+ * An entry caches one incarnation of a sale (its created_at_ms, from the
+ * pages) and must never outlive it: the broker drops it (broker_edge_drop)
+ * whenever an answer from Redis shows the sale changed - CreateSale
+ * succeeded for that id, a worker answered NOT_FOUND or DATA_LOSS for it,
+ * GetSale saw stock again - and a load whose pages disagree on the
+ * incarnation, or whose sale is not sold out, is dropped too. The close is
+ * decided by Redis's clock: each page carries Redis's time, and the entry
+ * keeps the offset between it and the broker's monotonic clock.
  *
+ * This module is the table of such sales; the broker drives the loading.
+ * Bounded: at most max_sales sales (a new one evicts the least recently
+ * used, counted) and max_buyers buyers per sale (a sale with more buyers
+ * is not served at the edge until it is dropped or evicted).
+ *
+ * Every now_ms here is the broker's monotonic clock (tix_now_ms).
  * Ownership: the table copies everything it stores. Threading: the
  * broker's loop thread only.
  */
@@ -35,23 +46,35 @@ broker_edge_t *broker_edge_new(size_t max_sales, size_t max_buyers);
 /* NULL-safe, idempotent; sets *self to NULL. */
 void broker_edge_destroy(broker_edge_t **self);
 
-/* A Purchase reply said sale_id has no stock left. True when the caller
- * should start loading its buyers (first page, cursor "0"): the sale is new
- * here, or its last load failed long enough ago. */
-bool broker_edge_sold_out(broker_edge_t *self, const char *sale_id, int64_t now_ms);
-/* Adds one loaded page. Returns true when more pages follow (load the next
- * from page->cursor), false when the sale is now ready or was abandoned. */
-bool broker_edge_add_page(broker_edge_t *self, const Tix__Worker__V1__BuyersPage *page, int64_t now_ms);
-/* A page could not be loaded: forget what was loaded; retry later. */
-void broker_edge_failed(broker_edge_t *self, const char *sale_id, int64_t now_ms);
+/* A Purchase reply said sale_id has no stock left. Returns the number of a
+ * load the caller should start (first page, cursor "0"; pass the number
+ * back with each page), or 0 when none is due: the sale is loading or ready
+ * here, or resting after a failed load. A new sale in a full table evicts
+ * the least recently used one. */
+uint64_t broker_edge_sold_out(broker_edge_t *self, const char *sale_id, int64_t now_ms);
+/* Adds one page of load `load`. Returns true when more pages follow (load
+ * the next from page->cursor), false when the sale is now ready, was given
+ * up or dropped, or the page is stale (another load's). */
+bool broker_edge_add_page(broker_edge_t *self, uint64_t load, const Tix__Worker__V1__BuyersPage *page, int64_t now_ms);
+/* A page of load `load` could not be loaded: forget what was loaded; retry
+ * later. Nothing happens when that load is no longer current. */
+void broker_edge_failed(broker_edge_t *self, const char *sale_id, uint64_t load, int64_t now_ms);
+/* Forgets sale_id, whatever its state: Redis's answers show the sale is not
+ * (or no longer) what the entry caches. True when there was an entry. The
+ * next Purchase reply with remaining 0 loads it afresh. */
+bool broker_edge_drop(broker_edge_t *self, const char *sale_id);
 
-/* When sale_id is ready, fills reply as tix_buy would for req at wall-clock
- * now_wall_ms and returns true; strings in reply are borrowed from the
- * table. False: the caller sends the call to a worker. */
-bool broker_edge_answer(broker_edge_t *self, const Tix__V1__PurchaseRequest *req, int64_t now_wall_ms,
+/* When sale_id is ready, fills reply as tix_buy would for req at monotonic
+ * now_ms (the close judged by Redis's clock) and returns true; strings in
+ * reply are borrowed from the table. False: a worker answers the call. */
+bool broker_edge_answer(broker_edge_t *self, const Tix__V1__PurchaseRequest *req, int64_t now_ms,
                         Tix__V1__PurchaseReply *reply);
 
 /* Sales ready at the edge, for logs and tests. */
 size_t broker_edge_ready_count(const broker_edge_t *self);
+/* Sales evicted to make room, and entries dropped by broker_edge_drop or a
+ * page that disagreed, since the table was made. */
+uint64_t broker_edge_evicted(const broker_edge_t *self);
+uint64_t broker_edge_dropped(const broker_edge_t *self);
 
 #endif

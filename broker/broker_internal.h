@@ -56,8 +56,12 @@ void broker_worker_lost(broker_t *self, broker_worker_t **worker, const char *wh
 uint32_t broker_retry_after_ms(const broker_t *self);
 
 /* Sold out at the edge (broker_soldout.c) */
-/* A worker answered job (a Purchase) OK with body: notice a sold-out sale. */
-void broker_soldout_check_reply(broker_t *self, const broker_job_t *job, const void *body, size_t body_size);
+/* A worker answered job (a client's call) with code and body: notice a
+ * sold-out sale (Purchase, remaining 0), or drop the sale's edge entry when
+ * the answer shows Redis holds another sale than the one cached there
+ * (CreateSale OK, NOT_FOUND, DATA_LOSS, GetSale with stock). */
+void broker_soldout_on_reply(broker_t *self, const broker_job_t *job, tix_code code, const void *body,
+                             size_t body_size);
 /* The answer to an internal SaleBuyers job; frees the job. */
 void broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const void *body, size_t body_size);
 /* Answers a valid Purchase call at the edge when its sale is ready there

@@ -1,8 +1,10 @@
 /*
  * broker_soldout.c - drives the sold-out edge: notices a sold-out sale in
  * the Purchase replies passing through, loads its buyers through workers
- * with internal SaleBuyers jobs (jobs without a client), and answers
- * Purchase for ready sales at the frontend.
+ * with internal SaleBuyers jobs (jobs without a client; job->call_id holds
+ * the edge's load number), drops a sale whenever a reply shows Redis no
+ * longer holds what the edge caches, and answers Purchase for ready sales
+ * at the frontend.
  */
 #include <string.h>
 
@@ -14,13 +16,14 @@
 
 /* Queues an internal job for one page of sale_id's buyers. */
 static void
-s_load_page(broker_t *self, const char *sale_id, const char *cursor)
+s_load_page(broker_t *self, const char *sale_id, const char *cursor, uint64_t load)
 {
     Tix__Worker__V1__SaleBuyersRequest req = TIX__WORKER__V1__SALE_BUYERS_REQUEST__INIT;
     req.sale_id = (char *) sale_id;
     req.cursor = (char *) cursor;
     broker_job_t *job = broker_jobs_alloc(self->jobs);
     job->client = NULL; /* internal: the answer comes back to broker_soldout_on_answer */
+    job->call_id = load;
     job->body = tix_frame_pack(&req.base);
     job->method = tix_method_get(TIX_METHOD_SALE_BUYERS);
     job->deadline_ms = tix_now_ms() + BROKER_EDGE_LOAD_TIMEOUT_MS;
@@ -54,8 +57,16 @@ s_arena_free(void *data, void *ptr)
     (void) data, (void) ptr;
 }
 
-void
-broker_soldout_check_reply(broker_t *self, const broker_job_t *job, const void *body, size_t body_size)
+static void
+s_drop(broker_t *self, const char *sale_id)
+{
+    broker_edge_drop(self->edge, sale_id);
+    self->stats.edge_dropped = broker_edge_dropped(self->edge);
+}
+
+/* A Purchase answered OK: the sale is sold out when remaining is 0. */
+static void
+s_check_purchase(broker_t *self, const broker_job_t *job, const void *body, size_t body_size)
 {
     s_arena_t arena;
     arena.used = 0;
@@ -63,17 +74,72 @@ broker_soldout_check_reply(broker_t *self, const broker_job_t *job, const void *
     Tix__V1__PurchaseReply *reply = tix__v1__purchase_reply__unpack(&allocator, body_size, body);
     if (!reply)
         return;
-    /* Stock is 0 for good once any answer says so (it never grows). */
     bool sold_out = reply->remaining == 0 && reply->outcome != TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_NOT_OPEN &&
                     reply->outcome != TIX__V1__PURCHASE_REPLY__OUTCOME__OUTCOME_UNSPECIFIED;
     if (!sold_out)
         return;
     Tix__V1__PurchaseRequest *req =
         tix__v1__purchase_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
-    if (req && broker_edge_sold_out(self->edge, req->sale_id, tix_now_ms()))
-        s_load_page(self, req->sale_id, "0");
+    uint64_t load = req ? broker_edge_sold_out(self->edge, req->sale_id, tix_now_ms()) : 0;
+    self->stats.edge_evicted = broker_edge_evicted(self->edge);
+    if (load)
+        s_load_page(self, req->sale_id, "0", load);
     if (req)
         tix__v1__purchase_request__free_unpacked(req, NULL);
+}
+
+/* A GetSale answered OK: stock above 0 means the sale is not what a
+ * sold-out entry caches (created again, or stock grew). */
+static void
+s_check_sale(broker_t *self, const void *body, size_t body_size)
+{
+    s_arena_t arena;
+    arena.used = 0;
+    ProtobufCAllocator allocator = {s_arena_alloc, s_arena_free, &arena};
+    Tix__V1__Sale *sale = tix__v1__sale__unpack(&allocator, body_size, body);
+    if (sale && sale->remaining > 0)
+        s_drop(self, sale->sale_id);
+}
+
+/* Drops the sale the job's request names (every client method that a
+ * worker answers has a sale_id). */
+static void
+s_drop_job_sale(broker_t *self, const broker_job_t *job)
+{
+    const ProtobufCFieldDescriptor *field =
+        protobuf_c_message_descriptor_get_field_by_name(job->method->input, "sale_id");
+    if (!field || field->type != PROTOBUF_C_TYPE_STRING)
+        return;
+    ProtobufCMessage *req =
+        protobuf_c_message_unpack(job->method->input, NULL, zframe_size(job->body), zframe_data(job->body));
+    if (!req)
+        return;
+    const char *sale_id = *(const char *const *) ((const char *) req + field->offset);
+    if (sale_id && sale_id[0])
+        s_drop(self, sale_id);
+    protobuf_c_message_free_unpacked(req, NULL);
+}
+
+void
+broker_soldout_on_reply(broker_t *self, const broker_job_t *job, tix_code code, const void *body, size_t body_size)
+{
+    tix_method_id method = job->method->id;
+    if (code == TIX__V1__CODE__OK && method == TIX_METHOD_PURCHASE) {
+        s_check_purchase(self, job, body, body_size);
+        return;
+    }
+    if (code == TIX__V1__CODE__OK && method == TIX_METHOD_GET_SALE) {
+        s_check_sale(self, body, body_size);
+        return;
+    }
+    /* A new incarnation, a sale Redis does not have, or one whose keys
+     * disagree: nothing cached for it may answer again. GetOrder's
+     * NOT_FOUND may only mean "no order", so it proves nothing. */
+    bool changed = (code == TIX__V1__CODE__OK && method == TIX_METHOD_CREATE_SALE) ||
+                   code == TIX__V1__CODE__DATA_LOSS ||
+                   (code == TIX__V1__CODE__NOT_FOUND && method != TIX_METHOD_GET_ORDER);
+    if (changed)
+        s_drop_job_sale(self, job);
 }
 
 #define EDGE_REPLY_MAX 256 /* a PurchaseReply with PROTOCOL.md's id limits is < 120 bytes */
@@ -84,7 +150,7 @@ static size_t
 s_edge_reply(broker_t *self, const Tix__V1__PurchaseRequest *req, uint8_t buf[EDGE_REPLY_MAX])
 {
     Tix__V1__PurchaseReply reply = TIX__V1__PURCHASE_REPLY__INIT;
-    if (!broker_edge_answer(self->edge, req, tix_wall_ms(), &reply))
+    if (!broker_edge_answer(self->edge, req, tix_now_ms(), &reply))
         return 0;
     if (protobuf_c_message_get_packed_size(&reply.base) > EDGE_REPLY_MAX)
         return 0;
@@ -115,19 +181,24 @@ broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const
 {
     Tix__Worker__V1__SaleBuyersRequest *req =
         tix__worker__v1__sale_buyers_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+    uint64_t load = job->call_id;
     broker_jobs_free(self->jobs, job);
     if (!req)
         return; /* we packed it ourselves: cannot happen */
     Tix__Worker__V1__BuyersPage *page =
         code == TIX__V1__CODE__OK ? tix__worker__v1__buyers_page__unpack(NULL, body_size, body) : NULL;
     int64_t now = tix_now_ms();
-    if (!page || strcmp(page->sale_id, req->sale_id) != 0) {
+    if (code == TIX__V1__CODE__NOT_FOUND || code == TIX__V1__CODE__DATA_LOSS) {
+        tix_warn("a sold-out sale is gone or damaged in redis\tsale=%s code=%s", req->sale_id, tix_code_name(code));
+        s_drop(self, req->sale_id);
+    } else if (!page || strcmp(page->sale_id, req->sale_id) != 0) {
         tix_warn("loading a sold-out sale's buyers failed; retrying later\tsale=%s code=%s", req->sale_id,
                  tix_code_name(code));
-        broker_edge_failed(self->edge, req->sale_id, now);
-    } else if (broker_edge_add_page(self->edge, page, now)) {
-        s_load_page(self, req->sale_id, page->cursor);
+        broker_edge_failed(self->edge, req->sale_id, load, now);
+    } else if (broker_edge_add_page(self->edge, load, page, now)) {
+        s_load_page(self, req->sale_id, page->cursor, load);
     } else {
+        self->stats.edge_dropped = broker_edge_dropped(self->edge);
         /* Ready (or given up): calls that queued meanwhile need no worker. */
         size_t taken = broker_jobs_sweep(self->jobs, s_take_at_edge, self);
         tix_debug("queued purchases answered at the edge\tsale=%s count=%zu", req->sale_id, taken);

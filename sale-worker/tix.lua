@@ -13,9 +13,10 @@ Redis integers; values read back from a hash are the strings Redis stored.
 Any function may also answer {'DATA_LOSS', why} when a sale's keys disagree
 (the sale hash exists but its stock does not, ...): never guess then.
 
-  tix_create(sale, stock, sales; sale_id, total, opens_at_ms, closes_at_ms)
+  tix_create(sale, stock, buyers, log, sales; sale_id, total, opens_at_ms, closes_at_ms)
     {'CREATED', total, remaining, opens_at_ms, closes_at_ms, now_ms}
     {'ALREADY_EXISTS'}                      the sale is left untouched
+    {'DATA_LOSS', why}                      stock, buyers or log left without a sale
   tix_buy(sale, stock, buyers, log; sale_id, user_id, request_id)
     {'PURCHASED', remaining, order_id, purchased_at_ms, log_id, is_new}
     {'ALREADY_PURCHASED', remaining, order_id, purchased_at_ms, log_id, 0}
@@ -27,8 +28,8 @@ Any function may also answer {'DATA_LOSS', why} when a sale's keys disagree
   tix_get_order(sale, buyers; sale_id, user_id)
     {'FOUND', order_id, request_id, purchased_at_ms, log_id}
     {'NO_SALE'} | {'NO_ORDER'}
-  tix_buyers(sale, stock, buyers; sale_id, cursor)
-    {'FOUND', remaining, closes_at_ms, next_cursor,
+  tix_buyers(sale, stock, buyers, log; sale_id, cursor)
+    {'FOUND', remaining, closes_at_ms, created_at_ms, now_ms, next_cursor,
      user_id, order_id, request_id, purchased_at_ms, ...}   4 per buyer
     {'NO_SALE'}                                 one HSCAN page; cursor "0" = done
 ]]
@@ -39,17 +40,18 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- The sale hash as {total, opens, closes} (strings), nil when there is no
--- sale, or nil plus a reason when the hash is there but unusable.
+-- The sale hash as {total, opens, closes, created} (strings; created is
+-- "0" for a hash without it), nil when there is no sale, or nil plus a
+-- reason when the hash is there but unusable.
 local function read_sale(key)
-  local v = redis.call('HMGET', key, 'total', 'opens_at_ms', 'closes_at_ms')
+  local v = redis.call('HMGET', key, 'total', 'opens_at_ms', 'closes_at_ms', 'created_at_ms')
   if not v[1] and not v[2] and not v[3] then
     return nil
   end
   if not tonumber(v[1]) or not tonumber(v[2]) or not tonumber(v[3]) then
     return nil, 'sale hash lacks total, opens_at_ms or closes_at_ms'
   end
-  return {total = v[1], opens = v[2], closes = v[3]}
+  return {total = v[1], opens = v[2], closes = v[3], created = tonumber(v[4]) and v[4] or '0'}
 end
 
 -- Reads the sale and its stock. A missing sale is NO_SALE, never "stock 0":
@@ -66,8 +68,22 @@ local function read_sale_and_stock(sale_key, stock_key)
   return sale, stock, nil
 end
 
+-- Every ticket sold is one buyer and one log entry: total - stock of each.
+-- A sale whose counts disagree lost keys (a deleted buyers hash would let
+-- a buyer buy again; a deleted log would break the persister's replay), so
+-- it sells nothing more. HLEN and XLEN are O(1).
+local function check_counts(sale, stock, buyers_key, log_key)
+  local sold = tonumber(sale.total) - stock
+  local held, logged = redis.call('HLEN', buyers_key), redis.call('XLEN', log_key)
+  if held ~= sold or logged ~= sold then
+    return {'DATA_LOSS', string.format('total - stock is %d but the sale has %d buyers and %d log entries',
+                                       sold, held, logged)}
+  end
+  return nil
+end
+
 local function create(keys, args)
-  local sale_key, stock_key, sales_key = keys[1], keys[2], keys[3]
+  local sale_key, stock_key, buyers_key, log_key, sales_key = keys[1], keys[2], keys[3], keys[4], keys[5]
   local sale_id, total, opens, closes = args[1], args[2], args[3], args[4]
   if not tonumber(total) or not tonumber(opens) or not tonumber(closes) then
     return redis.error_reply('ERR tix_create: total, opens_at_ms and closes_at_ms must be integers')
@@ -75,10 +91,14 @@ local function create(keys, args)
   if redis.call('EXISTS', sale_key) == 1 then
     return {'ALREADY_EXISTS'}
   end
-  -- A stock without its sale is debris of a half-deleted sale: recreating
-  -- over it would reuse order ids, so an operator has to look first.
+  -- A stock, buyers or log without its sale is debris of a half-deleted
+  -- sale: recreating over it would hand out order ids that buyers already
+  -- hold, so an operator has to look first.
   if redis.call('EXISTS', stock_key) == 1 then
     return {'DATA_LOSS', 'stock key exists without its sale hash'}
+  end
+  if redis.call('EXISTS', buyers_key) == 1 or redis.call('EXISTS', log_key) == 1 then
+    return {'DATA_LOSS', 'buyers hash or order log exists without its sale hash'}
   end
   local now = now_ms()
   redis.call('HSET', sale_key, 'sale_id', sale_id, 'total', total, 'opens_at_ms', opens,
@@ -94,6 +114,10 @@ local function buy(keys, args)
   local sale_key, stock_key, buyers_key, log_key = keys[1], keys[2], keys[3], keys[4]
   local sale_id, user_id, request_id = args[1], args[2], args[3] or ''
   local sale, stock, answer = read_sale_and_stock(sale_key, stock_key)
+  if answer then
+    return answer
+  end
+  answer = check_counts(sale, stock, buyers_key, log_key)
   if answer then
     return answer
   end
@@ -116,7 +140,8 @@ local function buy(keys, args)
   if stock <= 0 then
     return {'SOLD_OUT', 0}
   end
-  -- The sequence number is unique because stock only ever goes down.
+  -- The sequence number is unique because stock only ever goes down and
+  -- check_counts refused a sale whose buyers or log went missing.
   remaining = stock - 1
   local order_id = sale_id .. ':' .. string.format('%d', tonumber(sale.total) - remaining)
   local at = string.format('%d', now)
@@ -152,16 +177,22 @@ local function get_order(keys, args)
 end
 
 -- One page of the buyers of a sale, flattened, for the broker's sold-out
--- edge. HSCAN may return a user twice across pages (harmless: same record).
+-- edge (after the same count check as tix_buy). HSCAN may return a user twice across pages (harmless: same record).
 -- COUNT 100 keeps a page well under the broker's 64 KiB message limit.
 local function buyers(keys, args)
   local sale, stock, answer = read_sale_and_stock(keys[1], keys[2])
   if answer then
     return answer
   end
+  answer = check_counts(sale, stock, keys[3], keys[4])
+  if answer then
+    return answer
+  end
   local cursor = args[2] ~= '' and args[2] or '0'
   local page = redis.call('HSCAN', keys[3], cursor, 'COUNT', 100)
-  local out = {'FOUND', math.max(stock, 0), sale.closes, page[1]}
+  -- created_at_ms tells this incarnation of the sale from a later one of
+  -- the same id; now_ms is Redis's clock, which decides the close.
+  local out = {'FOUND', math.max(stock, 0), sale.closes, sale.created, now_ms(), page[1]}
   local kv = page[2]
   for i = 1, #kv, 2 do
     local o = cjson.decode(kv[i + 1])

@@ -237,6 +237,8 @@ s_sale_buyers_done(void *arg, const worker_store_result_t *r)
     page.sale_id = req->sale_id;
     page.remaining = r->remaining;
     page.closes_at_ms = r->closes_at_ms;
+    page.created_at_ms = r->created_at_ms;
+    page.now_ms = r->now_ms;
     page.buyers = ptrs;
     page.n_buyers = n;
     page.cursor = (char *) r->cursor;

@@ -501,8 +501,8 @@ worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, i
     snprintf(t, sizeof t, "%u", total);
     snprintf(o, sizeof o, "%lld", (long long) opens_at_ms);
     snprintf(c, sizeof c, "%lld", (long long) closes_at_ms);
-    const char *argv[] = {"FCALL", "tix_create", "3", k.sale, k.stock, "tix:sales", sale_id, t, o, c};
-    return s_call(self, WORKER_STORE_OP_CREATE, 10, argv, fn, arg);
+    const char *argv[] = {"FCALL", "tix_create", "5", k.sale, k.stock, k.buyers, k.log, "tix:sales", sale_id, t, o, c};
+    return s_call(self, WORKER_STORE_OP_CREATE, 12, argv, fn, arg);
 }
 
 tix_err
@@ -521,8 +521,9 @@ worker_store_buyers(worker_store_t *self, const char *sale_id, const char *curso
 {
     s_keys_t k;
     s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL_RO", "tix_buyers", "3", k.sale, k.stock, k.buyers, sale_id, cursor ? cursor : "0"};
-    return s_call(self, WORKER_STORE_OP_BUYERS, 8, argv, fn, arg);
+    const char *argv[] = {"FCALL_RO", "tix_buyers",         "4", k.sale, k.stock, k.buyers, k.log,
+                          sale_id,    cursor ? cursor : "0"};
+    return s_call(self, WORKER_STORE_OP_BUYERS, 9, argv, fn, arg);
 }
 
 tix_err

@@ -82,7 +82,8 @@ typedef struct {
     uint32_t remaining;      /* create, get_sale, and every buy outcome */
     int64_t opens_at_ms;     /* create, get_sale */
     int64_t closes_at_ms;    /* create, get_sale; 0 = never */
-    int64_t now_ms;          /* create, get_sale: Redis's clock */
+    int64_t now_ms;          /* create, get_sale, buyers: Redis's clock */
+    int64_t created_at_ms;   /* buyers: when this incarnation of the sale was created (0 = unknown) */
     const char *order_id;    /* buy PURCHASED/ALREADY_PURCHASED, get_order */
     const char *request_id;  /* get_order */
     const char *log_id;      /* the order's entry id in tix:{S}:log */
@@ -151,7 +152,8 @@ tix_err worker_store_buy(worker_store_t *self, const char *sale_id, const char *
 /* tix_get_sale (read-only: FCALL_RO). */
 tix_err worker_store_get_sale(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg);
 /* tix_buyers (read-only): one page of a sale's buyers from cursor ("" or
- * "0" to start); FOUND carries remaining, closes_at_ms, cursor and nbuyers. */
+ * "0" to start); FOUND carries remaining, closes_at_ms, created_at_ms,
+ * now_ms, cursor and nbuyers. */
 tix_err worker_store_buyers(worker_store_t *self, const char *sale_id, const char *cursor, worker_store_fn *fn,
                             void *arg);
 /* tix_get_order (read-only: FCALL_RO). */

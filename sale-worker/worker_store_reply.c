@@ -25,7 +25,8 @@ worker_store_op_name(worker_store_op op)
 
 /* Each status the library answers, the calls that may answer it and the
  * number of elements that come with it. */
-#define BUYERS_PAGE 0 /* elements: 4 + 4 per buyer */
+#define BUYERS_PAGE 0 /* elements: BUYERS_HEAD + 4 per buyer */
+#define BUYERS_HEAD 6
 #define BUYER_FIELDS 4
 
 static const struct {
@@ -148,16 +149,18 @@ s_parse_purchase(const redisReply *r, worker_store_result_t *out)
     return true;
 }
 
-/* {status, remaining, closes_at_ms, cursor, (user, order, request, at)*} */
+/* {status, remaining, closes_at_ms, created_at_ms, now_ms, cursor,
+ *  (user, order, request, at)*} */
 static bool
 s_parse_buyers(const redisReply *r, worker_store_result_t *out)
 {
-    out->cursor = s_str(r, 3);
-    if (!out->cursor || !s_u32(r, 1, &out->remaining) || !s_int(r, 2, &out->closes_at_ms))
+    out->cursor = s_str(r, 5);
+    if (!out->cursor || !s_u32(r, 1, &out->remaining) || !s_int(r, 2, &out->closes_at_ms) ||
+        !s_int(r, 3, &out->created_at_ms) || !s_int(r, 4, &out->now_ms))
         return false;
-    out->nbuyers = (r->elements - 4) / BUYER_FIELDS;
+    out->nbuyers = (r->elements - BUYERS_HEAD) / BUYER_FIELDS;
     for (size_t i = 0; i < out->nbuyers; i++) {
-        size_t at = 4 + i * BUYER_FIELDS;
+        size_t at = BUYERS_HEAD + i * BUYER_FIELDS;
         int64_t when;
         if (!s_str(r, at) || !s_str(r, at + 1) || !s_str(r, at + 2) || !s_int(r, at + 3, &when))
             return false;
@@ -171,7 +174,7 @@ worker_store_buyer_at(const worker_store_result_t *result, size_t i, worker_stor
 {
     const redisReply *r = result->page;
     assert(r && i < result->nbuyers);
-    size_t at = 4 + i * BUYER_FIELDS;
+    size_t at = BUYERS_HEAD + i * BUYER_FIELDS;
     buyer->user_id = s_str(r, at);
     buyer->order_id = s_str(r, at + 1);
     buyer->request_id = s_str(r, at + 2);
@@ -211,8 +214,8 @@ s_status_find(worker_store_op op, const redisReply *r, worker_store_status *stat
         return false;
     for (size_t i = 0; i < sizeof s_statuses / sizeof s_statuses[0]; i++) {
         size_t want = s_statuses[i].elements;
-        bool fits =
-            want == BUYERS_PAGE ? r->elements >= 4 && (r->elements - 4) % BUYER_FIELDS == 0 : want == r->elements;
+        bool fits = want == BUYERS_PAGE ? r->elements >= BUYERS_HEAD && (r->elements - BUYERS_HEAD) % BUYER_FIELDS == 0
+                                        : want == r->elements;
         if ((s_statuses[i].ops & (1u << op)) && fits && strcmp(s_statuses[i].name, first->str) == 0) {
             *status = s_statuses[i].status;
             return true;

@@ -467,6 +467,8 @@ test_sold_out_sale_is_loaded_once_then_answered_by_the_broker(void **state)
     page.cursor = "0";
     page.buyers = buyers;
     page.n_buyers = 1;
+    page.created_at_ms = 1000;
+    page.now_ms = tix_wall_ms();
     s_worker_reply_msg(w, load->job_id, &page.base);
     protobuf_c_message_free_unpacked(&load->base, NULL);
 
@@ -491,6 +493,118 @@ test_sold_out_sale_is_loaded_once_then_answered_by_the_broker(void **state)
     assert_false(zsock_events(w) & ZMQ_POLLIN);
     assert_int_equal(broker_stats(f->broker)->edge_answers, 4);
     assert_int_equal(broker_stats(f->broker)->edge_pages, 1);
+    zsock_destroy(&w);
+}
+
+/* Sells out s1 at the fake worker w and loads its one buyer ("winner",
+ * s1:7, request r-9) with a page read at Redis time redis_now_ms, the sale
+ * closing at closes_at_ms; returns once the edge serves s1. */
+static void
+s_edge_ready(fixture_t *f, zsock_t *w, int64_t redis_now_ms, int64_t closes_at_ms)
+{
+    s_send_purchase_req(f->client, 100, "late", "");
+    Tix__Worker__V1__Job *job = s_worker_recv_job(f->broker, w);
+    Tix__V1__PurchaseReply sold_out = TIX__V1__PURCHASE_REPLY__INIT;
+    sold_out.outcome = TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT;
+    s_worker_reply_msg(w, job->job_id, &sold_out.base);
+    protobuf_c_message_free_unpacked(&job->base, NULL);
+    tix__v1__purchase_reply__free_unpacked(s_recv_purchase(f->broker, f->client, 100), NULL);
+    Tix__Worker__V1__Job *load = s_worker_recv_job(f->broker, w);
+    Tix__Worker__V1__Buyer buyer = TIX__WORKER__V1__BUYER__INIT, *buyers[] = {&buyer};
+    buyer.user_id = "winner", buyer.order_id = "s1:7", buyer.request_id = "r-9";
+    Tix__Worker__V1__BuyersPage page = TIX__WORKER__V1__BUYERS_PAGE__INIT;
+    page.sale_id = "s1", page.cursor = "0", page.buyers = buyers, page.n_buyers = 1;
+    page.created_at_ms = redis_now_ms - 1000, page.now_ms = redis_now_ms, page.closes_at_ms = closes_at_ms;
+    s_worker_reply_msg(w, load->job_id, &page.base);
+    protobuf_c_message_free_unpacked(&load->base, NULL);
+    int64_t deadline = tix_now_ms() + 3000;
+    while (broker_edge_ready_count(f->broker->edge) == 0 && tix_now_ms() < deadline)
+        broker_step(f->broker, 5);
+    assert_int_equal(broker_edge_ready_count(f->broker->edge), 1);
+}
+
+/* Issue 12 item 11: with the broker's clock 60 s ahead of Redis's (the
+ * page's time is 60 s behind the broker's wall clock) and the sale closing
+ * 30 s after Redis's now, the edge says SOLD_OUT, as Redis would. */
+static void
+test_edge_closes_by_redis_clock_when_the_broker_clock_is_ahead(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *w = s_worker_new(f->broker, 1, true);
+    int64_t redis_now = tix_wall_ms() - 60000;
+    s_edge_ready(f, w, redis_now, redis_now + 30000);
+    s_send_purchase_req(f->client, 1, "nobody", "");
+    Tix__V1__PurchaseReply *p = s_recv_purchase(f->broker, f->client, 1);
+    assert_int_equal(p->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+    tix__v1__purchase_reply__free_unpacked(p, NULL);
+    assert_int_equal(broker_stats(f->broker)->edge_answers, 1);
+    zsock_destroy(&w);
+}
+
+/* Answers the next job at w with code and body (may be NULL); the client's
+ * call call_id gets code back. */
+static void
+s_worker_answers(fixture_t *f, zsock_t *w, tix_code code, const ProtobufCMessage *body, uint64_t call_id)
+{
+    Tix__Worker__V1__Job *job = s_worker_recv_job(f->broker, w);
+    if (body)
+        s_worker_reply_msg(w, job->job_id, body);
+    else
+        s_worker_reply(w, job->job_id, code, NULL);
+    protobuf_c_message_free_unpacked(&job->base, NULL);
+    s_expect_code(f->broker, f->client, call_id, code);
+}
+
+/* Issue 12 item 2: CreateSale succeeding for a sale, and NOT_FOUND from a
+ * worker for it, drop its edge entry: the next Purchase goes to Redis. */
+static void
+test_edge_entry_is_dropped_when_redis_shows_the_sale_changed(void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *w = s_worker_new(f->broker, 1, true);
+    s_edge_ready(f, w, tix_wall_ms(), 0);
+    Tix__V1__CreateSaleRequest create = TIX__V1__CREATE_SALE_REQUEST__INIT;
+    create.sale_id = "s1", create.total = 5;
+    s_send_call(f->client, "tix.v1.AdminService/CreateSale", 1, 5000, &create.base);
+    Tix__V1__Sale sale = TIX__V1__SALE__INIT;
+    sale.sale_id = "s1", sale.total = 5, sale.remaining = 5, sale.state = TIX__V1__SALE__STATE__OPEN;
+    s_worker_answers(f, w, TIX__V1__CODE__OK, &sale.base, 1);
+    assert_int_equal(broker_edge_ready_count(f->broker->edge), 0);
+    s_send_purchase_req(f->client, 2, "winner", "r-9"); /* not the old order: Redis answers */
+    Tix__V1__PurchaseReply bought = TIX__V1__PURCHASE_REPLY__INIT;
+    bought.outcome = TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED, bought.order_id = "s1:1", bought.remaining = 4;
+    s_worker_answers(f, w, TIX__V1__CODE__OK, &bought.base, 2);
+
+    s_edge_ready(f, w, tix_wall_ms(), 0);
+    Tix__V1__GetSaleRequest get = TIX__V1__GET_SALE_REQUEST__INIT;
+    get.sale_id = "s1";
+    s_send_call(f->client, "tix.v1.TicketService/GetSale", 3, 5000, &get.base);
+    s_worker_answers(f, w, TIX__V1__CODE__NOT_FOUND, NULL, 3);
+    assert_int_equal(broker_edge_ready_count(f->broker->edge), 0);
+    s_send_purchase_req(f->client, 4, "winner", "r-9");
+    s_worker_answers(f, w, TIX__V1__CODE__NOT_FOUND, NULL, 4);
+    assert_int_equal(broker_stats(f->broker)->edge_dropped, 2);
+
+    /* GetSale showing stock drops it too. */
+    s_edge_ready(f, w, tix_wall_ms(), 0);
+    s_send_call(f->client, "tix.v1.TicketService/GetSale", 5, 5000, &get.base);
+    sale.remaining = 3;
+    s_worker_answers(f, w, TIX__V1__CODE__OK, &sale.base, 5);
+    assert_int_equal(broker_edge_ready_count(f->broker->edge), 0);
+    assert_int_equal(broker_stats(f->broker)->edge_dropped, 3);
+
+    /* And so does a buyers load that finds no sale. */
+    s_send_purchase_req(f->client, 6, "late", "");
+    Tix__V1__PurchaseReply sold_out = TIX__V1__PURCHASE_REPLY__INIT;
+    sold_out.outcome = TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT;
+    s_worker_answers(f, w, TIX__V1__CODE__OK, &sold_out.base, 6);
+    Tix__Worker__V1__Job *load = s_worker_recv_job(f->broker, w);
+    s_worker_reply(w, load->job_id, TIX__V1__CODE__NOT_FOUND, NULL);
+    protobuf_c_message_free_unpacked(&load->base, NULL);
+    int64_t deadline = tix_now_ms() + 3000;
+    while (broker_stats(f->broker)->edge_dropped < 4 && tix_now_ms() < deadline)
+        broker_step(f->broker, 5);
+    assert_int_equal(broker_stats(f->broker)->edge_dropped, 4);
     zsock_destroy(&w);
 }
 
@@ -757,6 +871,8 @@ main(void)
         T(test_dead_worker_purchase_is_redispatched_and_create_sale_answered_unavailable),
         T(test_leaving_worker_gets_no_new_jobs_and_its_answers_still_count),
         T(test_sold_out_sale_is_loaded_once_then_answered_by_the_broker),
+        T(test_edge_closes_by_redis_clock_when_the_broker_clock_is_ahead),
+        T(test_edge_entry_is_dropped_when_redis_shows_the_sale_changed),
         T(test_a_flooding_user_is_refused_without_slowing_anyone_else),
         T(test_calls_go_to_workers_whose_redis_works_while_there_is_one),
         T(test_worker_garbage_and_stale_replies_are_dropped_and_counted),

@@ -158,12 +158,16 @@ test_expire_takes_only_jobs_past_their_deadline(void **state)
     broker_jobs_destroy(&q); /* frees what is left */
 }
 
+#define REDIS_T0 1700000000000LL /* Redis's clock on every page s_page makes */
+
 /* A one-page BuyersPage for sale with the given buyers (user i bought
- * order "S:i" under request "r-i"). */
+ * order "S:i" under request "r-i"), read at Redis time REDIS_T0; the sale
+ * closes closes_in_ms after that (0 = never). */
 static void
 s_page(Tix__Worker__V1__BuyersPage *page, Tix__Worker__V1__Buyer *b, Tix__Worker__V1__Buyer **ptrs, size_t n,
-       const char *sale, const char *cursor, int64_t closes_at_ms)
+       const char *sale, const char *cursor, int64_t closes_in_ms)
 {
+    int64_t closes_at_ms = closes_in_ms;
     static char users[8][32], orders[8][96], reqs[8][32];
     tix__worker__v1__buyers_page__init(page);
     for (size_t i = 0; i < n; i++) {
@@ -179,7 +183,9 @@ s_page(Tix__Worker__V1__BuyersPage *page, Tix__Worker__V1__Buyer *b, Tix__Worker
     }
     page->sale_id = (char *) sale;
     page->cursor = (char *) cursor;
-    page->closes_at_ms = closes_at_ms;
+    page->closes_at_ms = closes_at_ms ? REDIS_T0 + closes_at_ms : 0;
+    page->created_at_ms = REDIS_T0 - 60000;
+    page->now_ms = REDIS_T0;
     page->buyers = ptrs;
     page->n_buyers = n;
 }
@@ -208,16 +214,17 @@ test_edge_answers_as_tix_buy_would_once_loaded(void **state)
     const char *order;
     s_edge_outcome(e, "s", "u0", "r-0", 0, &answered, NULL);
     assert_false(answered); /* unknown sale: workers answer */
-    assert_true(broker_edge_sold_out(e, "s", 0));
-    assert_false(broker_edge_sold_out(e, "s", 0)); /* one load at a time */
+    uint64_t load = broker_edge_sold_out(e, "s", 0);
+    assert_true(load != 0);
+    assert_int_equal(broker_edge_sold_out(e, "s", 0), 0); /* one load at a time */
     Tix__Worker__V1__BuyersPage page;
     Tix__Worker__V1__Buyer b[8], *p[8];
     s_page(&page, b, p, 2, "s", "17", 5000);
-    assert_true(broker_edge_add_page(e, &page, 0)); /* more to come */
+    assert_true(broker_edge_add_page(e, load, &page, 0)); /* more to come */
     s_edge_outcome(e, "s", "u0", "r-0", 0, &answered, NULL);
     assert_false(answered); /* still loading */
     s_page(&page, b, p, 3, "s", "0", 5000);
-    assert_false(broker_edge_add_page(e, &page, 0));
+    assert_false(broker_edge_add_page(e, load, &page, 0));
     assert_int_equal(broker_edge_ready_count(e), 1);
 
     assert_int_equal(s_edge_outcome(e, "s", "u1", "r-1", 100, &answered, &order),
@@ -243,25 +250,150 @@ test_edge_is_bounded_and_retries_failed_loads_later(void **state)
 {
     (void) state;
     broker_edge_t *e = broker_edge_new(1, 2);
-    assert_true(broker_edge_sold_out(e, "a", 0));
-    assert_false(broker_edge_sold_out(e, "b", 0)); /* max_sales 1 */
+    uint64_t load = broker_edge_sold_out(e, "a", 0);
+    assert_true(load != 0);
     Tix__Worker__V1__BuyersPage page;
     Tix__Worker__V1__Buyer b[8], *p[8];
     s_page(&page, b, p, 3, "a", "0", 0); /* 3 > max_buyers 2 */
-    assert_false(broker_edge_add_page(e, &page, 0));
+    assert_false(broker_edge_add_page(e, load, &page, 0));
     assert_int_equal(broker_edge_ready_count(e), 0);
-    assert_false(broker_edge_sold_out(e, "a", 1000000)); /* too big: never retried */
+    assert_int_equal(broker_edge_sold_out(e, "a", 1000000), 0); /* too big: not retried */
     broker_edge_destroy(&e);
 
     e = broker_edge_new(4, 100);
-    assert_true(broker_edge_sold_out(e, "a", 0));
-    broker_edge_failed(e, "a", 0);
-    assert_false(broker_edge_sold_out(e, "a", BROKER_EDGE_RETRY_MS - 1));
-    assert_true(broker_edge_sold_out(e, "a", BROKER_EDGE_RETRY_MS));
+    load = broker_edge_sold_out(e, "a", 0);
+    broker_edge_failed(e, "a", load, 0);
+    assert_int_equal(broker_edge_sold_out(e, "a", BROKER_EDGE_RETRY_MS - 1), 0);
+    load = broker_edge_sold_out(e, "a", BROKER_EDGE_RETRY_MS);
+    assert_true(load != 0);
     s_page(&page, b, p, 1, "a", "0", 0);
-    page.remaining = 3; /* not sold out: refuse to serve */
-    assert_false(broker_edge_add_page(e, &page, 0));
+    page.now_ms = 0; /* an older worker's page, without Redis's time: not trusted */
+    assert_false(broker_edge_add_page(e, load, &page, 0));
     assert_int_equal(broker_edge_ready_count(e), 0);
+    assert_int_equal(broker_edge_sold_out(e, "a", BROKER_EDGE_RETRY_MS - 1), 0); /* resting */
+    broker_edge_destroy(&e);
+}
+
+/* Loads sale as one page of n buyers (at monotonic now_ms); asserts it is
+ * ready. */
+static void
+s_edge_load(broker_edge_t *e, const char *sale, size_t n, int64_t closes_in_ms, int64_t now_ms)
+{
+    uint64_t load = broker_edge_sold_out(e, sale, now_ms);
+    assert_true(load != 0);
+    Tix__Worker__V1__BuyersPage page;
+    Tix__Worker__V1__Buyer b[8], *p[8];
+    s_page(&page, b, p, n, sale, "0", closes_in_ms);
+    assert_false(broker_edge_add_page(e, load, &page, now_ms));
+    bool answered;
+    s_edge_outcome(e, sale, "nobody", "", now_ms, &answered, NULL);
+    assert_true(answered);
+}
+
+/* Issue 12 item 7: past max_sales the least recently used sale makes room
+ * (counted), instead of the new one being refused. */
+static void
+test_edge_full_evicts_the_least_recently_used_sale(void **state)
+{
+    (void) state;
+    broker_edge_t *e = broker_edge_new(BROKER_EDGE_MAX_SALES, 100);
+    char sale[32];
+    bool answered;
+    for (int i = 0; i < BROKER_EDGE_MAX_SALES; i++) {
+        snprintf(sale, sizeof sale, "s%d", i);
+        s_edge_load(e, sale, 1, 0, 0);
+    }
+    assert_int_equal(broker_edge_evicted(e), 0);
+    s_edge_outcome(e, "s0", "nobody", "", 0, &answered, NULL); /* s0 is used: s1 is now the oldest */
+    for (int i = BROKER_EDGE_MAX_SALES; i < BROKER_EDGE_MAX_SALES + 6; i++) {
+        snprintf(sale, sizeof sale, "s%d", i);
+        s_edge_load(e, sale, 1, 0, 0); /* every new sale is served at once */
+    }
+    assert_int_equal(broker_edge_evicted(e), 6);
+    assert_int_equal(broker_edge_ready_count(e), BROKER_EDGE_MAX_SALES);
+    s_edge_outcome(e, "s0", "u0", "r-0", 0, &answered, NULL);
+    assert_true(answered);
+    for (int i = 1; i <= 6; i++) {
+        snprintf(sale, sizeof sale, "s%d", i);
+        s_edge_outcome(e, sale, "u0", "r-0", 0, &answered, NULL);
+        assert_false(answered); /* evicted: its workers answer it again */
+    }
+    s_edge_outcome(e, "s7", "u0", "r-0", 0, &answered, NULL);
+    assert_true(answered);
+    /* An evicted sale comes back with its next sold-out reply. */
+    s_edge_load(e, "s1", 1, 0, 0);
+    assert_int_equal(broker_edge_evicted(e), 7);
+    broker_edge_destroy(&e);
+}
+
+/* Issue 12 item 11: the close is judged by Redis's clock (the page's time
+ * plus the broker's monotonic time since), never by the broker's own
+ * wall clock, which may be minutes off. */
+static void
+test_edge_closes_by_redis_clock(void **state)
+{
+    (void) state;
+    broker_edge_t *e = broker_edge_new(4, 100);
+    /* Loaded at monotonic 7,000; Redis said REDIS_T0 then; closes 30 s later. */
+    s_edge_load(e, "s", 1, 30000, 7000);
+    assert_int_equal(s_edge_outcome(e, "s", "late", "", 7000 + 29999, &(bool){0}, NULL),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+    assert_int_equal(s_edge_outcome(e, "s", "late", "", 7000 + 30000, &(bool){0}, NULL),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED);
+    broker_edge_destroy(&e);
+}
+
+/* Issue 12 item 2: an entry is one incarnation of a sale. Dropped, it
+ * answers nothing; pages of an older load are ignored; a load whose pages
+ * disagree on the incarnation, or whose sale has stock, is dropped. */
+static void
+test_edge_entry_is_tied_to_one_incarnation(void **state)
+{
+    (void) state;
+    broker_edge_t *e = broker_edge_new(4, 100);
+    bool answered;
+    s_edge_load(e, "s", 2, 0, 0);
+    assert_true(broker_edge_drop(e, "s"));
+    assert_false(broker_edge_drop(e, "s"));
+    assert_int_equal(broker_edge_dropped(e), 1);
+    assert_int_equal(broker_edge_ready_count(e), 0);
+    s_edge_outcome(e, "s", "u0", "r-0", 0, &answered, NULL);
+    assert_false(answered);
+
+    /* A load outlived by a drop and a new load: its pages are stale. */
+    Tix__Worker__V1__BuyersPage page;
+    Tix__Worker__V1__Buyer b[8], *p[8];
+    uint64_t old = broker_edge_sold_out(e, "s", 0);
+    broker_edge_drop(e, "s");
+    uint64_t load = broker_edge_sold_out(e, "s", 0);
+    assert_true(load != old);
+    s_page(&page, b, p, 2, "s", "0", 0);
+    assert_false(broker_edge_add_page(e, old, &page, 0));
+    s_edge_outcome(e, "s", "u0", "r-0", 0, &answered, NULL);
+    assert_false(answered);
+    broker_edge_failed(e, "s", old, 0); /* the old load's failure changes nothing */
+    assert_false(broker_edge_add_page(e, load, &page, 0));
+    assert_int_equal(broker_edge_ready_count(e), 1);
+
+    /* The sale created again between two pages of one load. */
+    broker_edge_drop(e, "s");
+    load = broker_edge_sold_out(e, "s", 0);
+    s_page(&page, b, p, 2, "s", "17", 0);
+    assert_true(broker_edge_add_page(e, load, &page, 0));
+    s_page(&page, b, p, 1, "s", "0", 0);
+    page.created_at_ms += 5;
+    assert_false(broker_edge_add_page(e, load, &page, 0));
+    assert_int_equal(broker_edge_ready_count(e), 0);
+    /* Dropped, not banned: the next sold-out reply loads it again. */
+    load = broker_edge_sold_out(e, "s", 0);
+    assert_true(load != 0);
+
+    /* A sale with stock (created again, or stock grew): dropped too. */
+    s_page(&page, b, p, 1, "s", "0", 0);
+    page.remaining = 5;
+    assert_false(broker_edge_add_page(e, load, &page, 0));
+    assert_int_equal(broker_edge_dropped(e), 5);
+    assert_true(broker_edge_sold_out(e, "s", 0) != 0);
     broker_edge_destroy(&e);
 }
 
@@ -307,6 +439,9 @@ main(void)
         cmocka_unit_test(test_expire_takes_only_jobs_past_their_deadline),
         cmocka_unit_test(test_edge_answers_as_tix_buy_would_once_loaded),
         cmocka_unit_test(test_edge_is_bounded_and_retries_failed_loads_later),
+        cmocka_unit_test(test_edge_full_evicts_the_least_recently_used_sale),
+        cmocka_unit_test(test_edge_closes_by_redis_clock),
+        cmocka_unit_test(test_edge_entry_is_tied_to_one_incarnation),
         cmocka_unit_test(test_limit_allows_a_burst_then_refuses_with_the_wait_until_a_token),
         cmocka_unit_test(test_limit_rate_zero_never_limits),
     };

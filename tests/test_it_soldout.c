@@ -59,8 +59,10 @@ s_fcalls(void)
     return s_command_calls("fcall") + s_command_calls("fcall_ro");
 }
 
+/* A Purchase answered OK, whatever remains; its outcome. */
 static Tix__V1__PurchaseReply__Outcome
-s_buy(tix_client_t *c, const char *sale, const char *user, const char *req, char *order, size_t order_size)
+s_buy_any(tix_client_t *c, const char *sale, const char *user, const char *req, char *order, size_t order_size,
+          uint32_t *remaining)
 {
     tix_result_t r;
     assert_int_equal(tix_purchase(c, sale, user, req, 5000, &r), TIX_OK);
@@ -69,8 +71,19 @@ s_buy(tix_client_t *c, const char *sale, const char *user, const char *req, char
     Tix__V1__PurchaseReply__Outcome outcome = p->outcome;
     if (order)
         snprintf(order, order_size, "%s", p->order_id);
-    assert_int_equal(p->remaining, 0);
+    if (remaining)
+        *remaining = p->remaining;
     tix_result_clear(&r);
+    return outcome;
+}
+
+/* A Purchase of a sold-out sale: asserts nothing remains. */
+static Tix__V1__PurchaseReply__Outcome
+s_buy(tix_client_t *c, const char *sale, const char *user, const char *req, char *order, size_t order_size)
+{
+    uint32_t remaining;
+    Tix__V1__PurchaseReply__Outcome outcome = s_buy_any(c, sale, user, req, order, order_size, &remaining);
+    assert_int_equal(remaining, 0);
     return outcome;
 }
 
@@ -176,6 +189,55 @@ test_open_sale_still_goes_to_redis(void **state)
     tix_client_destroy(&c);
 }
 
+/* Issue 12 item 2: a sold-out sale at the edge, then a Redis that lost
+ * its data and the sale created again with 5 tickets. The edge must not
+ * keep answering SOLD_OUT, nor hand a buyer their old order: Purchases go to
+ * Redis again and answer as it says. */
+static void
+test_edge_forgets_a_sale_created_again_after_redis_lost_its_data(void **state)
+{
+    (void) state;
+    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_result_t r;
+    assert_int_equal(tix_create_sale(c, "reborn", 2, 0, 0, 5000, &r), TIX_OK);
+    tix_result_clear(&r);
+    char old_order[128];
+    assert_int_equal(s_buy_any(c, "reborn", "first", "r-1", old_order, sizeof old_order, NULL),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    assert_int_equal(s_buy_any(c, "reborn", "second", "", NULL, 0, NULL), TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    s_wait_edge_ready(c, "reborn");
+
+    int64_t flushed_at = tix_wall_ms();
+    assert_int_equal(th_redis_int(&s_stack.redis, "FLUSHALL"), -1); /* a status reply, not an integer */
+    assert_int_equal(th_redis_int(&s_stack.redis, "EXISTS tix:{reborn}:sale"), 0);
+    assert_int_equal(tix_create_sale(c, "reborn", 5, 0, 0, 5000, &r), TIX_OK);
+    assert_int_equal(r.code, TIX__V1__CODE__OK);
+    assert_int_equal(((Tix__V1__Sale *) r.reply)->remaining, 5);
+    tix_result_clear(&r);
+
+    /* The old buyer, same request: Redis sells them a ticket of the new sale. */
+    long long fcalls = s_fcalls();
+    uint32_t remaining;
+    char order[128];
+    assert_int_equal(s_buy_any(c, "reborn", "first", "r-1", order, sizeof order, &remaining),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    assert_int_equal(remaining, 4);
+    assert_true(s_fcalls() > fcalls);
+    assert_int_equal(tix_get_order(c, "reborn", "first", 5000, &r), TIX_OK);
+    assert_int_equal(r.code, TIX__V1__CODE__OK);
+    assert_string_equal(((Tix__V1__Order *) r.reply)->order_id, order);
+    assert_true(((Tix__V1__Order *) r.reply)->purchased_at_ms >= flushed_at - 1000); /* not the old order */
+    tix_result_clear(&r);
+    assert_int_equal(s_buy_any(c, "reborn", "newcomer", "", NULL, 0, &remaining),
+                     TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    assert_int_equal(remaining, 3);
+    assert_int_equal(tix_get_sale(c, "reborn", 5000, &r), TIX_OK);
+    assert_int_equal(((Tix__V1__Sale *) r.reply)->state, TIX__V1__SALE__STATE__OPEN);
+    assert_int_equal(((Tix__V1__Sale *) r.reply)->remaining, 3);
+    tix_result_clear(&r);
+    tix_client_destroy(&c);
+}
+
 int
 main(void)
 {
@@ -183,6 +245,7 @@ main(void)
         cmocka_unit_test(test_sold_out_sale_is_answered_at_the_edge_exactly_without_redis),
         cmocka_unit_test(test_edge_loads_a_large_sale_page_by_page),
         cmocka_unit_test(test_open_sale_still_goes_to_redis),
+        cmocka_unit_test(test_edge_forgets_a_sale_created_again_after_redis_lost_its_data),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

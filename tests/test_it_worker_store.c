@@ -434,6 +434,66 @@ test_sale_without_stock_key_is_data_loss_and_blocks_recreate(void **state)
     worker_store_destroy(&st);
 }
 
+/* Issue 12 item 1: a sale whose buyers hash or log went missing sells
+ * nothing more - before, a deleted buyers hash let a buyer buy again. */
+static void
+test_buy_when_buyers_or_log_disagree_with_stock_is_data_loss(void **state)
+{
+    (void) state;
+    worker_store_t *st = s_store_for(&s_redis, NULL);
+    s_create_open_sale(st, "nobuyers", 3);
+    s_res_t res;
+    s_buy(st, "nobuyers", "A", "r-1", &res);
+    assert_string_equal(res.order_id, "nobuyers:1");
+    s_redis_cmd(&s_redis, "DEL tix:{nobuyers}:buyers");
+    s_buy(st, "nobuyers", "A", "r-2", &res);
+    assert_int_equal(res.err, TIX_OK);
+    assert_int_equal(res.status, WORKER_STORE_DATA_LOSS); /* not nobuyers:2 */
+    assert_non_null(strstr(res.detail, "0 buyers and 1 log entries"));
+    s_buy(st, "nobuyers", "B", "", &res);
+    assert_int_equal(res.status, WORKER_STORE_DATA_LOSS);
+    assert_int_equal(s_redis_cmd(&s_redis, "GET tix:{nobuyers}:stock"), 2); /* nothing sold */
+    assert_int_equal(s_redis_cmd(&s_redis, "XLEN tix:{nobuyers}:log"), 1);
+
+    s_create_open_sale(st, "nolog", 3);
+    s_buy(st, "nolog", "A", "r-1", &res);
+    s_redis_cmd(&s_redis, "DEL tix:{nolog}:log");
+    s_buy(st, "nolog", "B", "", &res);
+    assert_int_equal(res.status, WORKER_STORE_DATA_LOSS);
+    s_buy(st, "nolog", "A", "r-1", &res); /* not even the held order: the sale is unsound */
+    assert_int_equal(res.status, WORKER_STORE_DATA_LOSS);
+    worker_store_destroy(&st);
+}
+
+/* Issue 12 item 1: CreateSale over a deleted sale hash and stock whose
+ * buyers or log are left is refused - it would reissue held order ids. */
+static void
+test_create_over_left_buyers_or_log_is_data_loss(void **state)
+{
+    (void) state;
+    worker_store_t *st = s_store_for(&s_redis, NULL);
+    s_create_open_sale(st, "debris", 2);
+    s_res_t res;
+    s_buy(st, "debris", "A", "", &res);
+    assert_string_equal(res.order_id, "debris:1");
+    s_redis_cmd(&s_redis, "DEL tix:{debris}:sale tix:{debris}:stock");
+    s_create(st, "debris", 2, 0, 0, &res);
+    assert_int_equal(res.err, TIX_OK);
+    assert_int_equal(res.status, WORKER_STORE_DATA_LOSS);
+    assert_non_null(strstr(res.detail, "buyers hash or order log"));
+    s_redis_cmd(&s_redis, "DEL tix:{debris}:buyers"); /* the log alone is enough */
+    s_create(st, "debris", 2, 0, 0, &res);
+    assert_int_equal(res.status, WORKER_STORE_DATA_LOSS);
+    assert_int_equal(s_redis_cmd(&s_redis, "EXISTS tix:{debris}:sale"), 0);
+    s_buy(st, "debris", "B", "", &res);
+    assert_int_equal(res.status, WORKER_STORE_NO_SALE); /* nobody got debris:1 again */
+    /* With every key gone the id is free again. */
+    s_redis_cmd(&s_redis, "DEL tix:{debris}:log");
+    s_create(st, "debris", 2, 0, 0, &res);
+    assert_int_equal(res.status, WORKER_STORE_CREATED);
+    worker_store_destroy(&st);
+}
+
 /* ---- The library and the connection -------------------------------------- */
 
 static void
@@ -656,6 +716,8 @@ main(void)
         cmocka_unit_test(test_buy_after_close_is_sale_closed),
         cmocka_unit_test(test_buy_after_sale_keys_deleted_is_no_sale_not_sold_out),
         cmocka_unit_test(test_sale_without_stock_key_is_data_loss_and_blocks_recreate),
+        cmocka_unit_test(test_buy_when_buyers_or_log_disagree_with_stock_is_data_loss),
+        cmocka_unit_test(test_create_over_left_buyers_or_log_is_data_loss),
         cmocka_unit_test(test_function_flush_then_buy_reloads_library_and_succeeds),
         cmocka_unit_test(test_many_calls_are_in_flight_at_once_and_never_oversell),
         cmocka_unit_test(test_calls_when_down_fail_at_once_and_never_call_back),

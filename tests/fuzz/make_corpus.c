@@ -377,6 +377,7 @@ s_backend_corpus(void)
     buyer.user_id = "alice", buyer.order_id = "o-1", buyer.request_id = "r-1", buyer.purchased_at_ms = 1700000000000;
     Tix__Worker__V1__BuyersPage page = TIX__WORKER__V1__BUYERS_PAGE__INIT;
     page.sale_id = "s1", page.buyers = buyers, page.n_buyers = 1, page.cursor = "0";
+    page.created_at_ms = 1699999940000, page.now_ms = 1700000000000;
     Tix__V1__PurchaseRequest bob = s_purchase;
     bob.user_id = "bob";
     Tix__Worker__V1__Heartbeat hb = TIX__WORKER__V1__HEARTBEAT__INIT;
@@ -388,6 +389,15 @@ s_backend_corpus(void)
     s_job_reply(&in, "W", JOB1, TIX__V1__CODE__OK, &sold.base), s_job_reply(&in, "W", JOB2, 0, &page.base);
     s_client_call(&in, 1, PURCHASE, 2, &s_purchase.base), s_client_call(&in, 1, PURCHASE, 3, &bob.base);
     s_save("broker_backend", "sold_out_edge", &in);
+    /* CreateSale and NOT_FOUND drop the sale from the edge. */
+    Tix__V1__Sale fresh = TIX__V1__SALE__INIT;
+    fresh.sale_id = "s1", fresh.total = 5, fresh.remaining = 5;
+    s_ready(&in, "W", 2), s_client_call(&in, 1, PURCHASE, 1, &s_purchase.base);
+    s_job_reply(&in, "W", JOB1, TIX__V1__CODE__OK, &sold.base), s_job_reply(&in, "W", JOB2, 0, &page.base);
+    s_client_call(&in, 1, "tix.v1.AdminService/CreateSale", 2, &s_create.base);
+    s_job_reply(&in, "W", JOB3, TIX__V1__CODE__OK, &fresh.base), s_client_call(&in, 1, PURCHASE, 3, &bob.base);
+    s_job_reply(&in, "W", 0x400000001ull, TIX__V1__CODE__NOT_FOUND, NULL),
+        s_save("broker_backend", "edge_dropped", &in);
     page.cursor = "17";
     s_ready(&in, "W", 2), s_client_call(&in, 1, PURCHASE, 1, &s_purchase.base);
     s_job_reply(&in, "W", JOB1, TIX__V1__CODE__OK, &sold.base), s_job_reply(&in, "W", JOB2, 0, &page.base);
@@ -443,7 +453,8 @@ static const struct {
     {"created", 3, "*6\r\n$7\r\nCREATED\r\n:100\r\n:100\r\n:0\r\n:0\r\n:1700000000000\r\n"},
     {"already_exists", 3, "*1\r\n$14\r\nALREADY_EXISTS\r\n"},
     {"buyers_page", 5,
-     "*8\r\n$5\r\nFOUND\r\n:0\r\n:0\r\n$1\r\n0\r\n$5\r\nalice\r\n$3\r\no-1\r\n$3\r\nr-1\r\n$2\r\n17\r\n"},
+     "*10\r\n$5\r\nFOUND\r\n:0\r\n:0\r\n$13\r\n1699999940000\r\n:1700000000000\r\n$1\r\n0\r\n$5\r\nalice\r\n$3\r\no-"
+     "1\r\n$3\r\nr-1\r\n$2\r\n17\r\n"},
     {"error_transient", 0, "-BUSY Redis is busy running a script\r\n"},
     {"error_other", 1, "-ERR wrong number of arguments\r\n"},
     {"function_missing", 0, "-ERR Function not found\r\n"},
