@@ -63,7 +63,7 @@ s_bind(broker_t *self, int type, const char *endpoints, broker_zap_domain_t doma
     if (type == ZMQ_XPUB)
         zsock_set_sndtimeo(sock, 0);
     if (zsock_attach(sock, endpoints, true) != 0) {
-        tix_error("cannot bind\tendpoint=%s socket=%s err=\"%s\"", endpoints, what, zmq_strerror(zmq_errno()));
+        tix_error("--%s: cannot bind '%s': %s", what, endpoints, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
     }
     return sock;

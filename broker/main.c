@@ -9,9 +9,15 @@
 
 #include "broker.h"
 #include "broker_zap.h"
+#include "tix_endpoint.h"
 #include "tix_log.h"
 #include "tix_opts.h"
 #include "tix_util.h"
+
+/* The smallest --max-message-bytes that every valid call fits: a call header
+ * may carry 4 KiB of metadata (PROTOCOL.md), and the frame limit applies to
+ * it as to any other. */
+#define BROKER_MIN_MESSAGE_BYTES 8192
 
 static const char s_usage[] = "usage: tix-broker [options]\n"
                               "\n"
@@ -19,6 +25,27 @@ static const char s_usage[] = "usage: tix-broker [options]\n"
                               "workers, and proxies order events from workers to subscribers.\n"
                               "\n"
                               "options:\n";
+
+/* The checks across flags and of endpoint syntax; false after printing the
+ * one line that names the flag at fault. */
+static bool
+s_config_ok(const char *const endpoints[4], long default_timeout, long max_timeout)
+{
+    static const char *const flags[4] = {"frontend", "backend", "events-in", "events-out"};
+    char why[512];
+    for (size_t i = 0; i < 4; i++) {
+        if (tix_endpoints_check(endpoints[i], true, why, sizeof why) != TIX_OK) {
+            fprintf(stderr, "tix-broker: --%s: %s\n", flags[i], why);
+            return false;
+        }
+    }
+    if (default_timeout > max_timeout) {
+        fprintf(stderr, "tix-broker: --default-timeout-ms (%ld) cannot exceed --max-timeout-ms (%ld)\n",
+                default_timeout, max_timeout);
+        return false;
+    }
+    return true;
+}
 
 int
 main(int argc, char **argv)
@@ -37,14 +64,14 @@ main(int argc, char **argv)
          "event intake (XSUB) to bind"},
         {"events-out", "TIX_EVENTS_OUT", TIX_OPT_STRING, &events_out, BROKER_DEFAULT_EVENTS_OUT, 0, 0,
          "event feed (XPUB) to bind"},
-        {"queue-limit", "TIX_QUEUE_LIMIT", TIX_OPT_INT, &queue_limit, "10000", 0, 10000000,
+        {"queue-limit", "TIX_QUEUE_LIMIT", TIX_OPT_INT, &queue_limit, "10000", 1, 10000000,
          "calls that may wait for a worker; beyond: RESOURCE_EXHAUSTED"},
         {"default-timeout-ms", "TIX_DEFAULT_TIMEOUT_MS", TIX_OPT_INT, &default_timeout, "5000", 1, 3600000,
          "deadline of calls that set timeout_ms 0"},
         {"max-timeout-ms", "TIX_MAX_TIMEOUT_MS", TIX_OPT_INT, &max_timeout, "60000", 1, 3600000,
          "longer call timeouts are clamped to this"},
-        {"max-message-bytes", "TIX_MAX_MESSAGE_BYTES", TIX_OPT_INT, &max_message, "65536", 1024, 16777216,
-         "larger messages are refused by the socket"},
+        {"max-message-bytes", "TIX_MAX_MESSAGE_BYTES", TIX_OPT_INT, &max_message, "65536", BROKER_MIN_MESSAGE_BYTES,
+         16777216, "larger messages are refused by the socket"},
         {"drain-ms", "TIX_DRAIN_MS", TIX_OPT_INT, &drain_ms, "3000", 0, 600000,
          "on SIGTERM, time left to workers to answer calls in flight"},
         {"user-rate", "TIX_USER_RATE", TIX_OPT_INT, &user_rate, "10", 0, 1000000,
@@ -78,6 +105,9 @@ main(int argc, char **argv)
         fprintf(stderr, "tix-broker: --log-level: expected debug, info, warn or error, got '%s'\n", log_level);
         return 2;
     }
+    const char *const endpoints[4] = {frontend, backend, events_in, events_out};
+    if (!s_config_ok(endpoints, default_timeout, max_timeout))
+        return 2;
     tix_log_init("broker");
     config.frontend = frontend;
     config.backend = backend;
@@ -104,8 +134,7 @@ main(int argc, char **argv)
     zsys_handler_set(NULL); /* our handlers, not czmq's, own SIGINT/SIGTERM */
     tix_signals_install();
     broker_t *broker = broker_new(&config);
-    if (!broker) {
-        fprintf(stderr, "tix-broker: cannot bind the configured endpoints (see log above)\n");
+    if (!broker) { /* the one error line, naming the flag, is logged */
         broker_curve_destroy(&keys);
         return 1;
     }

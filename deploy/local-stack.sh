@@ -119,9 +119,9 @@ start_stack() {
         say "CURVE off (TIX_CURVE=$CURVE)"
     fi
 
-    say "redis-server on 127.0.0.1:$REDIS_PORT (appendonly yes, appendfsync always, dir $STATE/redis)"
+    say "redis-server on 127.0.0.1:$REDIS_PORT (appendonly yes, appendfsync always, noeviction, dir $STATE/redis)"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STATE/redis" \
-        --appendonly yes --appendfsync always --save "" --daemonize no \
+        --appendonly yes --appendfsync always --maxmemory-policy noeviction --save "" --daemonize no \
         --logfile "$STATE/logs/redis.log" &
     PIDS+=($!)
     for _ in $(seq 100); do

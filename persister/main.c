@@ -44,8 +44,7 @@ main(int argc, char **argv)
     if (!sink)
         return 2;
     persister_t *persister = persister_new(&config, &sink);
-    if (!persister) {
-        fprintf(stderr, "tix-persister: cannot start (see log above)\n");
+    if (!persister) { /* the one error line is logged */
         persister_mongo_cleanup();
         return 1;
     }

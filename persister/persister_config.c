@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tix_endpoint.h"
 #include "tix_log.h"
 #include "tix_opts.h"
+#include "tix_redis_url.h"
 #include "tix_util.h"
 
 static const char s_usage[] = "usage: tix-persister [options]\n"
@@ -115,8 +117,14 @@ persister_config_check(const persister_config_t *c, char *why, size_t why_size)
         snprintf(why, why_size, "--backoff-min-ms cannot exceed --backoff-max-ms");
         return TIX_ERR_CONFIG;
     }
-    if (!c->events_out || !c->events_out[0] || !c->redis_url || !c->redis_url[0]) {
-        snprintf(why, why_size, "--events-out and --redis-url cannot be empty");
+    char detail[400];
+    if (tix_endpoints_check(c->events_out, false, detail, sizeof detail) != TIX_OK) {
+        snprintf(why, why_size, "--events-out: %s", detail);
+        return TIX_ERR_CONFIG;
+    }
+    tix_redis_url_t url;
+    if (tix_redis_url_parse(c->redis_url ? c->redis_url : "", &url, detail, sizeof detail) != TIX_OK) {
+        snprintf(why, why_size, "--redis-url: %s", detail);
         return TIX_ERR_CONFIG;
     }
     return TIX_OK;

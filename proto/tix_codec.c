@@ -116,6 +116,12 @@ tix_call_decode(const tix_frame_t *frames, size_t nframes, tix_call_t *call)
     if (!h)
         return;
     call->body = frames[2];
+    char field[TIX_MESSAGE_MAX_BYTES];
+    if (tix_wire_has_nul(&tix__v1__call_header__descriptor, frames[1].data, frames[1].size, field, sizeof field)) {
+        /* Before the method lookup: "Purchase\0junk" must not pass as Purchase. */
+        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "%s: must not contain NUL bytes", field);
+        goto out_free_header;
+    }
     size_t mlen = strlen(h->method);
     call->method = tix_method_find(h->method, mlen);
     if (!call->method) {
@@ -125,19 +131,32 @@ tix_call_decode(const tix_frame_t *frames, size_t nframes, tix_call_t *call)
     }
     if (!s_metadata_ok(h, call))
         goto out_free_header;
-    call->request = protobuf_c_message_unpack(call->method->input, NULL, frames[2].size, frames[2].data);
-    if (!call->request) {
-        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "body: not a valid %s", call->method->input->name);
-        goto out_free_header;
-    }
     char why[TIX_MESSAGE_MAX_BYTES];
-    if (!call->method->validate(call->request, why, sizeof why)) {
-        s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "%s", why);
-        protobuf_c_message_free_unpacked(call->request, NULL);
-        call->request = NULL;
-    }
+    tix_code code = tix_request_decode(call->method, frames[2].data, frames[2].size, &call->request, why, sizeof why);
+    if (code != TIX__V1__CODE__OK)
+        s_call_fail(call, code, "%s", why);
 out_free_header:
     tix__v1__call_header__free_unpacked(h, NULL);
+}
+
+tix_code
+tix_request_decode(const tix_method_t *method, const uint8_t *body, size_t size, ProtobufCMessage **request, char *why,
+                   size_t why_size)
+{
+    char field[TIX_MESSAGE_MAX_BYTES];
+    *request = protobuf_c_message_unpack(method->input, NULL, size, body);
+    if (!*request) {
+        snprintf(why, why_size, "body: not a valid %s", method->input->name);
+        return TIX__V1__CODE__INVALID_ARGUMENT;
+    }
+    /* First: the validators below see strings cut at their first NUL. */
+    if (tix_wire_has_nul(method->input, body, size, field, sizeof field))
+        snprintf(why, why_size, "%s: must not contain NUL bytes", field);
+    else if (method->validate(*request, why, why_size))
+        return TIX__V1__CODE__OK;
+    protobuf_c_message_free_unpacked(*request, NULL);
+    *request = NULL;
+    return TIX__V1__CODE__INVALID_ARGUMENT;
 }
 
 void
@@ -255,6 +274,12 @@ tix_wp_decode(const tix_frame_t *frames, size_t nframes, tix_wp_command *command
         if (!s_wp[c].body)
             return frames[2].size == 0 ? TIX_OK : TIX_ERR_PROTOCOL;
         *body = protobuf_c_message_unpack(s_wp[c].body, NULL, frames[2].size, frames[2].data);
+        /* No tix string holds a NUL: one here would be cut (a method name
+         * with a tail would pass as the method). */
+        if (*body && tix_wire_has_nul(s_wp[c].body, frames[2].data, frames[2].size, NULL, 0)) {
+            protobuf_c_message_free_unpacked(*body, NULL);
+            *body = NULL;
+        }
         return *body ? TIX_OK : TIX_ERR_PROTOCOL;
     }
     return TIX_ERR_PROTOCOL;

@@ -86,8 +86,22 @@ bool tix_valid_request_id(const char *s);
 size_t tix_utf8_prefix_len(const char *s, size_t max);
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool tix_utf8_valid(const uint8_t *s, size_t len, bool allow_controls);
+/* True when a string field of the message of type d packed in data[0..size)
+ * holds a NUL byte (nested messages and map entries included); field then
+ * names it ("user_id", "metadata.key"). protobuf-c hands strings over as C
+ * strings, cut at their first NUL, so only the wire bytes can tell. Meant for
+ * bytes protobuf-c unpacked: on malformed input it returns false. */
+bool tix_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, char *field,
+                      size_t field_size);
 
 /* ---- Calls (client -> broker -> worker) --------------------------------- */
+
+/* Unpacks a request body of method and checks it: no string holds a NUL
+ * byte, then the method's field rules. TIX__V1__CODE__OK with *request owned
+ * by the caller, or INVALID_ARGUMENT with *request NULL and "field: reason"
+ * in why. The broker (tix_call_decode) and the workers both decode with it. */
+tix_code tix_request_decode(const tix_method_t *method, const uint8_t *body, size_t size, ProtobufCMessage **request,
+                            char *why, size_t why_size);
 
 /* A decoded call. When code != OK the call is to be answered with code and
  * message (call_id is 0 if the header could not be read) and request is NULL. */
@@ -147,7 +161,8 @@ typedef enum {
 } tix_wp_command;
 
 /* Decodes [TXW1][command][body] (routing id stripped). On TIX_OK *body is
- * owned by the caller (NULL for DISCONNECT). TIX_ERR_PROTOCOL otherwise. */
+ * owned by the caller (NULL for DISCONNECT). TIX_ERR_PROTOCOL otherwise,
+ * also when a string in the body holds a NUL byte (tix_wire_has_nul). */
 tix_err tix_wp_decode(const tix_frame_t *frames, size_t nframes, tix_wp_command *command, ProtobufCMessage **body);
 /* Appends [TXW1][command][body] to msg; body NULL for DISCONNECT. */
 void tix_wp_append(zmsg_t *msg, tix_wp_command command, const ProtobufCMessage *body);

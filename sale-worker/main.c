@@ -1,7 +1,8 @@
 /*
  * main.c - tix-worker: parse the configuration, run one worker until
  * SIGINT/SIGTERM, stop cleanly (exit 0). Bad configuration exits 2 with a
- * one-line reason; a worker that cannot start exits 1.
+ * one-line reason, and so does a Redis that is not durable (unless
+ * --allow-unsafe-redis); a worker that cannot start exits 1.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include <czmq.h>
 
+#include "tix_endpoint.h"
 #include "tix_log.h"
 #include "tix_opts.h"
 #include "tix_util.h"
@@ -44,6 +46,8 @@ s_configure(int argc, char **argv, worker_config_t *config)
          "name in logs and events (default: hostname-pid)"},
         {"heartbeat-ms", "TIX_HEARTBEAT_MS", TIX_OPT_INT, &heartbeat_ms, "1000", WORKER_HEARTBEAT_MIN_MS,
          WORKER_HEARTBEAT_MAX_MS, "heartbeat interval with the broker"},
+        {"allow-unsafe-redis", "TIX_ALLOW_UNSAFE_REDIS", TIX_OPT_FLAG, &config->store_opts.allow_unsafe, NULL, 0, 0,
+         "development only: use a Redis without appendonly yes, appendfsync always and noeviction (warns)"},
         {"health-file", "TIX_HEALTH_FILE", TIX_OPT_STRING, &config->health_file, NULL, 0, 0,
          "rewrite this file every second while healthy (for liveness probes)"},
         {"curve-server-key", "TIX_CURVE_SERVER_KEY", TIX_OPT_STRING, &curve_server, NULL, 0, 0,
@@ -67,6 +71,14 @@ s_configure(int argc, char **argv, worker_config_t *config)
     }
     if (!tix_log_set_level_name(log_level)) {
         fprintf(stderr, PROG ": --log-level: expected debug, info, warn or error, got '%s'\n", log_level);
+        return 2;
+    }
+    if (tix_endpoints_check(config->backend, false, why, sizeof why) != TIX_OK) {
+        fprintf(stderr, PROG ": --backend: %s\n", why);
+        return 2;
+    }
+    if (tix_endpoints_check(config->events_in, false, why, sizeof why) != TIX_OK) {
+        fprintf(stderr, PROG ": --events-in: %s\n", why);
         return 2;
     }
     if (tix_redis_url_parse(redis_url, &config->redis, why, sizeof why) != TIX_OK) {
@@ -111,5 +123,5 @@ main(int argc, char **argv)
     }
     tix_err err = worker_run(worker);
     worker_destroy(&worker);
-    return err == TIX_OK ? 0 : 1;
+    return err == TIX_OK ? 0 : err == TIX_ERR_CONFIG ? 2 : 1;
 }

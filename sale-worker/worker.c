@@ -303,6 +303,10 @@ s_poll_once(worker_t *self)
     if (items[0].revents & ZMQ_POLLIN)
         s_recv_broker(self);
     worker_store_tick(self->store);
+    if (worker_store_refusal(self->store)) {
+        tix_error("%s", worker_store_refusal(self->store));
+        return TIX_ERR_CONFIG;
+    }
     return s_timers(self);
 }
 
@@ -336,6 +340,8 @@ worker_run(worker_t *self)
         err = s_poll_once(self);
     if (err == TIX_OK)
         s_drain(self);
+    else if (err == TIX_ERR_CONFIG)
+        s_send(self, TIX_WP_DISCONNECT, NULL); /* none in flight: no job runs without a ready Redis */
     return err;
 }
 

@@ -62,7 +62,8 @@ worker_t *worker_new(const worker_config_t *config);
 /* Sends READY, then serves jobs until tix_stopping(). Then it takes no new
  * jobs (they are answered UNAVAILABLE), waits up to WORKER_DRAIN_MS for the
  * calls in flight to reply, and returns TIX_OK. TIX_ERR_IO when polling
- * fails for good. */
+ * fails for good; TIX_ERR_CONFIG (after logging one line) when its Redis is
+ * not durable (worker_store.h) and store_opts.allow_unsafe is not set. */
 tix_err worker_run(worker_t *self);
 
 /* Completes what is still pending as UNAVAILABLE, lets queued replies go out

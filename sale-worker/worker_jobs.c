@@ -95,18 +95,11 @@ s_method(worker_t *self, const Tix__Worker__V1__Job *msg)
 static ProtobufCMessage *
 s_request(worker_t *self, const Tix__Worker__V1__Job *msg, const tix_method_t *method)
 {
-    char why[TIX_MESSAGE_MAX_BYTES], rule[TIX_MESSAGE_MAX_BYTES];
-    ProtobufCMessage *request = protobuf_c_message_unpack(method->input, NULL, msg->body.len, msg->body.data);
-    if (!request) {
-        snprintf(why, sizeof why, "body: not a valid %s", method->input->name);
-        s_answer(self, msg->job_id, TIX__V1__CODE__INVALID_ARGUMENT, why, 0);
-        return NULL;
-    }
-    if (!method->validate(request, rule, sizeof rule)) {
-        s_answer(self, msg->job_id, TIX__V1__CODE__INVALID_ARGUMENT, rule, 0);
-        protobuf_c_message_free_unpacked(request, NULL);
-        return NULL;
-    }
+    char why[TIX_MESSAGE_MAX_BYTES];
+    ProtobufCMessage *request;
+    tix_code code = tix_request_decode(method, msg->body.data, msg->body.len, &request, why, sizeof why);
+    if (code != TIX__V1__CODE__OK)
+        s_answer(self, msg->job_id, code, why, 0);
     return request;
 }
 

@@ -60,6 +60,8 @@ struct worker_store {
     size_t in_flight;       /* length of that list */
     s_call_t *spare;        /* completed calls, kept for reuse */
     bool destroying;        /* no reconnect: worker_store_destroy runs */
+    bool allow_unsafe;      /* a Redis that may lose acknowledged writes is used anyway */
+    char refusal[640];      /* set when Redis was refused for good (not durable) */
     char drop_reason[160];  /* why the store itself dropped the connection */
     char last_problem[160]; /* the last connect failure logged at warn */
 };
@@ -127,7 +129,7 @@ s_on_gone(void *p)
         reason = self->drop_reason;
     else if (self->ac && self->ac->err)
         reason = self->ac->errstr;
-    if (self->destroying)
+    if (self->destroying || self->refusal[0])
         tix_debug("redis connection closed");
     else if (self->announced)
         tix_warn("redis connection lost\taddr=%s:%d reason=\"%s\"", self->url.host, self->url.port, reason);
@@ -139,7 +141,7 @@ s_on_gone(void *p)
     self->loads = 0;
     self->drop_reason[0] = '\0';
     self->state = S_DOWN;
-    if (!self->destroying)
+    if (!self->destroying && !self->refusal[0])
         s_schedule_retry(self);
 }
 
@@ -207,6 +209,45 @@ s_on_setup(redisAsyncContext *ac, void *r, void *privdata)
     }
 }
 
+/* What a Redis must say for an acknowledged order to survive a crash or a
+ * full memory: every write fsynced before the answer, nothing evicted. */
+static const char *const s_durable[][2] = {
+    {"appendonly", "yes"}, {"appendfsync", "always"}, {"maxmemory-policy", "noeviction"}};
+
+/* One CONFIG GET answered (privdata: the index in s_durable). A Redis that
+ * is not durable, or will not say (CONFIG renamed or not permitted), is
+ * refused for good unless allow_unsafe: then it is used, with a warning. */
+static void
+s_on_config(redisAsyncContext *ac, void *r, void *privdata)
+{
+    worker_store_t *self = ac->data;
+    const redisReply *reply = r;
+    size_t i = (size_t) (uintptr_t) privdata;
+    if (!reply || self->refusal[0])
+        return; /* going away: s_on_gone says why */
+    char problem[200];
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_STRING) {
+        if (strcmp(reply->element[1]->str, s_durable[i][1]) == 0)
+            return;
+        snprintf(problem, sizeof problem, "%s is '%.40s', need '%s'", s_durable[i][0], reply->element[1]->str,
+                 s_durable[i][1]);
+    } else {
+        snprintf(problem, sizeof problem, "CONFIG GET %s refused (%.80s): durability cannot be checked",
+                 s_durable[i][0], reply->type == REDIS_REPLY_ERROR ? reply->str : "no such parameter");
+    }
+    if (self->allow_unsafe) {
+        tix_warn("UNSAFE: redis may lose acknowledged orders; used anyway (--allow-unsafe-redis)\taddr=%s:%d "
+                 "problem=\"%s\"",
+                 self->url.host, self->url.port, problem);
+        return;
+    }
+    int n = snprintf(self->refusal, sizeof self->refusal,
+                     "--redis-url: redis at %s:%d is not durable: %s (fix its configuration; "
+                     "--allow-unsafe-redis for development only)",
+                     self->url.host, self->url.port, problem);
+    s_drop(self, n > 0 ? "not durable" : "");
+}
+
 static void
 s_connect(worker_store_t *self)
 {
@@ -236,6 +277,8 @@ s_connect(worker_store_t *self)
         redisAsyncCommand(ac, s_on_setup, self, "AUTH %s", self->url.password);
     if (self->url.db != 0)
         redisAsyncCommand(ac, s_on_setup, self, "SELECT %d", self->url.db);
+    for (size_t i = 0; i < sizeof s_durable / sizeof s_durable[0]; i++)
+        redisAsyncCommand(ac, s_on_config, (void *) (uintptr_t) i, "CONFIG GET %s", s_durable[i][0]);
     s_send_load(self);
 }
 
@@ -250,6 +293,7 @@ worker_store_new(const tix_redis_url_t *url, const worker_store_opts_t *opts)
     self->connect_timeout_ms =
         opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : WORKER_STORE_CONNECT_TIMEOUT_MS;
     self->stall_ms = opts && opts->stall_ms > 0 ? opts->stall_ms : WORKER_STORE_STALL_MS;
+    self->allow_unsafe = opts && opts->allow_unsafe;
     self->backoff_ms = WORKER_STORE_BACKOFF_MIN_MS;
     s_connect(self);
     return self;
@@ -272,6 +316,12 @@ worker_store_destroy(worker_store_t **self_p)
     }
     free(self);
     *self_p = NULL;
+}
+
+const char *
+worker_store_refusal(const worker_store_t *self)
+{
+    return self->refusal[0] ? self->refusal : NULL;
 }
 
 bool
@@ -318,6 +368,8 @@ int
 worker_store_timeout_ms(const worker_store_t *self)
 {
     int64_t due;
+    if (self->refusal[0])
+        return -1;
     if (self->state == S_READY) {
         if (!self->head)
             return -1;
@@ -334,6 +386,8 @@ worker_store_tick(worker_store_t *self)
 {
     int64_t now = tix_now_ms();
     char reason[80];
+    if (self->refusal[0])
+        return; /* refused for good: no reconnect */
     if (self->state == S_DOWN && !self->ac && now >= self->deadline_ms) {
         s_connect(self);
     } else if (self->state == S_CONNECTING && now >= self->deadline_ms) {

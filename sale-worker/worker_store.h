@@ -9,8 +9,12 @@
  * worker_store_handle, and calls worker_store_tick when worker_store_timeout_ms
  * says so (reconnect with capped backoff, connect and stall timeouts).
  *
- * On every (re)connect: AUTH and SELECT as the URL says, then FUNCTION LOAD
- * REPLACE of the library; only then is the store "ok". When an FCALL answers
+ * On every (re)connect: AUTH and SELECT as the URL says, CONFIG GET of
+ * appendonly, appendfsync and maxmemory-policy, then FUNCTION LOAD REPLACE
+ * of the library; only then is the store "ok". A Redis that is not durable
+ * (not yes/always/noeviction, or CONFIG GET refused) is refused for good:
+ * the store stops connecting and worker_store_refusal says why; with
+ * allow_unsafe it is used, with a warning logged on every connect. When an FCALL answers
  * that the function is missing (FUNCTION FLUSH, a Redis restarted without
  * its data) the library is loaded again and that call retried once.
  *
@@ -49,6 +53,7 @@ typedef struct worker_store worker_store_t;
 typedef struct {
     int connect_timeout_ms; /* WORKER_STORE_CONNECT_TIMEOUT_MS */
     int stall_ms;           /* WORKER_STORE_STALL_MS */
+    bool allow_unsafe;      /* use a Redis that is not durable (warns) */
 } worker_store_opts_t;
 
 /* ---- Results -------------------------------------------------------------- */
@@ -120,6 +125,8 @@ void worker_store_destroy(worker_store_t **self_p);
 
 /* True while connected with the library loaded: calls can be made. */
 bool worker_store_ok(const worker_store_t *self);
+/* Why Redis was refused for good (one line naming --redis-url), or NULL. */
+const char *worker_store_refusal(const worker_store_t *self);
 /* Calls sent and not yet completed. */
 size_t worker_store_in_flight(const worker_store_t *self);
 

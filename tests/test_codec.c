@@ -358,6 +358,197 @@ test_worker_protocol_round_trip_and_garbage(void **state)
     zmsg_destroy(&msg);
 }
 
+/* ---- NUL bytes inside strings (protobuf-c would cut them off) ------------- */
+
+/* Appends a varint to buf at *pos. */
+static void
+s_put_varint(uint8_t *buf, size_t *pos, uint64_t v)
+{
+    do {
+        uint8_t b = v & 0x7f;
+        v >>= 7;
+        buf[(*pos)++] = (uint8_t) (b | (v ? 0x80 : 0));
+    } while (v);
+}
+
+/* Appends a length-delimited field (a string, bytes or a message). */
+static void
+s_put_bytes(uint8_t *buf, size_t *pos, unsigned field, const void *data, size_t len)
+{
+    s_put_varint(buf, pos, (uint64_t) field << 3 | 2);
+    s_put_varint(buf, pos, len);
+    memcpy(buf + *pos, data, len);
+    *pos += len;
+}
+
+/* A value each string field of the requests accepts. */
+static const char *
+s_valid_value(const char *field)
+{
+    if (strcmp(field, "user_id") == 0)
+        return "alice";
+    if (strcmp(field, "cursor") == 0)
+        return "0";
+    if (strcmp(field, "request_id") == 0)
+        return "r-1";
+    if (strcmp(field, "service") == 0)
+        return "tix";
+    return "s1"; /* sale_id */
+}
+
+/* A valid body of d with, when poison names a string field, that field's
+ * valid value followed by "\0mallory". Returns its size. */
+static size_t
+s_body_with_nul(const ProtobufCMessageDescriptor *d, const char *poison, uint8_t *buf)
+{
+    size_t pos = 0;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type == PROTOBUF_C_TYPE_STRING) {
+            char value[64];
+            const char *v = s_valid_value(f->name);
+            size_t len = strlen(v);
+            memcpy(value, v, len);
+            if (poison && strcmp(poison, f->name) == 0) {
+                memcpy(value + len, "\0mallory", 8);
+                len += 8;
+            }
+            s_put_bytes(buf, &pos, f->id, value, len);
+        } else if (strcmp(f->name, "total") == 0) {
+            s_put_varint(buf, &pos, (uint64_t) f->id << 3);
+            s_put_varint(buf, &pos, 5);
+        }
+    }
+    return pos;
+}
+
+static void
+test_nul_in_any_request_string_is_invalid_argument_naming_it(void **state)
+{
+    (void) state;
+    int checked = 0;
+    for (int id = 0; id < TIX_METHOD_COUNT; id++) {
+        const tix_method_t *m = tix_method_get((tix_method_id) id);
+        uint8_t body[256];
+        char why[TIX_MESSAGE_MAX_BYTES];
+        ProtobufCMessage *req;
+        size_t n = s_body_with_nul(m->input, NULL, body);
+        assert_int_equal(tix_request_decode(m, body, n, &req, why, sizeof why), TIX__V1__CODE__OK);
+        protobuf_c_message_free_unpacked(req, NULL);
+        for (unsigned i = 0; i < m->input->n_fields; i++) {
+            const ProtobufCFieldDescriptor *f = &m->input->fields[i];
+            if (f->type != PROTOBUF_C_TYPE_STRING)
+                continue;
+            n = s_body_with_nul(m->input, f->name, body);
+            char expect[128];
+            snprintf(expect, sizeof expect, "%s: must not contain NUL bytes", f->name);
+            assert_int_equal(tix_request_decode(m, body, n, &req, why, sizeof why), TIX__V1__CODE__INVALID_ARGUMENT);
+            assert_null(req);
+            assert_string_equal(why, expect);
+            if (!m->internal) { /* the same through the broker's decoder */
+                Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+                h.method = (char *) m->name;
+                h.call_id = 7;
+                tix_frame_t fr[3] = {{(const uint8_t *) "TIX1", 4}, s_pack(&h.base, s_hdr_buf), {body, n}};
+                tix_call_t call;
+                tix_call_decode(fr, 3, &call);
+                assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+                assert_int_equal(call.call_id, 7);
+                assert_string_equal(call.message, expect);
+                assert_null(call.request);
+            }
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 10); /* Purchase 3, GetSale 1, GetOrder 2, CreateSale 1, Health 1, SaleBuyers 2 */
+}
+
+/* A CallHeader: method (with a tail when given), one metadata pair. */
+static tix_frame_t
+s_header_with_nul(const char *method, size_t method_len, const char *key, size_t key_len, const char *value,
+                  size_t value_len)
+{
+    uint8_t entry[64];
+    size_t pos = 0, epos = 0;
+    s_put_bytes(s_hdr_buf, &pos, 1, method, method_len);
+    s_put_varint(s_hdr_buf, &pos, 2 << 3);
+    s_put_varint(s_hdr_buf, &pos, 99);
+    s_put_bytes(entry, &epos, 1, key, key_len);
+    s_put_bytes(entry, &epos, 2, value, value_len);
+    s_put_bytes(s_hdr_buf, &pos, 4, entry, epos);
+    return (tix_frame_t){s_hdr_buf, pos};
+}
+
+static void
+s_expect_header_refused(tix_frame_t header, const char *expect)
+{
+    tix_frame_t f[3] = {{(const uint8_t *) "TIX1", 4}, header, {NULL, 0}};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call);
+    assert_int_equal(call.code, TIX__V1__CODE__INVALID_ARGUMENT);
+    assert_int_equal(call.call_id, 99);
+    assert_string_equal(call.message, expect);
+    assert_null(call.request);
+}
+
+static void
+test_nul_in_method_or_metadata_is_invalid_argument_naming_it(void **state)
+{
+    (void) state;
+    static const char method[] = "tix.v1.Health/Check\0junk";
+    size_t mlen = sizeof method - 1, good = strlen(method);
+    tix_frame_t f[3] = {{(const uint8_t *) "TIX1", 4}, s_header_with_nul(method, good, "k", 1, "v", 1), {NULL, 0}};
+    tix_call_t call;
+    tix_call_decode(f, 3, &call); /* sanity: without the tails it is a valid call */
+    assert_int_equal(call.code, TIX__V1__CODE__OK);
+    tix_call_clear(&call);
+    s_expect_header_refused(s_header_with_nul(method, mlen, "k", 1, "v", 1), "method: must not contain NUL bytes");
+    s_expect_header_refused(s_header_with_nul(method, good, "k\0x", 3, "v", 1),
+                            "metadata.key: must not contain NUL bytes");
+    s_expect_header_refused(s_header_with_nul(method, good, "k", 1, "v\0x", 3),
+                            "metadata.value: must not contain NUL bytes");
+}
+
+static void
+test_nul_in_a_worker_protocol_string_is_a_protocol_error(void **state)
+{
+    (void) state;
+    static const char method[] = "tix.v1.TicketService/GetSale\0junk";
+    uint8_t job[2][128];
+    size_t len[2] = {0, 0};
+    for (int tail = 0; tail < 2; tail++) {
+        s_put_varint(job[tail], &len[tail], 1 << 3); /* job_id 5 */
+        s_put_varint(job[tail], &len[tail], 5);
+        s_put_bytes(job[tail], &len[tail], 2, method, tail ? sizeof method - 1 : strlen(method));
+    }
+    tix_frame_t v[3] = {{(const uint8_t *) "TXW1", 4}, {(const uint8_t *) "JOB", 3}, {job[1], len[1]}};
+    tix_wp_command cmd;
+    ProtobufCMessage *body;
+    assert_int_equal(tix_wp_decode(v, 3, &cmd, &body), TIX_ERR_PROTOCOL);
+    assert_null(body);
+    v[2] = (tix_frame_t){job[0], len[0]};
+    assert_int_equal(tix_wp_decode(v, 3, &cmd, &body), TIX_OK);
+    assert_string_equal(((Tix__Worker__V1__Job *) body)->method, "tix.v1.TicketService/GetSale");
+    protobuf_c_message_free_unpacked(body, NULL);
+}
+
+static void
+test_wire_scan_ignores_bytes_and_unknown_fields_and_survives_garbage(void **state)
+{
+    (void) state;
+    uint8_t buf[64];
+    size_t pos = 0;
+    s_put_bytes(buf, &pos, 4, "a\0b", 3);  /* Job.body: bytes, may hold NUL */
+    s_put_bytes(buf, &pos, 99, "a\0b", 3); /* unknown field */
+    char field[32] = "x";
+    assert_false(tix_wire_has_nul(&tix__worker__v1__job__descriptor, buf, pos, field, sizeof field));
+    assert_string_equal(field, "");
+    for (size_t cut = 0; cut < pos; cut++) /* truncated: no answer, no overread (ASan) */
+        assert_false(tix_wire_has_nul(&tix__worker__v1__job__descriptor, buf, cut, field, sizeof field));
+    static const uint8_t overlong[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    assert_false(tix_wire_has_nul(&tix__v1__call_header__descriptor, overlong, sizeof overlong, field, sizeof field));
+}
+
 int
 main(void)
 {
@@ -377,6 +568,10 @@ main(void)
         cmocka_unit_test(test_clients_cannot_call_internal_methods),
         cmocka_unit_test(test_reply_round_trip),
         cmocka_unit_test(test_worker_protocol_round_trip_and_garbage),
+        cmocka_unit_test(test_nul_in_any_request_string_is_invalid_argument_naming_it),
+        cmocka_unit_test(test_nul_in_method_or_metadata_is_invalid_argument_naming_it),
+        cmocka_unit_test(test_nul_in_a_worker_protocol_string_is_a_protocol_error),
+        cmocka_unit_test(test_wire_scan_ignores_bytes_and_unknown_fields_and_survives_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

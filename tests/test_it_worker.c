@@ -617,6 +617,9 @@ test_garbage_from_broker_is_dropped_and_worker_keeps_serving(void **state)
     s_send_raw(f, 3, "TXW2", (size_t) 4, "HEARTBEAT", (size_t) 9, "", (size_t) 0);
     s_send_raw(f, 3, "TXW1", (size_t) 4, "BOGUS", (size_t) 5, "", (size_t) 0);
     s_send_raw(f, 3, "TXW1", (size_t) 4, "JOB", (size_t) 3, "\xff\xff\xff\xff", (size_t) 4);
+    static const char nul_method[] = "\x08\x01\x12\x1e"
+                                     "tix.v1.TicketService/GetSale\0x";
+    s_send_raw(f, 3, "TXW1", (size_t) 4, "JOB", (size_t) 3, nul_method, sizeof nul_method - 1);
     s_send_raw(f, 3, "TXW1", (size_t) 4, "READY", (size_t) 5, (const char *) ready, ready_len);
     s_send_raw(f, 3, "TXW1", (size_t) 4, "REPLY", (size_t) 5, "", (size_t) 0);
     s_send_raw(f, 3, "TXW1", (size_t) 4, "DISCONNECT", (size_t) 10, "x", (size_t) 1);
@@ -661,6 +664,13 @@ test_invalid_job_body_is_invalid_argument_naming_the_field(void **state)
     s_expect_code(s_reply(f, s_purchase_job(f, "ok-sale", "u", long_req, 5000)), TIX__V1__CODE__INVALID_ARGUMENT,
                   "request_id:");
     s_expect_code(s_reply(f, s_job_raw(f, purchase, "\xff\xff\xff", 3)), TIX__V1__CODE__INVALID_ARGUMENT, "body:");
+    /* The worker checks for NUL bytes itself too: "alice\0mallory" is not alice. */
+    static const char nul_user[] = "\x0a\x07"
+                                   "ok-sale"
+                                   "\x12\x0d"
+                                   "alice\0mallory";
+    s_expect_code(s_reply(f, s_job_raw(f, purchase, nul_user, sizeof nul_user - 1)), TIX__V1__CODE__INVALID_ARGUMENT,
+                  "user_id: must not contain NUL bytes");
     s_expect_code(s_create_sale(f, "it-zero", 0, 0, 0), TIX__V1__CODE__INVALID_ARGUMENT, "total:");
     s_stop(f);
 }

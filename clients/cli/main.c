@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tix_curve.h"
+#include "tix_endpoint.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -219,6 +221,27 @@ s_no_command(const char *const words[2], int nwords)
     return cli_fail(NULL, CLI_EXIT_USAGE, "USAGE", 0, "unknown command '%s'; try 'tix --help'", words[0]);
 }
 
+/* Checks --frontend and the CURVE flags before libtix sees them, so that the
+ * one error line names the flag at fault; false after printing it. */
+static bool
+s_connect_flags_ok(cli_t *cli)
+{
+    char why[512];
+    tix_curve_client_t keys;
+    const tix_curve_client_t *use;
+    tix_err err = tix_curve_client_config(cli->curve_secret, cli->curve_server, &keys, &use, why, sizeof why);
+    memset(&keys, 0, sizeof keys); /* libtix loads them again */
+    if (err != TIX_OK) {
+        cli_fail(cli, CLI_EXIT_USAGE, "USAGE", 0, "%s", why);
+        return false;
+    }
+    if (tix_endpoints_check(cli->frontend, false, why, sizeof why) != TIX_OK) {
+        cli_fail(cli, CLI_EXIT_USAGE, "USAGE", 0, "--frontend: %s", why);
+        return false;
+    }
+    return true;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -250,12 +273,12 @@ main(int argc, char **argv)
 
     if (cmd->flags & CLI_FLAG_OFFLINE)
         return cmd->run(&cli);
+    if (!s_connect_flags_ok(&cli))
+        return CLI_EXIT_USAGE;
     tix_signals_install(); /* before the socket exists, as tix_util.h asks */
     cli.client = tix_client_new_curve(cli.frontend, cli.curve_secret, cli.curve_server);
-    if (!cli.client && ((cli.curve_secret && *cli.curve_secret) || (cli.curve_server && *cli.curve_server)))
-        return cli_fail(&cli, CLI_EXIT_USAGE, "USAGE", 0, "--curve-secret/--curve-server-key: unusable (reason above)");
-    if (!cli.client)
-        return cli_fail(&cli, CLI_EXIT_USAGE, "USAGE", 0, "--frontend: cannot connect to '%s'", cli.frontend);
+    if (!cli.client) /* the flags were checked: libzmq itself failed (logged) */
+        return cli_fail(&cli, CLI_EXIT_ERROR, "INTERNAL", 0, "cannot create a client for '%s'", cli.frontend);
     int exit = cmd->run(&cli);
     tix_client_destroy(&cli.client);
     return exit;

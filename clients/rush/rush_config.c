@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "tix.h"
+#include "tix_curve.h"
+#include "tix_endpoint.h"
 #include "tix_log.h"
 #include "tix_opts.h"
 #include "tix_util.h"
@@ -48,6 +50,25 @@ s_fail(const char *what)
     return TIX_ERR_CONFIG;
 }
 
+/* --frontend and the CURVE flags, checked before libtix sees them so that
+ * the error names the flag at fault. */
+static tix_err
+s_connect_flags(const rush_config_t *cfg)
+{
+    char why[512], line[600];
+    tix_curve_client_t keys;
+    const tix_curve_client_t *use;
+    tix_err err = tix_curve_client_config(cfg->curve_secret, cfg->curve_server, &keys, &use, why, sizeof why);
+    memset(&keys, 0, sizeof keys); /* each client loads them again */
+    if (err != TIX_OK)
+        return s_fail(why);
+    if (tix_endpoints_check(cfg->frontend, false, why, sizeof why) != TIX_OK) {
+        snprintf(line, sizeof line, "--frontend: %s", why);
+        return s_fail(line);
+    }
+    return TIX_OK;
+}
+
 /* Checks what the table cannot express and copies the values into cfg. */
 static tix_err
 s_apply(const s_raw_t *raw, rush_config_t *cfg)
@@ -80,7 +101,7 @@ s_apply(const s_raw_t *raw, rush_config_t *cfg)
     cfg->timeout_ms = (uint32_t) raw->timeout_ms;
     if (!tix_log_set_level_name(cfg->log_level))
         return s_fail("--log-level: expected debug, info, warn or error");
-    return TIX_OK;
+    return s_connect_flags(cfg);
 }
 
 tix_err

@@ -178,6 +178,10 @@ s_call_one(const fuzz_message_t *m)
         FUZZ_CHECK(call.method == NULL, "UNIMPLEMENTED names no method");
     if (call.code == TIX__V1__CODE__OK) {
         FUZZ_CHECK(call.method && !call.method->internal, "an OK call names a public method");
+        FUZZ_CHECK(
+            !tix_wire_has_nul(&tix__v1__call_header__descriptor, m->frames[1].data, m->frames[1].size, NULL, 0) &&
+                !tix_wire_has_nul(call.method->input, call.body.data, call.body.size, NULL, 0),
+            "an OK call holds no string that protobuf-c cut at a NUL byte");
         FUZZ_CHECK(call.message[0] == '\0', "an OK call has no message");
         s_call_roundtrip(&call);
     }
@@ -283,9 +287,11 @@ s_wp_body_use(tix_wp_command command, const ProtobufCMessage *body)
         const tix_method_t *method = tix_method_find_internal(job->method, strlen(job->method));
         if (!method)
             return;
-        ProtobufCMessage *req = protobuf_c_message_unpack(method->input, NULL, job->body.len, job->body.data);
+        ProtobufCMessage *req;
         char why[TIX_MESSAGE_MAX_BYTES];
-        if (req && !method->validate(req, why, sizeof why))
+        tix_code code = tix_request_decode(method, job->body.data, job->body.len, &req, why, sizeof why);
+        FUZZ_CHECK((code == TIX__V1__CODE__OK) == (req != NULL), "a request exactly when the code is OK");
+        if (code != TIX__V1__CODE__OK)
             FUZZ_CHECK(memchr(why, '\0', sizeof why) && why[0], "a refused request says why");
         if (req)
             protobuf_c_message_free_unpacked(req, NULL);
@@ -310,6 +316,8 @@ s_wp_one(const fuzz_message_t *m)
         return;
     }
     FUZZ_CHECK(command < TIX_WP_COUNT, "a known command");
+    FUZZ_CHECK(!body || !tix_wire_has_nul(body->descriptor, m->frames[2].data, m->frames[2].size, NULL, 0),
+               "a decoded worker message holds no string cut at a NUL byte");
     FUZZ_CHECK((body == NULL) == (command == TIX_WP_DISCONNECT), "a body exactly when the command has one");
     s_wp_body_use(command, body);
     zmsg_t *msg = zmsg_new();

@@ -6,7 +6,8 @@
  * One worker_t serves the process while it stays healthy. Its DEALER
  * connects to an inproc ROUTER played here (the broker side: it reads the
  * replies). Its Redis is a TCP listener on 127.0.0.1, played here too: it
- * answers FUNCTION LOAD with +OK once per connection, and the command a job
+ * answers the durability checks (CONFIG GET) as a durable Redis would and
+ * FUNCTION LOAD with +OK once per connection, and the command a job
  * sends with frame 3 of that job's message.
  *
  * Input: broker messages, frames 0-2 being [TXW1][command][body] as the
@@ -191,10 +192,14 @@ s_redis_accept(void)
     FUZZ_CHECK(s_wk.redis_fd >= 0, "fixture: the fake Redis accepts");
     int one = 1; /* answers go out at once, not behind a delayed ACK */
     setsockopt(s_wk.redis_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    s_store_flush(); /* the connect completes; FUNCTION LOAD goes out */
+    s_store_flush(); /* the connect completes; CONFIG GET x3 and FUNCTION LOAD go out */
     FUZZ_CHECK(s_fd_wait(s_wk.redis_fd, POLLIN, WK_WAIT_MS), "fixture: FUNCTION LOAD arrives");
     s_server_drain();
-    s_redis_send((const uint8_t *) "+OK\r\n", 5);
+    static const char durable[] = "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n"
+                                  "*2\r\n$11\r\nappendfsync\r\n$6\r\nalways\r\n"
+                                  "*2\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"
+                                  "+OK\r\n";
+    s_redis_send((const uint8_t *) durable, sizeof durable - 1);
     FUZZ_CHECK(worker_store_ok(s_wk.worker->store), "fixture: the worker's Redis is ready");
 }
 

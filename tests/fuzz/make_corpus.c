@@ -57,6 +57,18 @@ s_msg(in_t *in, const ProtobufCMessage *m)
     s_frame(in, buf, m ? protobuf_c_message_pack(m, buf) : 0);
 }
 
+/* As s_msg, every '~' of the packed message made a NUL byte: protobuf-c
+ * cannot pack a string holding one. */
+static void
+s_msg_nul(in_t *in, const ProtobufCMessage *m)
+{
+    uint8_t buf[8192];
+    size_t n = protobuf_c_message_pack(m, buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = buf[i] == '~' ? 0 : buf[i];
+    s_frame(in, buf, n);
+}
+
 static void
 s_save(const char *target, const char *name, in_t *in)
 {
@@ -275,6 +287,30 @@ s_invalid_fields(bool envelope, const char *target)
     }
 }
 
+/* Strings with a NUL inside ('~' below): refused, never cut short. */
+static void
+s_nul_fields(bool envelope, const char *target)
+{
+    in_t in = {{0}, 0};
+    Tix__V1__PurchaseRequest p = s_purchase;
+    p.user_id = "alice~mallory";
+    Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+    h.method = PURCHASE, h.call_id = 40;
+    s_envelope(&in, envelope, 3), s_str(&in, TIX_SIGNATURE), s_msg(&in, &h.base), s_msg_nul(&in, &p.base);
+    s_save(target, "nul_in_user_id", &in);
+    p = s_purchase, p.sale_id = "x~{junk}";
+    s_envelope(&in, envelope, 3), s_str(&in, TIX_SIGNATURE), s_msg(&in, &h.base), s_msg_nul(&in, &p.base);
+    s_save(target, "nul_in_sale_id", &in);
+    h.method = PURCHASE "~junk";
+    s_envelope(&in, envelope, 3), s_str(&in, TIX_SIGNATURE), s_msg_nul(&in, &h.base), s_msg(&in, &s_purchase.base);
+    s_save(target, "nul_in_method", &in);
+    Tix__V1__CallHeader__MetadataEntry pair = TIX__V1__CALL_HEADER__METADATA_ENTRY__INIT, *ptr = &pair;
+    pair.key = "k~x", pair.value = "v~x";
+    h.method = PURCHASE, h.metadata = &ptr, h.n_metadata = 1;
+    s_envelope(&in, envelope, 3), s_str(&in, TIX_SIGNATURE), s_msg_nul(&in, &h.base), s_msg(&in, &s_purchase.base);
+    s_save(target, "nul_in_metadata", &in);
+}
+
 static void
 s_calls_corpus(bool envelope, const char *target)
 {
@@ -288,6 +324,7 @@ s_calls_corpus(bool envelope, const char *target)
     s_save(target, "burst", &in);
     s_bad_calls(envelope, target);
     s_invalid_fields(envelope, target);
+    s_nul_fields(envelope, target);
 }
 
 /* ---- Replies: fuzz_reply_decode ------------------------------------------------ */
@@ -363,6 +400,16 @@ s_wp_corpus(void)
     static const uint8_t truncated[] = {0x12, 0x05, 'a', 'b'}; /* a 5-byte field with 2 bytes */
     s_head(&in, 0, 3), s_str(&in, TIX_WORKER_SIGNATURE), s_str(&in, "JOB"), s_frame(&in, truncated, sizeof truncated);
     s_save("worker_protocol", "truncated_body", &in);
+    job.method = PURCHASE "~junk";
+    s_head(&in, 0, 3), s_str(&in, TIX_WORKER_SIGNATURE), s_str(&in, "JOB"), s_msg_nul(&in, &job.base);
+    s_save("worker_protocol", "job_nul_in_method", &in);
+    Tix__V1__PurchaseRequest p = s_purchase;
+    p.user_id = "alice~mallory";
+    job.method = PURCHASE, job.body.len = protobuf_c_message_pack(&p.base, body);
+    for (size_t i = 0; i < job.body.len; i++)
+        body[i] = body[i] == '~' ? 0 : body[i];
+    s_wp(&in, 0, NULL, "JOB", &job.base), s_save("worker_protocol", "job_nul_in_user_id", &in);
+    s_wp(&in, 0, NULL, "JOB", &job.base), s_save("worker_job", "nul_in_user_id", &in);
 }
 
 static void
