@@ -137,7 +137,7 @@ static void
 test_advancing_a_cursor_forgets_the_written_ids_it_covers(void **state)
 {
     (void) state;
-    persister_sales_t *t = persister_sales_new();
+    persister_sales_t *t = persister_sales_new(10);
     persister_sale_t *s = persister_sales_get(t, "s1");
     assert_ptr_equal(persister_sales_get(t, "s1"), s);
     assert_false(s->cursor_known);
