@@ -116,8 +116,8 @@ s_check_claim(persister_t *self, persister_sale_t *sale, const persister_order_t
     persister_order_t *claim = persister_sale_claim_take(self->sales, sale, entry->log_id);
     if (!claim)
         return;
-    const char *differs = strcmp(claim->order_id, entry->order_id) != 0     ? "order_id"
-                          : strcmp(claim->user_id, entry->user_id) != 0     ? "user_id"
+    const char *differs = strcmp(claim->order_id, entry->order_id) != 0       ? "order_id"
+                          : strcmp(claim->user_id, entry->user_id) != 0       ? "user_id"
                           : strcmp(claim->request_id, entry->request_id) != 0 ? "request_id"
                           : claim->purchased_at_ms != entry->purchased_at_ms  ? "purchased_at_ms"
                                                                               : NULL;

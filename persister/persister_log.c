@@ -192,8 +192,8 @@ persister_log_sale_ended(persister_log_t *self, const char *sale_id, bool *ended
     *ended = false;
     if (s_connect(self) != TIX_OK)
         return TIX_ERR_UNAVAILABLE;
-    redisReply *r = redisCommand(self->ctx, "FCALL_RO tix_get_sale 2 tix:{%s}:sale tix:{%s}:stock %s", sale_id,
-                                 sale_id, sale_id);
+    redisReply *r =
+        redisCommand(self->ctx, "FCALL_RO tix_get_sale 2 tix:{%s}:sale tix:{%s}:stock %s", sale_id, sale_id, sale_id);
     if (!r) {
         s_warn(self, "tix_get_sale", self->ctx->errstr);
         s_disconnect(self);

@@ -51,8 +51,7 @@ tix_err persister_log_sale_ended(persister_log_t *self, const char *sale_id, boo
 /* The id of the last entry of each sale's log (XREVRANGE ... COUNT 1, one
  * pipelined round trip for all n): last[i] is {0, 0} for an empty log.
  * Used to see that a retired sale has news without reading its log. */
-tix_err persister_log_last_ids(persister_log_t *self, const char *const *sale_ids, size_t n,
-                               persister_log_id_t *last);
+tix_err persister_log_last_ids(persister_log_t *self, const char *const *sale_ids, size_t n, persister_log_id_t *last);
 
 /* Reads at most max entries of sale_id's log after `after` (exclusive),
  * oldest first. Fills out[0..*n) with the well-formed ones (the caller
