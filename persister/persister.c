@@ -63,7 +63,7 @@ persister_new(const persister_config_t *config, persister_sink_t **sink)
     self->config = *config;
     self->sink = *sink;
     *sink = NULL;
-    self->sales = persister_sales_new();
+    self->sales = persister_sales_new(config->buffer_max);
     self->batch = persister_batch_new(config->buffer_max);
     self->page = xcalloc(config->batch_max, sizeof *self->page);
     self->status = xcalloc(config->batch_max, sizeof *self->status);
@@ -91,6 +91,7 @@ persister_new(const persister_config_t *config, persister_sink_t **sink)
     }
     int64_t now = tix_now_ms();
     self->next_catchup_ms = self->next_health_ms = now;
+    self->sales_card = -1;
     tix_info("persister started\tevents_out=%s sink=%s batch_max=%zu batch_ms=%d catchup_ms=%d buffer_max=%zu",
              config->events_out, persister_sink_where(self->sink), config->batch_max, config->batch_ms,
              config->catchup_ms, config->buffer_max);
@@ -223,6 +224,42 @@ s_event_warn(persister_t *self, const char *what)
              persister_batch_size(self->batch));
 }
 
+void
+persister_hint(persister_t *self, persister_sale_t *sale)
+{
+    sale->dirty = true;
+    if (self->hints_since_ms == 0)
+        self->hints_since_ms = tix_now_ms();
+}
+
+/* An event is a hint that its sale's log has news, and a claim to check
+ * against the log entry it names; it is never written itself (anyone who
+ * reaches the event intake can publish one). */
+static void
+s_on_hint(persister_t *self, persister_order_t *order)
+{
+    persister_sale_t *sale = persister_sales_find(self->sales, order->sale_id);
+    if (!sale) {
+        self->unknown_sale = true; /* a new sale, or a made-up one: tix:sales says which */
+        if (self->hints_since_ms == 0)
+            self->hints_since_ms = tix_now_ms();
+        return;
+    }
+    if (persister_sale_is_written(sale, order->log_id)) {
+        self->stats.events_known++;
+        return;
+    }
+    if (!sale->live) {
+        tix_info("retired sale named by an event; back in the catch-up\tsale=%s", sale->sale_id);
+        persister_sale_revive(self->sales, sale);
+    }
+    persister_hint(self, sale);
+    if (!persister_sale_claim(self->sales, sale, order)) {
+        self->stats.shed++;
+        s_event_warn(self, "event claim not kept (one for its log id is held, or too many): the log has the order");
+    }
+}
+
 /* Decodes and files one event: topic and body are its two frames. */
 static void
 s_on_event(persister_t *self, const char *topic, const uint8_t *body, size_t body_size)
@@ -240,18 +277,8 @@ s_on_event(persister_t *self, const char *topic, const uint8_t *body, size_t bod
         s_event_warn(self, decoded ? why : "undecodable order event dropped");
         return;
     }
-    persister_sale_t *sale = persister_sales_get(self->sales, order.sale_id);
-    persister_batch_add_result r = persister_sale_is_written(sale, order.log_id)
-                                       ? PERSISTER_BATCH_DUPLICATE
-                                       : persister_batch_add(self->batch, &order, tix_now_ms());
-    if (r == PERSISTER_BATCH_DUPLICATE)
-        self->stats.events_known++;
-    if (r == PERSISTER_BATCH_FULL) {
-        self->stats.shed++;
-        s_event_warn(self, "buffer full: shedding events; the catch-up will read them from the order log");
-    }
-    if (r != PERSISTER_BATCH_ADDED)
-        persister_order_clear(&order);
+    s_on_hint(self, &order);
+    persister_order_clear(&order);
 }
 
 /* Reads one whole message without blocking; false when none is waiting. */
@@ -331,6 +358,22 @@ s_flush_due(const persister_t *self, int64_t now)
     return held >= self->config.batch_max || now >= persister_batch_since_ms(self->batch) + self->config.batch_ms;
 }
 
+/* When the event hints are to be read (monotonic ms); INT64_MAX if none. */
+static int64_t
+s_hints_at(const persister_t *self)
+{
+    if (self->hints_since_ms == 0)
+        return INT64_MAX;
+    int64_t at = self->hints_since_ms + self->config.batch_ms;
+    return at > self->retry_at_ms ? at : self->retry_at_ms;
+}
+
+static bool
+s_hints_due(const persister_t *self, int64_t now)
+{
+    return now >= s_hints_at(self);
+}
+
 /* Milliseconds until the earliest timer, at most max_wait_ms. */
 static int
 s_wait_ms(const persister_t *self, int64_t now, int max_wait_ms)
@@ -347,6 +390,7 @@ s_wait_ms(const persister_t *self, int64_t now, int max_wait_ms)
     }
     if (self->config.health_file && self->next_health_ms < at)
         at = self->next_health_ms;
+    at = s_hints_at(self) < at ? s_hints_at(self) : at;
     return at > now ? (int) (at - now) : 0;
 }
 
@@ -366,6 +410,8 @@ persister_step(persister_t *self, int max_wait_ms)
     now = tix_now_ms();
     if (s_flush_due(self, now))
         persister_flush_all(self);
+    if (s_hints_due(self, now))
+        persister_hints_read(self);
     if (now >= self->next_catchup_ms && now >= self->retry_at_ms)
         persister_catchup_pass(self);
     if (self->config.health_file && now >= self->next_health_ms)
@@ -398,11 +444,13 @@ persister_drain(persister_t *self, int timeout_ms)
         persister_cursors_store(self);
     size_t held = persister_batch_size(self->batch);
     const persister_stats_t *s = &self->stats;
-    tix_info("persister stopped\tsink=%s written=%llu conflicts=%llu events=%llu from_log=%llu shed=%llu "
-             "write_calls=%llu unwritten=%zu",
+    tix_info("persister stopped\tsink=%s written=%llu conflicts=%llu events=%llu mismatched=%llu from_log=%llu "
+             "shed=%llu write_calls=%llu unwritten=%zu live=%zu retired=%zu",
              persister_sink_where(self->sink), (unsigned long long) s->written, (unsigned long long) s->conflicts,
-             (unsigned long long) s->events, (unsigned long long) s->from_log, (unsigned long long) s->shed,
-             (unsigned long long) s->write_calls, held);
+             (unsigned long long) s->events, (unsigned long long) s->mismatched, (unsigned long long) s->from_log,
+             (unsigned long long) s->shed, (unsigned long long) s->write_calls, held,
+             persister_sales_live_count(self->sales),
+             persister_sales_count(self->sales) - persister_sales_live_count(self->sales));
     if (held > 0)
         tix_warn("orders left unwritten at stop; the order log keeps them for the next start\tunwritten=%zu", held);
     return held == 0 ? TIX_OK : TIX_ERR_UNAVAILABLE;
@@ -418,6 +466,12 @@ bool
 persister_subscribed(const persister_t *self)
 {
     return self->connected > 0;
+}
+
+size_t
+persister_live_sales(const persister_t *self)
+{
+    return persister_sales_live_count(self->sales);
 }
 
 size_t

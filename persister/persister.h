@@ -3,16 +3,22 @@
  * sink, and a catch-up from the Redis order logs so that nothing the event
  * feed drops is ever lost (docs/PERSISTENCE.md).
  *
- *   SUB order.*  -> buffer (bounded, no duplicates) -> sink write, in
- *                   batches of <= batch_max orders or every batch_ms
- *   every catchup_ms (and at start): list tix:sales, then per sale read
- *   the log after its cursor, write what is not written yet, and advance
- *   and store the cursor past what is now durable
+ *   SUB order.*  -> hints: "sale S has news" (and what the event claims,
+ *                   to check); every batch_ms the sales with news have
+ *                   their log read after the cursor -> buffer (bounded,
+ *                   no duplicates) -> sink write, <= batch_max per write
+ *   every catchup_ms (and at start): look for new sales, read the log of
+ *   every live sale after its cursor, write what is not written yet,
+ *   store the cursors, retire sales that can sell no more and are fully
+ *   written, and check a slice of the retired ones for news
+ *
+ * Orders are written only as the order log has them: an event is never
+ * written, only checked against the entry it names.
  *
  * A failed sink call puts every write on hold for a capped exponential
- * backoff with jitter; the buffer keeps what it holds and sheds new events
- * when full (the log still has them). Orders are only ever removed from
- * the buffer when the sink says DONE or CONFLICT.
+ * backoff with jitter; the buffer keeps what it holds, and no more of the
+ * log is read until it has room. Orders are only ever removed from the
+ * buffer when the sink says DONE or CONFLICT.
  *
  * Threading: a persister_t and its socket belong to the thread that made
  * it; every call must come from that thread.
@@ -33,9 +39,10 @@ typedef struct persister persister_t;
 typedef struct {
     uint64_t events;           /* order events received */
     uint64_t events_bad;       /* events that could not be decoded (dropped, logged) */
-    uint64_t events_known;     /* events for orders already written or held */
-    uint64_t shed;             /* events refused by a full buffer (catch-up recovers them) */
-    uint64_t from_log;         /* orders the catch-up found unwritten in the log */
+    uint64_t events_known;     /* events for orders already read from the log (not checked) */
+    uint64_t shed;             /* event claims not kept (memory bound): not checked, the log still has the order */
+    uint64_t mismatched;       /* events that disagree with the order log, or name no order of it (logged) */
+    uint64_t from_log;         /* orders read from the log and not yet written */
     uint64_t log_malformed;    /* log entries that are not orders (skipped, logged) */
     uint64_t written;          /* orders the sink confirmed (DONE) */
     uint64_t conflicts;        /* orders the sink refused for good (CONFLICT) */
@@ -44,6 +51,9 @@ typedef struct {
     uint64_t catchups;         /* catch-up passes completed */
     uint64_t cursor_stores;    /* successful cursor stores */
     uint64_t cursors_advanced; /* cursor moves (sales x passes) */
+    uint64_t retired;          /* sales taken out of the catch-up set */
+    uint64_t revived;          /* retired sales put back by the sweep */
+    uint64_t swept;            /* retired sales checked by the sweep */
 } persister_stats_t;
 
 /* Connects the event subscription and prepares the order-log reader; takes
@@ -68,6 +78,8 @@ tix_err persister_drain(persister_t *self, int timeout_ms);
 const persister_stats_t *persister_stats(const persister_t *self);
 /* True while the event subscription is connected to a feed. */
 bool persister_subscribed(const persister_t *self);
+/* Sales in the catch-up set. */
+size_t persister_live_sales(const persister_t *self);
 /* Orders held, not yet written. */
 size_t persister_held(const persister_t *self);
 /* The sink, for logs (borrowed). */

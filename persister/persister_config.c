@@ -36,6 +36,7 @@ persister_config_defaults(persister_config_t *c)
     c->batch_max = PERSISTER_BATCH_MAX;
     c->batch_ms = PERSISTER_BATCH_MS;
     c->catchup_ms = PERSISTER_CATCHUP_MS;
+    c->sweep_ms = PERSISTER_SWEEP_MS;
     c->buffer_max = PERSISTER_BUFFER_MAX;
     c->events_hwm = PERSISTER_EVENTS_HWM;
     c->drain_ms = PERSISTER_DRAIN_MS;
@@ -133,7 +134,7 @@ persister_config_check(const persister_config_t *c, char *why, size_t why_size)
 /* Flag values as parsed, before they are checked and converted. */
 typedef struct {
     const char *sink, *wc, *log_level, *curve_secret, *curve_server;
-    long batch_max, batch_ms, catchup_ms, buffer_max, hwm, wtimeout, drain_ms, backoff_max;
+    long batch_max, batch_ms, catchup_ms, sweep_ms, buffer_max, hwm, wtimeout, drain_ms, backoff_max;
 } s_raw_t;
 
 /* The flag values that need more than a table entry, then the checks. */
@@ -143,6 +144,7 @@ s_finish(persister_config_t *c, const s_raw_t *raw, char *why, size_t why_size)
     c->batch_max = (size_t) raw->batch_max;
     c->batch_ms = (int) raw->batch_ms;
     c->catchup_ms = (int) raw->catchup_ms;
+    c->sweep_ms = (int) raw->sweep_ms;
     c->buffer_max = (size_t) raw->buffer_max;
     c->events_hwm = (int) raw->hwm;
     c->wtimeout_ms = (int) raw->wtimeout;
@@ -185,8 +187,10 @@ persister_config_parse(persister_config_t *c, int argc, char **argv, bool *help)
          "an order waits at most this long for its batch to fill"},
         {"catchup-ms", "TIX_CATCHUP_MS", TIX_OPT_INT, &r.catchup_ms, "1000", 10, 3600000,
          "interval between catch-ups from the order logs"},
+        {"sweep-ms", "TIX_SWEEP_MS", TIX_OPT_INT, &r.sweep_ms, "10000", 100, 3600000,
+         "each sold-out or closed sale's log is checked for new orders about this often"},
         {"buffer-max", "TIX_BUFFER_MAX", TIX_OPT_INT, &r.buffer_max, "50000", 1, 10000000,
-         "orders held in memory; beyond, events are shed and caught up from the log"},
+         "orders held in memory; beyond, no more of the order logs is read until written"},
         {"events-hwm", "TIX_EVENTS_HWM", TIX_OPT_INT, &r.hwm, "100000", 1, 10000000,
          "receive high-water mark of the event subscription, messages"},
         {"backoff-max-ms", "TIX_BACKOFF_MAX_MS", TIX_OPT_INT, &r.backoff_max, "5000", 50, 600000,

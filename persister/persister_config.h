@@ -21,7 +21,8 @@
 #define PERSISTER_BATCH_MAX 500         /* orders per sink write */
 #define PERSISTER_BATCH_MS 20           /* oldest held order waits at most this */
 #define PERSISTER_CATCHUP_MS 1000       /* order-log catch-up interval */
-#define PERSISTER_BUFFER_MAX 50000      /* orders held; beyond, events are shed */
+#define PERSISTER_SWEEP_MS 10000        /* every retired sale's log checked for news about this often */
+#define PERSISTER_BUFFER_MAX 50000      /* orders held; beyond, no more of the log is read */
 #define PERSISTER_EVENTS_HWM 100000     /* SUB receive high-water mark, messages */
 #define PERSISTER_WTIMEOUT_MS 5000      /* write concern wtimeout */
 #define PERSISTER_BACKOFF_MIN_MS 50     /* first retry delay after a sink failure */
@@ -47,6 +48,7 @@ typedef struct {
     size_t batch_max;
     int batch_ms;
     int catchup_ms;
+    int sweep_ms;
     size_t buffer_max;
     int events_hwm;
     const char *health_file; /* NULL: none */

@@ -154,6 +154,95 @@ persister_log_sales(persister_log_t *self, void (*each)(const char *sale_id, voi
     return TIX_OK;
 }
 
+tix_err
+persister_log_sales_count(persister_log_t *self, long long *count)
+{
+    if (s_connect(self) != TIX_OK)
+        return TIX_ERR_UNAVAILABLE;
+    redisReply *r = s_command(self, "scard", "SCARD tix:sales");
+    if (!r)
+        return self->ctx ? TIX_ERR_REDIS : TIX_ERR_UNAVAILABLE;
+    tix_err err = r->type == REDIS_REPLY_INTEGER ? TIX_OK : TIX_ERR_REDIS;
+    *count = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return err;
+}
+
+/* An integer element of an array reply (Redis integer or decimal string). */
+static bool
+s_element_ll(const redisReply *r, size_t i, long long *out)
+{
+    if (i >= r->elements)
+        return false;
+    const redisReply *e = r->element[i];
+    if (e->type == REDIS_REPLY_INTEGER) {
+        *out = e->integer;
+        return true;
+    }
+    char *end;
+    if (e->type != REDIS_REPLY_STRING)
+        return false;
+    *out = strtoll(e->str, &end, 10);
+    return end != e->str && *end == '\0';
+}
+
+tix_err
+persister_log_sale_ended(persister_log_t *self, const char *sale_id, bool *ended)
+{
+    *ended = false;
+    if (s_connect(self) != TIX_OK)
+        return TIX_ERR_UNAVAILABLE;
+    redisReply *r =
+        redisCommand(self->ctx, "FCALL_RO tix_get_sale 2 tix:{%s}:sale tix:{%s}:stock %s", sale_id, sale_id, sale_id);
+    if (!r) {
+        s_warn(self, "tix_get_sale", self->ctx->errstr);
+        s_disconnect(self);
+        return TIX_ERR_UNAVAILABLE;
+    }
+    long long remaining, closes, now;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
+        const char *status = r->element[0]->str;
+        if (strcmp(status, "NO_SALE") == 0)
+            *ended = true; /* nothing can be bought until it is created again, which the sweep sees */
+        else if (strcmp(status, "FOUND") == 0 && s_element_ll(r, 2, &remaining) && s_element_ll(r, 4, &closes) &&
+                 s_element_ll(r, 5, &now))
+            *ended = remaining <= 0 || (closes != 0 && now >= closes);
+    }
+    freeReplyObject(r); /* an error reply (no library yet): the sale stays live */
+    return TIX_OK;
+}
+
+tix_err
+persister_log_last_ids(persister_log_t *self, const char *const *sale_ids, size_t n, persister_log_id_t *last)
+{
+    if (s_connect(self) != TIX_OK)
+        return TIX_ERR_UNAVAILABLE;
+    for (size_t i = 0; i < n; i++)
+        redisAppendCommand(self->ctx, "XREVRANGE tix:{%s}:log + - COUNT 1", sale_ids[i]);
+    tix_err err = TIX_OK;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(self->ctx, (void **) &r) != REDIS_OK || !r) {
+            s_warn(self, "xrevrange", self->ctx->errstr);
+            s_disconnect(self); /* the rest of the pipeline is lost with it */
+            return TIX_ERR_UNAVAILABLE;
+        }
+        last[i] = (persister_log_id_t){0, 0};
+        if (r->type != REDIS_REPLY_ARRAY) {
+            err = TIX_ERR_REDIS;
+        } else if (r->elements == 1) {
+            const redisReply *e = r->element[0];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING ||
+                !persister_log_id_parse(e->element[0]->str, &last[i]))
+                err = TIX_ERR_REDIS;
+        }
+        freeReplyObject(r);
+    }
+    if (err != TIX_OK)
+        s_warn(self, "xrevrange", "unexpected reply shape");
+    return err;
+}
+
 /* The value of field name in a stream entry's flat field/value array. */
 static const char *
 s_field(const redisReply *fields, const char *name)

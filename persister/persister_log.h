@@ -38,6 +38,21 @@ void persister_log_destroy(persister_log_t **self);
  * sale id (others are logged and skipped). */
 tix_err persister_log_sales(persister_log_t *self, void (*each)(const char *sale_id, void *arg), void *arg);
 
+/* The number of members of tix:sales (SCARD, O(1)): a cheap way to see
+ * that a sale was created without listing them all. */
+tix_err persister_log_sales_count(persister_log_t *self, long long *count);
+
+/* Whether the sale can take no more orders, as its Redis answers now
+ * (FCALL_RO tix_get_sale, on Redis's clock): sold out, closed, or gone.
+ * *ended is false when the sale may still sell or the answer is anything
+ * else (the library not loaded, DATA_LOSS, ...): keep reading it then. */
+tix_err persister_log_sale_ended(persister_log_t *self, const char *sale_id, bool *ended);
+
+/* The id of the last entry of each sale's log (XREVRANGE ... COUNT 1, one
+ * pipelined round trip for all n): last[i] is {0, 0} for an empty log.
+ * Used to see that a retired sale has news without reading its log. */
+tix_err persister_log_last_ids(persister_log_t *self, const char *const *sale_ids, size_t n, persister_log_id_t *last);
+
 /* Reads at most max entries of sale_id's log after `after` (exclusive),
  * oldest first. Fills out[0..*n) with the well-formed ones (the caller
  * owns and clears them) and sets *last to the id of the last entry read,

@@ -17,6 +17,7 @@
 #define PERSISTER_EVENTS_PER_WAKE 1000 /* events taken per wakeup, then timers get a turn */
 #define PERSISTER_HEALTH_MS 1000       /* health file rewrite interval */
 #define PERSISTER_WRITTEN_MIN 100000   /* written-id memory kept at least this large */
+#define PERSISTER_DISCOVER_MIN_MS 100  /* events for unknown sales: a look at tix:sales at most this often */
 
 struct persister {
     persister_config_t config; /* copied; strings borrowed */
@@ -37,6 +38,11 @@ struct persister {
     int64_t down_since_ms;          /* when the sink stopped answering */
     int64_t next_health_ms;         /* monotonic: next health file rewrite */
     int64_t next_event_warn_ms;     /* rate limit: bad events, shedding */
+    int64_t hints_since_ms;         /* monotonic: oldest unread event hint; 0 = none */
+    bool unknown_sale;              /* an event named a sale not in the table */
+    int64_t next_discover_ms;       /* monotonic: rate limit for unknown_sale */
+    long long sales_card;           /* SCARD tix:sales at the last walk of it; -1 = never walked */
+    int64_t next_mismatch_log_ms;   /* rate limit: claims that disagree with the log */
 };
 
 /* Writes everything held, in chunks of batch_max, until done or a sink
@@ -48,7 +54,16 @@ void persister_on_sink_error(persister_t *self, tix_err err, const char *what);
 /* Records a sink call that succeeded (ends a backoff). */
 void persister_on_sink_ok(persister_t *self);
 
-/* One catch-up pass over every sale (bounded: it asks to be called again
+/* Marks the sale as having news in its log, for the next hint read. */
+void persister_hint(persister_t *self, persister_sale_t *sale);
+/* Reads the logs of the live sales events marked (bounded: it asks to be
+ * called again when there is more); the cursors are stored by the pass. */
+void persister_hints_read(persister_t *self);
+/* Adds sales created since the last look at tix:sales (all of it when
+ * force). False when Redis could not be read. */
+bool persister_discover(persister_t *self, bool force);
+
+/* One catch-up pass over every live sale (bounded: it asks to be called again
  * at once when there is more to read), then stores moved cursors. */
 void persister_catchup_pass(persister_t *self);
 /* Stores every cursor that moved since it was last stored. */

@@ -137,7 +137,7 @@ static void
 test_advancing_a_cursor_forgets_the_written_ids_it_covers(void **state)
 {
     (void) state;
-    persister_sales_t *t = persister_sales_new();
+    persister_sales_t *t = persister_sales_new(10);
     persister_sale_t *s = persister_sales_get(t, "s1");
     assert_ptr_equal(persister_sales_get(t, "s1"), s);
     assert_false(s->cursor_known);
@@ -157,6 +157,67 @@ test_advancing_a_cursor_forgets_the_written_ids_it_covers(void **state)
     persister_sales_forget_written(t);
     assert_false(persister_sale_is_written(s, s_id(7, 0)));
     assert_int_equal(persister_sales_count(t), 1);
+    persister_sales_destroy(&t);
+}
+
+static void
+s_count_absent(const persister_order_t *claim, void *arg)
+{
+    (void) claim;
+    (*(int *) arg)++;
+}
+
+static void
+test_claims_are_taken_by_their_entry_and_settled_absent_only_past_where_the_read_began(void **state)
+{
+    (void) state;
+    persister_sales_t *t = persister_sales_new(3);
+    persister_sale_t *s = persister_sales_get(t, "s");
+    persister_order_t o;
+    for (int i = 1; i <= 3; i++) {
+        s_order(&o, "s", i, s_id(10, (uint64_t) i));
+        assert_true(persister_sale_claim(t, s, &o));
+        assert_null(o.order_id); /* moved in */
+    }
+    s_order(&o, "s", 4, s_id(10, 4));
+    assert_false(persister_sale_claim(t, s, &o)); /* the bound */
+    persister_order_clear(&o);
+    persister_order_t *c = persister_sale_claim_take(t, s, s_id(10, 2));
+    assert_string_equal(c->order_id, "s:2");
+    persister_order_clear(c);
+    free(c);
+    assert_null(persister_sale_claim_take(t, s, s_id(10, 2)));
+    /* Read from 10-1 (exclusive) to the end: 10-3 has no entry; 10-1 was
+     * read before, unchecked. */
+    int absent = 0;
+    assert_int_equal(
+        persister_sale_claims_settle(t, s, s_id(10, 1), s_id(UINT64_MAX, UINT64_MAX), s_count_absent, &absent), 1);
+    assert_int_equal(absent, 1);
+    assert_int_equal(persister_sale_claims_count(s), 0);
+    persister_sales_destroy(&t);
+}
+
+static void
+test_a_retired_sale_leaves_the_live_set_keeps_its_cursor_and_comes_back(void **state)
+{
+    (void) state;
+    persister_sales_t *t = persister_sales_new(10);
+    persister_sale_t *a = persister_sales_get(t, "a"), *b = persister_sales_get(t, "b"), *out[4];
+    persister_sale_advance(t, a, s_id(5, 0));
+    persister_sale_mark_written(t, a, s_id(6, 0));
+    assert_int_equal(persister_sales_live_count(t), 2);
+    persister_sale_retire(t, a);
+    assert_int_equal(persister_sales_live_count(t), 1);
+    assert_int_equal(persister_sales_live(t, out), 1);
+    assert_ptr_equal(out[0], b);
+    assert_int_equal(persister_sales_written_count(t), 0);
+    assert_int_equal(a->cursor.ms, 5);
+    assert_int_equal(persister_sales_retired_next(t, out, 4), 1);
+    assert_ptr_equal(out[0], a);
+    persister_sale_revive(t, a);
+    assert_true(a->live && a->dirty);
+    assert_int_equal(persister_sales_live_count(t), 2);
+    assert_int_equal(persister_sales_retired_next(t, out, 4), 0);
     persister_sales_destroy(&t);
 }
 
@@ -534,6 +595,8 @@ main(void)
         cmocka_unit_test(test_buffer_refuses_a_held_order_id_and_sheds_when_full),
         cmocka_unit_test(test_buffer_removes_done_orders_and_keeps_the_rest_in_order),
         cmocka_unit_test(test_advancing_a_cursor_forgets_the_written_ids_it_covers),
+        cmocka_unit_test(test_claims_are_taken_by_their_entry_and_settled_absent_only_past_where_the_read_began),
+        cmocka_unit_test(test_a_retired_sale_leaves_the_live_set_keeps_its_cursor_and_comes_back),
         cmocka_unit_test(test_config_sink_is_mongodb_when_a_uri_is_set_and_an_error_without_any_sink),
         cmocka_unit_test(test_config_rejects_unacknowledged_writes_and_bad_values),
         cmocka_unit_test(test_redis_url_parses_credentials_port_and_db_and_refuses_typos),

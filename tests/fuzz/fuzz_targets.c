@@ -382,9 +382,17 @@ s_events_flush(persister_sales_t *sales, persister_batch_t *batch)
     FUZZ_CHECK(persister_batch_size(batch) == 0, "a flush that wrote everything leaves nothing held");
 }
 
-/* As persister.c's s_recv_one and s_on_event (static) file one event. op 1:
- * then the sink writes everything held; op 2: then the catch-up moves the
- * sale's cursor to this order's log id. */
+static void
+s_claim_absent(const persister_order_t *claim, void *arg)
+{
+    (void) arg;
+    FUZZ_CHECK(claim->order_id && claim->sale_id && claim->user_id, "a settled claim is whole");
+}
+
+/* As persister.c's s_recv_one and s_on_event (static) file one event as a
+ * claim. op 1: then the log read finds that entry and the sink writes
+ * everything held; op 2: then the read moves the sale's cursor to this
+ * order's log id and settles the claims it passed. */
 static void
 s_event_one(const fuzz_message_t *m, persister_sales_t *sales, persister_batch_t *batch)
 {
@@ -406,12 +414,23 @@ s_event_one(const fuzz_message_t *m, persister_sales_t *sales, persister_batch_t
     s_order_check_writable(&order);
     persister_log_id_t log_id = order.log_id;
     persister_sale_t *sale = persister_sales_get(sales, order.sale_id);
-    if (persister_sale_is_written(sale, order.log_id) || persister_batch_add(batch, &order, 1) != PERSISTER_BATCH_ADDED)
+    if (persister_sale_is_written(sale, order.log_id) || !persister_sale_claim(sales, sale, &order))
         persister_order_clear(&order);
-    if (m->op == 1)
+    if (m->op == 1) {
+        /* The log has the order as claimed: the read takes the claim and
+         * the entry is buffered and written. */
+        persister_order_t *claim = persister_sale_claim_take(sales, sale, log_id);
+        if (claim && persister_batch_add(batch, claim, 1) != PERSISTER_BATCH_ADDED)
+            persister_order_clear(claim);
+        free(claim);
         s_events_flush(sales, batch);
-    if (m->op == 2)
+    }
+    if (m->op == 2) {
+        /* The log was read through this id: every claim up to it settled. */
+        persister_log_id_t before = sale->cursor;
         persister_sale_advance(sales, sale, log_id);
+        persister_sale_claims_settle(sales, sale, before, log_id, s_claim_absent, NULL);
+    }
 }
 
 int
@@ -419,7 +438,7 @@ fuzz_order_event(const uint8_t *data, size_t size)
 {
     fuzz_reader_t r;
     fuzz_message_t m;
-    persister_sales_t *sales = persister_sales_new();
+    persister_sales_t *sales = persister_sales_new(FUZZ_EVENT_BUFFER);
     persister_batch_t *batch = persister_batch_new(FUZZ_EVENT_BUFFER);
     fuzz_reader_init(&r, data, size);
     while (fuzz_next_message(&r, &m))
