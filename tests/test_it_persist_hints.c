@@ -238,8 +238,9 @@ s_create_many(int live)
         char sale[32];
         bool ended = i < ENDED_SALES, closed = ended && i % 2 == 1;
         snprintf(sale, sizeof sale, "%s-%d", ended ? "ended" : "live", i);
-        redisAppendCommand(c, "FCALL tix_create 3 tix:{%s}:sale tix:{%s}:stock tix:sales %s %s 0 %s", sale, sale, sale,
-                           ended ? "1" : "100", closed ? "1" : "0");
+        redisAppendCommand(
+            c, "FCALL tix_create 5 tix:{%s}:sale tix:{%s}:stock tix:{%s}:buyers tix:{%s}:log tix:sales %s %s 0 %s",
+            sale, sale, sale, sale, sale, ended ? "1" : "100", closed ? "1" : "0");
         sent++;
         if (!closed) {
             redisAppendCommand(c, "FCALL tix_buy 4 tix:{%s}:sale tix:{%s}:stock tix:{%s}:buyers tix:{%s}:log %s u-%d r",
