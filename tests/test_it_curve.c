@@ -139,6 +139,16 @@ test_listed_client_is_served_while_unlisted_and_plain_clients_are_told_why(void 
     assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
     assert_non_null(strstr(r.message, "requires CURVE"));
     tix_result_clear(&r);
+    /* A listed key with the wrong server key: the broker cannot read its
+     * HELLO and hangs up, every time. */
+    tix_client_t *wrong = tix_client_new_curve(s_stack.frontend, s_keys.client, s_keys.stranger);
+    ms = s_timed_health(wrong, 5000, TIX_ERR_UNAVAILABLE, &r);
+    print_message("wrong server key: %s after %lld ms\n", r.message, (long long) ms);
+    assert_true(ms < 2000); /* three reconnects, 100 ms apart */
+    assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
+    assert_non_null(strstr(r.message, "--curve-server-key"));
+    tix_result_clear(&r);
+    tix_client_destroy(&wrong);
     /* Nothing of theirs reached Redis: only bob bought. */
     assert_int_equal(th_redis_int(&s_stack.redis, "HLEN tix:{curve-a}:buyers"), 1);
     tix_client_destroy(&stranger);
