@@ -11,7 +11,10 @@
  * for its answer asynchronously. A listed key is answered 200 with the Z85
  * public key as User-Id (the frontend reads it back from each call for the
  * admin allow-list and Job.client); any other is answered 400, so the peer
- * never completes the handshake and never gets a reply. Denied keys are
+ * never completes the handshake and never gets a reply: libzmq sends it an
+ * ERROR command with that status, which libtix reports as UNAUTHENTICATED
+ * (a 300 would hang up silently, looking like a broker that is down, so it
+ * is never used). Denied keys are
  * logged at most once a minute each (a bounded table).
  *
  * Only one ZAP handler may exist per ZeroMQ context: one CURVE broker per

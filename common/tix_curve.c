@@ -1,10 +1,16 @@
 /*
  * tix_curve.c - certificate files, allow-lists and key generation over
- * czmq's zcert and zcertstore.
+ * czmq's zcert.
+ *
+ * Allow-list directories are read here rather than by czmq's zcertstore,
+ * which walks subdirectories too: an operator who revokes a key by moving
+ * it into clients/revoked/ must see it refused.
  */
 #include "tix_curve.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +26,10 @@
 #define CURVE_ZERO_KEY "0000000000000000000000000000000000000000" /* Z85 of 32 zero bytes */
 
 struct tix_curve_allow {
-    zcertstore_t *store; /* a directory's (re-read when it changes) or one file's key */
-    char *path;          /* as given */
+    zhashx_t *keys; /* Z85 public key -> (void *) 1 */
+    char *path;     /* as given */
+    bool is_dir;    /* re-read when its stamp changes */
+    uint64_t stamp; /* s_dir_stamp when keys were read */
 };
 
 static bool
@@ -170,6 +178,74 @@ tix_curve_server_apply(const tix_curve_pair_t *pair, const char *zap_domain, voi
            zmq_setsockopt(h, ZMQ_ZAP_DOMAIN, zap_domain, strlen(zap_domain)) == 0;
 }
 
+/* Calls fn for each regular file directly in dir (symbolic links followed,
+ * as in a Kubernetes Secret volume), skipping subdirectories and names
+ * starting with '.'. Returns false when dir cannot be read. */
+static bool
+s_dir_each(const char *dir, void (*fn)(const char *file, const struct stat *st, void *arg), void *arg)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char file[CURVE_PATH_MAX_BYTES];
+        struct stat st;
+        if (e->d_name[0] == '.' || (size_t) snprintf(file, sizeof file, "%s/%s", dir, e->d_name) >= sizeof file)
+            continue; /* hidden, or too long for zcert_load */
+        if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+            fn(file, &st, arg);
+    }
+    closedir(d);
+    return true;
+}
+
+/* Mixes one file into a directory's stamp: order-independent (a sum), so
+ * readdir's order does not matter. */
+static void
+s_stamp_file(const char *file, const struct stat *st, void *arg)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the name, then the metadata */
+    for (const char *p = file; *p; p++)
+        h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+    uint64_t meta[] = {(uint64_t) st->st_ino, (uint64_t) st->st_size, (uint64_t) st->st_mtim.tv_sec,
+                       (uint64_t) st->st_mtim.tv_nsec};
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
+        h = (h ^ meta[i]) * 1099511628211ULL;
+    *(uint64_t *) arg += h;
+}
+
+/* What the directory's key files look like now: changes when one is added,
+ * removed, renamed or rewritten. */
+static uint64_t
+s_dir_stamp(const char *dir)
+{
+    uint64_t stamp = 0;
+    if (!s_dir_each(dir, s_stamp_file, &stamp))
+        return UINT64_MAX; /* unreadable: a stamp no listing has (practically) */
+    return stamp;
+}
+
+static void
+s_load_file(const char *file, const struct stat *st, void *arg)
+{
+    (void) st;
+    zcert_t *cert = zcert_load(file);
+    if (cert)
+        zhashx_update((zhashx_t *) arg, zcert_public_txt(cert), (void *) 1);
+    zcert_destroy(&cert);
+}
+
+/* (Re-)reads the directory's keys. A directory that cannot be read lists
+ * no one until it can. */
+static void
+s_dir_load(tix_curve_allow_t *self)
+{
+    zhashx_purge(self->keys);
+    self->stamp = s_dir_stamp(self->path);
+    s_dir_each(self->path, s_load_file, self->keys);
+}
+
 tix_curve_allow_t *
 tix_curve_allow_new(const char *path, char *why, size_t why_size)
 {
@@ -181,18 +257,20 @@ tix_curve_allow_new(const char *path, char *why, size_t why_size)
     }
     tix_curve_allow_t *self = xcalloc(1, sizeof *self);
     self->path = xstrdup(path);
-    if (S_ISDIR(st.st_mode)) {
-        self->store = zcertstore_new(path);
-    } else {
-        zcert_t *cert = zcert_load(path);
-        if (!cert) {
-            snprintf(why, why_size, "allow-list %s: neither a directory nor a certificate file", path);
-            tix_curve_allow_destroy(&self);
-            return NULL;
-        }
-        self->store = zcertstore_new(NULL);
-        zcertstore_insert(self->store, &cert);
+    self->keys = zhashx_new();
+    self->is_dir = S_ISDIR(st.st_mode);
+    if (self->is_dir) {
+        s_dir_load(self);
+        return self;
     }
+    zcert_t *cert = zcert_load(path);
+    if (!cert) {
+        snprintf(why, why_size, "allow-list %s: neither a directory nor a certificate file", path);
+        tix_curve_allow_destroy(&self);
+        return NULL;
+    }
+    zhashx_update(self->keys, zcert_public_txt(cert), (void *) 1);
+    zcert_destroy(&cert);
     return self;
 }
 
@@ -202,7 +280,7 @@ tix_curve_allow_destroy(tix_curve_allow_t **self_p)
     if (!self_p || !*self_p)
         return;
     tix_curve_allow_t *self = *self_p;
-    zcertstore_destroy(&self->store);
+    zhashx_destroy(&self->keys);
     free(self->path);
     free(self);
     *self_p = NULL;
@@ -211,7 +289,11 @@ tix_curve_allow_destroy(tix_curve_allow_t **self_p)
 bool
 tix_curve_allow_has(tix_curve_allow_t *self, const char *public_txt)
 {
-    return self && zcertstore_lookup(self->store, public_txt) != NULL;
+    if (!self)
+        return false;
+    if (self->is_dir && s_dir_stamp(self->path) != self->stamp)
+        s_dir_load(self);
+    return zhashx_lookup(self->keys, public_txt) != NULL;
 }
 
 const char *

@@ -6,8 +6,12 @@
  * key, NAME_secret the public and the secret key. A secret file readable or
  * writable by group or others is refused (TIX_ERR_CONFIG, with "chmod 600"
  * in the reason). Allow-lists are a certificate file (one key) or a
- * directory of them (czmq's zcertstore: re-read on the next lookup after a
- * file in it changes, so keys can be added or removed without a restart).
+ * directory of them. Only regular files directly in the directory count
+ * (symbolic links to files are followed): subdirectories are not read, so
+ * moving a key into revoked/ beneath it revokes it, and names starting
+ * with '.' are skipped. A directory is re-read on the next lookup after a
+ * file in it is added, removed or rewritten, so keys can be added or
+ * revoked without a restart.
  *
  * Secret keys are never logged: only public keys, and in logs only their
  * first TIX_CURVE_KEY_SHOWN characters (tix_curve_key_short).
@@ -80,7 +84,7 @@ tix_curve_allow_t *tix_curve_allow_new(const char *path, char *why, size_t why_s
 /* Frees the list. NULL-safe; sets *self_p to NULL. */
 void tix_curve_allow_destroy(tix_curve_allow_t **self_p);
 /* True when public_txt (Z85) is on the list. A directory is re-read first
- * when its files changed. */
+ * when its files changed (one stat per file on each lookup). */
 bool tix_curve_allow_has(tix_curve_allow_t *self, const char *public_txt);
 /* The path the list was loaded from (borrowed). */
 const char *tix_curve_allow_path(const tix_curve_allow_t *self);

@@ -6,13 +6,16 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
 #include "test_client_fake.h"
 #include "tix.h"
+#include "tix_curve.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -441,6 +444,32 @@ test_typed_conveniences_send_their_method_and_fields(void **state)
     fb_destroy(&fb);
 }
 
+/* A CURVE client against a plain broker: the handshake cannot succeed, and
+ * the blocking call says so at once instead of waiting out its deadline. */
+static void
+test_curve_client_against_a_plain_broker_is_told_at_once(void **state)
+{
+    (void) state;
+    char why[256], pub[TIX_CURVE_KEY_TXT_BYTES], secret[512];
+    assert_int_equal(tix_curve_keygen(th_tmpdir(), "plain-peer", pub, why, sizeof why), TIX_OK);
+    snprintf(secret, sizeof secret, "%s/plain-peer", th_tmpdir());
+    fb_t *fb = fb_new(fb_script_answer, NULL);
+    tix_client_t *c = tix_client_new_curve(fb->endpoint, secret, secret);
+    assert_non_null(c);
+    tix_result_t r;
+    int64_t start = tix_now_ms();
+    assert_int_equal(tix_health_check(c, "", 5000, &r), TIX_ERR_UNAVAILABLE);
+    int64_t ms = tix_now_ms() - start;
+    print_message("CURVE client, plain broker: %s after %lld ms\n", r.message, (long long) ms);
+    assert_true(ms < 1000);
+    assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
+    assert_true(strstr(r.message, "does not use CURVE") != NULL || strstr(r.message, "--curve-server-key") != NULL);
+    assert_int_equal(fb_ncalls(fb), 0);
+    tix_result_clear(&r);
+    tix_client_destroy(&c);
+    fb_destroy(&fb);
+}
+
 int
 main(void)
 {
@@ -448,6 +477,7 @@ main(void)
     tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_frames_are_delimiter_signature_header_body),
+        cmocka_unit_test(test_curve_client_against_a_plain_broker_is_told_at_once),
         cmocka_unit_test(test_async_replies_matched_by_call_id_out_of_order),
         cmocka_unit_test(test_async_reply_to_unknown_or_forgotten_call_is_dropped),
         cmocka_unit_test(test_async_malformed_replies_are_dropped_and_client_keeps_working),

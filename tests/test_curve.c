@@ -161,6 +161,40 @@ test_allow_list_from_a_file_and_from_a_directory_that_changes(void **state)
 }
 
 static void
+test_key_moved_into_a_subdirectory_is_revoked(void **state)
+{
+    (void) state;
+    char a[TIX_CURVE_KEY_TXT_BYTES], b[TIX_CURVE_KEY_TXT_BYTES], list[600], why[512], cmd[4000];
+    s_keygen("ra", a);
+    s_keygen("rb", b);
+    s_path(list, sizeof list, "revlist");
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/revoked %s/.hidden && cp %s/ra %s/rb %s/ && cp %s/rb %s/.hidden/", list,
+             list, s_dir, s_dir, list, s_dir, list);
+    assert_int_equal(system(cmd), 0);
+    tix_curve_allow_t *dir = tix_curve_allow_new(list, why, sizeof why);
+    assert_non_null(dir);
+    assert_true(tix_curve_allow_has(dir, a));
+    assert_true(tix_curve_allow_has(dir, b));
+    /* Revoked the way an operator would: moved aside, not deleted. */
+    snprintf(cmd, sizeof cmd, "mv %s/ra %s/revoked/", list, list);
+    assert_int_equal(system(cmd), 0);
+    assert_false(tix_curve_allow_has(dir, a));
+    assert_true(tix_curve_allow_has(dir, b));
+    tix_curve_allow_destroy(&dir);
+    /* A fresh load (a broker started after the move) agrees. */
+    dir = tix_curve_allow_new(list, why, sizeof why);
+    assert_false(tix_curve_allow_has(dir, a));
+    assert_true(tix_curve_allow_has(dir, b));
+    /* A symbolic link to a file directly in the list counts (a Kubernetes
+     * Secret volume is made of them); hidden names do not. */
+    snprintf(cmd, sizeof cmd, "ln -s revoked/ra %s/ra-link && mv %s/rb %s/.rb", list, list, list);
+    assert_int_equal(system(cmd), 0);
+    assert_true(tix_curve_allow_has(dir, a));
+    assert_false(tix_curve_allow_has(dir, b));
+    tix_curve_allow_destroy(&dir);
+}
+
+static void
 test_key_short_shows_eight_characters(void **state)
 {
     (void) state;
@@ -216,6 +250,7 @@ main(void)
         cmocka_unit_test(test_public_file_alone_is_no_pair_but_is_a_server_key),
         cmocka_unit_test(test_client_config_needs_both_flags_or_neither),
         cmocka_unit_test(test_allow_list_from_a_file_and_from_a_directory_that_changes),
+        cmocka_unit_test(test_key_moved_into_a_subdirectory_is_revoked),
         cmocka_unit_test(test_key_short_shows_eight_characters),
         cmocka_unit_test(test_broker_logs_a_denied_key_at_most_once_a_minute),
     };

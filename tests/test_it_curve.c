@@ -54,7 +54,10 @@ s_create_sale(const char *sale, uint32_t total)
     tix_client_destroy(&admin);
 }
 
-/* Sends one Purchase without waiting. */
+/* Sends one Purchase without waiting, from a client the broker refuses:
+ * queued (TIX_OK) while the handshake is under way, or refused at once
+ * (TIX_ERR_UNAVAILABLE: libzmq dropped the connection, and its queue, when
+ * the handshake failed). */
 static void
 s_send_purchase(tix_client_t *c, const char *sale, const char *user)
 {
@@ -62,7 +65,8 @@ s_send_purchase(tix_client_t *c, const char *sale, const char *user)
     req.sale_id = (char *) sale;
     req.user_id = (char *) user;
     uint64_t id;
-    assert_int_equal(tix_client_send(c, TIX_METHOD_PURCHASE, &req.base, 2000, &id), TIX_OK);
+    tix_err err = tix_client_send(c, TIX_METHOD_PURCHASE, &req.base, 2000, &id);
+    assert_true(err == TIX_OK || err == TIX_ERR_UNAVAILABLE);
 }
 
 /* Lines of the broker's log holding every one of the needles. */
@@ -79,8 +83,17 @@ s_log_count(const char *a, const char *b)
     return n;
 }
 
+/* A blocking Health call from c: the time it took, the result in *r. */
+static int64_t
+s_timed_health(tix_client_t *c, uint32_t timeout_ms, tix_err want, tix_result_t *r)
+{
+    int64_t start = tix_now_ms();
+    assert_int_equal(tix_health_check(c, "", timeout_ms, r), want);
+    return tix_now_ms() - start;
+}
+
 static void
-test_listed_client_is_served_while_unlisted_and_plain_clients_get_no_reply(void **state)
+test_listed_client_is_served_while_unlisted_and_plain_clients_are_told_why(void **state)
 {
     (void) state;
     s_create_sale("curve-a", 10);
@@ -98,17 +111,130 @@ test_listed_client_is_served_while_unlisted_and_plain_clients_get_no_reply(void 
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     assert_int_equal(((const Tix__V1__PurchaseReply *) r.reply)->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
     tix_result_clear(&r);
-    assert_int_equal(tix_client_recv(stranger, 1500, &r), TIX_ERR_TIMEOUT);
+    /* The asynchronous interface stays as it was: no answer, the caller's
+     * deadline decides. */
+    assert_int_equal(tix_client_recv(stranger, 300, &r), TIX_ERR_TIMEOUT);
     tix_result_clear(&r);
-    assert_int_equal(tix_client_recv(plain, 500, &r), TIX_ERR_TIMEOUT);
+    /* A blocking call is told at once that the broker refused the key, not
+     * left to time out. */
+    int64_t ms = s_timed_health(stranger, 5000, TIX_ERR_UNAVAILABLE, &r);
+    print_message("unlisted key: UNAUTHENTICATED after %lld ms\n", (long long) ms);
+    assert_true(ms < 1000);
+    assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
+    assert_non_null(strstr(r.message, "the broker refused this key"));
     tix_result_clear(&r);
-    /* A blocking call from the outsider times out too. */
-    assert_int_equal(tix_purchase(stranger, "curve-a", "eve", "e-1", 800, &r), TIX_ERR_TIMEOUT);
+    /* A fresh unlisted client, first call: the handshake and the refusal
+     * happen during the call. */
+    tix_client_t *fresh = tc_client(&s_stack, &s_keys, s_keys.stranger);
+    ms = s_timed_health(fresh, 5000, TIX_ERR_UNAVAILABLE, &r);
+    print_message("fresh unlisted client: UNAUTHENTICATED after %lld ms\n", (long long) ms);
+    assert_true(ms < 1000);
+    assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
     tix_result_clear(&r);
+    tix_client_destroy(&fresh);
+    /* A plaintext client: a mechanism mismatch, said as such. */
+    ms = s_timed_health(plain, 5000, TIX_ERR_UNAVAILABLE, &r);
+    print_message("plaintext client: UNAUTHENTICATED after %lld ms\n", (long long) ms);
+    assert_true(ms < 1000);
+    assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
+    assert_non_null(strstr(r.message, "requires CURVE"));
+    tix_result_clear(&r);
+    /* A listed key with the wrong server key: the broker cannot read its
+     * HELLO and hangs up, every time. */
+    tix_client_t *wrong = tix_client_new_curve(s_stack.frontend, s_keys.client, s_keys.stranger);
+    ms = s_timed_health(wrong, 5000, TIX_ERR_UNAVAILABLE, &r);
+    print_message("wrong server key: %s after %lld ms\n", r.message, (long long) ms);
+    assert_true(ms < 2000); /* three reconnects, 100 ms apart */
+    assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
+    assert_non_null(strstr(r.message, "--curve-server-key"));
+    tix_result_clear(&r);
+    tix_client_destroy(&wrong);
     /* Nothing of theirs reached Redis: only bob bought. */
     assert_int_equal(th_redis_int(&s_stack.redis, "HLEN tix:{curve-a}:buyers"), 1);
     tix_client_destroy(&stranger);
     tix_client_destroy(&plain);
+    tix_client_destroy(&client);
+}
+
+/* Runs the tix CLI with --json; returns its exit status, stdout in out. */
+static int
+s_cli(char *out, size_t size, const char *frontend, const char *secret, const char *server, const char *cmd)
+{
+    const char *argv[] = {"tix", "--json", "--timeout-ms", "2000", "--frontend", frontend, cmd,
+                          NULL,  NULL,     NULL,           NULL,   NULL,         NULL};
+    if (secret) {
+        argv[7] = "--curve-secret";
+        argv[8] = secret;
+        argv[9] = "--curve-server-key";
+        argv[10] = server;
+    }
+    return th_run(argv, NULL, out, size);
+}
+
+static void
+test_cli_tells_a_refused_key_a_plain_client_and_a_down_broker_apart(void **state)
+{
+    (void) state;
+    char out[1024], down[64];
+    int64_t start = tix_now_ms();
+    assert_int_equal(s_cli(out, sizeof out, s_stack.frontend, s_keys.stranger, s_keys.broker, "health"), 1);
+    print_message("tix health, unlisted key: %s (%lld ms)\n", out, (long long) (tix_now_ms() - start));
+    assert_non_null(strstr(out, "\"code\":\"UNAUTHENTICATED\""));
+    assert_non_null(strstr(out, "refused this key"));
+    assert_int_equal(s_cli(out, sizeof out, s_stack.frontend, NULL, NULL, "health"), 1);
+    print_message("tix health, no keys: %s\n", out);
+    assert_non_null(strstr(out, "\"code\":\"UNAUTHENTICATED\""));
+    assert_non_null(strstr(out, "requires CURVE"));
+    /* Nothing listens here. */
+    snprintf(down, sizeof down, "tcp://127.0.0.1:%d", th_free_port());
+    assert_int_equal(s_cli(out, sizeof out, down, s_keys.client, s_keys.broker, "health"), 6);
+    print_message("tix health, broker down: %s\n", out);
+    assert_non_null(strstr(out, "\"code\":\"UNAVAILABLE\""));
+    assert_non_null(strstr(out, "no broker answered at tcp://127.0.0.1:"));
+    assert_non_null(strstr(out, "could not connect"));
+    /* The listed key still works. */
+    assert_int_equal(s_cli(out, sizeof out, s_stack.frontend, s_keys.client, s_keys.broker, "health"), 0);
+}
+
+/* Moves dir/name into dir/revoked/ (back == false) or back again. */
+static void
+s_revoke(const char *dir, const char *name, bool back)
+{
+    char cmd[4 * TC_PATH_MAX];
+    if (back)
+        snprintf(cmd, sizeof cmd, "mv '%s/revoked/%s' '%s/'", dir, name, dir);
+    else
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s/revoked' && mv '%s/%s' '%s/revoked/'", dir, dir, name, dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_keys_moved_into_revoked_are_refused_without_a_restart(void **state)
+{
+    (void) state;
+    tix_result_t r;
+    /* An admin revoked as admin: still a client, no longer allowed to
+     * create sales. */
+    s_revoke(s_keys.admins, "admin", false);
+    tix_client_t *admin = tc_client(&s_stack, &s_keys, s_keys.admin);
+    assert_int_equal(tix_create_sale(admin, "curve-rev", 5, 0, 0, 5000, &r), TIX_OK);
+    assert_int_equal(r.code, TIX__V1__CODE__PERMISSION_DENIED);
+    tix_result_clear(&r);
+    tix_client_destroy(&admin);
+    s_revoke(s_keys.admins, "admin", true);
+    s_create_sale("curve-rev", 5); /* restored: allowed again */
+    /* A client revoked: its next connection is refused. */
+    s_revoke(s_keys.clients, "client", false);
+    tix_client_t *client = tc_client(&s_stack, &s_keys, s_keys.client);
+    s_timed_health(client, 5000, TIX_ERR_UNAVAILABLE, &r);
+    assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
+    tix_result_clear(&r);
+    tix_client_destroy(&client);
+    s_revoke(s_keys.clients, "client", true);
+    client = tc_client(&s_stack, &s_keys, s_keys.client);
+    s_timed_health(client, 5000, TIX_OK, &r);
+    assert_int_equal(r.code, TIX__V1__CODE__OK);
+    tix_result_clear(&r);
     tix_client_destroy(&client);
 }
 
@@ -145,7 +271,7 @@ test_each_denied_key_is_logged_once_despite_repeated_attempts(void **state)
     for (int i = 0; i < 5; i++) {
         tix_client_t *c = tc_client(&s_stack, &s_keys, s_keys.stranger);
         tix_result_t r;
-        assert_int_equal(tix_health_check(c, "", 300, &r), TIX_ERR_TIMEOUT);
+        assert_int_equal(tix_health_check(c, "", 300, &r), TIX_ERR_UNAVAILABLE);
         tix_result_clear(&r);
         tix_client_destroy(&c);
     }
@@ -264,7 +390,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_listed_client_is_served_while_unlisted_and_plain_clients_get_no_reply),
+        cmocka_unit_test(test_listed_client_is_served_while_unlisted_and_plain_clients_are_told_why),
+        cmocka_unit_test(test_cli_tells_a_refused_key_a_plain_client_and_a_down_broker_apart),
+        cmocka_unit_test(test_keys_moved_into_revoked_are_refused_without_a_restart),
         cmocka_unit_test(test_admin_methods_need_a_key_on_the_admin_list),
         cmocka_unit_test(test_each_denied_key_is_logged_once_despite_repeated_attempts),
         cmocka_unit_test(test_unlisted_worker_never_registers),

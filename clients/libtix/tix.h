@@ -65,7 +65,10 @@ tix_client_t *tix_client_new(const char *endpoints);
  * broker's public certificate. Both NULL (or empty): the same as
  * tix_client_new. Returns NULL (and logs the reason, never a secret key)
  * when only one is given or a key does not load. A client whose key the
- * broker does not list gets no answers: its calls time out. */
+ * broker does not list is refused at the handshake: its blocking calls end
+ * at once with UNAUTHENTICATED (see tix_client_call); asynchronous calls get
+ * no answer. A refusal stands for the client's life: after the key is
+ * listed, make a new client. */
 tix_client_t *tix_client_new_curve(const char *endpoints, const char *secret_cert_path, const char *server_cert_path);
 /* Closes the socket (pending calls are dropped) and frees the client.
  * NULL-safe, idempotent, sets *self to NULL. */
@@ -73,8 +76,13 @@ void tix_client_destroy(tix_client_t **self);
 
 /* Blocking call of method with request (borrowed) within timeout_ms
  * (0 = TIX_DEFAULT_TIMEOUT_MS). On TIX_OK, result holds the final answer;
- * free it with tix_result_clear. TIX_ERR_TIMEOUT when no answer came in time
- * (result->code is then DEADLINE_EXCEEDED); TIX_ERR_INTERRUPTED when
+ * free it with tix_result_clear. TIX_ERR_TIMEOUT when no answer came in time:
+ * result->code is then DEADLINE_EXCEEDED, or UNAVAILABLE ("no broker
+ * answered at ENDPOINTS: could not connect", ...) when no broker was
+ * connected at the end. TIX_ERR_UNAVAILABLE, at once, when every endpoint
+ * refused the handshake: result->code UNAUTHENTICATED, and the message
+ * says why ("the broker refused this key", or that it requires CURVE, or
+ * does not use it). TIX_ERR_INTERRUPTED when
  * SIGINT/SIGTERM arrived (see tix_stopping); TIX_ERR_INVALID when request is
  * not of the method's input type. Calls of retry-safe methods are also
  * resent when a broker stays silent (e.g. it restarted).

@@ -179,14 +179,18 @@ s_call_run(tix_client_t *self, s_call_t *c, tix_result_t *result)
     }
 }
 
-/* Leaves a result that says why no answer came. */
+/* Leaves a result that says why no answer came. When no broker is
+ * connected, the watch says why (refused, or unreachable) rather than a
+ * bare timeout. */
 static void
-s_result_fail(tix_result_t *result, tix_err err, uint32_t timeout_ms, uint64_t call_id)
+s_result_fail(tix_client_t *self, tix_result_t *result, tix_err err, uint32_t timeout_ms, uint64_t call_id)
 {
     unsigned attempts = result->attempts;
     tix_result_clear(result);
     result->attempts = attempts;
     result->call_id = call_id;
+    if ((err == TIX_ERR_TIMEOUT || err == TIX_ERR_UNAVAILABLE) && tix_watch_explain(self, result))
+        return;
     if (err == TIX_ERR_TIMEOUT) {
         result->code = TIX__V1__CODE__DEADLINE_EXCEEDED;
         snprintf(result->message, sizeof result->message, "no answer within %u ms (attempts: %u)", timeout_ms,
@@ -218,9 +222,11 @@ tix_client_call(tix_client_t *self, tix_method_id method, const ProtobufCMessage
         .deadline_ms = tix_now_ms() + timeout_ms,
         .silence_ms = TIX_RETRY_SILENCE_MS,
     };
+    self->in_call = true;
     err = s_call_run(self, &c, result);
+    self->in_call = false;
     if (err != TIX_OK)
-        s_result_fail(result, err, timeout_ms, c.last_id);
+        s_result_fail(self, result, err, timeout_ms, c.last_id);
     zframe_destroy(&c.body);
     return err;
 }

@@ -100,6 +100,11 @@ s_client_new(const char *endpoints, const tix_curve_client_t *curve)
         tix_error("libtix: cannot create socket\terr=\"%s\"", zmq_strerror(zmq_errno()));
         goto out_destroy;
     }
+    self->endpoints = xstrdup(endpoints);
+    if (!tix_watch_start(self, s_count_endpoints(endpoints), curve != NULL)) {
+        tix_error("libtix: cannot monitor the socket\terr=\"%s\"", zmq_strerror(zmq_errno()));
+        goto out_destroy;
+    }
     if (!s_connect_all(self->sock, endpoints))
         goto out_destroy;
     return self;
@@ -135,6 +140,7 @@ tix_client_destroy(tix_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     tix_client_t *self = *self_p;
+    tix_watch_stop(self);
     if (self->sock) {
         int linger = 0;
         zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -143,6 +149,7 @@ tix_client_destroy(tix_client_t **self_p)
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     tix_callmap_destroy(&self->pending);
+    free(self->endpoints);
     free(self);
     *self_p = NULL;
 }

@@ -18,11 +18,44 @@
 #define TIX_UNTIL_FOREVER (-1) /* an until_ms that never comes */
 #define TIX_UNTIL_NOW 0        /* an until_ms already past: do not wait */
 
+#define TIX_WATCH_PEERS 16           /* connections whose fate is remembered */
+#define TIX_WATCH_ENDPOINT_BYTES 128 /* an endpoint as monitor events name it */
+#define TIX_WATCH_DROPS_FINAL 3      /* handshakes hung up in a row that count as a refusal */
+
+/* What became of one connection (tix_client_watch.c). */
+typedef enum {
+    TIX_PEER_CONNECTING = 1, /* TCP up, handshake under way */
+    TIX_PEER_LIVE,           /* handshake succeeded */
+    TIX_PEER_GONE,           /* was up, disconnected (libzmq reconnects) */
+    TIX_PEER_REFUSED,        /* ZAP denied our key: value is its status (400); final */
+    TIX_PEER_MISMATCH,       /* another security mechanism: value is the protocol error; final */
+    TIX_PEER_FAILED,         /* the peer dropped the handshake: value is errno (libzmq retries) */
+} tix_peer_state;
+
+typedef struct {
+    char endpoint[TIX_WATCH_ENDPOINT_BYTES];
+    tix_peer_state state;
+    uint32_t value;
+    unsigned drops; /* handshakes the peer hung up on since the last success */
+} tix_peer_t;
+
+typedef struct {
+    void *mon; /* PAIR receiving the DEALER's monitor events; NULL: not watched */
+    tix_peer_t peers[TIX_WATCH_PEERS];
+    size_t npeers;
+    size_t next_evict; /* when all slots are taken */
+    int nendpoints;    /* connected to */
+    bool curve;        /* this client uses CURVE (for the wording) */
+} tix_watch_t;
+
 struct tix_client {
     void *ctx;              /* own libzmq context: no process-wide state to share */
     void *sock;             /* the DEALER, connected to every endpoint */
     uint64_t next_call_id;  /* monotonic; 0 is never handed out */
     tix_callmap_t *pending; /* async calls in flight: call_id -> method */
+    char *endpoints;        /* as connected, for messages */
+    tix_watch_t watch;
+    bool in_call; /* inside tix_client_call: a refused handshake ends its waits */
 };
 
 /* One reply read off the socket; lives on the reader's stack. */
@@ -69,5 +102,24 @@ tix_err tix_client_result_fill(tix_result_t *result, const tix_method_t *method,
  * frame would make the broker drop our connection, and every call on it).
  * Otherwise TIX_ERR_INVALID with the reason in result. */
 tix_err tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result);
+
+/* ---- tix_client_watch.c ---- */
+
+/* Starts watching self's DEALER (before it connects). false when libzmq
+ * refuses the monitor. */
+bool tix_watch_start(tix_client_t *self, int nendpoints, bool curve);
+/* Closes the monitor's socket (before the DEALER and the context go). */
+void tix_watch_stop(tix_client_t *self);
+/* The monitor socket's handle, for zmq_poll (NULL when not watched). */
+void *tix_watch_handle(tix_client_t *self);
+/* Reads the queued events into the connection table. */
+void tix_watch_drain(tix_client_t *self);
+/* True when no call can ever be answered: every endpoint refused our key
+ * or our mechanism, and none is connected. Drains first. */
+bool tix_watch_refused(tix_client_t *self);
+/* When no broker is connected, says why in result (code UNAUTHENTICATED
+ * when one refused us, UNAVAILABLE otherwise, with the endpoints) and
+ * returns true; false (result untouched) when one is. Drains first. */
+bool tix_watch_explain(tix_client_t *self, tix_result_t *result);
 
 #endif

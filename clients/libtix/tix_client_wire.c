@@ -27,14 +27,20 @@ tix_client_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeo
 
 /* Waits until the socket has events or until_ms passes. Checks the stop
  * flag first, since a signal that landed before zmq_poll would not
- * interrupt it. */
+ * interrupt it. Monitor events wake it too: inside a blocking call, once
+ * every broker has refused the handshake, TIX_ERR_UNAVAILABLE. */
 static tix_err
 s_wait(tix_client_t *self, short events, int64_t until_ms)
 {
-    zmq_pollitem_t item = {self->sock, 0, events, 0};
+    zmq_pollitem_t items[2] = {{self->sock, 0, events, 0}, {tix_watch_handle(self), 0, ZMQ_POLLIN, 0}};
+    int nitems = items[1].socket ? 2 : 1;
     for (;;) {
         if (tix_stopping())
             return TIX_ERR_INTERRUPTED;
+        if (self->in_call && tix_watch_refused(self))
+            return TIX_ERR_UNAVAILABLE;
+        if (nitems == 2 && !self->in_call)
+            tix_watch_drain(self); /* keep the queue short */
         long timeout = -1;
         if (until_ms != TIX_UNTIL_FOREVER) {
             int64_t left = until_ms - tix_now_ms();
@@ -42,8 +48,8 @@ s_wait(tix_client_t *self, short events, int64_t until_ms)
                 return TIX_ERR_TIMEOUT;
             timeout = (long) left;
         }
-        int rc = zmq_poll(&item, 1, timeout);
-        if (rc > 0)
+        int rc = zmq_poll(items, nitems, timeout);
+        if (rc > 0 && (items[0].revents & events))
             return TIX_OK;
         if (rc < 0 && zmq_errno() != EINTR) {
             tix_error("libtix: zmq_poll failed\terr=\"%s\"", zmq_strerror(zmq_errno()));

@@ -8,7 +8,9 @@
 #     installed into .tools/node_modules (npm ci)
 #  2. each overlay (dev, production): rendered by `kubectl kustomize`, rendered
 #     again by kubectl 1.20 and compared, then validated by validate.mjs:
-#     Kubernetes schemas (kubernetes-models) and the project's own rules
+#     Kubernetes schemas (kubernetes-models) and the project's own rules,
+#     among them: CURVE on for the broker, workers and persister with keys
+#     from Secrets, and NetworkPolicies that admit only the documented flows
 #  3. deploy/docker/Dockerfile: dockerfile-utils and dockerfilelint, plus the
 #     project's image rules
 #  4. docs/DEPLOY.md names every TIX_* variable and external Secret in use
@@ -166,7 +168,7 @@ for overlay in dev production; do
         fail "$overlay: schema violations:"
         grep -A30 '^FAIL schema' "$logs/validate-$overlay.log" | grep -E '^FAIL schema|^       - ' | indent
     fi
-    if [ $((vrc & 2)) -eq 0 ]; then pass "$overlay: project rules (probes, limits, securityContext, TIX_* variables, endpoints, NetworkPolicies)"; else
+    if [ $((vrc & 2)) -eq 0 ]; then pass "$overlay: project rules (probes, limits, securityContext, TIX_* variables, endpoints, CURVE keys from Secrets, NetworkPolicies)"; else
         fail "$overlay: project rules violated:"
         grep -A30 '^FAIL project' "$logs/validate-$overlay.log" | grep -E '^FAIL project|^       - ' | indent
     fi

@@ -20,6 +20,7 @@
 //            program needs set (through env, envFrom and $(VAR) expansion),
 //            endpoints that point at real Services and ports, Secrets and
 //            ConfigMaps that exist, PDB/HPA/Service selectors that select,
+//            CURVE on for every tix program with its keys from Secrets,
 //            and the NetworkPolicy matrix of docs/DEPLOY.md
 // --same compares two renderings of one overlay (kubectl's kustomize v5 and
 // Debian's kubectl 1.20 with kustomize v2.0.3): the same objects with the
@@ -144,11 +145,14 @@ const PROGRAMS = {
 const ANNOUNCED = { "tix-worker": ["TIX_HEALTH_FILE"], "tix-persister": ["TIX_HEALTH_FILE"] };
 
 // Who may reach which pod port (docs/DEPLOY.md, "Network policies"): "*" is
-// anyone. A pod port not listed here must be reachable by no one.
+// anyone, CLIENT_PEERS the pods labelled as clients. A pod port not listed
+// here must be reachable by no one.
+const CLIENT_LABEL = "tix-client";
+const CLIENT_PEERS = `pods labelled ${CLIENT_LABEL}=true`;
 const EXPECTED_INGRESS = {
   "tix-redis:6379": ["tix-persister", "tix-worker"],
   "tix-mongo:27017": ["tix-mongo", "tix-mongo-init", "tix-persister"],
-  "tix-broker:5555": ["*"],
+  "tix-broker:5555": [CLIENT_PEERS],
   "tix-broker:5556": ["tix-worker"],
   "tix-broker:5557": ["tix-worker"],
   "tix-broker:5558": ["tix-persister"],
@@ -817,7 +821,10 @@ for (const hpa of byKind("HorizontalPodAutoscaler")) {
               continue;
             }
             for (const peer of rule.from) {
-              if (peer.ipBlock || peer.namespaceSelector) allowed.add("*");
+              // A peer that demands the client label admits labelled pods
+              // only (in any namespace its namespaceSelector allows).
+              if (peer.podSelector?.matchLabels?.[CLIENT_LABEL] === "true") allowed.add(CLIENT_PEERS);
+              else if (peer.ipBlock || peer.namespaceSelector) allowed.add("*");
               else for (const a of apps) if (workloads.some((x) => x.labels[APP] === a && selects(peer.podSelector, x.labels))) allowed.add(a);
             }
           }
@@ -833,7 +840,60 @@ for (const hpa of byKind("HorizontalPodAutoscaler")) {
   for (const np of byKind("NetworkPolicy")) {
     if (Object.keys(np.spec?.podSelector?.matchLabels ?? {}).length && selected(np.spec.podSelector).length === 0) p.push(`${id(np)} selects no pod`);
   }
+  if (byKind("NetworkPolicy").length === 0) p.push("no NetworkPolicy at all: every pod can reach every port");
   report("project", "NetworkPolicies allow exactly the documented flows", p);
+}
+
+// ---- project checks: CURVE ------------------------------------------------------------
+
+// Where the file at path comes from in workload w's container c: "secret"
+// (a Secret volume, or a projected one made of Secrets), "copy" (a volume
+// an init container fills from a Secret volume it mounts), or what it is.
+function keySource(w, c, file) {
+  const m = (c.volumeMounts ?? []).filter((x) => file === x.mountPath || file.startsWith(`${x.mountPath.replace(/\/$/, "")}/`))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  if (!m) return "the root filesystem (no volume)";
+  const vol = (w.pod.volumes ?? []).find((v) => v.name === m.name);
+  const fromSecret = (v) => v?.secret || (v?.projected && (v.projected.sources ?? []).length && v.projected.sources.every((s) => s.secret));
+  if (fromSecret(vol)) return "secret";
+  if (vol?.emptyDir) {
+    const filled = (w.pod.initContainers ?? []).some((ic) => (ic.volumeMounts ?? []).some((x) => x.name === m.name && !x.readOnly) &&
+      (ic.volumeMounts ?? []).some((x) => fromSecret((w.pod.volumes ?? []).find((v) => v.name === x.name))));
+    return filled ? "copy" : "an emptyDir no init container fills from a Secret";
+  }
+  return `volume ${m.name}, not a Secret`;
+}
+
+const TRUE_WORDS = ["1", "true", "yes"];
+{
+  const p = [];
+  for (const w of workloads) {
+    for (const c of w.pod.containers ?? []) {
+      const prog = (c.command ?? [])[0];
+      if (!["tix-broker", "tix-worker", "tix-persister"].includes(prog)) continue;
+      const env = resolveEnv(c, []);
+      const val = (v) => env.get(v)?.value ?? "";
+      const args = [...(c.command ?? []).slice(1), ...(c.args ?? [])];
+      const vars = prog === "tix-broker" ? ["TIX_CURVE_SECRET", "TIX_CURVE_CLIENTS", "TIX_CURVE_WORKERS", "TIX_CURVE_SUBSCRIBERS"] : ["TIX_CURVE_SECRET", "TIX_CURVE_SERVER_KEY"];
+      if (prog === "tix-broker" && !TRUE_WORDS.includes(val("TIX_CURVE")) && !args.includes("--curve")) {
+        p.push(`CURVE is off for ${id(w.obj)} (${prog}): TIX_CURVE is "${val("TIX_CURVE")}", want 1`);
+      }
+      for (const v of vars) {
+        if (!val(v)) {
+          p.push(`CURVE: ${id(w.obj)} (${prog}) has no ${v}`);
+          continue;
+        }
+        const src = keySource(w, c, val(v));
+        if (src !== "secret" && src !== "copy") p.push(`CURVE: ${id(w.obj)} ${v}=${val(v)} comes from ${src}`);
+      }
+      // The readiness probe of a CURVE broker must bring keys of its own.
+      const probe = c.readinessProbe?.exec?.command ?? [];
+      if (prog === "tix-broker" && probe[0] === "tix" && !(probe.includes("--curve-secret") && probe.includes("--curve-server-key"))) {
+        p.push(`CURVE: ${id(w.obj)} readinessProbe runs tix without --curve-secret and --curve-server-key: the broker would refuse it`);
+      }
+    }
+  }
+  report("project", "CURVE on: the broker, workers and persister hold keys from Secrets", p);
 }
 
 // ---- summary ------------------------------------------------------------------------------
