@@ -54,6 +54,19 @@ local function read_sale(key)
   return {total = v[1], opens = v[2], closes = v[3], created = tonumber(v[4]) and v[4] or '0'}
 end
 
+-- n in base 36 (lowercase): a short, stable spelling of a sale's
+-- incarnation for its order ids.
+local function base36(n)
+  local digits, s = '0123456789abcdefghijklmnopqrstuvwxyz', ''
+  n = math.floor(tonumber(n) or 0)
+  repeat
+    local d = n % 36
+    s = digits:sub(d + 1, d + 1) .. s
+    n = (n - d) / 36
+  until n == 0
+  return s
+end
+
 -- Reads the sale and its stock. A missing sale is NO_SALE, never "stock 0":
 -- a Redis that lost its data must not look like a sold-out sale.
 local function read_sale_and_stock(sale_key, stock_key)
@@ -140,10 +153,14 @@ local function buy(keys, args)
   if stock <= 0 then
     return {'SOLD_OUT', 0}
   end
-  -- The sequence number is unique because stock only ever goes down and
-  -- check_counts refused a sale whose buyers or log went missing.
+  -- S:<incarnation>:<n>. n is unique within this incarnation because stock
+  -- only ever goes down and check_counts refused a sale whose buyers or log
+  -- went missing; the incarnation (created_at_ms, base 36) keeps the id
+  -- unique when a Redis that lost the sale sees it created again, while the
+  -- persister's store still holds the earlier incarnation's orders.
   remaining = stock - 1
-  local order_id = sale_id .. ':' .. string.format('%d', tonumber(sale.total) - remaining)
+  local order_id = sale_id .. ':' .. base36(sale.created) .. ':' ..
+                   string.format('%d', tonumber(sale.total) - remaining)
   local at = string.format('%d', now)
   -- XADD first: if it fails nothing has been written yet (a function's
   -- writes are not rolled back on error).

@@ -95,6 +95,31 @@ s_wait_lines_with(const char *needle, int n, int timeout_ms)
     return s_lines_with(needle) >= n;
 }
 
+/* The id of the n-th order of sale's current incarnation, as tix_buy makes
+ * it: <sale>:<created_at_ms in base 36>:<n> (docs/REDIS.md). */
+static const char *
+s_order_id(const char *sale, int n)
+{
+    static char out[4][128];
+    static int next;
+    char *id = out[next++ % 4];
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "HGET tix:{%s}:sale created_at_ms", sale);
+    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisReply *r = redisCommand(c, cmd);
+    assert_true(r && r->type == REDIS_REPLY_STRING);
+    unsigned long long created = strtoull(r->str, NULL, 10);
+    freeReplyObject(r);
+    redisFree(c);
+    char inc[16], *p = inc + sizeof inc - 1;
+    *p = '\0';
+    do
+        *--p = "0123456789abcdefghijklmnopqrstuvwxyz"[created % 36];
+    while ((created /= 36) > 0);
+    snprintf(id, sizeof out[0], "%s:%s:%d", sale, p, n);
+    return id;
+}
+
 static void
 s_purchase(const char *sale, const char *user, const char *order_id)
 {
@@ -161,18 +186,21 @@ test_event_forged_on_the_intake_before_the_purchase_writes_nothing_and_the_log_o
     char log_id[48];
     snprintf(log_id, sizeof log_id, "%lld-0", (long long) tix_wall_ms());
     int64_t deadline = tix_now_ms() + WAIT_MS;
-    while (tf_log_count(p.log, "order event") == 0 && s_lines_with("forge:") == 0 && tix_now_ms() < deadline) {
-        s_forge(pub, "forge", "forge:1", "mallory", log_id);
-        s_forge(pub, "forge", "forge:2", "bob", "1-1");
+    while (tf_log_count(p.log, "order event") == 0 && s_lines_with("\"forge:") == 0 && tix_now_ms() < deadline) {
+        s_forge(pub, "forge", s_order_id("forge", 1), "mallory", log_id);
+        s_forge(pub, "forge", s_order_id("forge", 2), "bob", "1-1");
         usleep(50000);
     }
-    s_purchase("forge", "alice", "forge:1");
+    s_purchase("forge", "alice", s_order_id("forge", 1));
     assert_true(s_wait_lines_with("\"alice\"", 1, WAIT_MS));
     s_persister_stop(&p);
     zsock_destroy(&pub);
-    assert_int_equal(s_lines_with("\"_id\" : \"forge:1\", \"sale_id\" : \"forge\", \"user_id\" : \"alice\""), 1);
+    char line[256];
+    snprintf(line, sizeof line, "\"_id\" : \"%s\", \"sale_id\" : \"forge\", \"user_id\" : \"alice\"",
+             s_order_id("forge", 1));
+    assert_int_equal(s_lines_with(line), 1);
     assert_int_equal(s_lines_with("mallory"), 0);
-    assert_int_equal(s_lines_with("forge:2"), 0); /* not in the log: not written */
+    assert_int_equal(s_lines_with(s_order_id("forge", 2)), 0); /* not in the log: not written */
     long mismatched = tf_log_last(p.log, "persister stopped", "mismatched");
     fprintf(stderr, "forged on the intake: mismatched=%ld\n", mismatched);
     assert_true(mismatched >= 2);
@@ -197,14 +225,17 @@ test_event_naming_a_real_log_entry_with_another_order_is_counted_and_the_log_ord
     zframe_t *subscribe = zframe_recv(xpub);
     assert_true(subscribe && zframe_size(subscribe) > 0 && zframe_data(subscribe)[0] == 1);
     zframe_destroy(&subscribe);
-    s_purchase("swap", "alice", "swap:1");
+    s_purchase("swap", "alice", s_order_id("swap", 1));
     char log_id[48];
     s_last_log_id("swap", log_id, sizeof log_id);
-    s_forge(xpub, "swap", "swap:1", "mallory", log_id); /* alice's entry, mallory's name */
+    s_forge(xpub, "swap", s_order_id("swap", 1), "mallory", log_id); /* alice's entry, mallory's name */
     assert_true(s_wait_lines_with("\"alice\"", 1, WAIT_MS));
     s_persister_stop(&p);
     zsock_destroy(&xpub);
-    assert_int_equal(s_lines_with("\"_id\" : \"swap:1\", \"sale_id\" : \"swap\", \"user_id\" : \"alice\""), 1);
+    char line[256];
+    snprintf(line, sizeof line, "\"_id\" : \"%s\", \"sale_id\" : \"swap\", \"user_id\" : \"alice\"",
+             s_order_id("swap", 1));
+    assert_int_equal(s_lines_with(line), 1);
     assert_int_equal(s_lines_with("mallory"), 0);
     assert_int_equal(tf_log_last(p.log, "persister stopped", "mismatched"), 1);
     assert_int_equal(tf_log_count(p.log, "order event disagrees with the order log"), 1);
@@ -322,8 +353,10 @@ test_sold_out_and_closed_sales_leave_the_catch_up_and_come_back_with_news(void *
 
     /* Back with news: by an event, and silently (the sweep sees it). */
     s_more_stock(c, "ended-0");
-    s_purchase("ended-0", "alice", "ended-0:2");
-    assert_true(s_wait_lines_with("\"ended-0:2\"", 1, WAIT_MS));
+    s_purchase("ended-0", "alice", s_order_id("ended-0", 2));
+    char quoted[160];
+    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id("ended-0", 2));
+    assert_true(s_wait_lines_with(quoted, 1, WAIT_MS));
     s_more_stock(c, "ended-2");
     s_fcall(c, "PURCHASED",
             "FCALL tix_buy 4 tix:{ended-2}:sale tix:{ended-2}:stock tix:{ended-2}:buyers "
@@ -334,8 +367,10 @@ test_sold_out_and_closed_sales_leave_the_catch_up_and_come_back_with_news(void *
             "FCALL tix_buy 4 tix:{ended-1}:sale tix:{ended-1}:stock tix:{ended-1}:buyers "
             "tix:{ended-1}:log ended-1 carol r");
     redisFree(c);
-    assert_true(s_wait_lines_with("\"ended-2:2\"", 1, WAIT_MS));
-    assert_true(s_wait_lines_with("\"ended-1:1\"", 1, WAIT_MS));
+    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id("ended-2", 2));
+    assert_true(s_wait_lines_with(quoted, 1, WAIT_MS));
+    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id("ended-1", 1));
+    assert_true(s_wait_lines_with(quoted, 1, WAIT_MS));
     s_persister_stop(&p);
     assert_int_equal(s_lines_with("\"_id\""), ENDED_SALES / 2 + live + 3);
     assert_true(tf_log_count(p.log, "retired sale named by an event") >= 1);

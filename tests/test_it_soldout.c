@@ -223,6 +223,10 @@ test_edge_forgets_a_sale_created_again_after_redis_lost_its_data(void **state)
                      TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
     assert_int_equal(remaining, 4);
     assert_true(s_fcalls() > fcalls);
+    /* The first ticket of the new incarnation: an id no order ever had. */
+    assert_int_equal(th_order_seq(order, "reborn"), 1);
+    assert_int_equal(th_order_seq(old_order, "reborn"), 1);
+    assert_string_not_equal(order, old_order);
     assert_int_equal(tix_get_order(c, "reborn", "first", 5000, &r), TIX_OK);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     assert_string_equal(((Tix__V1__Order *) r.reply)->order_id, order);

@@ -264,8 +264,8 @@ test_buy_until_sold_out_sells_exactly_total(void **state)
             assert_int_equal(res.status, WORKER_STORE_PURCHASED);
             assert_true(res.is_new);
             assert_int_equal(res.remaining, 4 - i);
-            int seq = atoi(res.order_id + strlen("five:"));
-            assert_true(strncmp(res.order_id, "five:", 5) == 0 && seq >= 1 && seq <= 5 && !seen[seq]);
+            long seq = th_order_seq(res.order_id, "five");
+            assert_true(seq >= 1 && seq <= 5 && !seen[seq]);
             seen[seq] = true;
             assert_true(res.purchased_at_ms > 0 && res.log_id[0]);
         } else {
@@ -444,7 +444,7 @@ test_buy_when_buyers_or_log_disagree_with_stock_is_data_loss(void **state)
     s_create_open_sale(st, "nobuyers", 3);
     s_res_t res;
     s_buy(st, "nobuyers", "A", "r-1", &res);
-    assert_string_equal(res.order_id, "nobuyers:1");
+    assert_int_equal(th_order_seq(res.order_id, "nobuyers"), 1);
     s_redis_cmd(&s_redis, "DEL tix:{nobuyers}:buyers");
     s_buy(st, "nobuyers", "A", "r-2", &res);
     assert_int_equal(res.err, TIX_OK);
@@ -475,7 +475,7 @@ test_create_over_left_buyers_or_log_is_data_loss(void **state)
     s_create_open_sale(st, "debris", 2);
     s_res_t res;
     s_buy(st, "debris", "A", "", &res);
-    assert_string_equal(res.order_id, "debris:1");
+    assert_int_equal(th_order_seq(res.order_id, "debris"), 1);
     s_redis_cmd(&s_redis, "DEL tix:{debris}:sale tix:{debris}:stock");
     s_create(st, "debris", 2, 0, 0, &res);
     assert_int_equal(res.err, TIX_OK);
@@ -539,7 +539,7 @@ test_many_calls_are_in_flight_at_once_and_never_oversell(void **state)
         assert_true(s_wait_done(st, &res[i].done, 1, 10000));
         assert_int_equal(res[i].err, TIX_OK);
         if (res[i].status == WORKER_STORE_PURCHASED) {
-            int seq = atoi(res[i].order_id + strlen("rush:"));
+            long seq = th_order_seq(res[i].order_id, "rush");
             assert_true(seq >= 1 && seq <= TOTAL && !seen[seq]);
             seen[seq] = true;
             purchased++;

@@ -398,3 +398,17 @@ th_stack_stop(th_stack_t *s)
     th_proc_stop(&s->broker, SIGTERM, 5000);
     th_redis_stop(&s->redis);
 }
+
+long
+th_order_seq(const char *order_id, const char *sale)
+{
+    size_t len = strlen(sale);
+    if (!order_id || strncmp(order_id, sale, len) != 0 || order_id[len] != ':')
+        return -1;
+    const char *inc = order_id + len + 1, *colon = strchr(inc, ':');
+    if (!colon || colon == inc || strspn(inc, "0123456789abcdefghijklmnopqrstuvwxyz") != (size_t) (colon - inc))
+        return -1;
+    char *end;
+    long n = strtol(colon + 1, &end, 10);
+    return colon[1] >= '1' && colon[1] <= '9' && *end == '\0' ? n : -1;
+}

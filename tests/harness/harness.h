@@ -86,6 +86,10 @@ bool th_wait_serving(const char *frontend, int timeout_ms);
 /* Same, through the caller's client (e.g. a CURVE client); false for NULL. */
 bool th_client_wait_serving(tix_client_t *client, int timeout_ms);
 
+/* The ticket number n of an order id of `sale` (`<sale>:<incarnation>:<n>`,
+ * docs/REDIS.md), or -1 when order_id does not have that shape. */
+long th_order_seq(const char *order_id, const char *sale);
+
 /* Stops every process and redis the harness started (also runs at exit). */
 void th_cleanup_all(void);
 
