@@ -20,12 +20,15 @@
  * so one client's burst does not delay another's calls. */
 #define BROKER_FRONTEND_RCVHWM 1000
 /* Answers waiting in the frontend's send pipe, per client connection: what
- * a client that stops reading can make the broker hold (a few hundred KB).
- * A client that reads keeps its pipe near empty: answers go on to the
- * kernel's socket buffers. Beyond it, answers to that client are dropped
- * and counted `unroutable` (ROUTER_MANDATORY, no wait); libtix resends a
- * call left unanswered. */
-#define BROKER_FRONTEND_SNDHWM 2000
+ * a client that stops reading can make the broker hold (about 1 MB). A
+ * client that reads keeps its pipe near empty: answers go on to the
+ * kernel's socket buffers. libzmq learns of the pipe's reads in batches of
+ * half the mark, so a burst of answers to one reading client (e.g. queued
+ * Purchases answered at once at the sold-out edge) fits only up to about
+ * half of it: 2,500 here. Beyond the mark, answers to that client are
+ * dropped and counted `unroutable` (ROUTER_MANDATORY, no wait); libtix's
+ * blocking calls resend a call left unanswered. */
+#define BROKER_FRONTEND_SNDHWM 5000
 
 void
 broker_config_defaults(broker_config_t *c)
