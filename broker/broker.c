@@ -19,6 +19,16 @@
  * otherwise sit here as ~100 MB of messages). Each client has its own pipe,
  * so one client's burst does not delay another's calls. */
 #define BROKER_FRONTEND_RCVHWM 1000
+/* Answers waiting in the frontend's send pipe, per client connection: what
+ * a client that stops reading can make the broker hold (about 1 MB). A
+ * client that reads keeps its pipe near empty: answers go on to the
+ * kernel's socket buffers. libzmq learns of the pipe's reads in batches of
+ * half the mark, so a burst of answers to one reading client (e.g. queued
+ * Purchases answered at once at the sold-out edge) fits only up to about
+ * half of it: 2,500 here. Beyond the mark, answers to that client are
+ * dropped and counted `unroutable` (ROUTER_MANDATORY, no wait); libtix's
+ * blocking calls resend a call left unanswered. */
+#define BROKER_FRONTEND_SNDHWM 5000
 
 void
 broker_config_defaults(broker_config_t *c)
@@ -35,6 +45,8 @@ broker_config_defaults(broker_config_t *c)
     c->drain_ms = BROKER_DRAIN_MS;
     c->user_rate_per_s = BROKER_LIMIT_RATE_PER_S;
     c->user_burst = BROKER_LIMIT_BURST;
+    c->client_rate_per_s = 0;
+    c->client_burst = BROKER_LIMIT_CLIENT_BURST;
 }
 
 static zsock_t *
@@ -50,9 +62,11 @@ s_bind(broker_t *self, int type, const char *endpoints, broker_zap_domain_t doma
         zsock_destroy(&sock);
         return NULL;
     }
-    zsock_set_maxmsgsize(sock, (int) max_message_bytes);
-    zsock_set_sndhwm(sock, BROKER_HWM);
-    zsock_set_rcvhwm(sock, type == ZMQ_ROUTER && strcmp(what, "frontend") == 0 ? BROKER_FRONTEND_RCVHWM : BROKER_HWM);
+    bool frontend = type == ZMQ_ROUTER && strcmp(what, "frontend") == 0;
+    /* The XPUB only receives subscriptions: BROKER_EVENTS_SUB_MAX_BYTES. */
+    zsock_set_maxmsgsize(sock, (int) (type == ZMQ_XPUB ? BROKER_EVENTS_SUB_MAX_BYTES : max_message_bytes));
+    zsock_set_sndhwm(sock, frontend ? BROKER_FRONTEND_SNDHWM : BROKER_HWM);
+    zsock_set_rcvhwm(sock, frontend ? BROKER_FRONTEND_RCVHWM : BROKER_HWM);
     zsock_set_linger(sock, 0);
     if (type == ZMQ_ROUTER) {
         /* Report unroutable replies (client gone) instead of dropping them
@@ -60,8 +74,10 @@ s_bind(broker_t *self, int type, const char *endpoints, broker_zap_domain_t doma
         zsock_set_router_mandatory(sock, 1);
         zsock_set_sndtimeo(sock, 0);
     }
-    if (type == ZMQ_XPUB)
+    if (type == ZMQ_XPUB) {
         zsock_set_sndtimeo(sock, 0);
+        zsock_set_xpub_manual(sock, 1); /* broker_events.c applies subscriptions */
+    }
     if (zsock_attach(sock, endpoints, true) != 0) {
         tix_error("--%s: cannot bind '%s': %s", what, endpoints, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
@@ -87,10 +103,12 @@ broker_new(const broker_config_t *config)
         broker_destroy(&self);
         return NULL;
     }
+    broker_events_init(self);
     self->workers = broker_workers_new();
     self->jobs = broker_jobs_new();
     self->edge = broker_edge_new(BROKER_EDGE_MAX_SALES, BROKER_EDGE_MAX_BUYERS);
     self->limit = broker_limit_new(config->user_rate_per_s, config->user_burst, BROKER_LIMIT_SLOTS);
+    self->client_limit = broker_limit_new(config->client_rate_per_s, config->client_burst, BROKER_LIMIT_CLIENT_SLOTS);
     self->next_tick_ms = tix_now_ms() + BROKER_TICK_MS;
     char key[TIX_CURVE_KEY_SHOWN + 1] = "off";
     if (config->curve)
@@ -110,7 +128,9 @@ broker_destroy(broker_t **self_p)
     broker_jobs_destroy(&self->jobs);
     broker_edge_destroy(&self->edge);
     broker_limit_destroy(&self->limit);
+    broker_limit_destroy(&self->client_limit);
     broker_workers_destroy(&self->workers);
+    broker_events_destroy(self);
     zsock_destroy(&self->events_out);
     zsock_destroy(&self->events_in);
     zsock_destroy(&self->backend);
@@ -136,16 +156,6 @@ const char *
 broker_backend_endpoint(const broker_t *self)
 {
     return zsock_endpoint(self->backend);
-}
-
-/* Forwards one message between the proxy sockets, frame by frame, without
- * decoding: events one way, subscriptions the other. */
-static void
-s_proxy_one(zsock_t *from, zsock_t *to)
-{
-    zmsg_t *msg = zmsg_recv(from);
-    if (msg && zmsg_send(&msg, to) != 0)
-        zmsg_destroy(&msg); /* a subscriber's pipe is full: PUB/SUB may drop */
 }
 
 static void
@@ -180,10 +190,12 @@ static void
 s_drain_socket(broker_t *self, zsock_t *sock)
 {
     for (int i = 0; i < BROKER_BATCH && (zsock_events(sock) & ZMQ_POLLIN); i++) {
-        if (sock == self->events_in || sock == self->events_out) {
-            if (sock == self->events_in)
-                self->stats.events++;
-            s_proxy_one(sock, sock == self->events_in ? self->events_out : self->events_in);
+        if (sock == self->events_in) {
+            broker_events_from_workers(self);
+            continue;
+        }
+        if (sock == self->events_out) {
+            broker_events_from_subscribers(self);
             continue;
         }
         zmsg_t *msg = zmsg_recv(sock);
@@ -269,12 +281,14 @@ broker_drain(broker_t *self)
     const broker_stats_t *s = &self->stats;
     tix_info("broker stopped\tcalls=%llu replied=%llu forwarded=%llu unroutable=%llu exhausted=%llu expired=%llu "
              "unavailable=%llu invalid=%llu workers_lost=%llu redispatched=%llu stale_replies=%llu events=%llu "
-             "edge_answers=%llu edge_evicted=%llu edge_dropped=%llu rate_limited=%llu curve_denied=%llu",
+             "edge_answers=%llu edge_evicted=%llu edge_dropped=%llu rate_limited=%llu fair_refused=%llu "
+             "curve_denied=%llu subscriptions_refused=%llu subscribers_cut=%llu",
              (unsigned long long) s->calls, (unsigned long long) s->replied, (unsigned long long) s->forwarded,
              (unsigned long long) s->unroutable, (unsigned long long) s->exhausted, (unsigned long long) s->expired,
              (unsigned long long) s->unavailable, (unsigned long long) s->invalid, (unsigned long long) s->workers_lost,
              (unsigned long long) s->redispatched, (unsigned long long) s->stale_replies,
              (unsigned long long) s->events, (unsigned long long) s->edge_answers, (unsigned long long) s->edge_evicted,
              (unsigned long long) s->edge_dropped, (unsigned long long) s->rate_limited,
-             (unsigned long long) (self->zap ? broker_zap_denied(self->zap) : 0));
+             (unsigned long long) s->fair_refused, (unsigned long long) (self->zap ? broker_zap_denied(self->zap) : 0),
+             (unsigned long long) s->subscriptions_refused, (unsigned long long) s->subscribers_cut);
 }

@@ -91,6 +91,24 @@ broker_retry_after_ms(const broker_t *self)
     return (uint32_t) ms;
 }
 
+/* The queue is full: a client holding less than its share of it (the
+ * limit over the clients waiting) takes the place of the newest call of the
+ * client holding most, which is refused as if it had come last. False when
+ * this client already holds its share. */
+static bool
+s_make_room(broker_t *self)
+{
+    broker_job_t *victim = broker_jobs_steal(self->jobs, self->call_flow);
+    if (!victim)
+        return false;
+    self->stats.exhausted++;
+    self->stats.fair_refused++;
+    broker_answer(self, victim, TIX__V1__CODE__RESOURCE_EXHAUSTED,
+                  "broker: queue full, this client holds more than its share of it; retry later",
+                  broker_retry_after_ms(self), NULL, 0);
+    return true;
+}
+
 /* Every method served by workers: admission, then the queue. */
 static void
 s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
@@ -107,7 +125,7 @@ s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
                        BROKER_NO_WORKER_RETRY_MS);
         return;
     }
-    if (broker_jobs_queued(self->jobs) >= self->config.queue_limit) {
+    if (broker_jobs_queued(self->jobs) >= self->config.queue_limit && !s_make_room(self)) {
         self->stats.exhausted++;
         s_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED,
                        "broker: queue full, retry later", broker_retry_after_ms(self));
@@ -125,6 +143,7 @@ s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
     job->call_id = call->call_id;
     job->deadline_ms = tix_now_ms() + timeout;
     tix_curve_key_short(self->call_key, job->client_key);
+    job->flow = self->call_flow;
     broker_jobs_push_back(self->jobs, job);
     broker_dispatch(self);
 }
@@ -158,18 +177,24 @@ s_admin_denied(broker_t *self, zframe_t **client, const tix_call_t *call)
     return true;
 }
 
-/* The client's CURVE public key (ZAP User-Id) into self->call_key; "" when
- * CURVE is off. libzmq attaches it to every frame of the message. */
+/* The client's CURVE public key (ZAP User-Id) into self->call_key ("" when
+ * CURVE is off; libzmq attaches it to every frame of the message), and the
+ * client's flow key: its CURVE key when CURVE is on (one share per key,
+ * however many connections), else its connection's routing id. */
 static void
-s_read_key(broker_t *self, zframe_t *client, zmsg_t *msg)
+s_identify(broker_t *self, zframe_t *client, zmsg_t *msg)
 {
     self->call_key[0] = '\0';
-    if (!self->zap)
-        return;
-    const char *uid = zframe_meta(client, "User-Id");
-    if (!uid && zmsg_first(msg))
-        uid = zframe_meta(zmsg_first(msg), "User-Id");
-    snprintf(self->call_key, sizeof self->call_key, "%s", uid ? uid : "");
+    if (self->zap) {
+        const char *uid = zframe_meta(client, "User-Id");
+        if (!uid && zmsg_first(msg))
+            uid = zframe_meta(zmsg_first(msg), "User-Id");
+        snprintf(self->call_key, sizeof self->call_key, "%s", uid ? uid : "");
+    }
+    if (self->call_key[0])
+        self->call_flow = broker_jobs_flow_key(self->jobs, self->call_key, strlen(self->call_key));
+    else
+        self->call_flow = broker_jobs_flow_key(self->jobs, zframe_data(client), zframe_size(client));
 }
 
 /* The user a call is made for, when it names one: the rate limit's key. */
@@ -183,19 +208,25 @@ s_rate_key(const tix_call_t *call)
     }
 }
 
-/* True (after answering RESOURCE_EXHAUSTED) when the call's user is over
- * their rate: far more calls than a person makes. */
+/* True (after answering RESOURCE_EXHAUSTED) when the call's client is over
+ * its rate (every method), or the call's user over theirs (methods naming
+ * a user_id): far more calls than a client or a person makes. */
 static bool
 s_rate_limited(broker_t *self, zframe_t **client, const tix_call_t *call)
 {
+    int64_t now = tix_now_ms();
+    const char *why = "rate limit: too many calls from this client, retry later";
+    uint32_t wait_ms = broker_limit_take(self->client_limit, &self->call_flow, sizeof self->call_flow, now);
     const char *key = s_rate_key(call);
-    uint32_t wait_ms = key ? broker_limit_take(self->limit, key, strlen(key), tix_now_ms()) : 0;
+    if (wait_ms == 0 && key) {
+        why = "rate limit: too many calls for this user_id, retry later";
+        wait_ms = broker_limit_take(self->limit, key, strlen(key), now);
+    }
     if (wait_ms == 0)
         return false;
     self->stats.rate_limited++;
     self->stats.exhausted++;
-    s_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED,
-                   "rate limit: too many calls for this user_id, retry later", wait_ms);
+    s_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED, why, wait_ms);
     return true;
 }
 
@@ -209,7 +240,7 @@ broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
         zmsg_destroy(msg_p);
         return;
     }
-    s_read_key(self, client, msg);
+    s_identify(self, client, msg);
     zframe_t *delimiter = zmsg_first(msg);
     tix_call_t call;
     if (!delimiter || zframe_size(delimiter) != 0) {

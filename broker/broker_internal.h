@@ -15,6 +15,12 @@
 #include "broker_zap.h"
 #include "tix_codec.h"
 
+/* The longest subscription the event feed's XPUB takes (ZMQ_MAXMSGSIZE):
+ * the subscribe byte, `order.` and a sale id, with room for the SUBSCRIBE
+ * command form of newer peers. */
+#define BROKER_EVENTS_SUB_MAX_BYTES 128
+#define BROKER_EVENTS_SUBS_MAX 64 /* subscriptions one subscriber connection may hold */
+
 struct broker {
     broker_config_t config;
     zsock_t *frontend;   /* ROUTER, clients */
@@ -25,8 +31,11 @@ struct broker {
     broker_jobs_t *jobs;
     broker_edge_t *edge;                    /* sold-out sales answered here */
     broker_limit_t *limit;                  /* per-user token buckets */
+    broker_limit_t *client_limit;           /* per-client token buckets (every method) */
     broker_zap_t *zap;                      /* ZAP handler; NULL when CURVE is off */
+    zhashx_t *subscribers;                  /* descriptor -> subscriptions held (broker_events.c) */
     char call_key[TIX_CURVE_KEY_TXT_BYTES]; /* CURVE key of the call being handled, or "" */
+    uint64_t call_flow;                     /* its client's flow key (broker_fairq.h) */
     broker_stats_t stats;
     int64_t next_tick_ms;  /* next run of timers */
     int64_t rate_since_ms; /* start of the current throughput window */
@@ -54,6 +63,15 @@ void broker_backend_tick(broker_t *self, int64_t now_ms);
 void broker_worker_lost(broker_t *self, broker_worker_t **worker, const char *why);
 /* The retry_after_ms to suggest with RESOURCE_EXHAUSTED right now. */
 uint32_t broker_retry_after_ms(const broker_t *self);
+
+/* Event feed (broker_events.c) */
+/* After binding: the table of subscribers, and `order.` asked of workers. */
+void broker_events_init(broker_t *self);
+void broker_events_destroy(broker_t *self);
+/* Passes one event from a worker on to the subscribers that want it. */
+void broker_events_from_workers(broker_t *self);
+/* Applies, refuses or cuts off one (un)subscription from a subscriber. */
+void broker_events_from_subscribers(broker_t *self);
 
 /* Sold out at the edge (broker_soldout.c) */
 /* A worker answered job (a client's call) with code and body: notice a

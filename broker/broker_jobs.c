@@ -1,8 +1,9 @@
 /*
  * broker_jobs.c - slots in fixed-size chunks (pointers stay stable as the
- * table grows), a free list, and an intrusive doubly-linked FIFO through
- * slot numbers. job_id = (sequence << 32) | slot, so a stale id never
- * matches a reused slot.
+ * table grows), a free list, and per flow an intrusive doubly-linked FIFO
+ * through slot numbers (the flows themselves: broker_fairq.c).
+ * job_id = (sequence << 32) | slot, so a stale id never matches a reused
+ * slot.
  */
 #include "broker_jobs.h"
 
@@ -20,7 +21,7 @@ struct broker_jobs {
     size_t nchunks;
     uint32_t *free_slots; /* stack of free slot numbers */
     size_t nfree;
-    uint32_t head, tail; /* queue ends, NONE when empty */
+    broker_fairq_t *fairq; /* the flows with queued jobs */
     size_t queued;
     size_t live;
     uint32_t sequence; /* upper half of the next job_id */
@@ -55,7 +56,7 @@ broker_jobs_t *
 broker_jobs_new(void)
 {
     broker_jobs_t *self = xcalloc(1, sizeof *self);
-    self->head = self->tail = NONE;
+    self->fairq = broker_fairq_new();
     return self;
 }
 
@@ -74,6 +75,7 @@ broker_jobs_destroy(broker_jobs_t **self_p)
     }
     free(self->chunks);
     free(self->free_slots);
+    broker_fairq_destroy(&self->fairq);
     free(self);
     *self_p = NULL;
 }
@@ -109,17 +111,20 @@ s_unlink(broker_jobs_t *self, broker_job_t *job)
 {
     if (!job->queued)
         return;
+    broker_flow_t *flow = broker_fairq_find(self->fairq, job->flow);
     if (job->prev != NONE)
         s_slot(self, job->prev)->next = job->next;
     else
-        self->head = job->next;
+        flow->head = job->next;
     if (job->next != NONE)
         s_slot(self, job->next)->prev = job->prev;
     else
-        self->tail = job->prev;
+        flow->tail = job->prev;
     job->prev = job->next = NONE;
     job->queued = false;
     self->queued--;
+    if (--flow->queued == 0)
+        broker_fairq_drop(self->fairq, flow);
 }
 
 void
@@ -136,20 +141,38 @@ broker_jobs_free(broker_jobs_t *self, broker_job_t *job)
     self->live--;
 }
 
+uint64_t
+broker_jobs_flow_key(const broker_jobs_t *self, const void *id, size_t len)
+{
+    return broker_fairq_key(self->fairq, id, len);
+}
+
+/* job's flow, made when it has none (with an empty FIFO). */
+static broker_flow_t *
+s_flow_of(broker_jobs_t *self, broker_job_t *job)
+{
+    broker_flow_t *flow = broker_fairq_flow(self->fairq, job->flow);
+    if (flow->queued == 0)
+        flow->head = flow->tail = NONE;
+    flow->queued++;
+    job->queued = true;
+    self->queued++;
+    return flow;
+}
+
 void
 broker_jobs_push_back(broker_jobs_t *self, broker_job_t *job)
 {
     assert(!job->queued && !job->worker);
     uint32_t slot = s_slot_of(job);
-    job->prev = self->tail;
+    broker_flow_t *flow = s_flow_of(self, job);
+    job->prev = flow->tail;
     job->next = NONE;
-    if (self->tail != NONE)
-        s_slot(self, self->tail)->next = slot;
+    if (flow->tail != NONE)
+        s_slot(self, flow->tail)->next = slot;
     else
-        self->head = slot;
-    self->tail = slot;
-    job->queued = true;
-    self->queued++;
+        flow->head = slot;
+    flow->tail = slot;
 }
 
 void
@@ -157,23 +180,41 @@ broker_jobs_push_front(broker_jobs_t *self, broker_job_t *job)
 {
     assert(!job->queued && !job->worker);
     uint32_t slot = s_slot_of(job);
+    broker_flow_t *flow = s_flow_of(self, job);
     job->prev = NONE;
-    job->next = self->head;
-    if (self->head != NONE)
-        s_slot(self, self->head)->prev = slot;
+    job->next = flow->head;
+    if (flow->head != NONE)
+        s_slot(self, flow->head)->prev = slot;
     else
-        self->tail = slot;
-    self->head = slot;
-    job->queued = true;
-    self->queued++;
+        flow->tail = slot;
+    flow->head = slot;
 }
 
 broker_job_t *
 broker_jobs_pop(broker_jobs_t *self)
 {
-    if (self->head == NONE)
+    broker_flow_t *flow = broker_fairq_next(self->fairq);
+    if (!flow)
         return NULL;
-    broker_job_t *job = s_slot(self, self->head);
+    broker_job_t *job = s_slot(self, flow->head);
+    s_unlink(self, job);
+    return job;
+}
+
+size_t
+broker_jobs_queued_of(const broker_jobs_t *self, uint64_t flow)
+{
+    const broker_flow_t *f = broker_fairq_find(self->fairq, flow);
+    return f ? f->queued : 0;
+}
+
+broker_job_t *
+broker_jobs_steal(broker_jobs_t *self, uint64_t flow)
+{
+    broker_flow_t *longest = broker_fairq_longest(self->fairq);
+    if (!longest || longest->queued < broker_jobs_queued_of(self, flow) + 2)
+        return NULL;
+    broker_job_t *job = s_slot(self, longest->tail);
     s_unlink(self, job);
     return job;
 }
@@ -190,34 +231,50 @@ broker_jobs_live(const broker_jobs_t *self)
     return self->live;
 }
 
+/* The ids of every queued job, flow by flow: a snapshot that stays right
+ * while callbacks answer, queue and free jobs (and so make and drop flows).
+ * Caller frees. */
+static uint64_t *
+s_snapshot(broker_jobs_t *self, size_t *n)
+{
+    uint64_t *ids = xcalloc(self->queued ? self->queued : 1, sizeof *ids);
+    *n = 0;
+    for (size_t f = 0, flows = broker_fairq_count(self->fairq); f < flows; f++) {
+        const broker_flow_t *flow = broker_fairq_next(self->fairq); /* a full round: the turn ends where it was */
+        for (uint32_t slot = flow->head; slot != NONE; slot = s_slot(self, slot)->next)
+            ids[(*n)++] = s_slot(self, slot)->job_id;
+    }
+    return ids;
+}
+
 size_t
 broker_jobs_expire(broker_jobs_t *self, int64_t now_ms, void (*fn)(broker_job_t *job, void *arg), void *arg)
 {
-    size_t expired = 0;
-    uint32_t slot = self->head;
-    while (slot != NONE) {
-        broker_job_t *job = s_slot(self, slot);
-        slot = job->next; /* read before fn frees the job */
-        if (job->deadline_ms <= now_ms) {
+    size_t expired = 0, n;
+    uint64_t *ids = s_snapshot(self, &n);
+    for (size_t i = 0; i < n; i++) {
+        broker_job_t *job = broker_jobs_find(self, ids[i]);
+        if (job && job->queued && job->deadline_ms <= now_ms) {
             s_unlink(self, job);
             fn(job, arg);
             expired++;
         }
     }
+    free(ids);
     return expired;
 }
 
 size_t
 broker_jobs_sweep(broker_jobs_t *self, bool (*fn)(broker_job_t *job, void *arg), void *arg)
 {
-    size_t taken = 0;
-    uint32_t slot = self->head;
-    while (slot != NONE) {
-        broker_job_t *job = s_slot(self, slot);
-        slot = job->next; /* read before fn frees the job */
-        if (fn(job, arg))
+    size_t taken = 0, n;
+    uint64_t *ids = s_snapshot(self, &n);
+    for (size_t i = 0; i < n; i++) {
+        broker_job_t *job = broker_jobs_find(self, ids[i]);
+        if (job && job->queued && fn(job, arg))
             taken++;
     }
+    free(ids);
     return taken;
 }
 

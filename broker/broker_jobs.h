@@ -2,10 +2,12 @@
  * broker_jobs.h - the calls the broker holds: queued or at a worker.
  *
  * Every call forwarded to workers becomes a job with a broker-unique job_id.
- * A job is either queued (waiting for worker credit, FIFO, bounded by the
- * caller) or assigned to a worker. Jobs live in stable slots (chunks never
- * move), so pointers stay valid until broker_jobs_free; lookups by job_id are
- * O(1) and reject stale ids.
+ * A job is either queued (waiting for worker credit, bounded by the caller)
+ * or assigned to a worker. The wait queue is fair between clients: each
+ * client (job->flow) has its own FIFO, and broker_jobs_pop takes from them
+ * in turn (broker_fairq.h). Jobs live in stable slots (chunks never move),
+ * so pointers stay valid until broker_jobs_free; lookups by job_id are O(1)
+ * and reject stale ids.
  *
  * Ownership: a job owns its client routing id and body frames; they are
  * destroyed by broker_jobs_free unless the caller took them (set to NULL).
@@ -20,6 +22,7 @@
 
 #include <czmq.h>
 
+#include "broker_fairq.h"
 #include "broker_workers.h"
 #include "tix_codec.h"
 #include "tix_curve.h"
@@ -36,7 +39,8 @@ typedef struct broker_job {
     broker_worker_t *worker;                  /* assigned worker, or NULL while queued */
     uint32_t dispatches;                      /* times sent to a worker */
     char client_key[TIX_CURVE_KEY_SHOWN + 1]; /* first chars of the client's CURVE key (Job.client), or "" */
-    uint32_t prev, next;                      /* queue links (slot numbers) */
+    uint64_t flow;                            /* whose queue it waits in (broker_fairq_key); 0 = the broker's */
+    uint32_t prev, next;                      /* links in its flow's queue (slot numbers) */
     bool queued;
 } broker_job_t;
 
@@ -51,21 +55,32 @@ broker_job_t *broker_jobs_find(broker_jobs_t *self, uint64_t job_id);
 /* Unqueues the job if needed, destroys its frames and frees its slot. */
 void broker_jobs_free(broker_jobs_t *self, broker_job_t *job);
 
-/* The FIFO of jobs waiting for credit. */
+/* The flow key of a client identity (broker_fairq_key). */
+uint64_t broker_jobs_flow_key(const broker_jobs_t *self, const void *id, size_t len);
+/* The wait queue: push to the back or the front of job->flow's FIFO. */
 void broker_jobs_push_back(broker_jobs_t *self, broker_job_t *job);
 void broker_jobs_push_front(broker_jobs_t *self, broker_job_t *job);
-/* Removes and returns the oldest queued job, or NULL. */
+/* Removes and returns the oldest queued job of the flow whose turn it is
+ * (the turn then passes on), or NULL when none is queued. */
 broker_job_t *broker_jobs_pop(broker_jobs_t *self);
 size_t broker_jobs_queued(const broker_jobs_t *self);
+/* Jobs queued in flow's FIFO. */
+size_t broker_jobs_queued_of(const broker_jobs_t *self, uint64_t flow);
+/* Makes room for one more job of flow in a full queue: when another client
+ * flow holds at least two jobs more than flow does, unqueues and returns the
+ * newest job of the one holding most (for the caller to refuse); else NULL,
+ * and flow already has its share. */
+broker_job_t *broker_jobs_steal(broker_jobs_t *self, uint64_t flow);
 /* Jobs allocated (queued + assigned). */
 size_t broker_jobs_live(const broker_jobs_t *self);
 
 /* Calls fn for every queued job whose deadline is at or before now_ms, after
- * unqueueing it; fn answers and frees it. Returns the number expired. */
+ * unqueueing it; fn answers and frees it (and may queue or free others).
+ * Returns the number expired. */
 size_t broker_jobs_expire(broker_jobs_t *self, int64_t now_ms, void (*fn)(broker_job_t *job, void *arg), void *arg);
-/* Calls fn for every queued job, oldest first; fn returns true when it took
- * the job (answered and freed it), false to leave it queued. Returns the
- * number taken. */
+/* Calls fn for every job queued when it is called (each flow's oldest
+ * first); fn returns true when it took the job (answered and freed it),
+ * false to leave it queued. Returns the number taken. */
 size_t broker_jobs_sweep(broker_jobs_t *self, bool (*fn)(broker_job_t *job, void *arg), void *arg);
 /* Calls fn for every job assigned to worker (fn may free or requeue it). */
 void broker_jobs_each_of(broker_jobs_t *self, const broker_worker_t *worker, void (*fn)(broker_job_t *job, void *arg),

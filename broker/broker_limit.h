@@ -22,6 +22,8 @@
 #define BROKER_LIMIT_RATE_PER_S 10 /* default refill: calls per second per user */
 #define BROKER_LIMIT_BURST 100     /* default bucket size: calls at once */
 #define BROKER_LIMIT_SLOTS (1u << 18)
+#define BROKER_LIMIT_CLIENT_BURST 1000       /* default per-client bucket, when a client rate is set */
+#define BROKER_LIMIT_CLIENT_SLOTS (1u << 12) /* clients are far fewer than users */
 
 typedef struct broker_limit broker_limit_t;
 

@@ -53,7 +53,8 @@ main(int argc, char **argv)
     const char *frontend, *backend, *events_in, *events_out, *log_level;
     bool curve = false;
     broker_curve_paths_t paths = {0};
-    long queue_limit, default_timeout, max_timeout, max_message, drain_ms, user_rate, user_burst;
+    long queue_limit, default_timeout, max_timeout, max_message, drain_ms, user_rate, user_burst, client_rate,
+        client_burst;
     broker_config_t config;
     broker_config_defaults(&config);
     const tix_opt_t opts[] = {
@@ -78,6 +79,10 @@ main(int argc, char **argv)
          "calls per second a user_id may keep up (0 = no per-user rate limit)"},
         {"user-burst", "TIX_USER_BURST", TIX_OPT_INT, &user_burst, "100", 1, 1000000,
          "calls a user_id may make at once before the rate applies"},
+        {"client-rate", "TIX_CLIENT_RATE", TIX_OPT_INT, &client_rate, "0", 0, 1000000,
+         "calls per second one client (connection, or CURVE key) may keep up, any method (0 = no limit)"},
+        {"client-burst", "TIX_CLIENT_BURST", TIX_OPT_INT, &client_burst, "1000", 1, 1000000,
+         "calls a client may make at once before --client-rate applies"},
         {"curve", "TIX_CURVE", TIX_OPT_FLAG, &curve, NULL, 0, 0,
          "CURVE on every endpoint: encryption, and only allow-listed keys connect"},
         {"curve-secret", "TIX_CURVE_SECRET", TIX_OPT_STRING, &paths.secret, NULL, 0, 0,
@@ -120,6 +125,8 @@ main(int argc, char **argv)
     config.drain_ms = (uint32_t) drain_ms;
     config.user_rate_per_s = (double) user_rate;
     config.user_burst = (uint32_t) user_burst;
+    config.client_rate_per_s = (double) client_rate;
+    config.client_burst = (uint32_t) client_burst;
     broker_curve_t *keys = NULL;
     if (curve) {
         char why[512];

@@ -88,6 +88,63 @@ test_jobs_queue_is_fifo_with_front_insertion(void **state)
     broker_jobs_destroy(&q);
 }
 
+static broker_job_t *
+s_push(broker_jobs_t *q, uint64_t flow, uint64_t call_id)
+{
+    broker_job_t *j = broker_jobs_alloc(q);
+    j->flow = flow;
+    j->call_id = call_id;
+    broker_jobs_push_back(q, j);
+    return j;
+}
+
+static void
+test_jobs_of_different_clients_are_taken_in_turn(void **state)
+{
+    (void) state;
+    broker_jobs_t *q = broker_jobs_new();
+    /* A flood of 100 from client 7 first, then 2 calls of client 9. */
+    for (uint64_t i = 0; i < 100; i++)
+        s_push(q, 7, 700 + i);
+    s_push(q, 9, 900);
+    s_push(q, 9, 901);
+    assert_int_equal(broker_jobs_queued_of(q, 7), 100);
+    assert_int_equal(broker_jobs_queued_of(q, 9), 2);
+    /* Client 9 waits for one of 7's calls each, not for all 100. */
+    uint64_t expect[] = {700, 900, 701, 901, 702, 703};
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+        broker_job_t *j = broker_jobs_pop(q);
+        assert_int_equal(j->call_id, expect[i]);
+        broker_jobs_free(q, j);
+    }
+    assert_int_equal(broker_jobs_queued_of(q, 9), 0);
+    broker_jobs_destroy(&q);
+}
+
+static void
+test_steal_takes_the_newest_call_of_the_client_holding_most(void **state)
+{
+    (void) state;
+    broker_jobs_t *q = broker_jobs_new();
+    for (uint64_t i = 0; i < 4; i++)
+        s_push(q, 7, 700 + i);
+    s_push(q, 8, 800);
+    s_push(q, 0, 1); /* the broker's own job is never taken */
+    /* Client 9 holds nothing: 7's newest makes room. */
+    broker_job_t *victim = broker_jobs_steal(q, 9);
+    assert_non_null(victim);
+    assert_int_equal(victim->call_id, 703);
+    assert_false(victim->queued);
+    broker_jobs_free(q, victim);
+    /* Client 7 itself, or one holding nearly as much, gets nothing. */
+    assert_null(broker_jobs_steal(q, 7));
+    s_push(q, 9, 900);
+    s_push(q, 9, 901);
+    assert_null(broker_jobs_steal(q, 9)); /* 2 vs 3: 9 has its share */
+    assert_int_equal(broker_jobs_queued(q), 7);
+    broker_jobs_destroy(&q);
+}
+
 static void
 test_stale_job_id_never_matches_a_reused_slot(void **state)
 {
@@ -434,6 +491,8 @@ main(void)
         cmocka_unit_test(test_next_free_is_round_robin_and_respects_credit),
         cmocka_unit_test(test_find_remove_and_liveness),
         cmocka_unit_test(test_jobs_queue_is_fifo_with_front_insertion),
+        cmocka_unit_test(test_jobs_of_different_clients_are_taken_in_turn),
+        cmocka_unit_test(test_steal_takes_the_newest_call_of_the_client_holding_most),
         cmocka_unit_test(test_stale_job_id_never_matches_a_reused_slot),
         cmocka_unit_test(test_pointers_stay_valid_as_the_table_grows),
         cmocka_unit_test(test_expire_takes_only_jobs_past_their_deadline),
