@@ -1,4 +1,5 @@
 #include "tix_opts.h"
+#include "tix_log.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -122,4 +123,13 @@ tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const
     result->npos = npos;
     result->pos = argv;
     return TIX_OK;
+}
+
+tix_err
+tix_opts_log_level(const char *value, char *why, size_t why_size)
+{
+    if (value && tix_log_set_level_name(value))
+        return TIX_OK;
+    snprintf(why, why_size, "--log-level: expected debug, info, warn or error, got '%s'", value ? value : "");
+    return TIX_ERR_CONFIG;
 }

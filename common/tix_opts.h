@@ -49,4 +49,14 @@ tix_err tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **arg
 /* Prints the option table (flags, env twins, defaults, help) to out. */
 void tix_opts_print(const tix_opt_t *opts, size_t nopts, FILE *out);
 
+/* The --log-level row every binary shares; dest is a const char **. */
+#define TIX_OPT_LOG_LEVEL(dest, defval)                                                                                \
+    {                                                                                                                  \
+        "log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, (dest), (defval), 0, 0, "debug, info, warn or error"             \
+    }
+
+/* Sets the log level from a --log-level value. Returns TIX_OK, or
+ * TIX_ERR_CONFIG with "--log-level: expected ..., got '...'" in why. */
+tix_err tix_opts_log_level(const char *value, char *why, size_t why_size);
+
 #endif
