@@ -41,7 +41,9 @@ ping_port() (
 )
 
 built() {
-    [ -x "$BIN" ] && DO_NOT_TRACK=1 "$BIN" --version 2>/dev/null | grep -q "version: $VERSION"
+    # Captured first: grep -q closing the pipe early fails it under pipefail.
+    local out
+    [ -x "$BIN" ] && out=$(DO_NOT_TRACK=1 "$BIN" --version 2>/dev/null) && [[ $out == *"version: $VERSION"* ]]
 }
 
 build() {
