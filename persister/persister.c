@@ -172,9 +172,13 @@ s_book(persister_t *self, size_t n)
             continue;
         if (self->status[i] == PERSISTER_WRITE_CONFLICT)
             self->stats.conflicts++;
+        else if (self->status[i] == PERSISTER_WRITE_REFUSED)
+            self->stats.refused++;
         else
             self->stats.written++;
-        /* A conflict is settled too: it must not hold the cursor back. */
+        /* A conflict or refusal is settled too (logged and counted, and
+         * still in the order log): it must not hold the cursor back, nor
+         * be retried forever. */
         persister_sale_t *sale = persister_sales_get(self->sales, orders[i].sale_id);
         persister_sale_mark_written(self->sales, sale, orders[i].log_id);
     }
@@ -444,11 +448,11 @@ persister_drain(persister_t *self, int timeout_ms)
         persister_cursors_store(self);
     size_t held = persister_batch_size(self->batch);
     const persister_stats_t *s = &self->stats;
-    tix_info("persister stopped\tsink=%s written=%llu conflicts=%llu events=%llu mismatched=%llu from_log=%llu "
-             "shed=%llu write_calls=%llu unwritten=%zu live=%zu retired=%zu",
+    tix_info("persister stopped\tsink=%s written=%llu conflicts=%llu refused=%llu events=%llu mismatched=%llu "
+             "from_log=%llu shed=%llu write_calls=%llu unwritten=%zu live=%zu retired=%zu",
              persister_sink_where(self->sink), (unsigned long long) s->written, (unsigned long long) s->conflicts,
-             (unsigned long long) s->events, (unsigned long long) s->mismatched, (unsigned long long) s->from_log,
-             (unsigned long long) s->shed, (unsigned long long) s->write_calls, held,
+             (unsigned long long) s->refused, (unsigned long long) s->events, (unsigned long long) s->mismatched,
+             (unsigned long long) s->from_log, (unsigned long long) s->shed, (unsigned long long) s->write_calls, held,
              persister_sales_live_count(self->sales),
              persister_sales_count(self->sales) - persister_sales_live_count(self->sales));
     if (held > 0)

@@ -46,6 +46,7 @@ typedef struct {
     uint64_t log_malformed;    /* log entries that are not orders (skipped, logged) */
     uint64_t written;          /* orders the sink confirmed (DONE) */
     uint64_t conflicts;        /* orders the sink refused for good (CONFLICT) */
+    uint64_t refused;          /* orders the server refused for good (REFUSED: too large, invalid, ...) */
     uint64_t write_calls;      /* sink write calls */
     uint64_t write_failures;   /* sink calls that failed and were backed off */
     uint64_t catchups;         /* catch-up passes completed */

@@ -4,6 +4,7 @@
 #include "persister_mongo.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mongoc/mongoc.h>
@@ -16,6 +17,10 @@
 #define SERVER_SELECTION_TIMEOUT_MS 2000 /* default serverSelectionTimeoutMS */
 #define SOCKET_TIMEOUT_SLACK_MS 5000     /* socketTimeoutMS beyond wtimeout */
 #define MONGO_DUPLICATE_KEY 11000
+/* MongoDB's document limit (maxBsonObjectSize; FerretDB's default too).
+ * libmongoc refuses a larger update for the whole bulk, so it is checked
+ * per order before sending. */
+#define MONGO_MAX_DOCUMENT_BYTES (16 * 1024 * 1024)
 
 typedef struct {
     mongoc_client_t *client;
@@ -138,6 +143,21 @@ s_dup_on_id(const bson_t *werr, const char *errmsg)
     return errmsg && strstr(errmsg, "index: _id_ ") != NULL;
 }
 
+/* Write error codes that a later retry may not meet again: the server was
+ * shutting down, stepping down or busy. Any other write error is the
+ * server refusing this order as it is, which no retry changes. */
+static bool
+s_transient_code(int32_t code)
+{
+    static const int32_t codes[] = {6,     7,     50,    89,    91,    112,   189,   262, 9001,
+                                    10107, 11600, 11601, 11602, 13435, 13436, 10058, 64};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        if (codes[i] == code)
+            return true;
+    }
+    return false;
+}
+
 /* The status of one order whose write error is werr. */
 static persister_write_status
 s_write_error_status(persister_order_t *o, const bson_t *werr)
@@ -146,9 +166,15 @@ s_write_error_status(persister_order_t *o, const bson_t *werr)
     int32_t code = bson_iter_init_find(&it, werr, "code") && BSON_ITER_HOLDS_INT32(&it) ? bson_iter_int32(&it) : 0;
     const char *msg =
         bson_iter_init_find(&it, werr, "errmsg") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
-    if (code != MONGO_DUPLICATE_KEY) {
-        tix_warn("mongodb refused an order; will retry\torder=%s code=%d err=\"%s\"", o->order_id, code, msg);
+    if (code != MONGO_DUPLICATE_KEY && s_transient_code(code)) {
+        tix_warn("mongodb refused an order for now; will retry\torder=%s code=%d err=\"%s\"", o->order_id, code, msg);
         return PERSISTER_WRITE_RETRY;
+    }
+    if (code != MONGO_DUPLICATE_KEY) {
+        tix_error("mongodb refused an order for good; order not written (the order log keeps it)\torder=%s sale=%s "
+                  "user=%s code=%d err=\"%s\"",
+                  o->order_id, o->sale_id, o->user_id, code, msg);
+        return PERSISTER_WRITE_REFUSED;
     }
     if (!s_dup_on_id(werr, msg)) {
         tix_error("another order holds this user's ticket in mongodb; order not written\torder=%s sale=%s user=%s "
@@ -167,7 +193,7 @@ s_write_error_status(persister_order_t *o, const bson_t *werr)
 
 /* Sets status[] from a failed bulk's reply; returns the error to report. */
 static tix_err
-s_bulk_outcome(const bson_t *reply, const bson_error_t *error, persister_order_t *orders, size_t n,
+s_bulk_outcome(const bson_t *reply, const bson_error_t *error, persister_order_t *orders, const size_t *at, size_t n,
                persister_write_status *status)
 {
     uint32_t nerrors = s_reply_count(reply, "writeErrors");
@@ -183,7 +209,7 @@ s_bulk_outcome(const bson_t *reply, const bson_error_t *error, persister_order_t
         return s_err(error);
     }
     for (size_t i = 0; i < n; i++)
-        status[i] = PERSISTER_WRITE_DONE;
+        status[at[i]] = PERSISTER_WRITE_DONE;
     bson_iter_t it, child;
     if (bson_iter_init_find(&it, reply, "writeErrors") && bson_iter_recurse(&it, &child)) {
         while (bson_iter_next(&child)) {
@@ -198,28 +224,39 @@ s_bulk_outcome(const bson_t *reply, const bson_error_t *error, persister_order_t
                 continue;
             int64_t i = bson_iter_as_int64(&idx);
             if (i >= 0 && (size_t) i < n)
-                status[i] = s_write_error_status(&orders[i], &werr);
+                status[at[i]] = s_write_error_status(&orders[at[i]], &werr);
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (status[i] == PERSISTER_WRITE_RETRY)
+        if (status[at[i]] == PERSISTER_WRITE_RETRY)
             return TIX_ERR_UNAVAILABLE;
     }
     return TIX_OK;
 }
 
+/* Adds o's upsert to bulk; *added false (and o REFUSED, logged) when its
+ * document could never be stored. False when the bulk cannot be built. */
 static bool
-s_add_upsert(mongoc_bulk_operation_t *bulk, const persister_order_t *o, int64_t now_ms, const bson_t *upsert)
+s_add_upsert(mongoc_bulk_operation_t *bulk, const persister_order_t *o, int64_t now_ms, const bson_t *upsert,
+             bool *added)
 {
     bson_t selector = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
     persister_order_append_identity(o, &selector);
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &set);
     persister_order_append_details(o, now_ms, &set);
     bson_append_document_end(&update, &set);
-    bson_error_t error;
-    bool ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, upsert, &error);
-    if (!ok)
-        tix_error("cannot build an upsert\torder=%s err=\"%s\"", o->order_id, error.message);
+    bool ok = true;
+    *added = selector.len + update.len <= MONGO_MAX_DOCUMENT_BYTES;
+    if (!*added) {
+        tix_error("order too large for mongodb; order not written (the order log keeps it)\torder=%s sale=%s "
+                  "bytes=%u max=%d",
+                  o->order_id, o->sale_id, selector.len + update.len, MONGO_MAX_DOCUMENT_BYTES);
+    } else {
+        bson_error_t error;
+        ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, upsert, &error);
+        if (!ok)
+            tix_error("cannot build an upsert\torder=%s err=\"%s\"", o->order_id, error.message);
+    }
     bson_destroy(&update);
     bson_destroy(&selector);
     return ok;
@@ -250,20 +287,28 @@ s_write(void *impl, persister_order_t *orders, size_t n, persister_write_status 
     bson_t upsert = BSON_INITIALIZER, reply;
     BSON_APPEND_BOOL(&upsert, "upsert", true);
     int64_t now = tix_wall_ms();
+    size_t *at = xcalloc(n ? n : 1, sizeof *at); /* bulk index -> orders index */
+    size_t sent = 0;
     for (size_t i = 0; i < n && err == TIX_OK; i++) {
-        if (!s_add_upsert(bulk, &orders[i], now, &upsert))
+        bool added;
+        if (!s_add_upsert(bulk, &orders[i], now, &upsert, &added))
             err = TIX_ERR_INTERNAL; /* indexes in the reply would not line up */
+        else if (added)
+            at[sent++] = i;
+        else
+            status[i] = PERSISTER_WRITE_REFUSED;
     }
-    if (err == TIX_OK) {
+    if (err == TIX_OK && sent > 0) {
         bson_error_t error;
         if (mongoc_bulk_operation_execute(bulk, &reply, &error)) {
-            for (size_t i = 0; i < n; i++)
-                status[i] = PERSISTER_WRITE_DONE;
+            for (size_t i = 0; i < sent; i++)
+                status[at[i]] = PERSISTER_WRITE_DONE;
         } else {
-            err = s_bulk_outcome(&reply, &error, orders, n, status);
+            err = s_bulk_outcome(&reply, &error, orders, at, sent, status);
         }
         bson_destroy(&reply);
     }
+    free(at);
     bson_destroy(&upsert);
     mongoc_bulk_operation_destroy(bulk);
     return err;
@@ -406,6 +451,9 @@ s_write_concern(int write_w, int wtimeout_ms)
         mongoc_write_concern_set_w(wc, write_w);
         mongoc_write_concern_set_wtimeout_int64(wc, wtimeout_ms);
     }
+    /* Acknowledged only once in the journal, also on a standalone mongod
+     * (w:1) or a replica set without writeConcernMajorityJournalDefault. */
+    mongoc_write_concern_set_journal(wc, true);
     return wc;
 }
 

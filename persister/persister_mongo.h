@@ -4,7 +4,7 @@
  * collection `orders`, under a unique index on (sale_id, user_id) created
  * at first contact; per-sale cursors in collection `cursors`
  * ({_id: sale_id, log_id, updated_at}); every write with the configured
- * write concern (w "majority" by default, with a wtimeout).
+ * write concern (w "majority" by default, with a wtimeout, and j: true).
  *
  * Idempotence: each order is `update({_id, sale_id, user_id},
  * {$setOnInsert: {request_id, purchased_at, log_id, persisted_at}},
@@ -24,7 +24,11 @@
  *     persisters) or an order id that already names another user's order.
  *     RETRY, and after PERSISTER_MONGO_DUP_ID_LIMIT consecutive times,
  *     CONFLICT (logged as an error);
- *   - any other write error: RETRY (logged).
+ *   - a write error the server may not repeat (shutting down, stepping
+ *     down, interrupted, write conflict, ...): RETRY (logged);
+ *   - any other write error, and a document over MongoDB's 16 MiB limit
+ *     (never sent): REFUSED, logged once as an error with the order id;
+ *     the order stays in the order log.
  *
  * Timeouts the URI does not set get defaults: connectTimeoutMS and
  * serverSelectionTimeoutMS 2000, socketTimeoutMS wtimeout + 5000.

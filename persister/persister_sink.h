@@ -27,6 +27,7 @@ typedef enum {
     PERSISTER_WRITE_DONE,     /* durably written now, or already there */
     PERSISTER_WRITE_CONFLICT, /* refused for good: another order holds this user's ticket or this order id (logged) */
     PERSISTER_WRITE_RETRY,    /* not known to be written: try again later */
+    PERSISTER_WRITE_REFUSED,  /* refused for good: the server will never store it as it is (logged with its id) */
 } persister_write_status;
 
 /* One sale's cursor, as stored. */

@@ -18,6 +18,19 @@ run_suite() {
     ctest --test-dir "$ROOT/$dir" --output-on-failure
 }
 
+# A real MongoDB-wire server for the real-server tests: the MongoDB named by
+# TIX_TEST_MONGO_URI, else FerretDB (deploy/ferretdb.sh, pinned, built once
+# here; each test starts its own on a loopback port). Without Go or a
+# MongoDB those tests report SKIPPED, never passed.
+if [ -z "${TIX_TEST_MONGO_URI:-}" ]; then
+    if command -v go >/dev/null; then
+        t0=$SECONDS
+        "$ROOT/deploy/ferretdb.sh" build >/dev/null
+        echo "==> FerretDB $("$ROOT/deploy/ferretdb.sh" version) ready for the real-server tests ($((SECONDS - t0)) s)"
+    else
+        echo "==> no Go and no TIX_TEST_MONGO_URI: the real-server tests will report SKIPPED"
+    fi
+fi
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "==> bench smoke (the benchmark harness, tiny; targets are not judged here)"
 "$ROOT/bench/run.sh" --smoke --no-perf --build "$ROOT/build" >/dev/null

@@ -1,10 +1,13 @@
 /*
  * test_it_persist_real_mongo.c - tix-persister against a real MongoDB, end to
  * end (real redis-server, broker, two workers, a 20,000-user rush for 200
- * tickets). Runs when TIX_TEST_MONGO_URI names a MongoDB (a replica set for
- * w:majority to mean what it says; a standalone mongod works too), in a
- * database of its own that it drops afterwards. Reported as SKIPPED, never
- * as passed, when TIX_TEST_MONGO_URI is not set.
+ * tickets). Runs against the MongoDB that TIX_TEST_MONGO_URI names (a
+ * replica set for w:majority to mean what it says; a standalone mongod works
+ * too), else against a FerretDB of its own (deploy/ferretdb.sh), in a
+ * database of its own that it drops afterwards. Every document is read back
+ * with libmongoc and compared, field by field, with its order-log entry.
+ * Reported as SKIPPED, never as passed, when neither a MongoDB nor Go (to
+ * build FerretDB) is available.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -20,6 +23,7 @@
 #include <cmocka.h>
 #include <mongoc/mongoc.h>
 
+#include "ferretdb.h"
 #include "harness.h"
 #include "rush.h"
 #include "tix.h"
@@ -30,6 +34,8 @@
 #define WAIT_MS 20000
 
 #include "mockupdb/stack.h"
+
+static th_ferretdb_t s_ferret;
 
 /* ---- With a real MongoDB ------------------------------------------------- */
 
@@ -91,16 +97,73 @@ s_real_wait(s_real_t *x, const char *sale, const char *last)
     assert_true(s_real_cursor_is(x, sale, last));
 }
 
+static const char *
+s_field(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        if (strcmp(fields->element[i]->str, name) == 0)
+            return fields->element[i + 1]->str;
+    }
+    return "";
+}
+
+static const char *
+s_doc_utf8(const bson_t *doc, const char *name)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, name) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "(none)";
+}
+
+/* Every document of the collection equals its log entry, field by field;
+ * the collection holds exactly the log's orders. */
+static void
+s_real_equal_to_log(s_real_t *x, const char *sale)
+{
+    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisReply *log = redisCommand(c, "XRANGE tix:{%s}:log - +", sale);
+    assert_true(log && log->type == REDIS_REPLY_ARRAY);
+    assert_int_equal(log->elements, TICKETS);
+    bson_t all = BSON_INITIALIZER;
+    bson_error_t error;
+    assert_int_equal(mongoc_collection_count_documents(x->orders, &all, NULL, NULL, NULL, &error), TICKETS);
+    for (size_t i = 0; i < log->elements; i++) {
+        const redisReply *e = log->element[i], *f = e->element[1];
+        bson_t filter = BSON_INITIALIZER;
+        BSON_APPEND_UTF8(&filter, "_id", s_field(f, "order_id"));
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(x->orders, &filter, NULL, NULL);
+        const bson_t *doc;
+        assert_true(mongoc_cursor_next(cur, &doc));
+        bson_iter_t it;
+        assert_string_equal(s_doc_utf8(doc, "sale_id"), sale);
+        assert_string_equal(s_doc_utf8(doc, "user_id"), s_field(f, "user_id"));
+        assert_string_equal(s_doc_utf8(doc, "request_id"), s_field(f, "request_id"));
+        assert_string_equal(s_doc_utf8(doc, "log_id"), e->element[0]->str);
+        assert_true(bson_iter_init_find(&it, doc, "purchased_at") && BSON_ITER_HOLDS_DATE_TIME(&it));
+        assert_int_equal(bson_iter_date_time(&it), strtoll(s_field(f, "purchased_at_ms"), NULL, 10));
+        assert_true(bson_iter_init_find(&it, doc, "persisted_at") && BSON_ITER_HOLDS_DATE_TIME(&it));
+        int fields = 0;
+        assert_true(bson_iter_init(&it, doc));
+        while (bson_iter_next(&it))
+            fields++;
+        assert_int_equal(fields, 7); /* _id sale_id user_id request_id purchased_at log_id persisted_at */
+        assert_false(mongoc_cursor_next(cur, &doc));
+        mongoc_cursor_destroy(cur);
+        bson_destroy(&filter);
+    }
+    freeReplyObject(log);
+    redisFree(c);
+}
+
 static void
 test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **state)
 {
     (void) state;
-    const char *uri = getenv("TIX_TEST_MONGO_URI");
-    if (!uri || !uri[0]) {
-        fprintf(stderr, "TIX_TEST_MONGO_URI is not set: no real MongoDB to test against\n");
+    char uri[256], why[160], db[64], last[64];
+    if (!th_mongo_uri_or_ferretdb(&s_ferret, uri, sizeof uri, why, sizeof why)) {
+        fprintf(stderr, "no real MongoDB-wire server to test against: %s\n", why);
         skip();
     }
-    char db[64], last[64];
+    fprintf(stderr, "server: %s%s\n", uri, s_ferret.running ? " (FerretDB, deploy/ferretdb.sh)" : "");
     snprintf(db, sizeof db, "tix_test_%d_%lld", (int) getpid(), (long long) tix_wall_ms());
     mongoc_init();
     s_real_t x = {mongoc_client_new(uri), NULL, NULL, NULL};
@@ -122,6 +185,7 @@ test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **s
     assert_true(s_health_rewritten(s_health_mtime(), WAIT_MS));
     s_real_wait(&x, "real", last);
     s_persister_stop(&p2);
+    s_real_equal_to_log(&x, "real");
     for (int i = 0; i < r.users; i++) {
         if (!r.order_of[i])
             continue;
@@ -147,8 +211,8 @@ s_setup(void **state)
     (void) state;
     static int serial;
     snprintf(s_health, sizeof s_health, "%s/health-%d", th_tmpdir(), ++serial);
-    const char *uri = getenv("TIX_TEST_MONGO_URI");
-    if (!uri || !uri[0])
+    char why[160];
+    if (!getenv("TIX_TEST_MONGO_URI") && !th_ferretdb_available(why, sizeof why))
         return 0; /* the test skips itself; no stack needed */
     return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
 }
@@ -157,6 +221,7 @@ static int
 s_teardown(void **state)
 {
     (void) state;
+    th_ferretdb_stop(&s_ferret, "TERM");
     th_stack_stop(&s_stack);
     return 0;
 }
