@@ -347,32 +347,14 @@ worker_run(worker_t *self)
 
 /* ---- Lifecycle ------------------------------------------------------------ */
 
-static bool
-s_config_ok(const worker_config_t *c)
-{
-    const char *id = c->worker_id ? c->worker_id : "";
-    size_t len = strlen(id);
-    if (len < 1 || len > WORKER_ID_MAX_BYTES || !tix_utf8_valid((const uint8_t *) id, len, false)) {
-        tix_error("worker id must be 1-%d bytes of UTF-8 without control characters", WORKER_ID_MAX_BYTES);
-        return false;
-    }
-    if (c->capacity < 1 || c->capacity > WORKER_CAPACITY_MAX) {
-        tix_error("capacity must be 1..%d\tcapacity=%u", WORKER_CAPACITY_MAX, c->capacity);
-        return false;
-    }
-    if (c->heartbeat_ms < WORKER_HEARTBEAT_MIN_MS || c->heartbeat_ms > WORKER_HEARTBEAT_MAX_MS) {
-        tix_error("heartbeat must be %d..%d ms\theartbeat_ms=%u", WORKER_HEARTBEAT_MIN_MS, WORKER_HEARTBEAT_MAX_MS,
-                  c->heartbeat_ms);
-        return false;
-    }
-    return c->backend && c->events_in && c->redis.host[0];
-}
-
 worker_t *
 worker_new(const worker_config_t *config)
 {
-    if (!s_config_ok(config))
+    char why[256];
+    if (worker_config_check(config, why, sizeof why) != TIX_OK) {
+        tix_error("%s", why);
         return NULL;
+    }
     worker_t *self = xcalloc(1, sizeof *self);
     self->config = *config;
     self->dealer = s_dealer_new(self);

@@ -18,9 +18,10 @@
 #include "worker.h"
 #include "worker_store.h"
 
-#define WORKER_RECV_BATCH 64   /* broker messages read per loop turn, so Redis gets its turn */
-#define WORKER_POLL_MAX_MS 100 /* longest poll: bounds how late a signal is seen */
-#define WORKER_LINGER_MS 500   /* on close: time for queued replies and events to leave */
+#define WORKER_RECV_BATCH 64            /* broker messages read per loop turn, so Redis gets its turn */
+#define WORKER_POLL_MAX_MS 100          /* longest poll: bounds how late a signal is seen */
+#define WORKER_LINGER_MS 500            /* on close: time for queued replies and events to leave */
+#define WORKER_UNAVAILABLE_RETRY_MS 500 /* retry_after_ms with UNAVAILABLE */
 
 typedef struct worker_job worker_job_t;
 
