@@ -1,13 +1,15 @@
 /*
- * worker_priv.h - the worker's insides, shared by worker.c (loop, broker
- * link, events), worker_jobs.c (job intake and replies) and
- * worker_handlers.c (one handler per method).
+ * worker_state.h - the worker's state, shared by its layers: worker.c (the
+ * loop and the broker session), worker_jobs.c (job intake),
+ * worker_handlers.c (one handler per method) and worker_link.c (everything
+ * sent: messages to the broker, replies, order events; the job records).
  *
- * Not a public interface: main.c and tests use worker.h. Single-threaded,
- * like the loop.
+ * Data only: this header sits below every layer, so that each can read the
+ * state without including the one above it. Not a public interface: main.c
+ * uses worker.h. Single-threaded, like the loop.
  */
-#ifndef WORKER_PRIV_H
-#define WORKER_PRIV_H
+#ifndef WORKER_STATE_H
+#define WORKER_STATE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,7 +17,7 @@
 #include <czmq.h>
 
 #include "tix_codec.h"
-#include "worker.h"
+#include "worker_config.h"
 #include "worker_store.h"
 
 #define WORKER_RECV_BATCH 64            /* broker messages read per loop turn, so Redis gets its turn */
@@ -23,9 +25,10 @@
 #define WORKER_LINGER_MS 500            /* on close: time for queued replies and events to leave */
 #define WORKER_UNAVAILABLE_RETRY_MS 500 /* retry_after_ms with UNAVAILABLE */
 
+typedef struct worker worker_t;
 typedef struct worker_job worker_job_t;
 
-/* One job between its JOB and its REPLY. */
+/* One job between its JOB and its REPLY (worker_link.h hands them out). */
 struct worker_job {
     worker_t *worker;           /* owner */
     uint64_t job_id;            /* echoed in the REPLY */
@@ -64,38 +67,11 @@ struct worker {
     } stats;
 };
 
-/* ---- worker.c ------------------------------------------------------------ */
-
-/* Sends REPLY{job_id, code, message, retry_after_ms, body} to the broker.
- * body may be NULL (empty). Never blocks: a refused reply is counted. */
-void worker_reply_send(worker_t *self, uint64_t job_id, tix_code code, const char *message, uint32_t retry_after_ms,
-                       const ProtobufCMessage *body);
-/* Publishes [order.<sale_id>][OrderEvent] for a new order. Never blocks. */
-void worker_order_publish(worker_t *self, const Tix__V1__Order *order, const char *log_id);
 /* True when jobs can reach Redis: connected and not stopping. */
-bool worker_redis_ok(const worker_t *self);
-
-/* ---- worker_jobs.c ------------------------------------------------------- */
-
-/* Takes one JOB (borrowed): checks it, then starts its handler or answers
- * at once (UNIMPLEMENTED, INVALID_ARGUMENT, UNAVAILABLE, DEADLINE_EXCEEDED,
- * RESOURCE_EXHAUSTED). received_ms: when it came off the socket. */
-void worker_jobs_accept(worker_t *self, const Tix__Worker__V1__Job *msg, int64_t received_ms);
-/* Answers job (unless its session ended: then the reply is dropped and
- * counted) and recycles it. message may be NULL; body may be NULL. */
-void worker_job_finish(worker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
-                       const ProtobufCMessage *body);
-/* Frees the spare jobs (at destroy). */
-void worker_jobs_free(worker_t *self);
-
-/* ---- worker_handlers.c --------------------------------------------------- */
-
-/* Starts job's method: sends its Redis call, whose callback finishes the job.
- * TIX_ERR_UNAVAILABLE when the call could not be sent (the job is not
- * finished then). */
-typedef tix_err (*worker_handler_fn)(worker_job_t *job);
-
-/* The handler of a method, or NULL when workers do not serve it (Health). */
-worker_handler_fn worker_handler_get(tix_method_id id);
+static inline bool
+worker_state_redis_ok(const worker_t *self)
+{
+    return !self->draining && worker_store_ok(self->store);
+}
 
 #endif
