@@ -223,7 +223,7 @@ s_sale_buyers_done(void *arg, const worker_store_result_t *r)
     size_t n = r->nbuyers < TIX_ARRAY_LEN(buyers) ? r->nbuyers : TIX_ARRAY_LEN(buyers);
     for (size_t i = 0; i < n; i++) {
         worker_store_buyer_t b;
-        worker_store_buyer_at(r, i, &b);
+        worker_store_reply_buyer_at(r, i, &b);
         tix__worker__v1__buyer__init(&buyers[i]);
         buyers[i].user_id = (char *) b.user_id;
         buyers[i].order_id = (char *) b.order_id;
