@@ -1,8 +1,11 @@
 /*
- * worker.c - the worker loop: the broker link (READY, heartbeats, liveness,
- * DISCONNECT), Redis's descriptor and timers in one zmq_poll, order events,
- * and the orderly stop.
+ * worker.c - the worker loop, the top layer: the broker session (READY,
+ * heartbeats, liveness, DISCONNECT), the ingress of broker messages, Redis's
+ * descriptor and timers in one zmq_poll, and the orderly stop. JOBs go down
+ * to worker_jobs.c; everything sent goes through worker_link.c.
  */
+#include "worker.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -11,124 +14,11 @@
 #include "tix_health.h"
 #include "tix_log.h"
 #include "tix_util.h"
-#include "worker_priv.h"
+#include "worker_jobs.h"
+#include "worker_link.h"
+#include "worker_state.h"
 
-/* ---- Sockets -------------------------------------------------------------- */
-
-static zsock_t *
-s_dealer_new(const worker_t *self)
-{
-    zsock_t *s = zsock_new(ZMQ_DEALER);
-    if (!s)
-        return NULL;
-    /* Room for every credit granted plus heartbeats, both ways: a ROUTER
-     * silently drops what does not fit. */
-    int hwm = 2 * (int) self->config.capacity + 1000;
-    zsock_set_sndhwm(s, hwm);
-    zsock_set_rcvhwm(s, hwm);
-    zsock_set_sndtimeo(s, 0); /* the loop never blocks on a send */
-    zsock_set_rcvtimeo(s, 0);
-    zsock_set_linger(s, 0);                             /* a silent broker's queue is not worth waiting for */
-    zsock_set_maxmsgsize(s, 2 * TIX_MAX_MESSAGE_BYTES); /* a Job wraps one client body */
-    if (self->config.curve && !tix_curve_client_apply(self->config.curve, s)) {
-        tix_error("cannot set the CURVE keys\tsocket=backend err=\"%s\"", zmq_strerror(errno));
-        zsock_destroy(&s);
-        return NULL;
-    }
-    if (zsock_connect(s, "%s", self->config.backend) != 0) {
-        tix_error("cannot connect the backend endpoint\tendpoint=%s reason=\"%s\"", self->config.backend,
-                  zmq_strerror(errno));
-        zsock_destroy(&s);
-    }
-    return s;
-}
-
-static zsock_t *
-s_pub_new(const worker_t *self)
-{
-    zsock_t *s = zsock_new(ZMQ_PUB);
-    if (!s)
-        return NULL;
-    zsock_set_sndhwm(s, 10000); /* beyond that events drop; the persister reads the log */
-    zsock_set_linger(s, 0);
-    if (self->config.curve && !tix_curve_client_apply(self->config.curve, s)) {
-        tix_error("cannot set the CURVE keys\tsocket=events-in err=\"%s\"", zmq_strerror(errno));
-        zsock_destroy(&s);
-        return NULL;
-    }
-    if (zsock_connect(s, "%s", self->config.events_in) != 0) {
-        tix_error("cannot connect the event intake endpoint\tendpoint=%s reason=\"%s\"", self->config.events_in,
-                  zmq_strerror(errno));
-        zsock_destroy(&s);
-    }
-    return s;
-}
-
-/* Sends [TXW1][command][body] without blocking. */
-static void
-s_send(worker_t *self, tix_wp_command command, const ProtobufCMessage *body)
-{
-    zmsg_t *msg = zmsg_new();
-    tix_wp_append(msg, command, body);
-    if (zmsg_send(&msg, self->dealer) != 0) {
-        self->stats.unsent++;
-        tix_debug("broker socket refused a message\tcommand=%s", tix_wp_command_name(command));
-    }
-    zmsg_destroy(&msg);
-}
-
-bool
-worker_redis_ok(const worker_t *self)
-{
-    return !self->draining && worker_store_ok(self->store);
-}
-
-void
-worker_reply_send(worker_t *self, uint64_t job_id, tix_code code, const char *message, uint32_t retry_after_ms,
-                  const ProtobufCMessage *body)
-{
-    Tix__Worker__V1__JobReply reply = TIX__WORKER__V1__JOB_REPLY__INIT;
-    reply.job_id = job_id;
-    reply.code = code;
-    /* Redis error texts pass through here: send a valid UTF-8 prefix. */
-    char text[TIX_MESSAGE_MAX_BYTES];
-    const char *m = message ? message : "";
-    size_t len = tix_utf8_prefix_len(m, sizeof text - 1);
-    memcpy(text, m, len);
-    text[len] = '\0';
-    reply.message = text;
-    reply.retry_after_ms = retry_after_ms;
-    if (body) {
-        size_t size = protobuf_c_message_get_packed_size(body);
-        if (size > self->body_cap) {
-            self->body_buf = xrealloc(self->body_buf, size);
-            self->body_cap = size;
-        }
-        reply.body.len = protobuf_c_message_pack(body, self->body_buf);
-        reply.body.data = self->body_buf;
-    }
-    s_send(self, TIX_WP_REPLY, &reply.base);
-}
-
-void
-worker_order_publish(worker_t *self, const Tix__V1__Order *order, const char *log_id)
-{
-    Tix__V1__OrderEvent event = TIX__V1__ORDER_EVENT__INIT;
-    event.order = (Tix__V1__Order *) order;
-    event.log_id = (char *) log_id;
-    event.worker_id = (char *) self->config.worker_id;
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstrf(msg, "order.%s", order->sale_id);
-    zframe_t *frame = tix_frame_pack(&event.base);
-    zmsg_append(msg, &frame);
-    if (zmsg_send(&msg, self->pub) == 0)
-        self->stats.events++;
-    else
-        self->stats.events_unsent++;
-    zmsg_destroy(&msg);
-}
-
-/* ---- The broker link ------------------------------------------------------ */
+/* ---- The broker session --------------------------------------------------- */
 
 /* (Re)registers: a new session, all credits granted again. */
 static void
@@ -137,11 +27,11 @@ s_send_ready(worker_t *self)
     Tix__Worker__V1__Ready ready = TIX__WORKER__V1__READY__INIT;
     ready.worker_id = (char *) self->config.worker_id;
     ready.capacity = self->config.capacity;
-    ready.redis_ok = worker_redis_ok(self);
+    ready.redis_ok = worker_state_redis_ok(self);
     ready.heartbeat_ms = self->config.heartbeat_ms;
     self->session++;
     self->session_jobs = 0;
-    s_send(self, TIX_WP_READY, &ready.base);
+    worker_link_send(self, TIX_WP_READY, &ready.base);
     self->redis_ok_told = ready.redis_ok;
     int64_t now = tix_now_ms();
     self->next_heartbeat_ms = now + self->config.heartbeat_ms;
@@ -152,9 +42,9 @@ static void
 s_send_heartbeat(worker_t *self)
 {
     Tix__Worker__V1__Heartbeat hb = TIX__WORKER__V1__HEARTBEAT__INIT;
-    hb.redis_ok = worker_redis_ok(self);
+    hb.redis_ok = worker_state_redis_ok(self);
     hb.in_flight = self->jobs_in_flight;
-    s_send(self, TIX_WP_HEARTBEAT, &hb.base);
+    worker_link_send(self, TIX_WP_HEARTBEAT, &hb.base);
     self->redis_ok_told = hb.redis_ok;
     self->next_heartbeat_ms = tix_now_ms() + self->config.heartbeat_ms;
 }
@@ -171,9 +61,7 @@ s_reconnect_broker(worker_t *self)
     else
         tix_debug("broker still silent; reconnecting\tendpoint=%s", self->config.backend);
     self->broker_lost = true;
-    zsock_destroy(&self->dealer);
-    self->dealer = s_dealer_new(self);
-    if (!self->dealer)
+    if (!worker_link_redial(self))
         return TIX_ERR_IO;
     s_send_ready(self);
     return TIX_OK;
@@ -224,7 +112,7 @@ static void
 s_on_message(worker_t *self, zmsg_t *msg)
 {
     tix_frame_t frames[3];
-    size_t n = tix_frames_view(msg, 0, frames, 3);
+    size_t n = tix_frames_view(msg, 0, frames, TIX_ARRAY_LEN(frames));
     tix_wp_command command;
     ProtobufCMessage *body = NULL;
     if (tix_wp_decode(frames, n, &command, &body) != TIX_OK || !s_commands[command]) {
@@ -263,12 +151,12 @@ static tix_err
 s_timers(worker_t *self)
 {
     int64_t now = tix_now_ms();
-    if (now >= self->next_heartbeat_ms || worker_redis_ok(self) != self->redis_ok_told)
+    if (now >= self->next_heartbeat_ms || worker_state_redis_ok(self) != self->redis_ok_told)
         s_send_heartbeat(self); /* a Redis change is told at once: the broker's Health uses it */
     if (!self->draining && now >= self->broker_expiry_ms)
         return s_reconnect_broker(self);
     /* Healthy: the broker answers us and Redis works. */
-    bool healthy = !self->draining && !self->broker_lost && worker_redis_ok(self);
+    bool healthy = !self->draining && !self->broker_lost && worker_state_redis_ok(self);
     tix_health_tick(self->config.health_file, healthy, &self->health_at_ms);
     return TIX_OK;
 }
@@ -291,7 +179,7 @@ static tix_err
 s_poll_once(worker_t *self)
 {
     zmq_pollitem_t items[2] = {{zsock_resolve(self->dealer), 0, ZMQ_POLLIN, 0}, {NULL, -1, 0, 0}};
-    int n = worker_store_pollitem(self->store, &items[1]) ? 2 : 1;
+    int n = worker_store_pollitem(self->store, &items[1]) ? (int) TIX_ARRAY_LEN(items) : 1;
     if (zmq_poll(items, n, s_poll_timeout(self)) < 0) {
         if (errno == EINTR)
             return TIX_OK; /* a signal: the caller looks at tix_stopping() */
@@ -318,7 +206,7 @@ s_drain(worker_t *self)
     tix_info("stopping\tin_flight=%u", self->jobs_in_flight);
     s_send_heartbeat(self); /* redis_ok=false from now on */
     /* Leaving: the broker sends no more jobs and waits for our answers. */
-    s_send(self, TIX_WP_DISCONNECT, NULL);
+    worker_link_send(self, TIX_WP_DISCONNECT, NULL);
     int64_t deadline = tix_now_ms() + WORKER_DRAIN_MS;
     while (self->jobs_in_flight > 0 && tix_now_ms() < deadline) {
         if (s_poll_once(self) != TIX_OK)
@@ -341,43 +229,23 @@ worker_run(worker_t *self)
     if (err == TIX_OK)
         s_drain(self);
     else if (err == TIX_ERR_CONFIG)
-        s_send(self, TIX_WP_DISCONNECT, NULL); /* none in flight: no job runs without a ready Redis */
+        worker_link_send(self, TIX_WP_DISCONNECT, NULL); /* none in flight: no job runs without a ready Redis */
     return err;
 }
 
 /* ---- Lifecycle ------------------------------------------------------------ */
 
-static bool
-s_config_ok(const worker_config_t *c)
-{
-    const char *id = c->worker_id ? c->worker_id : "";
-    size_t len = strlen(id);
-    if (len < 1 || len > WORKER_ID_MAX_BYTES || !tix_utf8_valid((const uint8_t *) id, len, false)) {
-        tix_error("worker id must be 1-%d bytes of UTF-8 without control characters", WORKER_ID_MAX_BYTES);
-        return false;
-    }
-    if (c->capacity < 1 || c->capacity > WORKER_CAPACITY_MAX) {
-        tix_error("capacity must be 1..%d\tcapacity=%u", WORKER_CAPACITY_MAX, c->capacity);
-        return false;
-    }
-    if (c->heartbeat_ms < WORKER_HEARTBEAT_MIN_MS || c->heartbeat_ms > WORKER_HEARTBEAT_MAX_MS) {
-        tix_error("heartbeat must be %d..%d ms\theartbeat_ms=%u", WORKER_HEARTBEAT_MIN_MS, WORKER_HEARTBEAT_MAX_MS,
-                  c->heartbeat_ms);
-        return false;
-    }
-    return c->backend && c->events_in && c->redis.host[0];
-}
-
 worker_t *
 worker_new(const worker_config_t *config)
 {
-    if (!s_config_ok(config))
+    char why[256];
+    if (worker_config_check(config, why, sizeof why) != TIX_OK) {
+        tix_error("%s", why);
         return NULL;
+    }
     worker_t *self = xcalloc(1, sizeof *self);
     self->config = *config;
-    self->dealer = s_dealer_new(self);
-    self->pub = self->dealer ? s_pub_new(self) : NULL;
-    if (!self->pub) {
+    if (!worker_link_open(self)) {
         worker_destroy(&self);
         return NULL;
     }
@@ -395,18 +263,13 @@ worker_destroy(worker_t **self_p)
     /* First, while the DEALER is open: pending calls answer UNAVAILABLE. */
     worker_store_destroy(&self->store);
     assert(self->jobs_in_flight == 0);
-    if (self->dealer)
-        zsock_set_linger(self->dealer, WORKER_LINGER_MS);
-    if (self->pub)
-        zsock_set_linger(self->pub, WORKER_LINGER_MS);
-    zsock_destroy(&self->dealer);
-    zsock_destroy(&self->pub);
+    worker_link_close(self);
     if (self->started)
         tix_info("worker stopped\tjobs=%llu events=%llu events_unsent=%llu garbage=%llu stale=%llu unsent=%llu",
                  (unsigned long long) self->stats.jobs, (unsigned long long) self->stats.events,
                  (unsigned long long) self->stats.events_unsent, (unsigned long long) self->stats.garbage,
                  (unsigned long long) self->stats.stale, (unsigned long long) self->stats.unsent);
-    worker_jobs_free(self);
+    worker_link_jobs_free(self);
     free(self->body_buf);
     free(self);
     *self_p = NULL;

@@ -22,41 +22,18 @@
 #ifndef WORKER_H
 #define WORKER_H
 
-#include <stdint.h>
-
-#include "tix_curve.h"
 #include "tix_err.h"
-#include "worker_store.h"
+#include "worker_config.h"
 
-#define WORKER_DEFAULT_BACKEND "tcp://127.0.0.1:5556"
-#define WORKER_DEFAULT_EVENTS_IN "tcp://127.0.0.1:5557"
-#define WORKER_DEFAULT_CAPACITY 256
-#define WORKER_CAPACITY_MAX 65536
-#define WORKER_DEFAULT_HEARTBEAT_MS 1000
-#define WORKER_HEARTBEAT_MIN_MS 50
-#define WORKER_HEARTBEAT_MAX_MS 60000
-#define WORKER_LIVENESS 3               /* silent heartbeat intervals before the broker counts as gone */
-#define WORKER_UNAVAILABLE_RETRY_MS 500 /* retry_after_ms with UNAVAILABLE */
-#define WORKER_DRAIN_MS 1500            /* on stop: wait this long for calls in flight (+ linger: exit within 2 s) */
-#define WORKER_ID_MAX_BYTES 128
+#define WORKER_LIVENESS 3    /* silent heartbeat intervals before the broker counts as gone */
+#define WORKER_DRAIN_MS 1500 /* on stop: wait this long for calls in flight (+ linger: exit within 2 s) */
 
 typedef struct worker worker_t;
 
-typedef struct {
-    const char *backend;             /* broker backend endpoint (DEALER connects); borrowed */
-    const char *events_in;           /* broker event intake endpoint (PUB connects); borrowed */
-    const char *worker_id;           /* 1..WORKER_ID_MAX_BYTES, no control characters; borrowed */
-    uint32_t capacity;               /* jobs in flight granted to the broker: 1..WORKER_CAPACITY_MAX */
-    uint32_t heartbeat_ms;           /* WORKER_HEARTBEAT_MIN_MS..WORKER_HEARTBEAT_MAX_MS */
-    tix_redis_url_t redis;           /* copied */
-    worker_store_opts_t store_opts;  /* zeros = defaults */
-    const char *health_file;         /* rewritten every second while healthy, or NULL; borrowed */
-    const tix_curve_client_t *curve; /* CURVE keys for both broker sockets, or NULL (plain); borrowed */
-} worker_config_t;
-
 /* Creates the sockets and starts connecting (nothing waits here). Returns
- * NULL after logging the reason when an endpoint or value is invalid. The
- * strings in config must outlive the worker. The caller owns the worker. */
+ * NULL after logging the reason when a value is invalid (worker_config_check)
+ * or an endpoint cannot be connected. The strings in config must outlive the
+ * worker. The caller owns the worker. */
 worker_t *worker_new(const worker_config_t *config);
 
 /* Sends READY, then serves jobs until tix_stopping(). Then it takes no new

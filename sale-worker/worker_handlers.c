@@ -5,11 +5,13 @@
  * Business outcomes (sold out, already purchased, not open) are code OK
  * with the outcome in the reply; codes are for the call (PROTOCOL.md).
  */
+#include "worker_handlers.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "tix_util.h"
-#include "worker_priv.h"
+#include "worker_link.h"
 
 /* Answers the results every method shares; false when the method's own
  * reply is needed. */
@@ -19,16 +21,16 @@ s_answer_common(worker_job_t *job, const worker_store_result_t *r, const char *s
     char why[TIX_MESSAGE_MAX_BYTES];
     if (r->err == TIX_ERR_UNAVAILABLE) {
         snprintf(why, sizeof why, "redis unavailable: %.150s", r->detail);
-        worker_job_finish(job, TIX__V1__CODE__UNAVAILABLE, why, WORKER_UNAVAILABLE_RETRY_MS, NULL);
+        worker_link_job_reply(job, TIX__V1__CODE__UNAVAILABLE, why, WORKER_UNAVAILABLE_RETRY_MS, NULL);
     } else if (r->err != TIX_OK) {
         snprintf(why, sizeof why, "redis: %.150s", r->detail);
-        worker_job_finish(job, TIX__V1__CODE__INTERNAL, why, 0, NULL);
+        worker_link_job_reply(job, TIX__V1__CODE__INTERNAL, why, 0, NULL);
     } else if (r->status == WORKER_STORE_NO_SALE) {
         snprintf(why, sizeof why, "sale_id: no sale '%s'", sale_id);
-        worker_job_finish(job, TIX__V1__CODE__NOT_FOUND, why, 0, NULL);
+        worker_link_job_reply(job, TIX__V1__CODE__NOT_FOUND, why, 0, NULL);
     } else if (r->status == WORKER_STORE_DATA_LOSS) {
         snprintf(why, sizeof why, "sale '%s': %.100s", sale_id, r->detail);
-        worker_job_finish(job, TIX__V1__CODE__DATA_LOSS, why, 0, NULL);
+        worker_link_job_reply(job, TIX__V1__CODE__DATA_LOSS, why, 0, NULL);
     } else {
         return false;
     }
@@ -38,7 +40,7 @@ s_answer_common(worker_job_t *job, const worker_store_result_t *r, const char *s
 static void
 s_unexpected(worker_job_t *job)
 {
-    worker_job_finish(job, TIX__V1__CODE__INTERNAL, "unexpected answer from redis", 0, NULL);
+    worker_link_job_reply(job, TIX__V1__CODE__INTERNAL, "unexpected answer from redis", 0, NULL);
 }
 
 /* ---- Purchase ------------------------------------------------------------- */
@@ -77,9 +79,9 @@ s_purchase_done(void *arg, const worker_store_result_t *r)
         order.user_id = req->user_id;
         order.request_id = req->request_id;
         order.purchased_at_ms = r->purchased_at_ms;
-        worker_order_publish(job->worker, &order, r->log_id);
+        worker_link_publish(job->worker, &order, r->log_id);
     }
-    worker_job_finish(job, TIX__V1__CODE__OK, NULL, retry_after_ms, &reply.base);
+    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, retry_after_ms, &reply.base);
 }
 
 static tix_err
@@ -114,7 +116,7 @@ s_sale_reply(worker_job_t *job, const worker_store_result_t *r, const char *sale
     sale.opens_at_ms = r->opens_at_ms;
     sale.closes_at_ms = r->closes_at_ms;
     sale.state = s_sale_state(r);
-    worker_job_finish(job, TIX__V1__CODE__OK, NULL, 0, &sale.base);
+    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &sale.base);
 }
 
 static void
@@ -148,7 +150,7 @@ s_create_sale_done(void *arg, const worker_store_result_t *r)
         return;
     if (r->status == WORKER_STORE_ALREADY_EXISTS) {
         snprintf(why, sizeof why, "sale_id: sale '%s' already exists", req->sale_id);
-        worker_job_finish(job, TIX__V1__CODE__ALREADY_EXISTS, why, 0, NULL);
+        worker_link_job_reply(job, TIX__V1__CODE__ALREADY_EXISTS, why, 0, NULL);
     } else if (r->status == WORKER_STORE_CREATED) {
         s_sale_reply(job, r, req->sale_id);
     } else {
@@ -177,7 +179,7 @@ s_get_order_done(void *arg, const worker_store_result_t *r)
     if (r->status == WORKER_STORE_NO_ORDER) {
         /* Not the user id: messages may end up in logs. */
         snprintf(why, sizeof why, "user_id: the user holds no ticket for sale '%s'", req->sale_id);
-        worker_job_finish(job, TIX__V1__CODE__NOT_FOUND, why, 0, NULL);
+        worker_link_job_reply(job, TIX__V1__CODE__NOT_FOUND, why, 0, NULL);
         return;
     }
     if (r->status != WORKER_STORE_FOUND) {
@@ -190,7 +192,7 @@ s_get_order_done(void *arg, const worker_store_result_t *r)
     order.user_id = req->user_id;
     order.request_id = (char *) r->request_id;
     order.purchased_at_ms = r->purchased_at_ms;
-    worker_job_finish(job, TIX__V1__CODE__OK, NULL, 0, &order.base);
+    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &order.base);
 }
 
 static tix_err
@@ -218,10 +220,10 @@ s_sale_buyers_done(void *arg, const worker_store_result_t *r)
     }
     /* A page holds at most ~100 buyers: stack arrays, no allocation. */
     Tix__Worker__V1__Buyer buyers[128], *ptrs[128];
-    size_t n = r->nbuyers < 128 ? r->nbuyers : 128;
+    size_t n = r->nbuyers < TIX_ARRAY_LEN(buyers) ? r->nbuyers : TIX_ARRAY_LEN(buyers);
     for (size_t i = 0; i < n; i++) {
         worker_store_buyer_t b;
-        worker_store_buyer_at(r, i, &b);
+        worker_store_reply_buyer_at(r, i, &b);
         tix__worker__v1__buyer__init(&buyers[i]);
         buyers[i].user_id = (char *) b.user_id;
         buyers[i].order_id = (char *) b.order_id;
@@ -230,7 +232,7 @@ s_sale_buyers_done(void *arg, const worker_store_result_t *r)
         ptrs[i] = &buyers[i];
     }
     if (n < r->nbuyers) { /* never with COUNT 100; refuse rather than truncate */
-        worker_job_finish(job, TIX__V1__CODE__INTERNAL, "tix_buyers: page too large", 0, NULL);
+        worker_link_job_reply(job, TIX__V1__CODE__INTERNAL, "tix_buyers: page too large", 0, NULL);
         return;
     }
     Tix__Worker__V1__BuyersPage page = TIX__WORKER__V1__BUYERS_PAGE__INIT;
@@ -242,7 +244,7 @@ s_sale_buyers_done(void *arg, const worker_store_result_t *r)
     page.buyers = ptrs;
     page.n_buyers = n;
     page.cursor = (char *) r->cursor;
-    worker_job_finish(job, TIX__V1__CODE__OK, NULL, 0, &page.base);
+    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &page.base);
 }
 
 static tix_err
@@ -252,14 +254,14 @@ s_sale_buyers(worker_job_t *job)
     return worker_store_buyers(job->worker->store, req->sale_id, req->cursor, s_sale_buyers_done, job);
 }
 
-static const worker_handler_fn s_handlers[TIX_METHOD_COUNT] = {
+static const worker_handlers_fn s_handlers[TIX_METHOD_COUNT] = {
     [TIX_METHOD_PURCHASE] = s_purchase,       [TIX_METHOD_GET_SALE] = s_get_sale,
     [TIX_METHOD_GET_ORDER] = s_get_order,     [TIX_METHOD_CREATE_SALE] = s_create_sale,
     [TIX_METHOD_SALE_BUYERS] = s_sale_buyers,
 };
 
-worker_handler_fn
-worker_handler_get(tix_method_id id)
+worker_handlers_fn
+worker_handlers_get(tix_method_id id)
 {
     return id < TIX_METHOD_COUNT ? s_handlers[id] : NULL;
 }

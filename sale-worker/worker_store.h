@@ -97,7 +97,7 @@ typedef struct {
     int64_t wait_ms;         /* buy SALE_NOT_OPEN: ms until it opens */
     const char *cursor;      /* buyers: the next page's cursor, "0" when done */
     size_t nbuyers;          /* buyers: entries on this page */
-    const void *page;        /* buyers: read with worker_store_buyer_at */
+    const void *page;        /* buyers: read with worker_store_reply_buyer_at */
 } worker_store_result_t;
 
 /* One buyer of a sale; strings borrowed like the result's. */
@@ -108,8 +108,9 @@ typedef struct {
     int64_t purchased_at_ms;
 } worker_store_buyer_t;
 
-/* The i-th buyer (i < result->nbuyers) of a buyers page. */
-void worker_store_buyer_at(const worker_store_result_t *result, size_t i, worker_store_buyer_t *buyer);
+/* The i-th buyer (i < result->nbuyers) of a buyers page (worker_store_reply.c
+ * reads the page, as it parsed it). */
+void worker_store_reply_buyer_at(const worker_store_result_t *result, size_t i, worker_store_buyer_t *buyer);
 
 typedef void(worker_store_fn)(void *arg, const worker_store_result_t *result);
 

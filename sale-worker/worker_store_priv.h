@@ -23,7 +23,7 @@ typedef enum {
 } worker_store_op;
 
 /* The function's name as registered in tix.lua. */
-const char *worker_store_op_name(worker_store_op op);
+const char *worker_store_reply_op_name(worker_store_op op);
 
 /* Fills *out from reply, the answer to op (NULL: the connection was lost
  * before it came). Strings in *out are borrowed from reply. Never fails:

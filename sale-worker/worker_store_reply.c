@@ -18,7 +18,7 @@ static const char *const s_op_names[WORKER_STORE_OP_COUNT] = {
 };
 
 const char *
-worker_store_op_name(worker_store_op op)
+worker_store_reply_op_name(worker_store_op op)
 {
     return op < WORKER_STORE_OP_COUNT ? s_op_names[op] : "?";
 }
@@ -170,7 +170,7 @@ s_parse_buyers(const redisReply *r, worker_store_result_t *out)
 }
 
 void
-worker_store_buyer_at(const worker_store_result_t *result, size_t i, worker_store_buyer_t *buyer)
+worker_store_reply_buyer_at(const worker_store_result_t *result, size_t i, worker_store_buyer_t *buyer)
 {
     const redisReply *r = result->page;
     assert(r && i < result->nbuyers);

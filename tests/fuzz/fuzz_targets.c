@@ -461,7 +461,7 @@ s_store_check(worker_store_op op, const worker_store_result_t *out)
         return;
     for (size_t i = 0; i < out->nbuyers; i++) {
         worker_store_buyer_t b;
-        worker_store_buyer_at(out, i, &b);
+        worker_store_reply_buyer_at(out, i, &b);
         FUZZ_CHECK(b.user_id && b.order_id && b.request_id, "a buyer's strings are never NULL");
     }
 }

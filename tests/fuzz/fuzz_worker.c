@@ -43,7 +43,8 @@
 #include <linux/sockios.h>
 
 #include "tix_util.h"
-#include "worker_priv.h"
+#include "worker.h"
+#include "worker_jobs.h"
 
 #define WK_BACKEND "inproc://fuzz-worker-backend"
 #define WK_EVENTS "inproc://fuzz-worker-events" /* never bound: events are dropped */
