@@ -173,8 +173,12 @@ s_resp_sendable(tix_frame_t frame)
         if (reply)
             freeReplyObject(reply);
         reply = NULL;
+        /* Nothing after it: no second reply, and no part of one either
+         * (the reader may have consumed a type byte and be waiting for
+         * the rest, ridx >= 0), which would turn the next answer into a
+         * reply nobody asked for. */
         if (ok && redisReaderGetReply(r, &reply) == REDIS_OK)
-            ok = reply == NULL && r->pos == r->len;
+            ok = reply == NULL && r->pos == r->len && r->ridx == -1;
         if (reply)
             freeReplyObject(reply);
     }
