@@ -51,6 +51,8 @@ tix_code_name(tix_code code)
 
 /* ---- Calls ---------------------------------------------------------------- */
 
+static void s_call_fail(tix_call_t *call, tix_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static void
 s_call_fail(tix_call_t *call, tix_code code, const char *fmt, ...)
 {
