@@ -16,6 +16,7 @@
 #define S_STR2(x) #x
 #define S_STR(x) S_STR2(x)
 #define USAGE_MAX_BYTES 4096
+#define S_WORDS 2 /* command words: a group and its command ("sale create") */
 
 static const char s_times_help[] = "Times (T) are Unix milliseconds (1795946400000), an ISO-8601 UTC time\n"
                                    "(2026-11-29T10:00:00Z, optionally with .mmm), or +SECONDS from now; 0 or\n"
@@ -109,12 +110,12 @@ s_takes_value(const char *arg)
 
 /* The first two positionals: the command words. */
 static int
-s_scan_words(int argc, char **argv, const char *words[2])
+s_scan_words(int argc, char **argv, const char *words[S_WORDS])
 {
     int n = 0;
-    for (int i = 1; i < argc && n < 2; i++) {
+    for (int i = 1; i < argc && n < S_WORDS; i++) {
         if (strcmp(argv[i], "--") == 0) {
-            for (i++; i < argc && n < 2; i++)
+            for (i++; i < argc && n < S_WORDS; i++)
                 words[n++] = argv[i];
             break;
         }
@@ -128,7 +129,7 @@ s_scan_words(int argc, char **argv, const char *words[2])
 }
 
 static const cli_command_t *
-s_find_command(const char *const words[2], int nwords)
+s_find_command(const char *const words[S_WORDS], int nwords)
 {
     for (size_t i = 0; i < cli_ncommands; i++) {
         const cli_command_t *c = &cli_commands[i];
@@ -201,7 +202,7 @@ s_take_args(cli_t *cli, const cli_command_t *c, const tix_opts_result_t *res)
 }
 
 static int
-s_no_command(const char *const words[2], int nwords)
+s_no_command(const char *const words[S_WORDS], int nwords)
 {
     if (nwords == 0)
         return cli_fail(NULL, CLI_EXIT_USAGE, "USAGE", 0, "no command given; try 'tix --help'");
@@ -235,8 +236,8 @@ s_connect_flags_ok(const cli_t *cli)
 /* What follows a successful tix_opts_parse: the command, its positionals,
  * the log level and the connection flags. */
 static bool
-s_check(cli_t *cli, const cli_command_t *cmd, const tix_opts_result_t *res, const char *const words[2], int nwords,
-        int *exit)
+s_check(cli_t *cli, const cli_command_t *cmd, const tix_opts_result_t *res, const char *const words[S_WORDS],
+        int nwords, int *exit)
 {
     *exit = CLI_EXIT_USAGE;
     if (!cmd) {
@@ -257,7 +258,7 @@ bool
 cli_config_parse(cli_t *cli, int argc, char **argv, const cli_command_t **cmd, int *exit)
 {
     memset(cli, 0, sizeof *cli);
-    const char *words[2] = {NULL, NULL};
+    const char *words[S_WORDS] = {NULL};
     int nwords = s_scan_words(argc, argv, words);
     *cmd = s_find_command(words, nwords);
     tix_opt_t opts[TIX_ARRAY_LEN(s_rows)];
