@@ -50,7 +50,7 @@ s_path_prepend(char *path, size_t size, const char *name)
     if (nlen + dot + plen >= size)
         return; /* keep the inner name rather than a cut path */
     memmove(path + nlen + dot, path, plen + 1);
-    memcpy(path, name, nlen);
+    memcpy(path, name, nlen); /* NOLINT(bugprone-not-null-terminated-result): a prefix; path keeps its NUL */
     if (dot)
         path[nlen] = '.';
 }
