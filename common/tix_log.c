@@ -1,4 +1,5 @@
 #include "tix_log.h"
+#include "tix_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ tix_log_init(const char *component)
 bool
 tix_log_set_level_name(const char *name)
 {
-    for (int i = 0; i < 4; i++) {
+    for (size_t i = 0; i < TIX_ARRAY_LEN(s_names); i++) {
         if (strcmp(name, s_names[i]) == 0) {
             s_level = (tix_log_level) i;
             return true;

@@ -13,6 +13,8 @@
 
 #define URL_FORM "expected redis://[[user]:password@]host:port[/db]"
 
+static tix_err s_fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static tix_err
 s_fail(char *why, size_t why_size, const char *fmt, ...)
 {

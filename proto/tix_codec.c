@@ -8,6 +8,9 @@
 #include "tix_codec.h"
 #include "tix_util.h"
 
+/* Frame f holds exactly the signature sig (a string literal, no NUL). */
+#define S_IS_SIGNATURE(f, sig) ((f).size == sizeof(sig) - 1 && memcmp((f).data, (sig), sizeof(sig) - 1) == 0)
+
 size_t
 tix_frames_view(zmsg_t *msg, size_t first, tix_frame_t *views, size_t max)
 {
@@ -50,6 +53,8 @@ tix_code_name(tix_code code)
 }
 
 /* ---- Calls ---------------------------------------------------------------- */
+
+static void s_call_fail(tix_call_t *call, tix_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 s_call_fail(tix_call_t *call, tix_code code, const char *fmt, ...)
@@ -101,7 +106,7 @@ tix_call_decode(const tix_frame_t *frames, size_t nframes, tix_call_t *call)
     memset(call, 0, sizeof *call);
     call->code = TIX__V1__CODE__OK;
 
-    if (nframes < 1 || frames[0].size != 4 || memcmp(frames[0].data, TIX_SIGNATURE, 4) != 0) {
+    if (nframes < 1 || !S_IS_SIGNATURE(frames[0], TIX_SIGNATURE)) {
         s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "signature: expected TIX1 after the empty delimiter");
         return;
     }
@@ -233,7 +238,7 @@ tix_err
 tix_reply_decode(const tix_frame_t *frames, size_t nframes, Tix__V1__ReplyHeader **header, tix_frame_t *body)
 {
     *header = NULL;
-    if (nframes != 3 || frames[0].size != 4 || memcmp(frames[0].data, TIX_SIGNATURE, 4) != 0)
+    if (nframes != 3 || !S_IS_SIGNATURE(frames[0], TIX_SIGNATURE))
         return TIX_ERR_PROTOCOL;
     *header = tix__v1__reply_header__unpack(NULL, frames[1].size, frames[1].data);
     if (!*header)
@@ -265,7 +270,7 @@ tix_err
 tix_wp_decode(const tix_frame_t *frames, size_t nframes, tix_wp_command *command, ProtobufCMessage **body)
 {
     *body = NULL;
-    if (nframes != 3 || frames[0].size != 4 || memcmp(frames[0].data, TIX_WORKER_SIGNATURE, 4) != 0)
+    if (nframes != 3 || !S_IS_SIGNATURE(frames[0], TIX_WORKER_SIGNATURE))
         return TIX_ERR_PROTOCOL;
     for (int c = 0; c < TIX_WP_COUNT; c++) {
         if (strlen(s_wp[c].name) != frames[1].size || memcmp(s_wp[c].name, frames[1].data, frames[1].size) != 0)

@@ -1,5 +1,5 @@
 /*
- * tix_codec.h - TIX1 frames <-> protobuf messages, validation, method table.
+ * tix_codec.h - TIX1 frames <-> protobuf messages; the one header of proto/.
  *
  * The one module that knows the wire layout of PROTOCOL.md and of the
  * internal broker<->worker protocol (docs/WORKER-PROTOCOL.md). Used by the
@@ -7,6 +7,9 @@
  *
  * Frames are passed as tix_frame_t views so that decoders take bytes from
  * anywhere (czmq messages, raw zmq_msg_t, a fuzzer) and never copy them.
+ * It includes the layers below it, which callers reach through it: the
+ * method table and field rules (tix_methods.h) and the wire-byte NUL check
+ * (tix_wire.h).
  *
  * Ownership: decoders return protobuf-c messages owned by the caller, freed
  * with protobuf_c_message_free_unpacked (or tix_call_clear for a tix_call_t).
@@ -24,6 +27,8 @@
 
 #include "tix.pb-c.h"
 #include "tix_err.h"
+#include "tix_methods.h"
+#include "tix_wire.h"
 #include "tix_worker.pb-c.h"
 
 #define TIX_SIGNATURE "TIX1"        /* frame 1 of every call and reply */
@@ -31,10 +36,6 @@
 #define TIX_MAX_MESSAGE_BYTES 65536 /* default socket ZMQ_MAXMSGSIZE */
 #define TIX_METADATA_MAX_PAIRS 16
 #define TIX_METADATA_MAX_BYTES 4096
-#define TIX_SALE_ID_MAX_BYTES 64
-#define TIX_USER_ID_MAX_BYTES 128
-#define TIX_REQUEST_ID_MAX_BYTES 64
-#define TIX_SALE_TOTAL_MAX 10000000
 #define TIX_MESSAGE_MAX_BYTES 200 /* room for a ReplyHeader.message */
 
 typedef Tix__V1__Code tix_code;
@@ -44,55 +45,6 @@ typedef struct {
     const uint8_t *data;
     size_t size;
 } tix_frame_t;
-
-/* ---- Methods ------------------------------------------------------------ */
-
-typedef enum {
-    TIX_METHOD_PURCHASE,
-    TIX_METHOD_GET_SALE,
-    TIX_METHOD_GET_ORDER,
-    TIX_METHOD_CREATE_SALE,
-    TIX_METHOD_HEALTH_CHECK,
-    TIX_METHOD_SALE_BUYERS, /* internal: broker -> worker only */
-    TIX_METHOD_COUNT
-} tix_method_id;
-
-typedef struct tix_method {
-    tix_method_id id;
-    const char *name;                         /* "tix.v1.TicketService/Purchase" */
-    const ProtobufCMessageDescriptor *input;  /* request type */
-    const ProtobufCMessageDescriptor *output; /* reply type */
-    bool admin;                               /* AdminService: the admin allow-list applies under CURVE */
-    bool retry_safe;                          /* may be sent to another worker when its worker died */
-    bool internal;                            /* broker -> worker only: clients get UNIMPLEMENTED */
-    /* Checks field limits; on failure writes "field: reason" into why. */
-    bool (*validate)(const ProtobufCMessage *request, char *why, size_t why_size);
-} tix_method_t;
-
-/* The public method with this full name, or NULL (UNIMPLEMENTED). */
-const tix_method_t *tix_method_find(const char *name, size_t len);
-/* Same, internal methods included: for workers taking jobs from the broker. */
-const tix_method_t *tix_method_find_internal(const char *name, size_t len);
-/* The method with this id; id must be < TIX_METHOD_COUNT. */
-const tix_method_t *tix_method_get(tix_method_id id);
-
-/* ---- Field validation (exposed for clients and tests) -------------------- */
-
-bool tix_valid_sale_id(const char *s);
-bool tix_valid_user_id(const char *s);
-bool tix_valid_request_id(const char *s);
-/* The length of the longest prefix of s, at most max bytes, that is
- * well-formed UTF-8 (messages are cut there rather than sent invalid). */
-size_t tix_utf8_prefix_len(const char *s, size_t max);
-/* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
-bool tix_utf8_valid(const uint8_t *s, size_t len, bool allow_controls);
-/* True when a string field of the message of type d packed in data[0..size)
- * holds a NUL byte (nested messages and map entries included); field then
- * names it ("user_id", "metadata.key"). protobuf-c hands strings over as C
- * strings, cut at their first NUL, so only the wire bytes can tell. Meant for
- * bytes protobuf-c unpacked: on malformed input it returns false. */
-bool tix_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, char *field,
-                      size_t field_size);
 
 /* ---- Calls (client -> broker -> worker) --------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tix_codec.h"
+#include "tix_methods.h"
 
 bool
 tix_utf8_valid(const uint8_t *s, size_t len, bool allow_controls)

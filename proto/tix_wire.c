@@ -18,9 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tix_codec.h"
+#include "tix_wire.h"
 
-#define WIRE_MAX_DEPTH 8 /* deeper messages are not searched: tix's nest 2 deep */
+#define WIRE_MAX_DEPTH 8        /* deeper messages are not searched: tix's nest 2 deep */
+#define WIRE_PATH_MAX_BYTES 200 /* a field path such as "metadata.key"; fits a reply message */
 
 enum { WIRE_VARINT = 0, WIRE_FIXED64 = 1, WIRE_LEN = 2, WIRE_FIXED32 = 5 };
 
@@ -49,7 +50,7 @@ s_path_prepend(char *path, size_t size, const char *name)
     if (nlen + dot + plen >= size)
         return; /* keep the inner name rather than a cut path */
     memmove(path + nlen + dot, path, plen + 1);
-    memcpy(path, name, nlen);
+    memcpy(path, name, nlen); /* NOLINT(bugprone-not-null-terminated-result): a prefix; path keeps its NUL */
     if (dot)
         path[nlen] = '.';
 }
@@ -108,7 +109,7 @@ s_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int
 bool
 tix_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, char *field, size_t field_size)
 {
-    char path[TIX_MESSAGE_MAX_BYTES] = "";
+    char path[WIRE_PATH_MAX_BYTES] = "";
     bool found = s_has_nul(d, data, size, 0, path, sizeof path);
     if (field_size > 0)
         snprintf(field, field_size, "%s", found ? path : "");

@@ -146,6 +146,9 @@ test_clients_name_the_flag_at_fault(void **state)
     REFUSED("--timeout-ms", "tix", "--timeout-ms", "0", "health");
     REFUSED("--frontend", "tix-rush", "--frontend", "bogus");
     REFUSED("--in-flight", "tix-rush", "--in-flight", "0");
+    /* One --log-level check for both (tix_opts_log_level), one wording. */
+    REFUSED("--log-level: expected debug, info, warn or error, got 'loud'", "tix", "--log-level", "loud", "health");
+    REFUSED("--log-level: expected debug, info, warn or error, got 'loud'", "tix-rush", "--log-level", "loud");
     /* With good CURVE keys a bad --frontend was blamed on --curve-secret. */
     char pub[TIX_CURVE_KEY_TXT_BYTES], why[256], client[300], server[300];
     assert_int_equal(tix_curve_keygen(th_tmpdir(), "cli", pub, why, sizeof why), TIX_OK);

@@ -1,7 +1,7 @@
 /*
  * cli.h - the tix command-line client: shared state, commands, output.
  *
- * main.c finds the command and parses its flags into a cli_t; each command
+ * cli_config.c finds the command and parses its flags into a cli_t; each command
  * (cli_commands.c) makes one blocking libtix call and prints the answer
  * through cli_output.c, readable by default or as one JSON object with
  * --json. Every command returns the process exit status (CLI_EXIT_*).

@@ -64,8 +64,8 @@ s_attempt(tix_client_t *self, s_call_t *c, tix_result_t *result)
     if (c->first_id == 0)
         c->first_id = id;
     c->last_id = id;
-    zmsg_t *msg = tix_client_call_msg(c->method, id, (uint32_t) left, NULL, c->body);
-    tix_err err = tix_client_send_msg(self, msg, c->deadline_ms);
+    zmsg_t *msg = tix_client_wire_call_msg(c->method, id, (uint32_t) left, NULL, c->body);
+    tix_err err = tix_client_wire_send(self, msg, c->deadline_ms);
     zmsg_destroy(&msg);
     if (err == TIX_OK)
         result->attempts++;
@@ -90,7 +90,7 @@ s_await(tix_client_t *self, s_call_t *c, int64_t until_ms, tix_result_t *result,
 {
     for (;;) {
         tix_client_reply_t reply;
-        tix_err err = tix_client_read(self, until_ms, &reply);
+        tix_err err = tix_client_wire_read(self, until_ms, &reply);
         if (err == TIX_ERR_TIMEOUT) {
             *event = S_SILENT;
             return TIX_OK;
@@ -104,7 +104,7 @@ s_await(tix_client_t *self, s_call_t *c, int64_t until_ms, tix_result_t *result,
                 err = tix_client_result_fill(&got, c->method, &reply);
             else
                 tix_debug("libtix: stale or superseded reply dropped\tcall_id=%llu", (unsigned long long) id);
-            tix_client_reply_release(&reply);
+            tix_client_wire_reply_release(&reply);
             if (ours && err == TIX_OK) {
                 s_result_take(result, &got);
                 *event = retry ? S_RETRY : S_FINAL;
@@ -189,7 +189,7 @@ s_result_fail(tix_client_t *self, tix_result_t *result, tix_err err, uint32_t ti
     tix_result_clear(result);
     result->attempts = attempts;
     result->call_id = call_id;
-    if ((err == TIX_ERR_TIMEOUT || err == TIX_ERR_UNAVAILABLE) && tix_watch_explain(self, result))
+    if ((err == TIX_ERR_TIMEOUT || err == TIX_ERR_UNAVAILABLE) && tix_client_watch_explain(self, result))
         return;
     if (err == TIX_ERR_TIMEOUT) {
         result->code = TIX__V1__CODE__DEADLINE_EXCEEDED;

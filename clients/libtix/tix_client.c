@@ -101,7 +101,7 @@ s_client_new(const char *endpoints, const tix_curve_client_t *curve)
         goto out_destroy;
     }
     self->endpoints = xstrdup(endpoints);
-    if (!tix_watch_start(self, s_count_endpoints(endpoints), curve != NULL)) {
+    if (!tix_client_watch_start(self, s_count_endpoints(endpoints), curve != NULL)) {
         tix_error("libtix: cannot monitor the socket\terr=\"%s\"", zmq_strerror(zmq_errno()));
         goto out_destroy;
     }
@@ -140,7 +140,7 @@ tix_client_destroy(tix_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     tix_client_t *self = *self_p;
-    tix_watch_stop(self);
+    tix_client_watch_stop(self);
     if (self->sock) {
         int linger = 0;
         zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -263,8 +263,8 @@ tix_client_send(tix_client_t *self, tix_method_id method, const ProtobufCMessage
         return err;
     }
     uint64_t id = tix_client_next_id(self);
-    zmsg_t *msg = tix_client_call_msg(m, id, timeout_ms, request, NULL);
-    err = tix_client_send_msg(self, msg, TIX_UNTIL_NOW);
+    zmsg_t *msg = tix_client_wire_call_msg(m, id, timeout_ms, request, NULL);
+    err = tix_client_wire_send(self, msg, TIX_UNTIL_NOW);
     zmsg_destroy(&msg);
     if (err != TIX_OK)
         return err;
@@ -281,7 +281,7 @@ tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result)
     int64_t until = wait_ms < 0 ? TIX_UNTIL_FOREVER : tix_now_ms() + wait_ms;
     for (;;) {
         tix_client_reply_t reply;
-        tix_err err = tix_client_read(self, until, &reply);
+        tix_err err = tix_client_wire_read(self, until, &reply);
         if (err != TIX_OK)
             return err;
         uint8_t method;
@@ -289,13 +289,13 @@ tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result)
             /* A forgotten call, or a duplicate: nobody waits for it. */
             tix_debug("libtix: reply to an unknown call dropped\tcall_id=%llu",
                       (unsigned long long) reply.header->call_id);
-            tix_client_reply_release(&reply);
+            tix_client_wire_reply_release(&reply);
             if (until != TIX_UNTIL_FOREVER && tix_now_ms() >= until)
                 return TIX_ERR_TIMEOUT; /* a stream of them must not hold us */
             continue;
         }
         err = tix_client_result_fill(result, tix_method_get((tix_method_id) method), &reply);
-        tix_client_reply_release(&reply);
+        tix_client_wire_reply_release(&reply);
         return err;
     }
 }

@@ -1,10 +1,12 @@
 /*
  * tix_client_int.h - libtix internals shared by its source files.
  *
- * Not installed, not for callers. tix_client.c owns the socket, the wire
- * (sending a call, reading one reply) and the asynchronous interface;
- * tix_call.c builds the blocking call with its retries on top of the wire
- * functions declared here. Threading: as tix.h (one thread per client).
+ * Not installed, not for callers. Layers, top down (each calls only the
+ * ones below it): tix_call.c, the blocking call with its retries;
+ * tix_client.c, the lifecycle, results and the asynchronous interface;
+ * tix_client_wire.c, one call out and one reply in; tix_client_watch.c,
+ * what became of each connection (the socket monitor).
+ * Threading: as tix.h (one thread per client).
  */
 #ifndef TIX_CLIENT_INT_H
 #define TIX_CLIENT_INT_H
@@ -66,30 +68,10 @@ typedef struct {
     tix_frame_t body;                 /* views parts[3] */
 } tix_client_reply_t;
 
+/* ---- tix_client.c ---- */
+
 /* The next call_id (never 0). */
 uint64_t tix_client_next_id(tix_client_t *self);
-
-/* A new message [empty][TIX1][CallHeader][body] for one call of method.
- * The body is packed from request, or, when packed is not NULL, is a copy of
- * that already-packed frame (so a retry resends the very same bytes). The
- * caller owns the message. */
-zmsg_t *tix_client_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms,
-                            const ProtobufCMessage *request, zframe_t *packed);
-
-/* Sends msg (borrowed; not consumed). When the socket cannot take it now
- * (no broker connected under ZMQ_IMMEDIATE, or the high-water mark) waits for
- * room until until_ms (monotonic; TIX_UNTIL_NOW: not at all).
- * TIX_ERR_UNAVAILABLE when there was no room by then with TIX_UNTIL_NOW,
- * TIX_ERR_TIMEOUT with a real until_ms; TIX_ERR_INTERRUPTED; TIX_ERR_IO. */
-tix_err tix_client_send_msg(tix_client_t *self, zmsg_t *msg, int64_t until_ms);
-
-/* Reads one well-formed reply into *reply, waiting until until_ms
- * (monotonic, or TIX_UNTIL_FOREVER). TIX_ERR_TIMEOUT when none came;
- * TIX_ERR_PROTOCOL when a malformed message was read and dropped (*reply is
- * then empty); TIX_ERR_INTERRUPTED; TIX_ERR_IO. On TIX_OK release *reply with
- * tix_client_reply_release. */
-tix_err tix_client_read(tix_client_t *self, int64_t until_ms, tix_client_reply_t *reply);
-void tix_client_reply_release(tix_client_reply_t *reply);
 
 /* Fills result from a reply of method: status fields always, and when the
  * code is OK the body unpacked as the method's output (owned by result).
@@ -103,23 +85,47 @@ tix_err tix_client_result_fill(tix_result_t *result, const tix_method_t *method,
  * Otherwise TIX_ERR_INVALID with the reason in result. */
 tix_err tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result);
 
+/* ---- tix_client_wire.c ---- */
+
+/* A new message [empty][TIX1][CallHeader][body] for one call of method.
+ * The body is packed from request, or, when packed is not NULL, is a copy of
+ * that already-packed frame (so a retry resends the very same bytes). The
+ * caller owns the message. */
+zmsg_t *tix_client_wire_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms,
+                                 const ProtobufCMessage *request, zframe_t *packed);
+
+/* Sends msg (borrowed; not consumed). When the socket cannot take it now
+ * (no broker connected under ZMQ_IMMEDIATE, or the high-water mark) waits for
+ * room until until_ms (monotonic; TIX_UNTIL_NOW: not at all).
+ * TIX_ERR_UNAVAILABLE when there was no room by then with TIX_UNTIL_NOW,
+ * TIX_ERR_TIMEOUT with a real until_ms; TIX_ERR_INTERRUPTED; TIX_ERR_IO. */
+tix_err tix_client_wire_send(tix_client_t *self, zmsg_t *msg, int64_t until_ms);
+
+/* Reads one well-formed reply into *reply, waiting until until_ms
+ * (monotonic, or TIX_UNTIL_FOREVER). TIX_ERR_TIMEOUT when none came;
+ * TIX_ERR_PROTOCOL when a malformed message was read and dropped (*reply is
+ * then empty); TIX_ERR_INTERRUPTED; TIX_ERR_IO. On TIX_OK release *reply with
+ * tix_client_wire_reply_release. */
+tix_err tix_client_wire_read(tix_client_t *self, int64_t until_ms, tix_client_reply_t *reply);
+void tix_client_wire_reply_release(tix_client_reply_t *reply);
+
 /* ---- tix_client_watch.c ---- */
 
 /* Starts watching self's DEALER (before it connects). false when libzmq
  * refuses the monitor. */
-bool tix_watch_start(tix_client_t *self, int nendpoints, bool curve);
+bool tix_client_watch_start(tix_client_t *self, int nendpoints, bool curve);
 /* Closes the monitor's socket (before the DEALER and the context go). */
-void tix_watch_stop(tix_client_t *self);
+void tix_client_watch_stop(tix_client_t *self);
 /* The monitor socket's handle, for zmq_poll (NULL when not watched). */
-void *tix_watch_handle(tix_client_t *self);
+void *tix_client_watch_handle(tix_client_t *self);
 /* Reads the queued events into the connection table. */
-void tix_watch_drain(tix_client_t *self);
+void tix_client_watch_drain(tix_client_t *self);
 /* True when no call can ever be answered: every endpoint refused our key
  * or our mechanism, and none is connected. Drains first. */
-bool tix_watch_refused(tix_client_t *self);
+bool tix_client_watch_refused(tix_client_t *self);
 /* When no broker is connected, says why in result (code UNAUTHENTICATED
  * when one refused us, UNAVAILABLE otherwise, with the endpoints) and
  * returns true; false (result untouched) when one is. Drains first. */
-bool tix_watch_explain(tix_client_t *self, tix_result_t *result);
+bool tix_client_watch_explain(tix_client_t *self, tix_result_t *result);
 
 #endif

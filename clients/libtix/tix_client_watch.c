@@ -36,7 +36,7 @@
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 bool
-tix_watch_start(tix_client_t *self, int nendpoints, bool curve)
+tix_client_watch_start(tix_client_t *self, int nendpoints, bool curve)
 {
     tix_watch_t *w = &self->watch;
     w->nendpoints = nendpoints;
@@ -50,7 +50,7 @@ tix_watch_start(tix_client_t *self, int nendpoints, bool curve)
 }
 
 void
-tix_watch_stop(tix_client_t *self)
+tix_client_watch_stop(tix_client_t *self)
 {
     if (self->watch.mon)
         zmq_close(self->watch.mon);
@@ -119,10 +119,10 @@ s_read_event(void *mon, uint16_t *event, uint32_t *value, char *endpoint, size_t
         zmq_msg_close(&head);
         return false;
     }
-    bool ok = zmq_msg_size(&head) == 6 && zmq_msg_more(&head);
+    bool ok = zmq_msg_size(&head) == sizeof *event + sizeof *value && zmq_msg_more(&head);
     if (ok) {
-        memcpy(event, zmq_msg_data(&head), 2);
-        memcpy(value, (const char *) zmq_msg_data(&head) + 2, 4);
+        memcpy(event, zmq_msg_data(&head), sizeof *event);
+        memcpy(value, (const char *) zmq_msg_data(&head) + sizeof *event, sizeof *value);
     }
     zmq_msg_close(&head);
     zmq_msg_init(&addr);
@@ -140,7 +140,7 @@ s_read_event(void *mon, uint16_t *event, uint32_t *value, char *endpoint, size_t
 }
 
 void
-tix_watch_drain(tix_client_t *self)
+tix_client_watch_drain(tix_client_t *self)
 {
     tix_watch_t *w = &self->watch;
     uint16_t event;
@@ -153,7 +153,7 @@ tix_watch_drain(tix_client_t *self)
 }
 
 void *
-tix_watch_handle(tix_client_t *self)
+tix_client_watch_handle(tix_client_t *self)
 {
     return self->watch.mon;
 }
@@ -194,9 +194,9 @@ s_count_ended(const tix_watch_t *w, const tix_peer_t **last)
 }
 
 bool
-tix_watch_refused(tix_client_t *self)
+tix_client_watch_refused(tix_client_t *self)
 {
-    tix_watch_drain(self);
+    tix_client_watch_drain(self);
     const tix_watch_t *w = &self->watch;
     const tix_peer_t *p;
     size_t ended = s_count_ended(w, &p);
@@ -231,9 +231,9 @@ s_explain_ended(const tix_watch_t *w, const tix_peer_t *p, tix_result_t *result)
 }
 
 bool
-tix_watch_explain(tix_client_t *self, tix_result_t *result)
+tix_client_watch_explain(tix_client_t *self, tix_result_t *result)
 {
-    tix_watch_drain(self);
+    tix_client_watch_drain(self);
     const tix_watch_t *w = &self->watch;
     const tix_peer_t *p = NULL;
     if (!w->mon || s_count(w, TIX_PEER_LIVE, &p) > 0)

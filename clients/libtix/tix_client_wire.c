@@ -13,8 +13,8 @@
 #include "tix_util.h"
 
 zmsg_t *
-tix_client_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms, const ProtobufCMessage *request,
-                    zframe_t *packed)
+tix_client_wire_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms,
+                         const ProtobufCMessage *request, zframe_t *packed)
 {
     zmsg_t *msg = zmsg_new();
     zmsg_addmem(msg, NULL, 0); /* the DEALER's empty delimiter */
@@ -32,15 +32,15 @@ tix_client_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeo
 static tix_err
 s_wait(tix_client_t *self, short events, int64_t until_ms)
 {
-    zmq_pollitem_t items[2] = {{self->sock, 0, events, 0}, {tix_watch_handle(self), 0, ZMQ_POLLIN, 0}};
-    int nitems = items[1].socket ? 2 : 1;
+    zmq_pollitem_t items[2] = {{self->sock, 0, events, 0}, {tix_client_watch_handle(self), 0, ZMQ_POLLIN, 0}};
+    int nitems = items[1].socket ? (int) TIX_ARRAY_LEN(items) : 1; /* the monitor: when watched */
     for (;;) {
         if (tix_stopping())
             return TIX_ERR_INTERRUPTED;
-        if (self->in_call && tix_watch_refused(self))
+        if (self->in_call && tix_client_watch_refused(self))
             return TIX_ERR_UNAVAILABLE;
-        if (nitems == 2 && !self->in_call)
-            tix_watch_drain(self); /* keep the queue short */
+        if (nitems > 1 && !self->in_call)
+            tix_client_watch_drain(self); /* keep the queue short */
         long timeout = -1;
         if (until_ms != TIX_UNTIL_FOREVER) {
             int64_t left = until_ms - tix_now_ms();
@@ -81,7 +81,7 @@ s_send_once(tix_client_t *self, zmsg_t *msg)
 }
 
 tix_err
-tix_client_send_msg(tix_client_t *self, zmsg_t *msg, int64_t until_ms)
+tix_client_wire_send(tix_client_t *self, zmsg_t *msg, int64_t until_ms)
 {
     for (;;) {
         tix_err err = s_send_once(self, msg);
@@ -137,7 +137,7 @@ s_read_once(tix_client_t *self, tix_client_reply_t *reply)
     size_t total;
     tix_err err = s_read_parts(self, reply, &total);
     if (err != TIX_OK) {
-        tix_client_reply_release(reply);
+        tix_client_wire_reply_release(reply);
         return err;
     }
     if (total == TIX_REPLY_PARTS && zmq_msg_size(&reply->parts[0]) == 0) {
@@ -149,12 +149,12 @@ s_read_once(tix_client_t *self, tix_client_reply_t *reply)
     }
     /* A broker never sends this; say so once per message, and carry on. */
     tix_warn("libtix: malformed reply dropped\tframes=%zu", total);
-    tix_client_reply_release(reply);
+    tix_client_wire_reply_release(reply);
     return TIX_ERR_PROTOCOL;
 }
 
 tix_err
-tix_client_read(tix_client_t *self, int64_t until_ms, tix_client_reply_t *reply)
+tix_client_wire_read(tix_client_t *self, int64_t until_ms, tix_client_reply_t *reply)
 {
     for (;;) {
         tix_err err = s_read_once(self, reply);
@@ -167,7 +167,7 @@ tix_client_read(tix_client_t *self, int64_t until_ms, tix_client_reply_t *reply)
 }
 
 void
-tix_client_reply_release(tix_client_reply_t *reply)
+tix_client_wire_reply_release(tix_client_reply_t *reply)
 {
     if (reply->header)
         tix__v1__reply_header__free_unpacked(reply->header, NULL);

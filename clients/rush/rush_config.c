@@ -10,7 +10,6 @@
 #include "tix.h"
 #include "tix_curve.h"
 #include "tix_endpoint.h"
-#include "tix_log.h"
 #include "tix_opts.h"
 #include "tix_util.h"
 
@@ -99,8 +98,9 @@ s_apply(const s_raw_t *raw, rush_config_t *cfg)
     cfg->connections = (uint32_t) raw->connections;
     cfg->rate = (double) raw->rate;
     cfg->timeout_ms = (uint32_t) raw->timeout_ms;
-    if (!tix_log_set_level_name(cfg->log_level))
-        return s_fail("--log-level: expected debug, info, warn or error");
+    char why[512];
+    if (tix_opts_log_level(cfg->log_level, why, sizeof why) != TIX_OK)
+        return s_fail(why);
     return s_connect_flags(cfg);
 }
 
@@ -136,7 +136,7 @@ rush_config_parse(int argc, char **argv, rush_config_t *cfg, bool *help)
         {"json", NULL, TIX_OPT_FLAG, &cfg->json, NULL, 0, 0, "print one JSON object instead of the table"},
         {"quiet", "TIX_RUSH_QUIET", TIX_OPT_FLAG, &cfg->quiet, NULL, 0, 0,
          "no progress line; a one-line verdict instead of the table"},
-        {"log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &cfg->log_level, "warn", 0, 0, "debug, info, warn or error"},
+        TIX_OPT_LOG_LEVEL(&cfg->log_level, "warn"),
     };
     tix_opts_result_t parsed;
     *help = false;
