@@ -152,16 +152,16 @@ s_on_hint(persister_t *self, persister_order_t *order)
             self->hints_since_ms = tix_now_ms();
         return;
     }
-    if (persister_sale_is_written(sale, order->log_id)) {
+    if (persister_sales_is_written(sale, order->log_id)) {
         self->stats.events_known++;
         return;
     }
     if (!sale->live) {
         tix_info("retired sale named by an event; back in the catch-up\tsale=%s", sale->sale_id);
-        persister_sale_revive(self->sales, sale);
+        persister_sales_revive(self->sales, sale);
     }
     persister_catchup_hint(self, sale);
-    if (!persister_sale_claim(self->sales, sale, order)) {
+    if (!persister_sales_claim(self->sales, sale, order)) {
         self->stats.shed++;
         s_event_warn(self, "event claim not kept (one for its log id is held, or too many): the log has the order");
     }

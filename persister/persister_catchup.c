@@ -79,7 +79,7 @@ s_load_cursor(persister_t *self, persister_sale_t *sale)
         return false;
     }
     sale->cursor_known = true;
-    persister_sale_advance(self->sales, sale, cursor);
+    persister_sales_advance(self->sales, sale, cursor);
     sale->saved = cursor;
     return true;
 }
@@ -115,7 +115,7 @@ s_on_absent(const persister_order_t *claim, void *arg)
 static void
 s_check_claim(persister_t *self, persister_sale_t *sale, const persister_order_t *entry)
 {
-    persister_order_t *claim = persister_sale_claim_take(self->sales, sale, entry->log_id);
+    persister_order_t *claim = persister_sales_claim_take(self->sales, sale, entry->log_id);
     if (!claim)
         return;
     const char *differs = strcmp(claim->order_id, entry->order_id) != 0       ? "order_id"
@@ -147,7 +147,7 @@ s_take_page(persister_t *self, persister_sale_t *sale, size_t n)
     bool all = true;
     for (size_t i = 0; i < n; i++) {
         s_check_claim(self, sale, &self->page[i]);
-        persister_batch_add_result r = persister_sale_is_written(sale, self->page[i].log_id)
+        persister_batch_add_result r = persister_sales_is_written(sale, self->page[i].log_id)
                                            ? PERSISTER_BATCH_DUPLICATE
                                            : persister_batch_add(self->batch, &self->page[i], now);
         self->stats.from_log += r == PERSISTER_BATCH_ADDED;
@@ -161,7 +161,7 @@ s_take_page(persister_t *self, persister_sale_t *sale, size_t n)
 static void
 s_settle(persister_t *self, persister_sale_t *sale, persister_log_id_t after, persister_log_id_t upto)
 {
-    self->stats.events_known += persister_sale_claims_settle(self->sales, sale, after, upto, s_on_absent, self);
+    self->stats.events_known += persister_sales_claims_settle(self->sales, sale, after, upto, s_on_absent, self);
 }
 
 static catchup_result
@@ -193,7 +193,7 @@ s_catchup_sale(persister_t *self, persister_sale_t *sale, int *budget)
             return CATCHUP_SINK_FAILED;
         if (!whole)
             continue; /* cannot happen (room was made); read the page again */
-        persister_sale_advance(self->sales, sale, last);
+        persister_sales_advance(self->sales, sale, last);
         self->stats.cursors_advanced++;
         bool end = n + malformed < max;
         s_settle(self, sale, from, end ? s_log_end : last);
@@ -265,7 +265,7 @@ s_sweep(persister_t *self)
         if (persister_log_id_cmp(last[i], sales[i]->cursor) > 0) {
             tix_info("retired sale has new orders; back in the catch-up\tsale=%s", sales[i]->sale_id);
             self->stats.revived++;
-            persister_sale_revive(self->sales, sales[i]);
+            persister_sales_revive(self->sales, sales[i]);
             persister_catchup_hint(self, sales[i]);
         }
     }
@@ -290,7 +290,7 @@ s_read_live(persister_t *self, persister_sale_t **sales, size_t n, bool *ended)
         s->busy = budget != before;
         if (r == CATCHUP_DONE)
             s->dirty = false;
-        ended[i] = ended[i] && quiet && !s->busy && r == CATCHUP_DONE && persister_sale_claims_count(s) == 0;
+        ended[i] = ended[i] && quiet && !s->busy && r == CATCHUP_DONE && persister_sales_claims_count(s) == 0;
     }
     return r;
 }
@@ -303,7 +303,7 @@ s_retire(persister_t *self, persister_sale_t **sales, size_t n, const bool *ende
         persister_sale_t *s = sales[i];
         if (ended[i] && s->live && !s->dirty && s->cursor_known && persister_log_id_cmp(s->cursor, s->saved) == 0) {
             tix_debug("sale sold out or closed and persisted; out of the catch-up\tsale=%s", s->sale_id);
-            persister_sale_retire(self->sales, s);
+            persister_sales_retire(self->sales, s);
             self->stats.retired++;
         }
     }

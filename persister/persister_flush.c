@@ -62,7 +62,7 @@ s_book(persister_t *self, size_t n)
             self->stats.written++;
         /* A conflict is settled too: it must not hold the cursor back. */
         persister_sale_t *sale = persister_sales_get(self->sales, orders[i].sale_id);
-        persister_sale_mark_written(self->sales, sale, orders[i].log_id);
+        persister_sales_mark_written(self->sales, sale, orders[i].log_id);
     }
     persister_batch_remove(self->batch, n, self->done);
 }
