@@ -203,7 +203,7 @@ s_recv_one(persister_t *self, void *handle)
         }
         more = zmq_msg_more(&part);
         total++;
-        if (nframes < 2) {
+        if (nframes < TIX_ARRAY_LEN(frames)) {
             zmq_msg_init(&frames[nframes]);
             zmq_msg_move(&frames[nframes++], &part);
         }
@@ -307,7 +307,7 @@ persister_step(persister_t *self, int max_wait_ms)
     int64_t now = tix_now_ms();
     zmq_pollitem_t items[] = {{zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0},
                               {zsock_resolve(self->monitor), 0, ZMQ_POLLIN, 0}};
-    int rc = zmq_poll(items, 2, s_wait_ms(self, now, max_wait_ms));
+    int rc = zmq_poll(items, (int) TIX_ARRAY_LEN(items), s_wait_ms(self, now, max_wait_ms));
     if (rc < 0)
         return errno == EINTR ? TIX_ERR_INTERRUPTED : TIX_ERR_IO;
     if (items[1].revents & ZMQ_POLLIN)

@@ -367,7 +367,7 @@ s_order_check_writable(const persister_order_t *o)
     bson_destroy(&doc);
 }
 
-/* The sink answered DONE for everything held (persister.c's s_book). */
+/* The sink answered DONE for everything held (persister_flush.c's s_book). */
 static void
 s_events_flush(persister_sales_t *sales, persister_batch_t *batch)
 {
