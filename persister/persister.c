@@ -1,6 +1,7 @@
 /*
- * persister.c - lifecycle, the poll loop, events, flushes, backoff and the
- * health file.
+ * persister.c - the top layer: lifecycle, the poll loop, events, the drain
+ * and the health file. Reading the order logs is persister_catchup.c's,
+ * writing to the sink persister_flush.c's.
  */
 #include "persister.h"
 
@@ -9,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "persister_priv.h"
+#include "persister_catchup.h"
+#include "persister_flush.h"
+#include "persister_state.h"
 #include "tix_codec.h"
 #include "tix_log.h"
 #include "tix_util.h"
@@ -122,98 +125,6 @@ persister_destroy(persister_t **self_p)
     *self_p = NULL;
 }
 
-/* ---- Backoff ------------------------------------------------------------ */
-
-void
-persister_on_sink_error(persister_t *self, tix_err err, const char *what)
-{
-    int64_t now = tix_now_ms();
-    const persister_config_t *c = &self->config;
-    self->stats.write_failures++;
-    if (self->backoff_ms == 0) {
-        self->down_since_ms = now;
-        tix_warn("sink not answering; holding orders and retrying with backoff\tsink=%s what=%s err=\"%s\" held=%zu",
-                 persister_sink_where(self->sink), what, tix_strerror(err), persister_batch_size(self->batch));
-    }
-    self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : c->backoff_min_ms;
-    if (self->backoff_ms > c->backoff_max_ms)
-        self->backoff_ms = c->backoff_max_ms;
-    /* Equal jitter: half fixed, half random, so that many persisters (or
-     * one after many failures) do not retry in lockstep. */
-    int half = self->backoff_ms / 2;
-    self->retry_at_ms = now + half + (int) tix_rand_below((uint32_t) (self->backoff_ms - half) + 1);
-}
-
-void
-persister_on_sink_ok(persister_t *self)
-{
-    if (self->backoff_ms == 0)
-        return;
-    int64_t now = tix_now_ms();
-    tix_info("sink answering again\tsink=%s down_ms=%lld held=%zu", persister_sink_where(self->sink),
-             (long long) (now - self->down_since_ms), persister_batch_size(self->batch));
-    self->backoff_ms = 0;
-    self->retry_at_ms = 0;
-    /* Events may have been shed meanwhile: the log has them. */
-    self->next_catchup_ms = now;
-}
-
-/* ---- Writing ------------------------------------------------------------ */
-
-/* Books the sink's answers for the first n held orders and drops the done
- * ones from the buffer. */
-static void
-s_book(persister_t *self, size_t n)
-{
-    persister_order_t *orders = persister_batch_orders(self->batch);
-    for (size_t i = 0; i < n; i++) {
-        self->done[i] = self->status[i] != PERSISTER_WRITE_RETRY;
-        if (!self->done[i])
-            continue;
-        if (self->status[i] == PERSISTER_WRITE_CONFLICT)
-            self->stats.conflicts++;
-        else if (self->status[i] == PERSISTER_WRITE_REFUSED)
-            self->stats.refused++;
-        else
-            self->stats.written++;
-        /* A conflict or refusal is settled too (logged and counted, and
-         * still in the order log): it must not hold the cursor back, nor
-         * be retried forever. */
-        persister_sale_t *sale = persister_sales_get(self->sales, orders[i].sale_id);
-        persister_sale_mark_written(self->sales, sale, orders[i].log_id);
-    }
-    persister_batch_remove(self->batch, n, self->done);
-}
-
-bool
-persister_flush_all(persister_t *self)
-{
-    while (persister_batch_size(self->batch) > 0) {
-        if (tix_now_ms() < self->retry_at_ms)
-            return false;
-        size_t n = persister_batch_size(self->batch);
-        if (n > self->config.batch_max)
-            n = self->config.batch_max;
-        self->stats.write_calls++;
-        tix_err err = persister_sink_write(self->sink, persister_batch_orders(self->batch), n, self->status);
-        s_book(self, n);
-        if (err != TIX_OK) {
-            persister_on_sink_error(self, err, "write");
-            return false;
-        }
-        persister_on_sink_ok(self);
-    }
-    /* Remembered ids only save rewrites; past a bound, forget them. */
-    size_t bound =
-        self->config.buffer_max * 4 > PERSISTER_WRITTEN_MIN ? self->config.buffer_max * 4 : PERSISTER_WRITTEN_MIN;
-    if (persister_sales_written_count(self->sales) > bound) {
-        tix_info("forgetting written order ids (the order log is not being caught up)\tcount=%zu",
-                 persister_sales_written_count(self->sales));
-        persister_sales_forget_written(self->sales);
-    }
-    return true;
-}
-
 /* ---- Events ------------------------------------------------------------- */
 
 static void
@@ -226,14 +137,6 @@ s_event_warn(persister_t *self, const char *what)
     tix_warn("%s\tevents=%llu bad=%llu shed=%llu held=%zu", what, (unsigned long long) self->stats.events,
              (unsigned long long) self->stats.events_bad, (unsigned long long) self->stats.shed,
              persister_batch_size(self->batch));
-}
-
-void
-persister_hint(persister_t *self, persister_sale_t *sale)
-{
-    sale->dirty = true;
-    if (self->hints_since_ms == 0)
-        self->hints_since_ms = tix_now_ms();
 }
 
 /* An event is a hint that its sale's log has news, and a claim to check
@@ -249,16 +152,16 @@ s_on_hint(persister_t *self, persister_order_t *order)
             self->hints_since_ms = tix_now_ms();
         return;
     }
-    if (persister_sale_is_written(sale, order->log_id)) {
+    if (persister_sales_is_written(sale, order->log_id)) {
         self->stats.events_known++;
         return;
     }
     if (!sale->live) {
         tix_info("retired sale named by an event; back in the catch-up\tsale=%s", sale->sale_id);
-        persister_sale_revive(self->sales, sale);
+        persister_sales_revive(self->sales, sale);
     }
-    persister_hint(self, sale);
-    if (!persister_sale_claim(self->sales, sale, order)) {
+    persister_catchup_hint(self, sale);
+    if (!persister_sales_claim(self->sales, sale, order)) {
         self->stats.shed++;
         s_event_warn(self, "event claim not kept (one for its log id is held, or too many): the log has the order");
     }
@@ -300,7 +203,7 @@ s_recv_one(persister_t *self, void *handle)
         }
         more = zmq_msg_more(&part);
         total++;
-        if (nframes < 2) {
+        if (nframes < TIX_ARRAY_LEN(frames)) {
             zmq_msg_init(&frames[nframes]);
             zmq_msg_move(&frames[nframes++], &part);
         }
@@ -404,7 +307,7 @@ persister_step(persister_t *self, int max_wait_ms)
     int64_t now = tix_now_ms();
     zmq_pollitem_t items[] = {{zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0},
                               {zsock_resolve(self->monitor), 0, ZMQ_POLLIN, 0}};
-    int rc = zmq_poll(items, 2, s_wait_ms(self, now, max_wait_ms));
+    int rc = zmq_poll(items, (int) TIX_ARRAY_LEN(items), s_wait_ms(self, now, max_wait_ms));
     if (rc < 0)
         return errno == EINTR ? TIX_ERR_INTERRUPTED : TIX_ERR_IO;
     if (items[1].revents & ZMQ_POLLIN)
@@ -415,7 +318,7 @@ persister_step(persister_t *self, int max_wait_ms)
     if (s_flush_due(self, now))
         persister_flush_all(self);
     if (s_hints_due(self, now))
-        persister_hints_read(self);
+        persister_catchup_hints(self);
     if (now >= self->next_catchup_ms && now >= self->retry_at_ms)
         persister_catchup_pass(self);
     if (self->config.health_file && now >= self->next_health_ms)
@@ -445,7 +348,7 @@ persister_drain(persister_t *self, int timeout_ms)
     if (persister_batch_size(self->batch) == 0 && self->backoff_ms == 0)
         persister_catchup_pass(self); /* moves and stores the cursors past what was just written */
     else
-        persister_cursors_store(self);
+        persister_flush_cursors(self);
     size_t held = persister_batch_size(self->batch);
     const persister_stats_t *s = &self->stats;
     tix_info("persister stopped\tsink=%s written=%llu conflicts=%llu refused=%llu events=%llu mismatched=%llu "

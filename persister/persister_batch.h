@@ -2,13 +2,14 @@
  * persister_batch.h - the orders the persister holds but has not written
  * yet: a bounded buffer without duplicates.
  *
- * Orders enter from events and from catch-up; persister.c writes them to
- * the sink in chunks and removes the ones that are done. The bound keeps
- * memory flat when the sink is away for minutes: a full buffer refuses new
- * orders (PERSISTER_BATCH_FULL), which is safe because every order is also
- * in the Redis order log and the next catch-up finds whatever was refused.
- * An order id already held is refused as a duplicate (an event and a
- * catch-up, or a re-published event, name the same order).
+ * Orders enter from the reads of the order log (persister_catchup.c);
+ * persister_flush.c writes them to the sink in chunks and removes the ones
+ * that are done. The bound keeps memory flat when the sink is away for
+ * minutes: a full buffer refuses new orders (PERSISTER_BATCH_FULL), which
+ * is safe because every order is also in the Redis order log and the next
+ * catch-up finds whatever was refused. An order id already held is refused
+ * as a duplicate (a page read again after a failed write holds the same
+ * entries).
  *
  * Ownership: the buffer owns the orders it holds. Single-threaded.
  */

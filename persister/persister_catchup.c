@@ -15,10 +15,12 @@
  * sale created again) is seen by an event for it or by the sweep, which
  * compares the log's last id with the cursor, and brings the sale back.
  */
+#include "persister_catchup.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "persister_priv.h"
+#include "persister_flush.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -43,14 +45,14 @@ s_on_sale(const char *sale_id, void *arg)
     if (persister_sales_find(self->sales, sale_id))
         return;
     tix_debug("new sale\tsale=%s", sale_id);
-    persister_hint(self, persister_sales_get(self->sales, sale_id));
+    persister_catchup_hint(self, persister_sales_get(self->sales, sale_id));
 }
 
 /* Adds the sales created since the last look: SCARD is O(1), and only a
  * changed count (or force) costs a walk of tix:sales. False when Redis
  * could not be read. */
-bool
-persister_discover(persister_t *self, bool force)
+static bool
+s_discover(persister_t *self, bool force)
 {
     long long card;
     self->unknown_sale = false;
@@ -73,11 +75,11 @@ s_load_cursor(persister_t *self, persister_sale_t *sale)
     persister_log_id_t cursor;
     tix_err err = persister_sink_load_cursor(self->sink, sale->sale_id, &cursor);
     if (err != TIX_OK) {
-        persister_on_sink_error(self, err, "load cursor");
+        persister_flush_sink_failed(self, err, "load cursor");
         return false;
     }
     sale->cursor_known = true;
-    persister_sale_advance(self->sales, sale, cursor);
+    persister_sales_advance(self->sales, sale, cursor);
     sale->saved = cursor;
     return true;
 }
@@ -113,7 +115,7 @@ s_on_absent(const persister_order_t *claim, void *arg)
 static void
 s_check_claim(persister_t *self, persister_sale_t *sale, const persister_order_t *entry)
 {
-    persister_order_t *claim = persister_sale_claim_take(self->sales, sale, entry->log_id);
+    persister_order_t *claim = persister_sales_claim_take(self->sales, sale, entry->log_id);
     if (!claim)
         return;
     const char *differs = strcmp(claim->order_id, entry->order_id) != 0       ? "order_id"
@@ -145,7 +147,7 @@ s_take_page(persister_t *self, persister_sale_t *sale, size_t n)
     bool all = true;
     for (size_t i = 0; i < n; i++) {
         s_check_claim(self, sale, &self->page[i]);
-        persister_batch_add_result r = persister_sale_is_written(sale, self->page[i].log_id)
+        persister_batch_add_result r = persister_sales_is_written(sale, self->page[i].log_id)
                                            ? PERSISTER_BATCH_DUPLICATE
                                            : persister_batch_add(self->batch, &self->page[i], now);
         self->stats.from_log += r == PERSISTER_BATCH_ADDED;
@@ -159,7 +161,7 @@ s_take_page(persister_t *self, persister_sale_t *sale, size_t n)
 static void
 s_settle(persister_t *self, persister_sale_t *sale, persister_log_id_t after, persister_log_id_t upto)
 {
-    self->stats.events_known += persister_sale_claims_settle(self->sales, sale, after, upto, s_on_absent, self);
+    self->stats.events_known += persister_sales_claims_settle(self->sales, sale, after, upto, s_on_absent, self);
 }
 
 static catchup_result
@@ -191,7 +193,7 @@ s_catchup_sale(persister_t *self, persister_sale_t *sale, int *budget)
             return CATCHUP_SINK_FAILED;
         if (!whole)
             continue; /* cannot happen (room was made); read the page again */
-        persister_sale_advance(self->sales, sale, last);
+        persister_sales_advance(self->sales, sale, last);
         self->stats.cursors_advanced++;
         bool end = n + malformed < max;
         s_settle(self, sale, from, end ? s_log_end : last);
@@ -203,12 +205,20 @@ s_catchup_sale(persister_t *self, persister_sale_t *sale, int *budget)
 /* ---- Events' news: read the sales they named ----------------------------- */
 
 void
-persister_hints_read(persister_t *self)
+persister_catchup_hint(persister_t *self, persister_sale_t *sale)
+{
+    sale->dirty = true;
+    if (self->hints_since_ms == 0)
+        self->hints_since_ms = tix_now_ms();
+}
+
+void
+persister_catchup_hints(persister_t *self)
 {
     self->hints_since_ms = 0;
     if (self->unknown_sale && tix_now_ms() >= self->next_discover_ms) {
         self->next_discover_ms = tix_now_ms() + PERSISTER_DISCOVER_MIN_MS;
-        persister_discover(self, false);
+        s_discover(self, false);
     }
     size_t n = persister_sales_live_count(self->sales);
     persister_sale_t **sales = xcalloc(n ? n : 1, sizeof *sales);
@@ -255,8 +265,8 @@ s_sweep(persister_t *self)
         if (persister_log_id_cmp(last[i], sales[i]->cursor) > 0) {
             tix_info("retired sale has new orders; back in the catch-up\tsale=%s", sales[i]->sale_id);
             self->stats.revived++;
-            persister_sale_revive(self->sales, sales[i]);
-            persister_hint(self, sales[i]);
+            persister_sales_revive(self->sales, sales[i]);
+            persister_catchup_hint(self, sales[i]);
         }
     }
 }
@@ -280,7 +290,7 @@ s_read_live(persister_t *self, persister_sale_t **sales, size_t n, bool *ended)
         s->busy = budget != before;
         if (r == CATCHUP_DONE)
             s->dirty = false;
-        ended[i] = ended[i] && quiet && !s->busy && r == CATCHUP_DONE && persister_sale_claims_count(s) == 0;
+        ended[i] = ended[i] && quiet && !s->busy && r == CATCHUP_DONE && persister_sales_claims_count(s) == 0;
     }
     return r;
 }
@@ -293,7 +303,7 @@ s_retire(persister_t *self, persister_sale_t **sales, size_t n, const bool *ende
         persister_sale_t *s = sales[i];
         if (ended[i] && s->live && !s->dirty && s->cursor_known && persister_log_id_cmp(s->cursor, s->saved) == 0) {
             tix_debug("sale sold out or closed and persisted; out of the catch-up\tsale=%s", s->sale_id);
-            persister_sale_retire(self->sales, s);
+            persister_sales_retire(self->sales, s);
             self->stats.retired++;
         }
     }
@@ -306,17 +316,17 @@ persister_catchup_pass(persister_t *self)
     self->next_catchup_ms = now + self->config.catchup_ms;
     tix_err err = persister_sink_ping(self->sink);
     if (err != TIX_OK) {
-        persister_on_sink_error(self, err, "ping");
+        persister_flush_sink_failed(self, err, "ping");
         return;
     }
     /* A server that answers ping may still refuse writes: only a write
      * (or nothing to write) ends a backoff. */
     if (!persister_flush_all(self))
         return;
-    persister_on_sink_ok(self);
+    persister_flush_sink_ok(self);
     uint64_t found = self->stats.from_log;
     size_t live_before = persister_sales_live_count(self->sales);
-    if (!persister_discover(self, self->sales_card < 0))
+    if (!s_discover(self, self->sales_card < 0))
         return; /* Redis is away: events still flow; try again next interval */
     size_t n = persister_sales_live_count(self->sales);
     persister_sale_t **sales = xcalloc(n ? n : 1, sizeof *sales);
@@ -324,7 +334,7 @@ persister_catchup_pass(persister_t *self)
     n = persister_sales_live(self->sales, sales);
     catchup_result r = s_read_live(self, sales, n, ended);
     if (r != CATCHUP_SINK_FAILED)
-        persister_cursors_store(self);
+        persister_flush_cursors(self);
     s_retire(self, sales, n, ended);
     free(ended);
     free(sales);
@@ -339,32 +349,4 @@ persister_catchup_pass(persister_t *self)
     if (persister_sales_live_count(self->sales) != live_before)
         tix_info("catch-up set\tlive=%zu retired=%zu", persister_sales_live_count(self->sales),
                  persister_sales_count(self->sales) - persister_sales_live_count(self->sales));
-}
-
-void
-persister_cursors_store(persister_t *self)
-{
-    size_t n = persister_sales_live_count(self->sales);
-    persister_sale_t **sales = xcalloc(n ? n : 1, sizeof *sales);
-    n = persister_sales_live(self->sales, sales);
-    persister_cursor_t *cursors = xcalloc(n ? n : 1, sizeof *cursors);
-    persister_sale_t **moved = xcalloc(n ? n : 1, sizeof *moved);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (sales[i]->cursor_known && persister_log_id_cmp(sales[i]->cursor, sales[i]->saved) != 0) {
-            cursors[k] = (persister_cursor_t){sales[i]->sale_id, sales[i]->cursor};
-            moved[k++] = sales[i];
-        }
-    }
-    tix_err err = persister_sink_store_cursors(self->sink, cursors, k);
-    if (err != TIX_OK) {
-        persister_on_sink_error(self, err, "store cursors");
-    } else {
-        for (size_t i = 0; i < k; i++)
-            moved[i]->saved = moved[i]->cursor;
-        self->stats.cursor_stores += k > 0;
-    }
-    free(moved);
-    free(cursors);
-    free(sales);
 }

@@ -52,9 +52,11 @@ persister_config_set_sink(persister_config_t *c, const char *spec, char *why, si
         c->sink = PERSISTER_SINK_MONGODB;
         return TIX_OK;
     }
-    if (strncmp(spec, "jsonl:", 6) == 0 && spec[6] != '\0') {
+    const char jsonl[] = "jsonl:";
+    size_t prefix = sizeof jsonl - 1;
+    if (strncmp(spec, jsonl, prefix) == 0 && spec[prefix] != '\0') {
         c->sink = PERSISTER_SINK_JSONL;
-        c->jsonl_path = spec + 6;
+        c->jsonl_path = spec + prefix;
         return TIX_OK;
     }
     snprintf(why, why_size, "--sink: expected 'mongodb' or 'jsonl:PATH', got '%s'", spec);
@@ -150,10 +152,8 @@ s_finish(persister_config_t *c, const s_raw_t *raw, char *why, size_t why_size)
     c->wtimeout_ms = (int) raw->wtimeout;
     c->drain_ms = (int) raw->drain_ms;
     c->backoff_max_ms = (int) raw->backoff_max;
-    if (!tix_log_set_level_name(raw->log_level)) {
-        snprintf(why, why_size, "--log-level: expected debug, info, warn or error, got '%s'", raw->log_level);
+    if (tix_opts_log_level(raw->log_level, why, why_size) != TIX_OK)
         return TIX_ERR_CONFIG;
-    }
     if (c->health_file && !c->health_file[0])
         c->health_file = NULL;
     tix_err err = persister_config_set_write_concern(c, raw->wc, why, why_size);
@@ -203,7 +203,7 @@ persister_config_parse(persister_config_t *c, int argc, char **argv, bool *help)
          "the broker's public certificate: with --curve-secret, CURVE to the event feed"},
         {"curve-secret", "TIX_CURVE_SECRET", TIX_OPT_STRING, &r.curve_secret, NULL, 0, 0,
          "this persister's certificate (NAME_secret from tix keygen; mode 0600)"},
-        {"log-level", "TIX_LOG_LEVEL", TIX_OPT_STRING, &r.log_level, "info", 0, 0, "debug, info, warn or error"},
+        TIX_OPT_LOG_LEVEL(&r.log_level, "info"),
     };
     tix_opts_result_t parsed;
     *help = false;

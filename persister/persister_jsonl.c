@@ -2,6 +2,8 @@
  * persister_jsonl.c - the jsonl sink's operations: idempotent appends of
  * canonical Extended JSON lines, fsync'd before they count as written.
  */
+#include "persister_jsonl.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,17 +11,17 @@
 
 #include <bson/bson.h>
 
-#include "persister_jsonl_priv.h"
+#include "persister_jsonl_file.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
 /* True when the file already holds the order (as a remembered line, or
  * under its sale's stored cursor). */
 static bool
-s_already(const persister_jsonl_t *j, const persister_order_t *o)
+s_already(const persister_jsonl_file_t *j, const persister_order_t *o)
 {
     return zhashx_lookup(j->beyond, o->order_id) != NULL ||
-           persister_log_id_cmp(o->log_id, persister_jsonl_cursor(j, o->sale_id)) <= 0;
+           persister_log_id_cmp(o->log_id, persister_jsonl_file_cursor(j, o->sale_id)) <= 0;
 }
 
 /* The order's document as one canonical Extended JSON text (caller frees
@@ -37,7 +39,7 @@ s_json(const persister_order_t *o, int64_t now_ms, size_t *len)
 /* Appends buf and makes it durable; on failure cuts the file back so that
  * no partial line is left for the next append to glue onto. */
 static bool
-s_append(persister_jsonl_t *j, const char *buf, size_t len)
+s_append(persister_jsonl_file_t *j, const char *buf, size_t len)
 {
     size_t done = 0;
     while (done < len) {
@@ -61,7 +63,7 @@ s_append(persister_jsonl_t *j, const char *buf, size_t len)
 static tix_err
 s_write(void *impl, persister_order_t *orders, size_t n, persister_write_status *status)
 {
-    persister_jsonl_t *j = impl;
+    persister_jsonl_file_t *j = impl;
     size_t *pending = xmalloc(n * sizeof *pending), npending = 0, len = 0, cap = 4096;
     int64_t *offsets = xmalloc(n * sizeof *offsets), now = tix_wall_ms();
     char *buf = xmalloc(cap);
@@ -88,7 +90,7 @@ s_write(void *impl, persister_order_t *orders, size_t n, persister_write_status 
     if (npending > 0 && s_append(j, buf, len)) {
         for (size_t k = 0; k < npending; k++) {
             const persister_order_t *o = &orders[pending[k]];
-            persister_jsonl_remember(j, o->order_id, o->sale_id, o->log_id, offsets[k]);
+            persister_jsonl_file_remember(j, o->order_id, o->sale_id, o->log_id, offsets[k]);
             status[pending[k]] = PERSISTER_WRITE_DONE;
         }
         j->size += (int64_t) len;
@@ -104,27 +106,27 @@ s_write(void *impl, persister_order_t *orders, size_t n, persister_write_status 
 static tix_err
 s_ping(void *impl)
 {
-    const persister_jsonl_t *j = impl;
+    const persister_jsonl_file_t *j = impl;
     return j->broken ? TIX_ERR_IO : TIX_OK;
 }
 
 static tix_err
 s_load_cursor(void *impl, const char *sale_id, persister_log_id_t *log_id)
 {
-    *log_id = persister_jsonl_cursor(impl, sale_id);
+    *log_id = persister_jsonl_file_cursor(impl, sale_id);
     return TIX_OK;
 }
 
 static tix_err
 s_store_cursors(void *impl, const persister_cursor_t *cursors, size_t n)
 {
-    return persister_jsonl_store_cursors(impl, cursors, n);
+    return persister_jsonl_file_store_cursors(impl, cursors, n);
 }
 
 static void
 s_destroy(void *impl)
 {
-    persister_jsonl_close(impl);
+    persister_jsonl_file_close(impl);
 }
 
 static const persister_sink_ops_t s_ops = {
@@ -139,7 +141,7 @@ static const persister_sink_ops_t s_ops = {
 persister_sink_t *
 persister_jsonl_new(const char *path, char *why, size_t why_size)
 {
-    persister_jsonl_t *j = persister_jsonl_open(path, why, why_size);
+    persister_jsonl_file_t *j = persister_jsonl_file_open(path, why, why_size);
     if (!j)
         return NULL;
     char *real = realpath(path, NULL);

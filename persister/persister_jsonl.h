@@ -32,8 +32,6 @@
 
 #include "persister_sink.h"
 
-#define PERSISTER_JSONL_CURSORS_SUFFIX ".cursors"
-
 /* Opens (creating if needed) PATH and PATH.cursors and reconciles them.
  * NULL, with a reason in why, when that fails (see above). */
 persister_sink_t *persister_jsonl_new(const char *path, char *why, size_t why_size);

@@ -1,6 +1,6 @@
 /*
- * persister_order.h - one sold order as the persister holds it, and the
- * order-log ids that order it within a sale.
+ * persister_order.h - one sold order as the persister holds it; its log id
+ * (persister_log_id.h) orders it within its sale.
  *
  * An order comes from one of two places: an OrderEvent on the broker's
  * event feed, or an entry of the sale's order log (the Redis Stream
@@ -25,23 +25,8 @@
 
 #include <bson/bson.h>
 
+#include "persister_log_id.h"
 #include "tix.pb-c.h"
-
-#define PERSISTER_LOG_ID_MAX_BYTES 44 /* "<u64>-<u64>" and its NUL */
-
-/* A Redis Stream entry id. {0, 0} sorts before every real entry. */
-typedef struct {
-    uint64_t ms;  /* milliseconds part */
-    uint64_t seq; /* sequence within the millisecond */
-} persister_log_id_t;
-
-/* Parses "<ms>-<seq>" (both decimal, no sign, no spaces). False when text
- * is anything else; *id is then untouched. */
-bool persister_log_id_parse(const char *text, persister_log_id_t *id);
-/* <0, 0, >0 as a sorts before, with, after b. */
-int persister_log_id_cmp(persister_log_id_t a, persister_log_id_t b);
-/* Writes "<ms>-<seq>" into buf (PERSISTER_LOG_ID_MAX_BYTES is enough). */
-void persister_log_id_format(persister_log_id_t id, char *buf, size_t size);
 
 typedef struct {
     char *order_id;          /* owned; the document's _id */

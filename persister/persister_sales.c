@@ -143,7 +143,7 @@ s_drop_written(persister_sales_t *self, persister_sale_t *sale)
 }
 
 void
-persister_sale_retire(persister_sales_t *self, persister_sale_t *sale)
+persister_sales_retire(persister_sales_t *self, persister_sale_t *sale)
 {
     if (!sale->live)
         return;
@@ -155,7 +155,7 @@ persister_sale_retire(persister_sales_t *self, persister_sale_t *sale)
 }
 
 void
-persister_sale_revive(persister_sales_t *self, persister_sale_t *sale)
+persister_sales_revive(persister_sales_t *self, persister_sale_t *sale)
 {
     if (sale->live)
         return;
@@ -165,7 +165,7 @@ persister_sale_revive(persister_sales_t *self, persister_sale_t *sale)
 }
 
 bool
-persister_sale_is_written(const persister_sale_t *sale, persister_log_id_t id)
+persister_sales_is_written(const persister_sale_t *sale, persister_log_id_t id)
 {
     if (persister_log_id_cmp(id, sale->cursor) <= 0)
         return true;
@@ -175,7 +175,7 @@ persister_sale_is_written(const persister_sale_t *sale, persister_log_id_t id)
 }
 
 void
-persister_sale_mark_written(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id)
+persister_sales_mark_written(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id)
 {
     if (persister_log_id_cmp(id, sale->cursor) <= 0)
         return;
@@ -188,7 +188,7 @@ persister_sale_mark_written(persister_sales_t *self, persister_sale_t *sale, per
 }
 
 void
-persister_sale_advance(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id)
+persister_sales_advance(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id)
 {
     if (persister_log_id_cmp(id, sale->cursor) <= 0)
         return;
@@ -226,7 +226,7 @@ persister_sales_forget_written(persister_sales_t *self)
 /* ---- Claims -------------------------------------------------------------- */
 
 bool
-persister_sale_claim(persister_sales_t *self, persister_sale_t *sale, persister_order_t *claim)
+persister_sales_claim(persister_sales_t *self, persister_sale_t *sale, persister_order_t *claim)
 {
     char key[PERSISTER_LOG_ID_MAX_BYTES];
     persister_log_id_format(claim->log_id, key, sizeof key);
@@ -243,7 +243,7 @@ persister_sale_claim(persister_sales_t *self, persister_sale_t *sale, persister_
 }
 
 persister_order_t *
-persister_sale_claim_take(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id)
+persister_sales_claim_take(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id)
 {
     if (!sale->claims)
         return NULL;
@@ -258,8 +258,8 @@ persister_sale_claim_take(persister_sales_t *self, persister_sale_t *sale, persi
 }
 
 size_t
-persister_sale_claims_settle(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t after,
-                             persister_log_id_t upto, void (*absent)(const persister_order_t *, void *), void *arg)
+persister_sales_claims_settle(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t after,
+                              persister_log_id_t upto, void (*absent)(const persister_order_t *, void *), void *arg)
 {
     if (!sale->claims)
         return 0;
@@ -274,7 +274,7 @@ persister_sale_claims_settle(persister_sales_t *self, persister_sale_t *sale, pe
             absent(c, arg);
         else
             unchecked++;
-        persister_order_t *gone = persister_sale_claim_take(self, sale, c->log_id);
+        persister_order_t *gone = persister_sales_claim_take(self, sale, c->log_id);
         s_claim_destroy((void **) &gone);
     }
     zlistx_destroy(&settled);
@@ -282,7 +282,7 @@ persister_sale_claims_settle(persister_sales_t *self, persister_sale_t *sale, pe
 }
 
 size_t
-persister_sale_claims_count(const persister_sale_t *sale)
+persister_sales_claims_count(const persister_sale_t *sale)
 {
     return sale->claims ? zhashx_size(sale->claims) : 0;
 }

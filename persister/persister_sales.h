@@ -20,7 +20,7 @@
  * The table splits its sales in two: *live* ones, read every catch-up, and
  * *retired* ones (log fully persisted, the sale can take no more orders),
  * which cost nothing but a slow check of their log's last id and come back
- * (persister_sale_revive) when that check or an event says there is news.
+ * (persister_sales_revive) when that check or an event says there is news.
  * A retired sale keeps only its id and cursor.
  *
  * Ownership: the table owns its sales and their claims; persister_sale_t
@@ -72,17 +72,17 @@ size_t persister_sales_live(persister_sales_t *self, persister_sale_t **out);
 size_t persister_sales_retired_next(persister_sales_t *self, persister_sale_t **out, size_t max);
 /* Takes a live sale out of the catch-up set: its written ids and claims
  * are dropped. Only for a sale read to its end with its cursor stored. */
-void persister_sale_retire(persister_sales_t *self, persister_sale_t *sale);
+void persister_sales_retire(persister_sales_t *self, persister_sale_t *sale);
 /* Puts a retired sale back into the catch-up set, dirty. No-op when live. */
-void persister_sale_revive(persister_sales_t *self, persister_sale_t *sale);
+void persister_sales_revive(persister_sales_t *self, persister_sale_t *sale);
 
 /* True when the entry id of this sale is known to be durable. */
-bool persister_sale_is_written(const persister_sale_t *sale, persister_log_id_t id);
+bool persister_sales_is_written(const persister_sale_t *sale, persister_log_id_t id);
 /* Records that id was durably written (ignored at or below the cursor). */
-void persister_sale_mark_written(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id);
+void persister_sales_mark_written(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id);
 /* Moves the cursor forward to id (never back) and forgets the written ids
  * it now covers. */
-void persister_sale_advance(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id);
+void persister_sales_advance(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id);
 
 /* Written ids remembered over all sales. */
 size_t persister_sales_written_count(const persister_sales_t *self);
@@ -93,18 +93,18 @@ void persister_sales_forget_written(persister_sales_t *self);
 /* Keeps *claim (moved in: *claim is zeroed) as what an event said about
  * its log id. False, with *claim untouched, when the table holds
  * claims_max claims or one for that log id already. */
-bool persister_sale_claim(persister_sales_t *self, persister_sale_t *sale, persister_order_t *claim);
+bool persister_sales_claim(persister_sales_t *self, persister_sale_t *sale, persister_order_t *claim);
 /* The claim for id, removed from the table (the caller clears and frees
  * it), or NULL. */
-persister_order_t *persister_sale_claim_take(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id);
+persister_order_t *persister_sales_claim_take(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t id);
 /* Removes every claim with a log id <= upto: absent(claim, arg) is called
  * for each one above `after` (the log was read from `after` through
  * `upto` and has no entry of that id); the ones at or below `after` were
  * never checked (their entry had been read before the event came) and are
  * dropped. Returns how many were dropped unchecked. */
-size_t persister_sale_claims_settle(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t after,
-                                    persister_log_id_t upto, void (*absent)(const persister_order_t *, void *),
-                                    void *arg);
-size_t persister_sale_claims_count(const persister_sale_t *sale);
+size_t persister_sales_claims_settle(persister_sales_t *self, persister_sale_t *sale, persister_log_id_t after,
+                                     persister_log_id_t upto, void (*absent)(const persister_order_t *, void *),
+                                     void *arg);
+size_t persister_sales_claims_count(const persister_sale_t *sale);
 
 #endif

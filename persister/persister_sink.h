@@ -9,7 +9,7 @@
  *   - an order reported DONE is durable (MongoDB: acknowledged with the
  *     configured write concern; jsonl: fsync'd), and a stored cursor is
  *     durable when store_cursors returns TIX_OK.
- * persister.c builds "nothing lost, nothing twice" on these two promises
+ * The persister builds "nothing lost, nothing twice" on these two promises
  * and on the Redis order log (docs/PERSISTENCE.md).
  *
  * Errors are logged once, by the sink that met them. Ownership: the sink

@@ -141,21 +141,21 @@ test_advancing_a_cursor_forgets_the_written_ids_it_covers(void **state)
     persister_sale_t *s = persister_sales_get(t, "s1");
     assert_ptr_equal(persister_sales_get(t, "s1"), s);
     assert_false(s->cursor_known);
-    persister_sale_mark_written(t, s, s_id(5, 0));
-    persister_sale_mark_written(t, s, s_id(7, 0));
-    persister_sale_mark_written(t, s, s_id(7, 0));
+    persister_sales_mark_written(t, s, s_id(5, 0));
+    persister_sales_mark_written(t, s, s_id(7, 0));
+    persister_sales_mark_written(t, s, s_id(7, 0));
     assert_int_equal(persister_sales_written_count(t), 2);
-    assert_true(persister_sale_is_written(s, s_id(7, 0)));
-    assert_false(persister_sale_is_written(s, s_id(6, 0)));
-    persister_sale_advance(t, s, s_id(6, 0));
-    assert_true(persister_sale_is_written(s, s_id(6, 0))); /* at or below the cursor */
-    assert_true(persister_sale_is_written(s, s_id(5, 0)));
-    assert_true(persister_sale_is_written(s, s_id(7, 0)));
+    assert_true(persister_sales_is_written(s, s_id(7, 0)));
+    assert_false(persister_sales_is_written(s, s_id(6, 0)));
+    persister_sales_advance(t, s, s_id(6, 0));
+    assert_true(persister_sales_is_written(s, s_id(6, 0))); /* at or below the cursor */
+    assert_true(persister_sales_is_written(s, s_id(5, 0)));
+    assert_true(persister_sales_is_written(s, s_id(7, 0)));
     assert_int_equal(persister_sales_written_count(t), 1);
-    persister_sale_advance(t, s, s_id(2, 0)); /* never backwards */
+    persister_sales_advance(t, s, s_id(2, 0)); /* never backwards */
     assert_int_equal(s->cursor.ms, 6);
     persister_sales_forget_written(t);
-    assert_false(persister_sale_is_written(s, s_id(7, 0)));
+    assert_false(persister_sales_is_written(s, s_id(7, 0)));
     assert_int_equal(persister_sales_count(t), 1);
     persister_sales_destroy(&t);
 }
@@ -176,24 +176,24 @@ test_claims_are_taken_by_their_entry_and_settled_absent_only_past_where_the_read
     persister_order_t o;
     for (int i = 1; i <= 3; i++) {
         s_order(&o, "s", i, s_id(10, (uint64_t) i));
-        assert_true(persister_sale_claim(t, s, &o));
+        assert_true(persister_sales_claim(t, s, &o));
         assert_null(o.order_id); /* moved in */
     }
     s_order(&o, "s", 4, s_id(10, 4));
-    assert_false(persister_sale_claim(t, s, &o)); /* the bound */
+    assert_false(persister_sales_claim(t, s, &o)); /* the bound */
     persister_order_clear(&o);
-    persister_order_t *c = persister_sale_claim_take(t, s, s_id(10, 2));
+    persister_order_t *c = persister_sales_claim_take(t, s, s_id(10, 2));
     assert_string_equal(c->order_id, "s:2");
     persister_order_clear(c);
     free(c);
-    assert_null(persister_sale_claim_take(t, s, s_id(10, 2)));
+    assert_null(persister_sales_claim_take(t, s, s_id(10, 2)));
     /* Read from 10-1 (exclusive) to the end: 10-3 has no entry; 10-1 was
      * read before, unchecked. */
     int absent = 0;
     assert_int_equal(
-        persister_sale_claims_settle(t, s, s_id(10, 1), s_id(UINT64_MAX, UINT64_MAX), s_count_absent, &absent), 1);
+        persister_sales_claims_settle(t, s, s_id(10, 1), s_id(UINT64_MAX, UINT64_MAX), s_count_absent, &absent), 1);
     assert_int_equal(absent, 1);
-    assert_int_equal(persister_sale_claims_count(s), 0);
+    assert_int_equal(persister_sales_claims_count(s), 0);
     persister_sales_destroy(&t);
 }
 
@@ -203,10 +203,10 @@ test_a_retired_sale_leaves_the_live_set_keeps_its_cursor_and_comes_back(void **s
     (void) state;
     persister_sales_t *t = persister_sales_new(10);
     persister_sale_t *a = persister_sales_get(t, "a"), *b = persister_sales_get(t, "b"), *out[4];
-    persister_sale_advance(t, a, s_id(5, 0));
-    persister_sale_mark_written(t, a, s_id(6, 0));
+    persister_sales_advance(t, a, s_id(5, 0));
+    persister_sales_mark_written(t, a, s_id(6, 0));
     assert_int_equal(persister_sales_live_count(t), 2);
-    persister_sale_retire(t, a);
+    persister_sales_retire(t, a);
     assert_int_equal(persister_sales_live_count(t), 1);
     assert_int_equal(persister_sales_live(t, out), 1);
     assert_ptr_equal(out[0], b);
@@ -214,7 +214,7 @@ test_a_retired_sale_leaves_the_live_set_keeps_its_cursor_and_comes_back(void **s
     assert_int_equal(a->cursor.ms, 5);
     assert_int_equal(persister_sales_retired_next(t, out, 4), 1);
     assert_ptr_equal(out[0], a);
-    persister_sale_revive(t, a);
+    persister_sales_revive(t, a);
     assert_true(a->live && a->dirty);
     assert_int_equal(persister_sales_live_count(t), 2);
     assert_int_equal(persister_sales_retired_next(t, out, 4), 0);

@@ -367,7 +367,7 @@ s_order_check_writable(const persister_order_t *o)
     bson_destroy(&doc);
 }
 
-/* The sink answered DONE for everything held (persister.c's s_book). */
+/* The sink answered DONE for everything held (persister_flush.c's s_book). */
 static void
 s_events_flush(persister_sales_t *sales, persister_batch_t *batch)
 {
@@ -376,7 +376,7 @@ s_events_flush(persister_sales_t *sales, persister_batch_t *batch)
     persister_order_t *orders = persister_batch_orders(batch);
     for (size_t i = 0; i < n; i++) {
         done[i] = true;
-        persister_sale_mark_written(sales, persister_sales_get(sales, orders[i].sale_id), orders[i].log_id);
+        persister_sales_mark_written(sales, persister_sales_get(sales, orders[i].sale_id), orders[i].log_id);
     }
     persister_batch_remove(batch, n, done);
     FUZZ_CHECK(persister_batch_size(batch) == 0, "a flush that wrote everything leaves nothing held");
@@ -414,12 +414,12 @@ s_event_one(const fuzz_message_t *m, persister_sales_t *sales, persister_batch_t
     s_order_check_writable(&order);
     persister_log_id_t log_id = order.log_id;
     persister_sale_t *sale = persister_sales_get(sales, order.sale_id);
-    if (persister_sale_is_written(sale, order.log_id) || !persister_sale_claim(sales, sale, &order))
+    if (persister_sales_is_written(sale, order.log_id) || !persister_sales_claim(sales, sale, &order))
         persister_order_clear(&order);
     if (m->op == 1) {
         /* The log has the order as claimed: the read takes the claim and
          * the entry is buffered and written. */
-        persister_order_t *claim = persister_sale_claim_take(sales, sale, log_id);
+        persister_order_t *claim = persister_sales_claim_take(sales, sale, log_id);
         if (claim && persister_batch_add(batch, claim, 1) != PERSISTER_BATCH_ADDED)
             persister_order_clear(claim);
         free(claim);
@@ -428,8 +428,8 @@ s_event_one(const fuzz_message_t *m, persister_sales_t *sales, persister_batch_t
     if (m->op == 2) {
         /* The log was read through this id: every claim up to it settled. */
         persister_log_id_t before = sale->cursor;
-        persister_sale_advance(sales, sale, log_id);
-        persister_sale_claims_settle(sales, sale, before, log_id, s_claim_absent, NULL);
+        persister_sales_advance(sales, sale, log_id);
+        persister_sales_claims_settle(sales, sale, before, log_id, s_claim_absent, NULL);
     }
 }
 

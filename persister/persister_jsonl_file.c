@@ -1,5 +1,5 @@
 /*
- * persister_jsonl_open.c - the jsonl sink's files: opening and locking the
+ * persister_jsonl_file.c - the jsonl sink's files: opening and locking the
  * data file, reading and atomically replacing PATH.cursors, and the start
  * reconciliation that makes a restart never append a line twice.
  */
@@ -18,7 +18,7 @@
 
 #include <bson/bson.h>
 
-#include "persister_jsonl_priv.h"
+#include "persister_jsonl_file.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -38,7 +38,7 @@ s_fail(char *why, size_t why_size, const char *fmt, ...)
 static void
 s_line_destroy(void **item)
 {
-    persister_jsonl_line_t *line = *item;
+    persister_jsonl_file_line_t *line = *item;
     if (line) {
         free(line->sale_id);
         free(line);
@@ -54,7 +54,7 @@ s_free_item(void **item)
 }
 
 bool
-persister_jsonl_fsync_dir(const char *path)
+persister_jsonl_file_fsync_dir(const char *path)
 {
     char *copy = xstrdup(path);
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -66,14 +66,14 @@ persister_jsonl_fsync_dir(const char *path)
 }
 
 persister_log_id_t
-persister_jsonl_cursor(const persister_jsonl_t *self, const char *sale_id)
+persister_jsonl_file_cursor(const persister_jsonl_file_t *self, const char *sale_id)
 {
     const persister_log_id_t *c = zhashx_lookup(self->cursors, sale_id);
     return c ? *c : (persister_log_id_t){0, 0};
 }
 
 static void
-s_set_cursor(persister_jsonl_t *self, const char *sale_id, persister_log_id_t id)
+s_set_cursor(persister_jsonl_file_t *self, const char *sale_id, persister_log_id_t id)
 {
     persister_log_id_t *c = zhashx_lookup(self->cursors, sale_id);
     if (!c) {
@@ -84,12 +84,12 @@ s_set_cursor(persister_jsonl_t *self, const char *sale_id, persister_log_id_t id
 }
 
 void
-persister_jsonl_remember(persister_jsonl_t *self, const char *order_id, const char *sale_id, persister_log_id_t log_id,
-                         int64_t offset)
+persister_jsonl_file_remember(persister_jsonl_file_t *self, const char *order_id, const char *sale_id,
+                              persister_log_id_t log_id, int64_t offset)
 {
     if (zhashx_lookup(self->beyond, order_id))
         return;
-    persister_jsonl_line_t *line = xmalloc(sizeof *line);
+    persister_jsonl_file_line_t *line = xmalloc(sizeof *line);
     line->sale_id = xstrdup(sale_id);
     line->log_id = log_id;
     line->offset = offset;
@@ -98,7 +98,7 @@ persister_jsonl_remember(persister_jsonl_t *self, const char *order_id, const ch
 
 /* One "sale S LOG_ID" line of PATH.cursors. */
 static bool
-s_cursor_line(persister_jsonl_t *self, const char *line)
+s_cursor_line(persister_jsonl_file_t *self, const char *line)
 {
     char sale[128], id_text[64];
     persister_log_id_t id;
@@ -110,7 +110,7 @@ s_cursor_line(persister_jsonl_t *self, const char *line)
 
 /* Reads PATH.cursors (absent: nothing stored yet) into self->cursors. */
 static bool
-s_read_cursors(persister_jsonl_t *self, int64_t *data_bytes, int64_t *scan_from, char *why, size_t why_size)
+s_read_cursors(persister_jsonl_file_t *self, int64_t *data_bytes, int64_t *scan_from, char *why, size_t why_size)
 {
     *data_bytes = *scan_from = 0;
     FILE *f = fopen(self->cursors_path, "re");
@@ -147,7 +147,7 @@ s_read_cursors(persister_jsonl_t *self, int64_t *data_bytes, int64_t *scan_from,
 
 /* Takes one complete line (without its '\n') found at offset. */
 static bool
-s_take_line(persister_jsonl_t *self, const char *text, size_t len, int64_t offset)
+s_take_line(persister_jsonl_file_t *self, const char *text, size_t len, int64_t offset)
 {
     bson_t doc;
     bson_error_t error;
@@ -161,8 +161,8 @@ s_take_line(persister_jsonl_t *self, const char *text, size_t len, int64_t offse
               BSON_ITER_HOLDS_UTF8(&it) && (sale_id = bson_iter_utf8(&it, NULL)) &&
               bson_iter_init_find(&it, &doc, "log_id") && BSON_ITER_HOLDS_UTF8(&it) &&
               persister_log_id_parse(bson_iter_utf8(&it, NULL), &id);
-    if (ok && persister_log_id_cmp(id, persister_jsonl_cursor(self, sale_id)) > 0)
-        persister_jsonl_remember(self, order_id, sale_id, id, offset);
+    if (ok && persister_log_id_cmp(id, persister_jsonl_file_cursor(self, sale_id)) > 0)
+        persister_jsonl_file_remember(self, order_id, sale_id, id, offset);
     bson_destroy(&doc);
     return ok;
 }
@@ -171,7 +171,7 @@ s_take_line(persister_jsonl_t *self, const char *text, size_t len, int64_t offse
  * pos). Returns the bytes consumed; sets *bad to the offset of a line
  * that does not parse (and stops there), or leaves it alone. */
 static size_t
-s_take_lines(persister_jsonl_t *self, const char *buf, size_t len, int64_t pos, int64_t *bad)
+s_take_lines(persister_jsonl_file_t *self, const char *buf, size_t len, int64_t pos, int64_t *bad)
 {
     size_t start = 0;
     for (const char *nl; (nl = memchr(buf + start, '\n', len - start));) {
@@ -188,7 +188,7 @@ s_take_lines(persister_jsonl_t *self, const char *buf, size_t len, int64_t pos, 
 /* Reads the data file from `from` to its end, remembering the lines beyond
  * their cursors; sets *good_end to the end of the last good line. */
 static bool
-s_scan(persister_jsonl_t *self, int64_t from, int64_t file_size, int64_t *good_end, char *why, size_t why_size)
+s_scan(persister_jsonl_file_t *self, int64_t from, int64_t file_size, int64_t *good_end, char *why, size_t why_size)
 {
     char *buf = xmalloc(SCAN_CHUNK_BYTES);
     size_t cap = SCAN_CHUNK_BYTES, len = 0;
@@ -226,7 +226,7 @@ s_scan(persister_jsonl_t *self, int64_t from, int64_t file_size, int64_t *good_e
 
 /* Reconciles the data file with the stored cursors (see persister_jsonl.h). */
 static bool
-s_reconcile(persister_jsonl_t *self, char *why, size_t why_size)
+s_reconcile(persister_jsonl_file_t *self, char *why, size_t why_size)
 {
     int64_t data_bytes, scan_from, good_end;
     struct stat st;
@@ -256,10 +256,10 @@ s_reconcile(persister_jsonl_t *self, char *why, size_t why_size)
     return true;
 }
 
-persister_jsonl_t *
-persister_jsonl_open(const char *path, char *why, size_t why_size)
+persister_jsonl_file_t *
+persister_jsonl_file_open(const char *path, char *why, size_t why_size)
 {
-    persister_jsonl_t *self = xcalloc(1, sizeof *self);
+    persister_jsonl_file_t *self = xcalloc(1, sizeof *self);
     self->path = xstrdup(path);
     self->cursors_path = xmalloc(strlen(path) + 16);
     sprintf(self->cursors_path, "%s%s", path, PERSISTER_JSONL_CURSORS_SUFFIX);
@@ -274,19 +274,19 @@ persister_jsonl_open(const char *path, char *why, size_t why_size)
     bool ok = self->fd >= 0 || s_fail(why, why_size, "cannot open %s: %s", path, strerror(errno));
     if (ok && flock(self->fd, LOCK_EX | LOCK_NB) != 0)
         ok = s_fail(why, why_size, "%s is in use by another process (%s)", path, strerror(errno));
-    if (ok && created && !persister_jsonl_fsync_dir(path))
+    if (ok && created && !persister_jsonl_file_fsync_dir(path))
         ok = s_fail(why, why_size, "cannot fsync the directory of %s: %s", path, strerror(errno));
     if (ok)
         ok = s_reconcile(self, why, why_size);
     if (!ok) {
-        persister_jsonl_close(self);
+        persister_jsonl_file_close(self);
         return NULL;
     }
     return self;
 }
 
 void
-persister_jsonl_close(persister_jsonl_t *self)
+persister_jsonl_file_close(persister_jsonl_file_t *self)
 {
     if (!self)
         return;
@@ -302,9 +302,9 @@ persister_jsonl_close(persister_jsonl_t *self)
 
 /* The cursor of sale after cursors[] are applied over the stored ones. */
 static persister_log_id_t
-s_merged(const persister_jsonl_t *self, const persister_cursor_t *cursors, size_t n, const char *sale)
+s_merged(const persister_jsonl_file_t *self, const persister_cursor_t *cursors, size_t n, const char *sale)
 {
-    persister_log_id_t c = persister_jsonl_cursor(self, sale);
+    persister_log_id_t c = persister_jsonl_file_cursor(self, sale);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(cursors[i].sale_id, sale) == 0 && persister_log_id_cmp(cursors[i].log_id, c) > 0)
             c = cursors[i].log_id;
@@ -314,10 +314,10 @@ s_merged(const persister_jsonl_t *self, const persister_cursor_t *cursors, size_
 
 /* Offset of the first remembered line still beyond its merged cursor. */
 static int64_t
-s_scan_from(persister_jsonl_t *self, const persister_cursor_t *cursors, size_t n)
+s_scan_from(persister_jsonl_file_t *self, const persister_cursor_t *cursors, size_t n)
 {
     int64_t from = self->size;
-    for (persister_jsonl_line_t *l = zhashx_first(self->beyond); l; l = zhashx_next(self->beyond)) {
+    for (persister_jsonl_file_line_t *l = zhashx_first(self->beyond); l; l = zhashx_next(self->beyond)) {
         if (l->offset < from && persister_log_id_cmp(l->log_id, s_merged(self, cursors, n, l->sale_id)) > 0)
             from = l->offset;
     }
@@ -326,7 +326,7 @@ s_scan_from(persister_jsonl_t *self, const persister_cursor_t *cursors, size_t n
 
 /* Writes the cursor file's text (stored cursors merged with cursors[]). */
 static bool
-s_write_cursor_file(persister_jsonl_t *self, FILE *f, const persister_cursor_t *cursors, size_t n)
+s_write_cursor_file(persister_jsonl_file_t *self, FILE *f, const persister_cursor_t *cursors, size_t n)
 {
     char text[PERSISTER_LOG_ID_MAX_BYTES];
     fprintf(f, "%s\ndata_bytes %" PRId64 "\nscan_from %" PRId64 "\n", CURSORS_MAGIC, self->size,
@@ -348,13 +348,13 @@ s_write_cursor_file(persister_jsonl_t *self, FILE *f, const persister_cursor_t *
 
 /* Adopts cursors[] and forgets the remembered lines they cover. */
 static void
-s_adopt(persister_jsonl_t *self, const persister_cursor_t *cursors, size_t n)
+s_adopt(persister_jsonl_file_t *self, const persister_cursor_t *cursors, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         s_set_cursor(self, cursors[i].sale_id, s_merged(self, cursors, n, cursors[i].sale_id));
     zlistx_t *covered = zlistx_new();
-    for (persister_jsonl_line_t *l = zhashx_first(self->beyond); l; l = zhashx_next(self->beyond)) {
-        if (persister_log_id_cmp(l->log_id, persister_jsonl_cursor(self, l->sale_id)) <= 0)
+    for (persister_jsonl_file_line_t *l = zhashx_first(self->beyond); l; l = zhashx_next(self->beyond)) {
+        if (persister_log_id_cmp(l->log_id, persister_jsonl_file_cursor(self, l->sale_id)) <= 0)
             zlistx_add_end(covered, (void *) zhashx_cursor(self->beyond));
     }
     for (const char *key = zlistx_first(covered); key; key = zlistx_next(covered))
@@ -363,14 +363,14 @@ s_adopt(persister_jsonl_t *self, const persister_cursor_t *cursors, size_t n)
 }
 
 tix_err
-persister_jsonl_store_cursors(persister_jsonl_t *self, const persister_cursor_t *cursors, size_t n)
+persister_jsonl_file_store_cursors(persister_jsonl_file_t *self, const persister_cursor_t *cursors, size_t n)
 {
     FILE *f = fopen(self->tmp_path, "we");
     bool ok = f && s_write_cursor_file(self, f, cursors, n);
     if (f && fclose(f) != 0)
         ok = false;
     if (ok)
-        ok = rename(self->tmp_path, self->cursors_path) == 0 && persister_jsonl_fsync_dir(self->cursors_path);
+        ok = rename(self->tmp_path, self->cursors_path) == 0 && persister_jsonl_file_fsync_dir(self->cursors_path);
     if (!ok) {
         tix_error("cannot store cursors\tpath=%s err=\"%s\"", self->cursors_path, strerror(errno));
         unlink(self->tmp_path);

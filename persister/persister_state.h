@@ -1,17 +1,28 @@
 /*
- * persister_priv.h - the loop's state, shared by persister.c (events,
- * flushes, backoff, health, lifecycle) and persister_catchup.c (the
- * order-log catch-up and cursors). Not for other modules.
+ * persister_state.h - the loop's state, shared by its three layers:
+ * persister.c (lifecycle, the poll loop, events, health), below it
+ * persister_catchup.c (reading the order logs), and at the bottom
+ * persister_flush.c (sink writes, cursor stores, backoff). A header only,
+ * below all three, so that each can include it and includes still run one
+ * way. Not for other modules.
  */
-#ifndef PERSISTER_PRIV_H
-#define PERSISTER_PRIV_H
+#ifndef PERSISTER_STATE_H
+#define PERSISTER_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include <czmq.h>
 
-#include "persister.h"
 #include "persister_batch.h"
+#include "persister_config.h"
 #include "persister_log.h"
 #include "persister_sales.h"
+#include "persister_sink.h"
+#include "persister_stats.h"
+
+/* The same declaration as persister.h's (C11 allows repeating it). */
+typedef struct persister persister_t;
 
 #define PERSISTER_CATCHUP_PAGES 20     /* log pages read per catch-up step, then events get a turn */
 #define PERSISTER_EVENTS_PER_WAKE 1000 /* events taken per wakeup, then timers get a turn */
@@ -44,29 +55,5 @@ struct persister {
     long long sales_card;           /* SCARD tix:sales at the last walk of it; -1 = never walked */
     int64_t next_mismatch_log_ms;   /* rate limit: claims that disagree with the log */
 };
-
-/* Writes everything held, in chunks of batch_max, until done or a sink
- * call fails (then backed off). True when nothing is held any more. */
-bool persister_flush_all(persister_t *self);
-/* Records a failed sink call and schedules the retry (capped exponential
- * backoff with jitter). */
-void persister_on_sink_error(persister_t *self, tix_err err, const char *what);
-/* Records a sink call that succeeded (ends a backoff). */
-void persister_on_sink_ok(persister_t *self);
-
-/* Marks the sale as having news in its log, for the next hint read. */
-void persister_hint(persister_t *self, persister_sale_t *sale);
-/* Reads the logs of the live sales events marked (bounded: it asks to be
- * called again when there is more); the cursors are stored by the pass. */
-void persister_hints_read(persister_t *self);
-/* Adds sales created since the last look at tix:sales (all of it when
- * force). False when Redis could not be read. */
-bool persister_discover(persister_t *self, bool force);
-
-/* One catch-up pass over every live sale (bounded: it asks to be called again
- * at once when there is more to read), then stores moved cursors. */
-void persister_catchup_pass(persister_t *self);
-/* Stores every cursor that moved since it was last stored. */
-void persister_cursors_store(persister_t *self);
 
 #endif
