@@ -57,7 +57,7 @@ s_bind(broker_t *self, int type, const char *endpoints, broker_zap_domain_t doma
     zsock_t *sock = zsock_new(type);
     if (!sock)
         return NULL;
-    if (self->config.curve && !tix_curve_server_apply(broker_curve_pair(self->config.curve), what, sock)) {
+    if (self->config.curve && !tix_curve_server_apply(broker_zap_curve_pair(self->config.curve), what, sock)) {
         tix_error("cannot make a CURVE server\tsocket=%s err=\"%s\"", what, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
         return NULL;
@@ -112,7 +112,7 @@ broker_new(const broker_config_t *config)
     self->next_tick_ms = tix_now_ms() + BROKER_TICK_MS;
     char key[TIX_CURVE_KEY_SHOWN + 1] = "off";
     if (config->curve)
-        tix_curve_key_short(broker_curve_pair(config->curve)->public_txt, key);
+        tix_curve_key_short(broker_zap_curve_pair(config->curve)->public_txt, key);
     tix_info("broker listening\tfrontend=%s backend=%s events_in=%s events_out=%s queue_limit=%u curve=%s",
              broker_frontend_endpoint(self), broker_backend_endpoint(self), config->events_in, config->events_out,
              config->queue_limit, key);

@@ -34,7 +34,7 @@
 #define BROKER_NO_WORKER_RETRY_MS 500  /* retry_after_ms when no worker lives */
 
 typedef struct broker broker_t;
-typedef struct broker_curve broker_curve_t; /* broker_zap.h */
+typedef struct broker_zap_curve broker_zap_curve_t; /* broker_zap.h */
 
 typedef struct {
     const char *frontend;   /* bind endpoint(s) for clients, comma-separated */
@@ -46,11 +46,11 @@ typedef struct {
     uint32_t max_timeout_ms;
     uint32_t max_message_bytes; /* ZMQ_MAXMSGSIZE on every socket */
     uint32_t drain_ms;
-    double user_rate_per_s;   /* per-user refill; 0 = no rate limiting */
-    uint32_t user_burst;      /* per-user calls at once */
-    double client_rate_per_s; /* per-client refill, every method; 0 = no per-client rate limiting */
-    uint32_t client_burst;    /* per-client calls at once */
-    broker_curve_t *curve;    /* CURVE keys and allow-lists (broker_zap.h); NULL: CURVE off. Borrowed */
+    double user_rate_per_s;    /* per-user refill; 0 = no rate limiting */
+    uint32_t user_burst;       /* per-user calls at once */
+    double client_rate_per_s;  /* per-client refill, every method; 0 = no per-client rate limiting */
+    uint32_t client_burst;     /* per-client calls at once */
+    broker_zap_curve_t *curve; /* CURVE keys and allow-lists (broker_zap.h); NULL: CURVE off. Borrowed */
 } broker_config_t;
 
 /* Counters, for logs and tests. */

@@ -167,7 +167,7 @@ static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
 static bool
 s_admin_denied(broker_t *self, zframe_t **client, const tix_call_t *call)
 {
-    if (!self->zap || !call->method->admin || broker_curve_is_admin(self->config.curve, self->call_key))
+    if (!self->zap || !call->method->admin || broker_zap_curve_is_admin(self->config.curve, self->call_key))
         return false;
     char key[TIX_CURVE_KEY_SHOWN + 1];
     tix_curve_key_short(self->call_key, key);

@@ -52,7 +52,7 @@ main(int argc, char **argv)
 {
     const char *frontend, *backend, *events_in, *events_out, *log_level;
     bool curve = false;
-    broker_curve_paths_t paths = {0};
+    broker_zap_curve_paths_t paths = {0};
     long queue_limit, default_timeout, max_timeout, max_message, drain_ms, user_rate, user_burst, client_rate,
         client_burst;
     broker_config_t config;
@@ -127,10 +127,10 @@ main(int argc, char **argv)
     config.user_burst = (uint32_t) user_burst;
     config.client_rate_per_s = (double) client_rate;
     config.client_burst = (uint32_t) client_burst;
-    broker_curve_t *keys = NULL;
+    broker_zap_curve_t *keys = NULL;
     if (curve) {
         char why[512];
-        keys = broker_curve_load(&paths, why, sizeof why);
+        keys = broker_zap_curve_load(&paths, why, sizeof why);
         if (!keys) {
             fprintf(stderr, "tix-broker: %s\n", why);
             return 2;
@@ -142,14 +142,14 @@ main(int argc, char **argv)
     tix_signals_install();
     broker_t *broker = broker_new(&config);
     if (!broker) { /* the one error line, naming the flag, is logged */
-        broker_curve_destroy(&keys);
+        broker_zap_curve_destroy(&keys);
         return 1;
     }
     broker_run(broker);
     tix_info("stopping\tdrain_ms=%u", config.drain_ms);
     broker_drain(broker);
     broker_destroy(&broker);
-    broker_curve_destroy(&keys);
+    broker_zap_curve_destroy(&keys);
     zsys_shutdown();
     return 0;
 }
