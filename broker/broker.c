@@ -30,25 +30,6 @@
  * blocking calls resend a call left unanswered. */
 #define BROKER_FRONTEND_SNDHWM 5000
 
-void
-broker_config_defaults(broker_config_t *c)
-{
-    memset(c, 0, sizeof *c);
-    c->frontend = BROKER_DEFAULT_FRONTEND;
-    c->backend = BROKER_DEFAULT_BACKEND;
-    c->events_in = BROKER_DEFAULT_EVENTS_IN;
-    c->events_out = BROKER_DEFAULT_EVENTS_OUT;
-    c->queue_limit = BROKER_QUEUE_LIMIT;
-    c->default_timeout_ms = BROKER_DEFAULT_TIMEOUT_MS;
-    c->max_timeout_ms = BROKER_MAX_TIMEOUT_MS;
-    c->max_message_bytes = TIX_MAX_MESSAGE_BYTES;
-    c->drain_ms = BROKER_DRAIN_MS;
-    c->user_rate_per_s = BROKER_LIMIT_RATE_PER_S;
-    c->user_burst = BROKER_LIMIT_BURST;
-    c->client_rate_per_s = 0;
-    c->client_burst = BROKER_LIMIT_CLIENT_BURST;
-}
-
 static zsock_t *
 s_bind(broker_t *self, int type, const char *endpoints, broker_zap_domain_t domain)
 {
