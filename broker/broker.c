@@ -6,7 +6,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "broker_internal.h"
+#include "broker_backend.h"
+#include "broker_dispatch.h"
+#include "broker_events.h"
+#include "broker_frontend.h"
+#include "broker_reply.h"
+#include "broker_state.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -103,9 +108,9 @@ broker_new(const broker_config_t *config)
 void
 broker_destroy(broker_t **self_p)
 {
-    broker_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    broker_t *self = *self_p;
     broker_jobs_destroy(&self->jobs);
     broker_edge_destroy(&self->edge);
     broker_limit_destroy(&self->limit);
@@ -147,14 +152,14 @@ s_on_deadline(broker_job_t *job, void *arg)
         /* It may have run at a worker that died: DEADLINE_EXCEEDED would
          * claim it did not. */
         self->stats.unavailable++;
-        broker_answer(self, job, TIX__V1__CODE__UNAVAILABLE,
-                      "broker: the worker holding this call was lost; its outcome is unknown, retry it unchanged",
-                      BROKER_NO_WORKER_RETRY_MS, NULL, 0);
+        broker_reply_answer(self, job, TIX__V1__CODE__UNAVAILABLE,
+                            "broker: the worker holding this call was lost; its outcome is unknown, retry it unchanged",
+                            BROKER_NO_WORKER_RETRY_MS, NULL, 0);
         return;
     }
     self->stats.expired++;
-    broker_answer(self, job, TIX__V1__CODE__DEADLINE_EXCEEDED, "deadline: passed while waiting for a worker", 0, NULL,
-                  0);
+    broker_reply_answer(self, job, TIX__V1__CODE__DEADLINE_EXCEEDED, "deadline: passed while waiting for a worker", 0,
+                        NULL, 0);
 }
 
 static void
@@ -203,7 +208,8 @@ broker_step(broker_t *self, int timeout_ms)
         {zsock_resolve(self->events_out), 0, ZMQ_POLLIN, 0},
         {self->zap ? broker_zap_handle(self->zap) : NULL, 0, ZMQ_POLLIN, 0},
     };
-    int rc = zmq_poll(items, self->zap ? 5 : 4, timeout_ms);
+    int nitems = (int) TIX_ARRAY_LEN(items) - (self->zap ? 0 : 1); /* the ZAP handler's is last */
+    int rc = zmq_poll(items, nitems, timeout_ms);
     if (rc < 0)
         return errno == EINTR ? TIX_ERR_INTERRUPTED : TIX_ERR_IO;
     /* Handshakes wait for these answers: give them first. */
@@ -243,7 +249,8 @@ s_unavailable(broker_job_t *job, void *arg)
     self->stats.unavailable++;
     if (job->worker)
         job->worker->in_flight--;
-    broker_answer(self, job, TIX__V1__CODE__UNAVAILABLE, "broker: shutting down", BROKER_NO_WORKER_RETRY_MS, NULL, 0);
+    broker_reply_answer(self, job, TIX__V1__CODE__UNAVAILABLE, "broker: shutting down", BROKER_NO_WORKER_RETRY_MS, NULL,
+                        0);
 }
 
 void
