@@ -186,9 +186,9 @@ broker_zap_should_log(broker_zap_t *self, const char *public_txt, int64_t now_ms
 static bool
 s_decide(broker_zap_t *self, zmsg_t *req, char *user_id, char *status_text, size_t text_size, int64_t now_ms)
 {
-    char *frames[7] = {NULL};
+    char *frames[6] = {NULL};
     zframe_t *f = zmsg_first(req);
-    for (int i = 0; i < 6 && f; i++, f = zmsg_next(req))
+    for (size_t i = 0; i < TIX_ARRAY_LEN(frames) && f; i++, f = zmsg_next(req))
         frames[i] = zframe_strdup(f);
     zframe_t *cred = f;
     bool ok = false;
@@ -216,7 +216,7 @@ s_decide(broker_zap_t *self, zmsg_t *req, char *user_id, char *status_text, size
                          s_domains[domain], TIX_CURVE_KEY_SHOWN, key, frames[3]);
         }
     }
-    for (int i = 0; i < 6; i++)
+    for (size_t i = 0; i < TIX_ARRAY_LEN(frames); i++)
         free(frames[i]);
     return ok;
 }
