@@ -6,7 +6,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "broker_internal.h"
+#include "broker_backend.h"
+#include "broker_dispatch.h"
+#include "broker_events.h"
+#include "broker_frontend.h"
+#include "broker_reply.h"
+#include "broker_state.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -30,25 +35,6 @@
  * blocking calls resend a call left unanswered. */
 #define BROKER_FRONTEND_SNDHWM 5000
 
-void
-broker_config_defaults(broker_config_t *c)
-{
-    memset(c, 0, sizeof *c);
-    c->frontend = BROKER_DEFAULT_FRONTEND;
-    c->backend = BROKER_DEFAULT_BACKEND;
-    c->events_in = BROKER_DEFAULT_EVENTS_IN;
-    c->events_out = BROKER_DEFAULT_EVENTS_OUT;
-    c->queue_limit = BROKER_QUEUE_LIMIT;
-    c->default_timeout_ms = BROKER_DEFAULT_TIMEOUT_MS;
-    c->max_timeout_ms = BROKER_MAX_TIMEOUT_MS;
-    c->max_message_bytes = TIX_MAX_MESSAGE_BYTES;
-    c->drain_ms = BROKER_DRAIN_MS;
-    c->user_rate_per_s = BROKER_LIMIT_RATE_PER_S;
-    c->user_burst = BROKER_LIMIT_BURST;
-    c->client_rate_per_s = 0;
-    c->client_burst = BROKER_LIMIT_CLIENT_BURST;
-}
-
 static zsock_t *
 s_bind(broker_t *self, int type, const char *endpoints, broker_zap_domain_t domain)
 {
@@ -57,7 +43,7 @@ s_bind(broker_t *self, int type, const char *endpoints, broker_zap_domain_t doma
     zsock_t *sock = zsock_new(type);
     if (!sock)
         return NULL;
-    if (self->config.curve && !tix_curve_server_apply(broker_curve_pair(self->config.curve), what, sock)) {
+    if (self->config.curve && !tix_curve_server_apply(broker_zap_curve_pair(self->config.curve), what, sock)) {
         tix_error("cannot make a CURVE server\tsocket=%s err=\"%s\"", what, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
         return NULL;
@@ -112,7 +98,7 @@ broker_new(const broker_config_t *config)
     self->next_tick_ms = tix_now_ms() + BROKER_TICK_MS;
     char key[TIX_CURVE_KEY_SHOWN + 1] = "off";
     if (config->curve)
-        tix_curve_key_short(broker_curve_pair(config->curve)->public_txt, key);
+        tix_curve_key_short(broker_zap_curve_pair(config->curve)->public_txt, key);
     tix_info("broker listening\tfrontend=%s backend=%s events_in=%s events_out=%s queue_limit=%u curve=%s",
              broker_frontend_endpoint(self), broker_backend_endpoint(self), config->events_in, config->events_out,
              config->queue_limit, key);
@@ -122,9 +108,9 @@ broker_new(const broker_config_t *config)
 void
 broker_destroy(broker_t **self_p)
 {
-    broker_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    broker_t *self = *self_p;
     broker_jobs_destroy(&self->jobs);
     broker_edge_destroy(&self->edge);
     broker_limit_destroy(&self->limit);
@@ -166,14 +152,14 @@ s_on_deadline(broker_job_t *job, void *arg)
         /* It may have run at a worker that died: DEADLINE_EXCEEDED would
          * claim it did not. */
         self->stats.unavailable++;
-        broker_answer(self, job, TIX__V1__CODE__UNAVAILABLE,
-                      "broker: the worker holding this call was lost; its outcome is unknown, retry it unchanged",
-                      BROKER_NO_WORKER_RETRY_MS, NULL, 0);
+        broker_reply_answer(self, job, TIX__V1__CODE__UNAVAILABLE,
+                            "broker: the worker holding this call was lost; its outcome is unknown, retry it unchanged",
+                            BROKER_NO_WORKER_RETRY_MS, NULL, 0);
         return;
     }
     self->stats.expired++;
-    broker_answer(self, job, TIX__V1__CODE__DEADLINE_EXCEEDED, "deadline: passed while waiting for a worker", 0, NULL,
-                  0);
+    broker_reply_answer(self, job, TIX__V1__CODE__DEADLINE_EXCEEDED, "deadline: passed while waiting for a worker", 0,
+                        NULL, 0);
 }
 
 static void
@@ -222,7 +208,8 @@ broker_step(broker_t *self, int timeout_ms)
         {zsock_resolve(self->events_out), 0, ZMQ_POLLIN, 0},
         {self->zap ? broker_zap_handle(self->zap) : NULL, 0, ZMQ_POLLIN, 0},
     };
-    int rc = zmq_poll(items, self->zap ? 5 : 4, timeout_ms);
+    int nitems = (int) TIX_ARRAY_LEN(items) - (self->zap ? 0 : 1); /* the ZAP handler's is last */
+    int rc = zmq_poll(items, nitems, timeout_ms);
     if (rc < 0)
         return errno == EINTR ? TIX_ERR_INTERRUPTED : TIX_ERR_IO;
     /* Handshakes wait for these answers: give them first. */
@@ -262,7 +249,8 @@ s_unavailable(broker_job_t *job, void *arg)
     self->stats.unavailable++;
     if (job->worker)
         job->worker->in_flight--;
-    broker_answer(self, job, TIX__V1__CODE__UNAVAILABLE, "broker: shutting down", BROKER_NO_WORKER_RETRY_MS, NULL, 0);
+    broker_reply_answer(self, job, TIX__V1__CODE__UNAVAILABLE, "broker: shutting down", BROKER_NO_WORKER_RETRY_MS, NULL,
+                        0);
 }
 
 void

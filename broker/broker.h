@@ -21,65 +21,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "broker_config.h"
+#include "broker_stats.h"
 #include "tix_err.h"
 
-#define BROKER_DEFAULT_FRONTEND "tcp://*:5555"
-#define BROKER_DEFAULT_BACKEND "tcp://*:5556"
-#define BROKER_DEFAULT_EVENTS_IN "tcp://*:5557"
-#define BROKER_DEFAULT_EVENTS_OUT "tcp://*:5558"
-#define BROKER_QUEUE_LIMIT 10000       /* default calls waiting for credit */
-#define BROKER_DEFAULT_TIMEOUT_MS 5000 /* for calls with timeout_ms == 0 */
-#define BROKER_MAX_TIMEOUT_MS 60000    /* larger timeouts are clamped */
-#define BROKER_DRAIN_MS 3000           /* shutdown: time left to workers */
-#define BROKER_NO_WORKER_RETRY_MS 500  /* retry_after_ms when no worker lives */
-
 typedef struct broker broker_t;
-typedef struct broker_curve broker_curve_t; /* broker_zap.h */
-
-typedef struct {
-    const char *frontend;   /* bind endpoint(s) for clients, comma-separated */
-    const char *backend;    /* bind endpoint(s) for workers */
-    const char *events_in;  /* XSUB bind endpoint(s) for worker PUBs */
-    const char *events_out; /* XPUB bind endpoint(s) for subscribers */
-    uint32_t queue_limit;   /* max calls waiting for a worker */
-    uint32_t default_timeout_ms;
-    uint32_t max_timeout_ms;
-    uint32_t max_message_bytes; /* ZMQ_MAXMSGSIZE on every socket */
-    uint32_t drain_ms;
-    double user_rate_per_s;   /* per-user refill; 0 = no rate limiting */
-    uint32_t user_burst;      /* per-user calls at once */
-    double client_rate_per_s; /* per-client refill, every method; 0 = no per-client rate limiting */
-    uint32_t client_burst;    /* per-client calls at once */
-    broker_curve_t *curve;    /* CURVE keys and allow-lists (broker_zap.h); NULL: CURVE off. Borrowed */
-} broker_config_t;
-
-/* Counters, for logs and tests. */
-typedef struct {
-    uint64_t calls;                 /* calls received on the frontend */
-    uint64_t invalid;               /* calls answered INVALID_ARGUMENT/UNIMPLEMENTED */
-    uint64_t forwarded;             /* jobs sent to workers (including re-dispatches) */
-    uint64_t redispatched;          /* jobs re-sent after their worker died */
-    uint64_t replied;               /* replies sent to clients */
-    uint64_t unroutable;            /* replies dropped: client gone or not reading */
-    uint64_t exhausted;             /* RESOURCE_EXHAUSTED answers */
-    uint64_t fair_refused;          /* ... of which: queued calls refused to make room for a client under its share */
-    uint64_t expired;               /* DEADLINE_EXCEEDED answers */
-    uint64_t unavailable;           /* UNAVAILABLE answers */
-    uint64_t worker_garbage;        /* malformed backend messages dropped */
-    uint64_t stale_replies;         /* worker replies for unknown jobs dropped */
-    uint64_t workers_lost;          /* workers declared dead */
-    uint64_t events;                /* order events proxied */
-    uint64_t edge_answers;          /* Purchases answered at the edge (sold out) */
-    uint64_t edge_pages;            /* SaleBuyers pages requested from workers */
-    uint64_t edge_evicted;          /* sold-out sales evicted from a full edge (least recently used) */
-    uint64_t edge_dropped;          /* edge entries dropped: Redis's answers showed the sale changed */
-    uint64_t rate_limited;          /* calls refused by the per-user or per-client rate limit */
-    uint64_t subscriptions_refused; /* event-feed subscriptions not applied */
-    uint64_t subscribers_cut;       /* event-feed connections ended for them */
-} broker_stats_t;
-
-/* Fills config with the defaults above. */
-void broker_config_defaults(broker_config_t *config);
 
 /* Binds every endpoint (as CURVE servers, with the ZAP handler, when
  * config->curve is set; it must then outlive the broker). Returns NULL (after logging the reason) when one

@@ -76,9 +76,9 @@ broker_edge_new(size_t max_sales, size_t max_buyers)
 void
 broker_edge_destroy(broker_edge_t **self_p)
 {
-    broker_edge_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    broker_edge_t *self = *self_p;
     zhashx_destroy(&self->sales);
     free(self);
     *self_p = NULL;

@@ -15,6 +15,8 @@
  *  - nothing goes upstream: the XSUB subscribes to `order.` once, so the
  *    workers' PUBs hold one subscription whatever subscribers do.
  */
+#include "broker_events.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,7 +24,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "broker_internal.h"
 #include "tix_log.h"
 #include "tix_util.h"
 

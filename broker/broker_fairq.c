@@ -60,9 +60,9 @@ broker_fairq_new(void)
 void
 broker_fairq_destroy(broker_fairq_t **self_p)
 {
-    broker_fairq_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    broker_fairq_t *self = *self_p;
     zhashx_destroy(&self->flows);
     free(self);
     *self_p = NULL;

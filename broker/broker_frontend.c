@@ -1,57 +1,20 @@
 /*
- * broker_frontend.c - calls from clients: envelope, decoding, the method
- * handler table, and replies.
+ * broker_frontend.c - calls from clients: envelope, decoding, admission
+ * (admin allow-list, rate limits, the queue's bound) and the method handler
+ * table.
  */
+#include "broker_frontend.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "broker_internal.h"
+#include "broker_dispatch.h"
+#include "broker_reply.h"
+#include "broker_soldout.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
 typedef void(broker_handler_fn)(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call);
-
-void
-broker_send_reply(broker_t *self, zframe_t *client, const tix_status_t *status, const void *body, size_t body_size)
-{
-    zmsg_t *reply = zmsg_new();
-    zmsg_append(reply, &client);
-    zmsg_addmem(reply, NULL, 0);
-    tix_reply_append(reply, status, body, body_size);
-    if (zmsg_send(&reply, self->frontend) != 0) {
-        /* EHOSTUNREACH: the client left; EAGAIN: it stopped reading. Either
-         * way the answer has nowhere to go; other clients are unaffected. */
-        self->stats.unroutable++;
-        zmsg_destroy(&reply);
-        return;
-    }
-    self->stats.replied++;
-}
-
-void
-broker_answer(broker_t *self, broker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
-              const void *body, size_t body_size)
-{
-    if (!job->client) { /* an internal job: the broker asked, not a client */
-        broker_soldout_on_answer(self, job, code, body, body_size);
-        return;
-    }
-    tix_status_t status = {job->call_id, code, message, retry_after_ms};
-    zframe_t *client = job->client;
-    job->client = NULL;
-    broker_jobs_free(self->jobs, job);
-    broker_send_reply(self, client, &status, body, body_size);
-}
-
-static void
-s_reply_status(broker_t *self, zframe_t **client, uint64_t call_id, tix_code code, const char *message,
-               uint32_t retry_after_ms)
-{
-    tix_status_t status = {call_id, code, message, retry_after_ms};
-    zframe_t *c = *client;
-    *client = NULL;
-    broker_send_reply(self, c, &status, NULL, 0);
-}
 
 /* Health.Check: answered here. SERVING while some live worker has Redis. */
 static void
@@ -72,13 +35,12 @@ s_on_health(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
     uint8_t buf[16];
     size_t size = tix__v1__health_check_response__pack(&resp, buf);
     tix_status_t status = {call->call_id, TIX__V1__CODE__OK, NULL, 0};
-    zframe_t *c = *client;
-    *client = NULL;
-    broker_send_reply(self, c, &status, buf, size);
+    broker_reply_send(self, client, &status, buf, size);
 }
 
-uint32_t
-broker_retry_after_ms(const broker_t *self)
+/* The retry_after_ms to suggest with RESOURCE_EXHAUSTED right now. */
+static uint32_t
+s_retry_after_ms(const broker_t *self)
 {
     /* Time for the workers to drain what is queued, at their recent pace;
      * before any pace is measured, assume a modest 5,000 calls/s. */
@@ -103,32 +65,35 @@ s_make_room(broker_t *self)
         return false;
     self->stats.exhausted++;
     self->stats.fair_refused++;
-    broker_answer(self, victim, TIX__V1__CODE__RESOURCE_EXHAUSTED,
-                  "broker: queue full, this client holds more than its share of it; retry later",
-                  broker_retry_after_ms(self), NULL, 0);
+    broker_reply_answer(self, victim, TIX__V1__CODE__RESOURCE_EXHAUSTED,
+                        "broker: queue full, this client holds more than its share of it; retry later",
+                        s_retry_after_ms(self), NULL, 0);
     return true;
 }
 
-/* Every method served by workers: admission, then the queue. */
+/* Every method served by workers: answered at the sold-out edge when it can
+ * be (broker_soldout.h), else admission, then the queue. */
 static void
 s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
 {
+    if (broker_soldout_answer(self, client, call))
+        return;
     if (self->draining) {
         self->stats.unavailable++;
-        s_reply_status(self, client, call->call_id, TIX__V1__CODE__UNAVAILABLE, "broker: shutting down",
-                       BROKER_NO_WORKER_RETRY_MS);
+        broker_reply_status(self, client, call->call_id, TIX__V1__CODE__UNAVAILABLE, "broker: shutting down",
+                            BROKER_NO_WORKER_RETRY_MS);
         return;
     }
     if (broker_workers_count(self->workers) == 0) {
         self->stats.unavailable++;
-        s_reply_status(self, client, call->call_id, TIX__V1__CODE__UNAVAILABLE, "broker: no sale worker connected",
-                       BROKER_NO_WORKER_RETRY_MS);
+        broker_reply_status(self, client, call->call_id, TIX__V1__CODE__UNAVAILABLE, "broker: no sale worker connected",
+                            BROKER_NO_WORKER_RETRY_MS);
         return;
     }
     if (broker_jobs_queued(self->jobs) >= self->config.queue_limit && !s_make_room(self)) {
         self->stats.exhausted++;
-        s_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED,
-                       "broker: queue full, retry later", broker_retry_after_ms(self));
+        broker_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED,
+                            "broker: queue full, retry later", s_retry_after_ms(self));
         return;
     }
     uint32_t timeout = call->timeout_ms ? call->timeout_ms : self->config.default_timeout_ms;
@@ -148,16 +113,8 @@ s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
     broker_dispatch(self);
 }
 
-/* Purchase: answered here once its sale is sold out (broker_edge.h). */
-static void
-s_on_purchase(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
-{
-    if (!broker_soldout_answer(self, client, call))
-        s_on_forward(self, client, msg, call);
-}
-
 static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
-    [TIX_METHOD_PURCHASE] = s_on_purchase,   [TIX_METHOD_GET_SALE] = s_on_forward,
+    [TIX_METHOD_PURCHASE] = s_on_forward,    [TIX_METHOD_GET_SALE] = s_on_forward,
     [TIX_METHOD_GET_ORDER] = s_on_forward,   [TIX_METHOD_CREATE_SALE] = s_on_forward,
     [TIX_METHOD_HEALTH_CHECK] = s_on_health,
 };
@@ -167,13 +124,13 @@ static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
 static bool
 s_admin_denied(broker_t *self, zframe_t **client, const tix_call_t *call)
 {
-    if (!self->zap || !call->method->admin || broker_curve_is_admin(self->config.curve, self->call_key))
+    if (!self->zap || !call->method->admin || broker_zap_curve_is_admin(self->config.curve, self->call_key))
         return false;
     char key[TIX_CURVE_KEY_SHOWN + 1];
     tix_curve_key_short(self->call_key, key);
     tix_debug("admin call refused\tmethod=%s key=%s", call->method->name, key);
-    s_reply_status(self, client, call->call_id, TIX__V1__CODE__PERMISSION_DENIED,
-                   "admin: this client's CURVE key is not on the broker's admin allow-list (--curve-admins)", 0);
+    broker_reply_status(self, client, call->call_id, TIX__V1__CODE__PERMISSION_DENIED,
+                        "admin: this client's CURVE key is not on the broker's admin allow-list (--curve-admins)", 0);
     return true;
 }
 
@@ -197,15 +154,16 @@ s_identify(broker_t *self, zframe_t *client, zmsg_t *msg)
         self->call_flow = broker_jobs_flow_key(self->jobs, zframe_data(client), zframe_size(client));
 }
 
-/* The user a call is made for, when it names one: the rate limit's key. */
+/* The user a call is made for, when its request names one (a user_id
+ * field): the rate limit's key. */
 static const char *
 s_rate_key(const tix_call_t *call)
 {
-    switch (call->method->id) {
-    case TIX_METHOD_PURCHASE: return ((const Tix__V1__PurchaseRequest *) call->request)->user_id;
-    case TIX_METHOD_GET_ORDER: return ((const Tix__V1__GetOrderRequest *) call->request)->user_id;
-    default: return NULL;
-    }
+    const ProtobufCFieldDescriptor *field =
+        protobuf_c_message_descriptor_get_field_by_name(call->method->input, "user_id");
+    if (!field || field->type != PROTOBUF_C_TYPE_STRING || !call->request)
+        return NULL;
+    return *(const char *const *) ((const char *) call->request + field->offset);
 }
 
 /* True (after answering RESOURCE_EXHAUSTED) when the call's client is over
@@ -226,7 +184,7 @@ s_rate_limited(broker_t *self, zframe_t **client, const tix_call_t *call)
         return false;
     self->stats.rate_limited++;
     self->stats.exhausted++;
-    s_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED, why, wait_ms);
+    broker_reply_status(self, client, call->call_id, TIX__V1__CODE__RESOURCE_EXHAUSTED, why, wait_ms);
     return true;
 }
 
@@ -262,7 +220,7 @@ broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
     }
     if (call.code != TIX__V1__CODE__OK) {
         self->stats.invalid++;
-        s_reply_status(self, &client, call.call_id, call.code, call.message, 0);
+        broker_reply_status(self, &client, call.call_id, call.code, call.message, 0);
     } else if (!s_admin_denied(self, &client, &call) && !s_rate_limited(self, &client, &call)) {
         s_handlers[call.method->id](self, &client, msg, &call);
     }

@@ -63,9 +63,9 @@ broker_jobs_new(void)
 void
 broker_jobs_destroy(broker_jobs_t **self_p)
 {
-    broker_jobs_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    broker_jobs_t *self = *self_p;
     for (size_t c = 0; c < self->nchunks; c++) {
         for (size_t i = 0; i < CHUNK_JOBS; i++) {
             zframe_destroy(&self->chunks[c][i].client);

@@ -29,10 +29,20 @@
 
 typedef struct broker_jobs broker_jobs_t;
 
-typedef struct broker_job {
-    uint64_t job_id;  /* 0 while the slot is free */
-    zframe_t *client; /* client routing id (owned) */
-    zframe_t *body;   /* request body as received (owned) */
+typedef struct broker_job broker_job_t;
+
+/* Takes the answer to an internal job (one the broker itself asked, with no
+ * client), and the job: it frees it (broker_jobs_free). Called on the way
+ * out (broker_reply.h), wherever the answer comes from: a worker, a
+ * deadline, a lost worker, shutdown. */
+typedef void(broker_job_done_fn)(broker_job_t *job, tix_code code, const void *body, size_t body_size, void *arg);
+
+struct broker_job {
+    uint64_t job_id;             /* 0 while the slot is free */
+    zframe_t *client;            /* client routing id (owned); NULL for an internal job */
+    broker_job_done_fn *on_done; /* an internal job's completion hook */
+    void *on_done_arg;           /* passed to on_done */
+    zframe_t *body;              /* request body as received (owned) */
     const tix_method_t *method;
     uint64_t call_id;                         /* the client's, echoed in the reply */
     int64_t deadline_ms;                      /* monotonic; work not started by then is not started */
@@ -42,7 +52,7 @@ typedef struct broker_job {
     uint64_t flow;                            /* whose queue it waits in (broker_fairq_key); 0 = the broker's */
     uint32_t prev, next;                      /* links in its flow's queue (slot numbers) */
     bool queued;
-} broker_job_t;
+};
 
 broker_jobs_t *broker_jobs_new(void);
 /* Frees every job (and its frames) and the table. NULL-safe; sets *self NULL. */

@@ -42,9 +42,9 @@ broker_limit_new(double rate_per_s, uint32_t burst, uint32_t slots)
 void
 broker_limit_destroy(broker_limit_t **self_p)
 {
-    broker_limit_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    broker_limit_t *self = *self_p;
     free(self->buckets);
     free(self);
     *self_p = NULL;

@@ -1,18 +1,22 @@
 /*
  * broker_soldout.c - drives the sold-out edge: notices a sold-out sale in
  * the Purchase replies passing through, loads its buyers through workers
- * with internal SaleBuyers jobs (jobs without a client; job->call_id holds
- * the edge's load number), drops a sale whenever a reply shows Redis no
- * longer holds what the edge caches, and answers Purchase for ready sales
- * at the frontend.
+ * with internal SaleBuyers jobs (jobs without a client whose completion
+ * hook is s_on_page; job->call_id holds the edge's load number), drops a
+ * sale whenever a reply shows Redis no longer holds what the edge caches,
+ * and answers Purchase for ready sales at the frontend.
  */
+#include "broker_soldout.h"
+
 #include <string.h>
 
-#include "broker_internal.h"
+#include "broker_reply.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
 #define BROKER_EDGE_LOAD_TIMEOUT_MS 5000
+
+static void s_on_page(broker_job_t *job, tix_code code, const void *body, size_t body_size, void *arg);
 
 /* Queues an internal job for one page of sale_id's buyers. */
 static void
@@ -22,7 +26,9 @@ s_load_page(broker_t *self, const char *sale_id, const char *cursor, uint64_t lo
     req.sale_id = (char *) sale_id;
     req.cursor = (char *) cursor;
     broker_job_t *job = broker_jobs_alloc(self->jobs);
-    job->client = NULL; /* internal: the answer comes back to broker_soldout_on_answer */
+    job->client = NULL; /* internal: the answer comes back to s_on_page */
+    job->on_done = s_on_page;
+    job->on_done_arg = self;
     job->call_id = load;
     job->body = tix_frame_pack(&req.base);
     job->method = tix_method_get(TIX_METHOD_SALE_BUYERS);
@@ -32,7 +38,7 @@ s_load_page(broker_t *self, const char *sale_id, const char *cursor, uint64_t lo
 }
 
 /* A bump allocator over a caller's buffer: every Purchase reply passes
- * through broker_soldout_check_reply, and reading its `remaining` should
+ * through broker_soldout_on_reply, and reading its `remaining` should
  * cost no heap allocation. Nothing is freed; the buffer dies with the call. */
 typedef struct {
     uint8_t buf[512]; /* a PurchaseReply within PROTOCOL.md's limits needs < 200 */
@@ -170,15 +176,20 @@ s_take_at_edge(broker_job_t *job, void *arg)
     uint8_t buf[EDGE_REPLY_MAX];
     size_t size = req ? s_edge_reply(self, req, buf) : 0;
     if (size)
-        broker_answer(self, job, TIX__V1__CODE__OK, NULL, 0, buf, size);
+        broker_reply_answer(self, job, TIX__V1__CODE__OK, NULL, 0, buf, size);
     if (req)
         tix__v1__purchase_request__free_unpacked(req, NULL);
     return size > 0;
 }
 
-void
-broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const void *body, size_t body_size)
+/* The answer to an internal SaleBuyers job: the next page, the sale ready
+ * (then queued Purchases for it are answered here), or a failed load. Runs
+ * on the way out (broker_reply_answer), possibly while a worker is being
+ * buried or dispatched to: it only queues jobs, which that caller sends. */
+static void
+s_on_page(broker_job_t *job, tix_code code, const void *body, size_t body_size, void *arg)
 {
+    broker_t *self = arg;
     Tix__Worker__V1__SaleBuyersRequest *req =
         tix__worker__v1__sale_buyers_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
     uint64_t load = job->call_id;
@@ -206,21 +217,18 @@ broker_soldout_on_answer(broker_t *self, broker_job_t *job, tix_code code, const
     if (page)
         tix__worker__v1__buyers_page__free_unpacked(page, NULL);
     tix__worker__v1__sale_buyers_request__free_unpacked(req, NULL);
-    /* No broker_dispatch here: this runs inside broker_answer, which may be
-     * burying a worker or holding one (s_on_orphan, s_on_reply); those
-     * callers dispatch once they are done. */
 }
 
 bool
 broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call)
 {
+    if (call->method->id != TIX_METHOD_PURCHASE)
+        return false;
     uint8_t buf[EDGE_REPLY_MAX];
     size_t size = s_edge_reply(self, (const Tix__V1__PurchaseRequest *) call->request, buf);
     if (!size)
         return false;
     tix_status_t status = {call->call_id, TIX__V1__CODE__OK, NULL, 0};
-    zframe_t *c = *client;
-    *client = NULL;
-    broker_send_reply(self, c, &status, buf, size);
+    broker_reply_send(self, client, &status, buf, size);
     return true;
 }

@@ -28,9 +28,9 @@ broker_workers_new(void)
 void
 broker_workers_destroy(broker_workers_t **self_p)
 {
-    broker_workers_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    broker_workers_t *self = *self_p;
     for (size_t i = 0; i < self->count; i++)
         free(self->items[i]);
     free(self->items);

@@ -14,7 +14,7 @@
 
 #define ZAP_BATCH 64 /* requests answered per wakeup */
 
-struct broker_curve {
+struct broker_zap_curve {
     tix_curve_pair_t pair;                        /* the broker's keys */
     tix_curve_allow_t *allow[BROKER_ZAP_DOMAINS]; /* per domain; NULL: no one (events-out) */
     tix_curve_allow_t *admins;                    /* NULL: no admin */
@@ -27,8 +27,8 @@ typedef struct {
 } zap_denied_t;
 
 struct broker_zap {
-    zsock_t *rep;          /* bound to BROKER_ZAP_ENDPOINT */
-    broker_curve_t *curve; /* borrowed */
+    zsock_t *rep;              /* bound to BROKER_ZAP_ENDPOINT */
+    broker_zap_curve_t *curve; /* borrowed */
     zap_denied_t denied[BROKER_ZAP_DENIED_SLOTS];
     uint64_t ndenied; /* denials, logged or not */
 };
@@ -58,10 +58,10 @@ s_allow(const char *path, const char *flag, bool required, tix_curve_allow_t **l
     return *list != NULL;
 }
 
-broker_curve_t *
-broker_curve_load(const broker_curve_paths_t *paths, char *why, size_t why_size)
+broker_zap_curve_t *
+broker_zap_curve_load(const broker_zap_curve_paths_t *paths, char *why, size_t why_size)
 {
-    broker_curve_t *self = xcalloc(1, sizeof *self);
+    broker_zap_curve_t *self = xcalloc(1, sizeof *self);
     char sub[256];
     if (!paths->secret || !*paths->secret) {
         snprintf(why, why_size, "--curve needs --curve-secret (the broker's certificate, from tix keygen)");
@@ -82,16 +82,16 @@ broker_curve_load(const broker_curve_paths_t *paths, char *why, size_t why_size)
     self->allow[BROKER_ZAP_EVENTS_OUT] = self->owned[BROKER_ZAP_EVENTS_OUT];
     return self;
 fail:
-    broker_curve_destroy(&self);
+    broker_zap_curve_destroy(&self);
     return NULL;
 }
 
 void
-broker_curve_destroy(broker_curve_t **self_p)
+broker_zap_curve_destroy(broker_zap_curve_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    broker_curve_t *self = *self_p;
+    broker_zap_curve_t *self = *self_p;
     for (int i = 0; i < BROKER_ZAP_DOMAINS; i++)
         tix_curve_allow_destroy(&self->owned[i]);
     tix_curve_allow_destroy(&self->admins);
@@ -101,25 +101,25 @@ broker_curve_destroy(broker_curve_t **self_p)
 }
 
 const tix_curve_pair_t *
-broker_curve_pair(const broker_curve_t *self)
+broker_zap_curve_pair(const broker_zap_curve_t *self)
 {
     return &self->pair;
 }
 
 bool
-broker_curve_allowed(broker_curve_t *self, broker_zap_domain_t domain, const char *public_txt)
+broker_zap_curve_allowed(broker_zap_curve_t *self, broker_zap_domain_t domain, const char *public_txt)
 {
     return tix_curve_allow_has(self->allow[domain], public_txt);
 }
 
 bool
-broker_curve_is_admin(broker_curve_t *self, const char *public_txt)
+broker_zap_curve_is_admin(broker_zap_curve_t *self, const char *public_txt)
 {
     return public_txt && *public_txt && tix_curve_allow_has(self->admins, public_txt);
 }
 
 broker_zap_t *
-broker_zap_new(broker_curve_t *curve)
+broker_zap_new(broker_zap_curve_t *curve)
 {
     broker_zap_t *self = xcalloc(1, sizeof *self);
     self->curve = curve;
@@ -186,9 +186,9 @@ broker_zap_should_log(broker_zap_t *self, const char *public_txt, int64_t now_ms
 static bool
 s_decide(broker_zap_t *self, zmsg_t *req, char *user_id, char *status_text, size_t text_size, int64_t now_ms)
 {
-    char *frames[7] = {NULL};
+    char *frames[6] = {NULL};
     zframe_t *f = zmsg_first(req);
-    for (int i = 0; i < 6 && f; i++, f = zmsg_next(req))
+    for (size_t i = 0; i < TIX_ARRAY_LEN(frames) && f; i++, f = zmsg_next(req))
         frames[i] = zframe_strdup(f);
     zframe_t *cred = f;
     bool ok = false;
@@ -203,7 +203,7 @@ s_decide(broker_zap_t *self, zmsg_t *req, char *user_id, char *status_text, size
     } else {
         char key[TIX_CURVE_KEY_TXT_BYTES];
         zmq_z85_encode(key, zframe_data(cred), 32);
-        ok = broker_curve_allowed(self->curve, (broker_zap_domain_t) domain, key);
+        ok = broker_zap_curve_allowed(self->curve, (broker_zap_domain_t) domain, key);
         if (ok) {
             snprintf(user_id, TIX_CURVE_KEY_TXT_BYTES, "%s", key);
             snprintf(status_text, text_size, "OK");
@@ -216,7 +216,7 @@ s_decide(broker_zap_t *self, zmsg_t *req, char *user_id, char *status_text, size
                          s_domains[domain], TIX_CURVE_KEY_SHOWN, key, frames[3]);
         }
     }
-    for (int i = 0; i < 6; i++)
+    for (size_t i = 0; i < TIX_ARRAY_LEN(frames); i++)
         free(frames[i]);
     return ok;
 }

@@ -1,6 +1,6 @@
 /*
  * broker_zap.h - CURVE for the broker: its key pair and allow-lists
- * (broker_curve_t), and the ZAP handler that checks every connecting peer
+ * (broker_zap_curve_t), and the ZAP handler that checks every connecting peer
  * (broker_zap_t).
  *
  * Each of the broker's four sockets is a CURVE server in its own ZAP
@@ -49,28 +49,28 @@ typedef struct {
     const char *workers;     /* allow-list: backend and events-in */
     const char *subscribers; /* allow-list: events-out (NULL: no one) */
     const char *admins;      /* allow-list: AdminService methods (NULL: no one) */
-} broker_curve_paths_t;
+} broker_zap_curve_paths_t;
 
-typedef struct broker_curve broker_curve_t;
+typedef struct broker_zap_curve broker_zap_curve_t;
 typedef struct broker_zap broker_zap_t;
 
 /* Loads the broker's key pair and allow-lists. NULL with one line in why
  * when a file is missing or unsafe (secret file readable by others) or a
  * required one (secret, clients, workers) is not given. Caller owns it. */
-broker_curve_t *broker_curve_load(const broker_curve_paths_t *paths, char *why, size_t why_size);
-void broker_curve_destroy(broker_curve_t **self_p);
+broker_zap_curve_t *broker_zap_curve_load(const broker_zap_curve_paths_t *paths, char *why, size_t why_size);
+void broker_zap_curve_destroy(broker_zap_curve_t **self_p);
 /* The broker's key pair (borrowed). */
-const tix_curve_pair_t *broker_curve_pair(const broker_curve_t *self);
+const tix_curve_pair_t *broker_zap_curve_pair(const broker_zap_curve_t *self);
 /* The ZAP domain name of a socket. */
 const char *broker_zap_domain_name(broker_zap_domain_t domain);
 /* True when public_txt may connect to domain. */
-bool broker_curve_allowed(broker_curve_t *self, broker_zap_domain_t domain, const char *public_txt);
+bool broker_zap_curve_allowed(broker_zap_curve_t *self, broker_zap_domain_t domain, const char *public_txt);
 /* True when public_txt is on the admin allow-list. */
-bool broker_curve_is_admin(broker_curve_t *self, const char *public_txt);
+bool broker_zap_curve_is_admin(broker_zap_curve_t *self, const char *public_txt);
 
 /* Binds the ZAP handler. curve is borrowed and must outlive it. NULL (after
  * logging why) when the endpoint is taken. */
-broker_zap_t *broker_zap_new(broker_curve_t *curve);
+broker_zap_t *broker_zap_new(broker_zap_curve_t *curve);
 void broker_zap_destroy(broker_zap_t **self_p);
 /* The REP socket's libzmq handle, for zmq_poll. */
 void *broker_zap_handle(broker_zap_t *self);

@@ -13,7 +13,8 @@
 #include <cmocka.h>
 
 #include "broker.h"
-#include "broker_internal.h"
+#include "broker_events.h"
+#include "broker_state.h"
 #include "tix_codec.h"
 #include "tix_util.h"
 

@@ -212,12 +212,12 @@ test_broker_logs_a_denied_key_at_most_once_a_minute(void **state)
     char pub[TIX_CURVE_KEY_TXT_BYTES], path[600], why[512];
     s_keygen("kbroker", pub);
     s_path(path, sizeof path, "kbroker");
-    broker_curve_paths_t paths = {.secret = path, .clients = path, .workers = path};
-    broker_curve_t *curve = broker_curve_load(&paths, why, sizeof why);
+    broker_zap_curve_paths_t paths = {.secret = path, .clients = path, .workers = path};
+    broker_zap_curve_t *curve = broker_zap_curve_load(&paths, why, sizeof why);
     assert_non_null(curve);
-    assert_true(broker_curve_allowed(curve, BROKER_ZAP_EVENTS_IN, pub));
-    assert_false(broker_curve_allowed(curve, BROKER_ZAP_EVENTS_OUT, pub)); /* no subscribers list: no one */
-    assert_false(broker_curve_is_admin(curve, pub));
+    assert_true(broker_zap_curve_allowed(curve, BROKER_ZAP_EVENTS_IN, pub));
+    assert_false(broker_zap_curve_allowed(curve, BROKER_ZAP_EVENTS_OUT, pub)); /* no subscribers list: no one */
+    assert_false(broker_zap_curve_is_admin(curve, pub));
     broker_zap_t *zap = broker_zap_new(curve);
     assert_non_null(zap);
     const char *k1 = "1111111111111111111111111111111111111111", *k2 = "2222222222222222222222222222222222222222";
@@ -233,9 +233,9 @@ test_broker_logs_a_denied_key_at_most_once_a_minute(void **state)
         assert_true(broker_zap_should_log(zap, k, 100000 + i));
     }
     broker_zap_destroy(&zap);
-    broker_curve_destroy(&curve);
+    broker_zap_curve_destroy(&curve);
     paths.clients = NULL;
-    assert_null(broker_curve_load(&paths, why, sizeof why));
+    assert_null(broker_zap_curve_load(&paths, why, sizeof why));
     assert_non_null(strstr(why, "--curve-clients"));
 }
 

@@ -32,7 +32,11 @@
 
 #include <string.h>
 
-#include "broker_internal.h"
+#include "broker.h"
+#include "broker_backend.h"
+#include "broker_dispatch.h"
+#include "broker_frontend.h"
+#include "broker_state.h"
 #include "tix_util.h"
 
 #define FX_FRONTEND "inproc://fuzz-broker-frontend"

@@ -1,0 +1,47 @@
+/*
+ * broker_reply.c - replies to clients, and answers to jobs.
+ */
+#include "broker_reply.h"
+
+void
+broker_reply_send(broker_t *self, zframe_t **client, const tix_status_t *status, const void *body, size_t body_size)
+{
+    zmsg_t *reply = zmsg_new();
+    zmsg_append(reply, client);
+    zmsg_addmem(reply, NULL, 0);
+    tix_reply_append(reply, status, body, body_size);
+    if (zmsg_send(&reply, self->frontend) != 0) {
+        /* EHOSTUNREACH: the client left; EAGAIN: it stopped reading. Either
+         * way the answer has nowhere to go; other clients are unaffected. */
+        self->stats.unroutable++;
+        zmsg_destroy(&reply);
+        return;
+    }
+    self->stats.replied++;
+}
+
+void
+broker_reply_status(broker_t *self, zframe_t **client, uint64_t call_id, tix_code code, const char *message,
+                    uint32_t retry_after_ms)
+{
+    tix_status_t status = {call_id, code, message, retry_after_ms};
+    broker_reply_send(self, client, &status, NULL, 0);
+}
+
+void
+broker_reply_answer(broker_t *self, broker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
+                    const void *body, size_t body_size)
+{
+    if (!job->client) { /* an internal job: the broker asked, not a client */
+        if (job->on_done)
+            job->on_done(job, code, body, body_size, job->on_done_arg);
+        else
+            broker_jobs_free(self->jobs, job);
+        return;
+    }
+    tix_status_t status = {job->call_id, code, message, retry_after_ms};
+    zframe_t *client = job->client;
+    job->client = NULL;
+    broker_jobs_free(self->jobs, job);
+    broker_reply_send(self, &client, &status, body, body_size);
+}

@@ -1,0 +1,29 @@
+/*
+ * broker_soldout.h - sold out at the edge, driven: what the broker learns
+ * from the replies passing through, and Purchase answered at the frontend
+ * once a sale is ready in the edge's table (broker_edge.h). The one place
+ * of the broker that knows Purchase. Loads go to workers as internal jobs
+ * whose answers come back through their completion hook (broker_jobs.h):
+ * nothing calls up into this module for them.
+ *
+ * Threading: the broker's loop thread only.
+ */
+#ifndef BROKER_SOLDOUT_H
+#define BROKER_SOLDOUT_H
+
+#include <stdbool.h>
+
+#include "broker_state.h"
+
+/* A worker answered job (a client's call) with code and body: notice a
+ * sold-out sale (Purchase, remaining 0; its load is queued, for the caller
+ * to dispatch), or drop the sale's edge entry when the answer shows Redis
+ * holds another sale than the one cached there (CreateSale OK, NOT_FOUND,
+ * DATA_LOSS, GetSale with stock). */
+void broker_soldout_on_reply(broker_t *self, const broker_job_t *job, tix_code code, const void *body,
+                             size_t body_size);
+/* Answers a valid call at the edge when it is a Purchase whose sale is
+ * ready there (takes *client); false when a worker must answer it. */
+bool broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * broker_state.h - the state of one broker, which every module of broker/
+ * reads and changes: its sockets, tables, counters and the call being
+ * handled. Below every module that includes it; not for other directories
+ * (tests and fuzz harnesses look inside, to check the tables).
+ *
+ * Threading: the broker's loop thread only.
+ */
+#ifndef BROKER_STATE_H
+#define BROKER_STATE_H
+
+#include <czmq.h>
+
+#include "broker_config.h"
+#include "broker_edge.h"
+#include "broker_jobs.h"
+#include "broker_limit.h"
+#include "broker_stats.h"
+#include "broker_workers.h"
+#include "broker_zap.h"
+#include "tix_codec.h"
+
+typedef struct broker broker_t;
+
+struct broker {
+    broker_config_t config;
+    zsock_t *frontend;   /* ROUTER, clients */
+    zsock_t *backend;    /* ROUTER, workers */
+    zsock_t *events_in;  /* XSUB, worker PUBs */
+    zsock_t *events_out; /* XPUB, subscribers */
+    broker_workers_t *workers;
+    broker_jobs_t *jobs;
+    broker_edge_t *edge;                    /* sold-out sales answered here */
+    broker_limit_t *limit;                  /* per-user token buckets */
+    broker_limit_t *client_limit;           /* per-client token buckets (every method) */
+    broker_zap_t *zap;                      /* ZAP handler; NULL when CURVE is off */
+    zhashx_t *subscribers;                  /* descriptor -> subscriptions held (broker_events.c) */
+    char call_key[TIX_CURVE_KEY_TXT_BYTES]; /* CURVE key of the call being handled, or "" */
+    uint64_t call_flow;                     /* its client's flow key (broker_fairq.h) */
+    broker_stats_t stats;
+    int64_t next_tick_ms;  /* next run of timers */
+    int64_t rate_since_ms; /* start of the current throughput window */
+    uint64_t rate_replied; /* stats.replied at rate_since_ms */
+    double replies_per_ms; /* smoothed worker throughput, for retry_after_ms */
+    bool draining;         /* no new work accepted */
+};
+
+#endif
