@@ -14,7 +14,8 @@ Used two ways:
     Stack(build_dir, curve).start(), .restart_broker(), .stop();
   - as a program (the Node.js client's tests): `stack.py BUILD_DIR [--curve]`
     prints one JSON line (frontend, keys), then reads commands on stdin:
-    "restart-broker" (answers "ok") and end of input (stops everything).
+    "restart-broker", "kill-broker", "start-broker", "pause-worker",
+    "resume-worker" (each answers "ok") and end of input (stops everything).
 """
 import json
 import os
@@ -149,12 +150,18 @@ class Stack:
         """The broker dies (SIGKILL): calls in flight at it are lost."""
         self._stop("broker", signal.SIGKILL)
 
+    def pause_worker(self, pause=True):
+        """SIGSTOP (or SIGCONT) the worker: calls dispatched to it wait."""
+        self.procs["worker"].send_signal(signal.SIGSTOP if pause else signal.SIGCONT)
+
     def restart_broker(self):
         self.kill_broker()
         self.start_broker()
         wait_until(self._serving, 15, "Health SERVING after a broker restart")
 
     def stop(self):
+        if "worker" in self.procs:
+            self.pause_worker(False)
         for name in ("worker", "broker", "redis"):
             self._stop(name)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -181,6 +188,8 @@ def main():
                 stack.kill_broker()
             elif cmd == "start-broker":
                 stack.start_broker()
+            elif cmd in ("pause-worker", "resume-worker"):
+                stack.pause_worker(cmd == "pause-worker")
             else:
                 print("unknown command " + cmd, flush=True)
                 continue

@@ -135,6 +135,23 @@ for (const curve of [false, true]) {
       assert.equal((await c.getSale(sale)).remaining, 2);
     });
 
+    test("a call lost with its broker is resent and answered once", async () => {
+      // The broker takes the call and dies before any answer (its worker is
+      // paused): only a resend, after the restart, can answer it.
+      const c = client(), sale = newId("s");
+      await c.createSale(sale, { total: 3 });
+      await stack.command("pause-worker");
+      const bought = c.purchase(sale, "bob", { requestId: "r-b", timeoutMs: 20000 });
+      await new Promise((r) => setTimeout(r, 300)); // the call reaches the broker
+      await stack.command("kill-broker");
+      await stack.command("start-broker");
+      await stack.command("resume-worker");
+      const r = await bought;
+      assert.equal(r.outcome, "PURCHASED");
+      assert.equal((await c.getOrder(sale, "bob")).orderId, r.orderId);
+      assert.equal((await c.getSale(sale)).remaining, 2); // one ticket, however often sent
+    });
+
     test("no broker is UNAVAILABLE at the deadline", async () => {
       const c = new tix.Client(`tcp://127.0.0.1:${await freePort()}`, { curve: false });
       clients.push(c);

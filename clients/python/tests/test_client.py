@@ -150,6 +150,32 @@ class Contract:
         self.assertEqual(got.get("r"), first)
         self.assertEqual(c.get_sale(sale).remaining, 2)
 
+    def test_a_call_lost_with_its_broker_is_resent_and_answered_once(self):
+        # The broker takes the call and dies before any answer (its worker
+        # is paused); only a resend, after the restart, can answer it.
+        c, sale = self.client(), new_id("s")
+        c.create_sale(sale, total=3)
+        self.stack.pause_worker()
+        got = {}
+
+        def buy():
+            try:
+                got["r"] = c.purchase(sale, "bob", request_id="r-b", timeout_ms=20000)
+            except tix.TixError as e:
+                got["r"] = e
+        t = threading.Thread(target=buy)
+        t.start()
+        time.sleep(0.3)  # the call reaches the broker, which queues or dispatches it
+        self.stack.kill_broker()
+        self.stack.start_broker()
+        self.stack.pause_worker(False)
+        t.join(30)
+        r = got.get("r")
+        self.assertIsInstance(r, tix.PurchaseResult, r)
+        self.assertEqual(r.outcome, tix.Outcome.PURCHASED)
+        self.assertEqual(c.get_order(sale, "bob").order_id, r.order_id)
+        self.assertEqual(c.get_sale(sale).remaining, 2)  # one ticket, however often sent
+
     def test_no_broker_is_unavailable_at_the_deadline(self):
         c = tix.Client("tcp://127.0.0.1:%d" % stack.free_port(), curve=False)
         self.addCleanup(c.close)
