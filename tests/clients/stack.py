@@ -49,6 +49,7 @@ class Stack:
         self.curve = curve
         self.dir = tempfile.mkdtemp(prefix="tix-client-test-")
         self.procs = {}
+        self.bad_exits = []  # processes that did not stop cleanly
         ports = [free_port() for _ in range(5)]
         self.redis_port = ports[0]
         self.frontend = "tcp://127.0.0.1:%d" % ports[1]
@@ -145,6 +146,11 @@ class Stack:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        if p and sig == signal.SIGTERM and p.returncode != 0:
+            # A clean stop exits 0; a sanitizer report or a crash does not.
+            sys.stderr.write("stack: %s exited %s; its log:\n" % (name, p.returncode))
+            sys.stderr.write(open(os.path.join(self.dir, name + ".log"), errors="replace").read()[-4000:])
+            self.bad_exits.append(name)
 
     def kill_broker(self):
         """The broker dies (SIGKILL): calls in flight at it are lost."""
@@ -160,6 +166,7 @@ class Stack:
         wait_until(self._serving, 15, "Health SERVING after a broker restart")
 
     def stop(self):
+        """Stops everything; self.bad_exits names what did not stop cleanly."""
         if "worker" in self.procs:
             self.pause_worker(False)
         for name in ("worker", "broker", "redis"):
@@ -196,6 +203,7 @@ def main():
             print("ok", flush=True)
     finally:
         stack.stop()
+    sys.exit(1 if stack.bad_exits else 0)
 
 
 if __name__ == "__main__":

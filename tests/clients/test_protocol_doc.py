@@ -56,6 +56,7 @@ class ProtocolDocExample(unittest.TestCase):
 
     def run_example(self, curve):
         s = stack.Stack(BUILD, curve=curve).start()
+        self.addCleanup(lambda: self.assertEqual(s.bad_exits, []))
         self.addCleanup(s.stop)
         env = s.client_env("admin")
         env["PYTHONPATH"] = self.out

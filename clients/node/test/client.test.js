@@ -30,7 +30,8 @@ async function startStack(curve) {
     },
     stop() {
       proc.stdin.end();
-      return new Promise((resolve) => proc.on("exit", resolve));
+      // stack.py exits 1 when a process did not stop cleanly (sanitizers).
+      return new Promise((resolve) => proc.on("exit", (code) => { assert.equal(code, 0, "stack did not stop cleanly"); resolve(); }));
     },
   };
 }

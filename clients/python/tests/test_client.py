@@ -61,6 +61,7 @@ class Contract:
     @classmethod
     def tearDownClass(cls):
         cls.stack.stop()
+        assert not cls.stack.bad_exits, "did not stop cleanly: %s" % cls.stack.bad_exits
 
     def client(self, who="admin", **kw):
         curve = None
