@@ -12,8 +12,16 @@ PACKAGES="
   libcmocka-dev
   redis-server redis-tools
   python3-zmq python3-protobuf python3-mockupdb
+  protobuf-compiler python3-venv python3-setuptools
   procps
 "
+
+# Node.js for the Node.js client and its tests (clients/node): Debian's, unless
+# a node with npm is already there (NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES="$PACKAGES nodejs npm"
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=
