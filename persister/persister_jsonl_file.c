@@ -25,6 +25,8 @@
 #define CURSORS_MAGIC "tix-persister-cursors 1"
 #define SCAN_CHUNK_BYTES 65536
 
+static bool s_fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static bool
 s_fail(char *why, size_t why_size, const char *fmt, ...)
 {

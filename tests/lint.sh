@@ -3,6 +3,8 @@
 #   clang-format   every .c/.h matches .clang-format
 #   cppcheck       warning, style, performance, portability: no findings
 #   clang-tidy     .clang-tidy's checks (analyzer + bugprone), as errors
+#   layers         tests/check_layers.py: includes and calls inside each
+#                  service run one way; no function over 60 lines
 # Generated protobuf-c code (in the build tree) is not ours and not checked.
 # Usage: tests/lint.sh [BUILD_DIR]   (needs compile_commands.json; default ./build-lint)
 set -euo pipefail
@@ -34,9 +36,10 @@ check_tidy() {
 }
 
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
-cmake --build "$BUILD" --target tix_proto -j"$(nproc)" >/dev/null # generated headers
+cmake --build "$BUILD" -j"$(nproc)" >/dev/null # generated headers; objects for check_layers
 step check_format
 step check_cppcheck
 step check_tidy
+step python3 "$ROOT/tests/check_layers.py" "$BUILD"
 echo "lint: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
