@@ -90,6 +90,7 @@ broker_new(const broker_config_t *config)
         return NULL;
     }
     broker_events_init(self);
+    self->park = broker_park_new();
     self->workers = broker_workers_new();
     self->jobs = broker_jobs_new();
     self->edge = broker_edge_new(BROKER_EDGE_MAX_SALES, BROKER_EDGE_MAX_BUYERS);
@@ -117,6 +118,7 @@ broker_destroy(broker_t **self_p)
     broker_limit_destroy(&self->client_limit);
     broker_workers_destroy(&self->workers);
     broker_events_destroy(self);
+    broker_park_destroy(&self->park);
     zsock_destroy(&self->events_out);
     zsock_destroy(&self->events_in);
     zsock_destroy(&self->backend);
@@ -201,6 +203,8 @@ broker_step(broker_t *self, int timeout_ms)
     int64_t until_tick = self->next_tick_ms - now;
     if (until_tick < timeout_ms)
         timeout_ms = until_tick < 0 ? 0 : (int) until_tick;
+    if (broker_park_size(self->park) > 0 && timeout_ms > BROKER_PARK_RETRY_MS)
+        timeout_ms = BROKER_PARK_RETRY_MS; /* parked answers: try their pipes again soon */
     zmq_pollitem_t items[] = {
         {zsock_resolve(self->backend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->frontend), 0, ZMQ_POLLIN, 0},
@@ -224,6 +228,7 @@ broker_step(broker_t *self, int timeout_ms)
         s_drain_socket(self, self->events_in);
     if (items[3].revents & ZMQ_POLLIN)
         s_drain_socket(self, self->events_out);
+    self->stats.replied += broker_park_flush(self->park, zsock_resolve(self->frontend), &self->stats.unroutable);
     now = tix_now_ms();
     if (now >= self->next_tick_ms)
         s_tick(self, now);
@@ -266,6 +271,10 @@ broker_drain(broker_t *self)
     /* Whatever workers did not answer in time is answered now. */
     for (size_t i = 0; i < broker_workers_count(self->workers); i++)
         broker_jobs_each_of(self->jobs, broker_workers_at(self->workers, i), s_unavailable, self);
+    /* Answers still parked go out while their clients read, within the drain time. */
+    deadline = tix_now_ms() + self->config.drain_ms;
+    while (broker_park_size(self->park) > 0 && tix_now_ms() < deadline)
+        broker_step(self, BROKER_PARK_RETRY_MS);
     const broker_stats_t *s = &self->stats;
     tix_info("broker stopped\tcalls=%llu replied=%llu forwarded=%llu unroutable=%llu exhausted=%llu expired=%llu "
              "unavailable=%llu invalid=%llu workers_lost=%llu redispatched=%llu stale_replies=%llu events=%llu "

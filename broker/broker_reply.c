@@ -10,14 +10,10 @@ broker_reply_send(broker_t *self, zframe_t **client, const tix_status_t *status,
     zmsg_append(reply, client);
     zmsg_addmem(reply, NULL, 0);
     tix_reply_append(reply, status, body, body_size);
-    if (zmsg_send(&reply, self->frontend) != 0) {
-        /* EHOSTUNREACH: the client left; EAGAIN: it stopped reading. Either
-         * way the answer has nowhere to go; other clients are unaffected. */
-        self->stats.unroutable++;
-        zmsg_destroy(&reply);
-        return;
-    }
-    self->stats.replied++;
+    /* A full pipe parks the answer until the client reads (broker_park.h);
+     * a client that left, or one past the park's bounds, loses it
+     * (unroutable); other clients are unaffected either way. */
+    self->stats.replied += broker_park_send(self->park, zsock_resolve(self->frontend), &reply, &self->stats.unroutable);
 }
 
 void

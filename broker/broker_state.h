@@ -15,6 +15,7 @@
 #include "broker_edge.h"
 #include "broker_jobs.h"
 #include "broker_limit.h"
+#include "broker_park.h"
 #include "broker_stats.h"
 #include "broker_workers.h"
 #include "broker_zap.h"
@@ -34,6 +35,7 @@ struct broker {
     broker_limit_t *limit;                  /* per-user token buckets */
     broker_limit_t *client_limit;           /* per-client token buckets (every method) */
     broker_zap_t *zap;                      /* ZAP handler; NULL when CURVE is off */
+    broker_park_t *park;                    /* answers waiting for room in a client's pipe */
     zhashx_t *subscribers;                  /* descriptor -> subscriptions held (broker_events.c) */
     char call_key[TIX_CURVE_KEY_TXT_BYTES]; /* CURVE key of the call being handled, or "" */
     uint64_t call_flow;                     /* its client's flow key (broker_fairq.h) */
