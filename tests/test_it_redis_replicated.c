@@ -1,0 +1,341 @@
+/*
+ * test_it_redis_replicated.c - tix on a replicated Redis, on real parts:
+ * three redis-server nodes (one primary, two replicas), three Sentinels,
+ * tix-broker, two tix-worker processes on the redis-sentinel:// URL with
+ * the replication gate (TIX_REDIS_MIN_REPLICAS), libtix.
+ *
+ *  - The primary SIGKILLed mid-rush and its directory deleted (the machine
+ *    is gone): Sentinel promotes a replica, the workers follow it without
+ *    restarting, every order a client got as PURCHASED is on the new
+ *    primary, exactly total are sold, nobody twice.
+ *  - The lost write: both replicas cut off mid-rush, then the primary
+ *    killed: with the gate no PURCHASED is acknowledged while no replica
+ *    confirms, and none is missing after the failover; without the gate
+ *    (TIX_REDIS_MIN_REPLICAS=0) the same test loses acknowledged orders.
+ *  - A replica restarted and a Sentinel killed mid-rush: every answer OK.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fault.h"
+#include "harness.h"
+#include "rush.h"
+#include "sentinel.h"
+#include "tix.h"
+#include "tix_util.h"
+
+static th_repl_t s_repl;
+static th_stack_t s_stack;
+
+/* The replicated Redis, a broker and two workers gated at min_replicas. */
+static int
+s_start(int min_replicas)
+{
+    if (!th_repl_start(&s_repl) || !th_stack_start(&s_stack, 0, NULL))
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        if (!th_repl_worker_start(&s_stack, i, &s_repl, min_replicas))
+            return -1;
+    }
+    return th_wait_serving(s_stack.frontend, 15000) ? 0 : -1;
+}
+
+static int
+s_setup_gated(void **state)
+{
+    (void) state;
+    return s_start(1);
+}
+
+static int
+s_setup_ungated(void **state)
+{
+    (void) state;
+    return s_start(0);
+}
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    fprintf(stderr, "logs: %s (kept with TIX_TEST_KEEP=1)\n", th_tmpdir());
+    th_stack_stop(&s_stack);
+    th_repl_stop(&s_repl);
+    return 0;
+}
+
+/* Users a client saw PURCHASED whose order the primary's log lacks (or
+ * holds for someone else: a promoted replica that lost orders hands their
+ * ticket numbers out again). */
+static int
+s_missing(const char *sale, const tf_rush_result_t *r, const tf_sale_facts_t *f)
+{
+    int missing = 0;
+    for (int i = 0; i < r->users; i++) {
+        char user[96];
+        th_rush_user(user, sizeof user, sale, i);
+        const char *holder = r->order_of[i] ? zhashx_lookup(f->user_of, r->order_of[i]) : NULL;
+        if (r->order_of[i] && (!holder || strcmp(holder, user) != 0))
+            missing++;
+    }
+    return missing;
+}
+
+/* Kills node i for good: SIGKILL, reaped, its directory removed. */
+static void
+s_lose_node(int i)
+{
+    char cmd[400];
+    kill(s_repl.nodes[i].pid, SIGKILL);
+    th_redis_stop(&s_repl.nodes[i]);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_repl.nodes[i].dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- The primary lost mid-rush ----------------------------------------------- */
+
+typedef struct {
+    int64_t killed_at; /* elapsed ms at SIGKILL, -1 before */
+    int at_answered;   /* kill once this many users are answered */
+} s_kill_t;
+
+static void
+s_kill_primary(const tf_rush_result_t *progress, int64_t elapsed_ms, void *arg)
+{
+    s_kill_t *k = arg;
+    if (k->killed_at >= 0 || progress->answered < k->at_answered)
+        return;
+    s_lose_node(0);
+    k->killed_at = elapsed_ms;
+    fprintf(stderr, "SIGKILL primary at %lld ms (%d answered, %d purchased); its directory deleted\n",
+            (long long) elapsed_ms, progress->answered, progress->purchased);
+}
+
+static void
+test_primary_lost_mid_rush_sentinel_promotes_and_no_acknowledged_order_is_lost(void **state)
+{
+    (void) state;
+    const char *sale = "repl-failover";
+    const long long total = 200;
+    assert_true(tf_create_sale(s_stack.frontend, sale, (uint32_t) total));
+    s_kill_t k = {.killed_at = -1, .at_answered = 100};
+    tf_rush_opts_t o = {.frontend = s_stack.frontend,
+                        .sale = sale,
+                        .users = 20000,
+                        .window = 500,
+                        .rate = 4000,
+                        .silence_ms = 3000,
+                        .on_tick = s_kill_primary,
+                        .arg = &k};
+    tf_rush_result_t r;
+    assert_true(tf_rush(&o, &r));
+    tf_rush_print(sale, &r);
+    assert_true(k.killed_at >= 0);
+    int p = th_repl_wait_primary(&s_repl, 0, 1, 30000);
+    assert_true(p > 0);
+    fprintf(stderr, "new primary: node %d (port %d)\n", p, s_repl.nodes[p].port);
+    tf_sale_facts_t f;
+    assert_true(tf_sale_facts(&s_repl.nodes[p], sale, &f));
+    int missing = s_missing(sale, &r, &f);
+    fprintf(stderr, "acknowledged orders missing from the new primary: %d\n", missing);
+    assert_int_equal(missing, 0);
+    assert_int_equal(tf_check_invariants(sale, &f, total, &r), 0);
+    assert_int_equal(f.log_len, total); /* exactly total sold */
+    assert_int_equal(r.purchased, total);
+    /* The workers followed without restarting. */
+    assert_true(th_proc_alive(&s_stack.workers[0]) && th_proc_alive(&s_stack.workers[1]));
+    tf_sale_facts_free(&f);
+    tf_rush_free(&r);
+}
+
+/* ---- The lost write: both replicas cut off, then the primary lost ------------- */
+
+typedef struct {
+    int64_t cut_at;    /* elapsed ms when the replicas were cut off, -1 before */
+    int64_t killed_at; /* elapsed ms at SIGKILL of the primary, -1 before */
+    int purchased_at_cut;
+    int purchased_at_kill;
+} s_cut_t;
+
+/* The primary refuses its replicas: they cannot PSYNC again (ACL), and
+ * the links they have are killed. Their data stops where it is.
+ *
+ * A killed link tells the primary at once that no replica is there, and
+ * min-replicas-to-write then refuses writes (NOREPLICAS). A partition
+ * does not: the links stay up and the primary takes writes for up to
+ * min-replicas-max-lag seconds before it notices. The test models that
+ * window, stretched over the whole cut, by turning min-replicas-to-write
+ * off on the primary first: what is left between an acknowledged write
+ * and its loss is the gate alone. */
+static void
+s_cut_replicas(void)
+{
+    redisContext *c = th_redis_connect(&s_repl.nodes[0]);
+    assert_non_null(c);
+    redisReply *m = redisCommand(c, "CONFIG SET min-replicas-to-write 0");
+    assert_true(m && m->type == REDIS_REPLY_STATUS);
+    freeReplyObject(m);
+    redisReply *a = redisCommand(c, "ACL SETUSER default -psync -sync");
+    assert_true(a && a->type == REDIS_REPLY_STATUS);
+    freeReplyObject(a);
+    redisReply *k = redisCommand(c, "CLIENT KILL TYPE replica");
+    assert_true(k && k->type == REDIS_REPLY_INTEGER && k->integer == 2);
+    freeReplyObject(k);
+    redisFree(c);
+}
+
+static void
+s_cut_then_kill(const tf_rush_result_t *progress, int64_t elapsed_ms, void *arg)
+{
+    s_cut_t *c = arg;
+    if (c->cut_at < 0 && progress->answered >= 500) {
+        s_cut_replicas();
+        c->cut_at = elapsed_ms;
+        c->purchased_at_cut = progress->purchased;
+        fprintf(stderr, "replicas cut off at %lld ms (%d purchased)\n", (long long) elapsed_ms, progress->purchased);
+    } else if (c->cut_at >= 0 && c->killed_at < 0 && elapsed_ms - c->cut_at >= 3000) {
+        c->purchased_at_kill = progress->purchased;
+        s_lose_node(0);
+        c->killed_at = elapsed_ms;
+        fprintf(stderr, "SIGKILL primary at %lld ms (%d purchased, %d while the replicas were cut off)\n",
+                (long long) elapsed_ms, progress->purchased, progress->purchased - c->purchased_at_cut);
+    }
+}
+
+/* Runs the lost-write rush; returns the acknowledged orders missing from
+ * the primary Sentinel promoted. */
+static int
+s_lost_write_rush(const char *sale, s_cut_t *c, tf_rush_result_t *r)
+{
+    const long long total = 8000;
+    assert_true(tf_create_sale(s_stack.frontend, sale, (uint32_t) total));
+    *c = (s_cut_t){.cut_at = -1, .killed_at = -1};
+    tf_rush_opts_t o = {.frontend = s_stack.frontend,
+                        .sale = sale,
+                        .users = 6000,
+                        .window = 200,
+                        .rate = 1000,
+                        .silence_ms = 3000,
+                        .on_tick = s_cut_then_kill,
+                        .arg = c};
+    assert_true(tf_rush(&o, r));
+    tf_rush_print(sale, r);
+    assert_true(c->killed_at >= 0);
+    int p = th_repl_wait_primary(&s_repl, 0, 1, 30000);
+    assert_true(p > 0);
+    tf_sale_facts_t f;
+    assert_true(tf_sale_facts(&s_repl.nodes[p], sale, &f));
+    int missing = s_missing(sale, r, &f);
+    fprintf(stderr, "%s: acknowledged orders missing from the new primary (node %d): %d of %d\n", sale, p, missing,
+            r->purchased);
+    tf_sale_facts_free(&f);
+    return missing;
+}
+
+static void
+test_replicas_cut_off_no_purchase_acknowledged_and_none_lost_after_failover(void **state)
+{
+    (void) state;
+    s_cut_t c;
+    tf_rush_result_t r;
+    int missing = s_lost_write_rush("repl-cut-gated", &c, &r);
+    assert_int_equal(missing, 0);
+    /* While no replica confirmed, nothing was acknowledged: the purchases
+     * of that window are the ones the gate let out just before the cut. */
+    fprintf(stderr, "PURCHASED acknowledged while cut off: %d\n", c.purchased_at_kill - c.purchased_at_cut);
+    assert_true(c.purchased_at_kill - c.purchased_at_cut < 200); /* at most the calls in flight at the cut */
+    assert_true(r.codes[TIX__V1__CODE__UNAVAILABLE] > 0);
+    assert_int_equal(r.retried_without_delay, 0);
+    tf_rush_free(&r);
+}
+
+static void
+test_without_the_gate_the_same_cut_loses_acknowledged_orders(void **state)
+{
+    (void) state;
+    s_cut_t c;
+    tf_rush_result_t r;
+    int missing = s_lost_write_rush("repl-cut-ungated", &c, &r);
+    /* What the gate is for: these buyers were told PURCHASED and the
+     * promoted replica never heard of their orders. */
+    assert_true(missing > 0);
+    tf_rush_free(&r);
+}
+
+/* ---- A replica restarted, a Sentinel killed: no effect on answers -------------- */
+
+typedef struct {
+    int step; /* 0: nothing yet; 1: replica killed; 2: restarted; 3: sentinel killed */
+} s_churn_t;
+
+static void
+s_churn(const tf_rush_result_t *progress, int64_t elapsed_ms, void *arg)
+{
+    s_churn_t *c = arg;
+    (void) elapsed_ms;
+    if (c->step == 0 && progress->answered >= 2000) {
+        kill(s_repl.nodes[1].pid, SIGKILL);
+        th_redis_stop(&s_repl.nodes[1]);
+        c->step = 1;
+    } else if (c->step == 1 && progress->answered >= 4000) {
+        assert_true(th_repl_node_start(&s_repl, 1, s_repl.nodes[0].port));
+        c->step = 2;
+    } else if (c->step == 2 && progress->answered >= 6000) {
+        kill(s_repl.sentinels[0].pid, SIGKILL);
+        th_redis_stop(&s_repl.sentinels[0]);
+        c->step = 3;
+    }
+}
+
+static void
+test_replica_restarted_and_sentinel_killed_mid_rush_change_no_answer(void **state)
+{
+    (void) state;
+    const char *sale = "repl-churn";
+    const long long total = 8000;
+    assert_true(tf_create_sale(s_stack.frontend, sale, (uint32_t) total));
+    s_churn_t c = {0};
+    tf_rush_opts_t o = {.frontend = s_stack.frontend,
+                        .sale = sale,
+                        .users = 10000,
+                        .window = 200,
+                        .rate = 2000,
+                        .silence_ms = 3000,
+                        .on_tick = s_churn,
+                        .arg = &c};
+    tf_rush_result_t r;
+    assert_true(tf_rush(&o, &r));
+    tf_rush_print(sale, &r);
+    assert_int_equal(c.step, 3);
+    assert_int_equal(r.codes[TIX__V1__CODE__OK], r.users); /* every answer OK, first time */
+    assert_int_equal(r.purchased, total);
+    tf_sale_facts_t f;
+    assert_true(tf_sale_facts(&s_repl.nodes[0], sale, &f));
+    assert_int_equal(tf_check_invariants(sale, &f, total, &r), 0);
+    tf_sale_facts_free(&f);
+    tf_rush_free(&r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_primary_lost_mid_rush_sentinel_promotes_and_no_acknowledged_order_is_lost,
+                                        s_setup_gated, s_teardown),
+        cmocka_unit_test_setup_teardown(test_replicas_cut_off_no_purchase_acknowledged_and_none_lost_after_failover,
+                                        s_setup_gated, s_teardown),
+        cmocka_unit_test_setup_teardown(test_without_the_gate_the_same_cut_loses_acknowledged_orders, s_setup_ungated,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_replica_restarted_and_sentinel_killed_mid_rush_change_no_answer,
+                                        s_setup_gated, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
