@@ -270,6 +270,99 @@ test_without_the_gate_the_same_cut_loses_acknowledged_orders(void **state)
     tf_rush_free(&r);
 }
 
+/* ---- The persister writes nothing a failover takes back ----------------------- */
+
+/* Buys for n users "<sale>-lost-N" straight on node i, as a writer with
+ * no gate would: their orders are in the log, no event is published. */
+static void
+s_buy_direct(int i, const char *sale, int n)
+{
+    redisContext *c = th_redis_connect(&s_repl.nodes[i]);
+    assert_non_null(c);
+    for (int u = 0; u < n; u++) {
+        char user[96], req[32];
+        snprintf(user, sizeof user, "%s-lost-%d", sale, u);
+        snprintf(req, sizeof req, "lost-%d", u);
+        redisReply *r =
+            redisCommand(c, "FCALL tix_buy 4 tix:{%s}:sale tix:{%s}:stock tix:{%s}:buyers tix:{%s}:log %s %s %s", sale,
+                         sale, sale, sale, sale, user, req);
+        assert_true(r && r->type == REDIS_REPLY_ARRAY);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+}
+
+static int s_file_count(const char *path, const char *needle);
+
+typedef struct {
+    const th_proc_t *persister;
+    const char *jsonl;
+} s_catchup_t;
+
+/* The persister's catch-up has met the orders on the primary alone: it
+ * refused them (too few replicas) or wrote them. */
+static bool
+s_catchup_met_them(void *arg)
+{
+    const s_catchup_t *c = arg;
+    return tf_log_count(c->persister->log, "replicas hold the log read") > 0 || s_file_count(c->jsonl, "-lost-") > 0;
+}
+
+/* Lines of the file holding needle. */
+static int
+s_file_count(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void
+test_persister_never_writes_an_order_the_failover_takes_back(void **state)
+{
+    (void) state;
+    const char *sale = "repl-persist";
+    char jsonl[300];
+    th_proc_t persister = {0};
+    snprintf(jsonl, sizeof jsonl, "%s/orders-repl.jsonl", th_tmpdir());
+    assert_true(th_repl_persister_start(&persister, &s_stack, &s_repl, 1, jsonl));
+    assert_true(tf_create_sale(s_stack.frontend, sale, 1000));
+    tf_rush_opts_t o = {.frontend = s_stack.frontend, .sale = sale, .users = 100, .window = 100};
+    tf_rush_result_t first;
+    assert_true(tf_rush(&o, &first));
+    assert_true(tf_wait_persisted(jsonl, sale, 100, 15000) >= 0);
+    /* Orders on the primary alone: the persister's catch-up finds them in
+     * the log and must not write them. */
+    s_cut_replicas();
+    s_buy_direct(0, sale, 50);
+    s_catchup_t met = {&persister, jsonl};
+    assert_true(tf_wait(s_catchup_met_them, &met, 15000) >= 0);
+    s_lose_node(0);
+    int p = th_repl_wait_primary(&s_repl, 0, 1, 30000);
+    assert_true(p > 0);
+    /* More buyers on the new primary: the persister follows it too. */
+    o.users = 300;
+    tf_rush_result_t all;
+    assert_true(tf_rush(&o, &all));
+    for (int u = 0; u < first.users; u++) /* the first buyers kept their orders */
+        assert_string_equal(first.order_of[u], all.order_of[u]);
+    tf_sale_facts_t f;
+    assert_true(tf_sale_facts(&s_repl.nodes[p], sale, &f));
+    assert_int_equal(f.log_len, 300);
+    assert_true(tf_wait_persisted(jsonl, sale, f.log_len, 15000) >= 0);
+    assert_int_equal(th_proc_stop(&persister, SIGTERM, 15000), 0);
+    assert_int_equal(tf_check_persisted(jsonl, sale, &f), 0); /* exactly the new primary's orders */
+    assert_int_equal(s_file_count(jsonl, "-lost-"), 0);
+    tf_sale_facts_free(&f);
+    tf_rush_free(&all);
+    tf_rush_free(&first);
+}
+
 /* ---- A replica restarted, a Sentinel killed: no effect on answers -------------- */
 
 typedef struct {
@@ -334,8 +427,12 @@ main(void)
                                         s_setup_gated, s_teardown),
         cmocka_unit_test_setup_teardown(test_without_the_gate_the_same_cut_loses_acknowledged_orders, s_setup_ungated,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_persister_never_writes_an_order_the_failover_takes_back, s_setup_gated,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_replica_restarted_and_sentinel_killed_mid_rush_change_no_answer,
                                         s_setup_gated, s_teardown),
     };
+    if (getenv("TIX_TEST_FILTER")) /* e.g. "*persister*": one test while working on it */
+        cmocka_set_test_filter(getenv("TIX_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
