@@ -125,6 +125,10 @@ test_primary_lost_mid_rush_sentinel_promotes_and_no_acknowledged_order_is_lost(v
     (void) state;
     const char *sale = "repl-failover";
     const long long total = 200;
+    char jsonl[300];
+    th_proc_t persister = {0};
+    snprintf(jsonl, sizeof jsonl, "%s/orders-failover.jsonl", th_tmpdir());
+    assert_true(th_repl_persister_start(&persister, &s_stack, &s_repl, 1, jsonl));
     assert_true(tf_create_sale(s_stack.frontend, sale, (uint32_t) total));
     s_kill_t k = {.killed_at = -1, .at_answered = 100};
     tf_rush_opts_t o = {.frontend = s_stack.frontend,
@@ -152,6 +156,10 @@ test_primary_lost_mid_rush_sentinel_promotes_and_no_acknowledged_order_is_lost(v
     assert_int_equal(r.purchased, total);
     /* The workers followed without restarting. */
     assert_true(th_proc_alive(&s_stack.workers[0]) && th_proc_alive(&s_stack.workers[1]));
+    /* The persister too, and holds exactly the new primary's orders. */
+    assert_true(tf_wait_persisted(jsonl, sale, f.log_len, 15000) >= 0);
+    assert_int_equal(th_proc_stop(&persister, SIGTERM, 15000), 0);
+    assert_int_equal(tf_check_persisted(jsonl, sale, &f), 0);
     tf_sale_facts_free(&f);
     tf_rush_free(&r);
 }
@@ -417,10 +425,98 @@ test_replica_restarted_and_sentinel_killed_mid_rush_change_no_answer(void **stat
     tf_rush_free(&r);
 }
 
+/* ---- Which WAIT covers which write (redis-server 7.0) ------------------------- */
+
+static long long
+s_int_reply(redisContext *c, const char *cmd)
+{
+    redisReply *r = redisCommand(c, cmd);
+    assert_true(r && (r->type == REDIS_REPLY_INTEGER || r->type == REDIS_REPLY_STATUS));
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return v;
+}
+
+/* Why the gate sends its WAIT on the connection of the writes: a WAIT
+ * covers the replication offset as of its own connection's previous
+ * command. Replicas stopped (SIGSTOP: connected, acknowledging nothing),
+ * a write on A: a WAIT on B, whose previous command came before the write,
+ * answers at once that the replicas have it; a WAIT on A does not. */
+static void
+test_a_wait_covers_its_own_connections_writes_not_another_ones(void **state)
+{
+    (void) state;
+    th_repl_t r;
+    assert_true(th_repl_start_nodes(&r));
+    redisContext *a = th_redis_connect(&r.nodes[0]), *b = th_redis_connect(&r.nodes[0]);
+    assert_true(a && b);
+    assert_int_equal(s_int_reply(b, "WAIT 2 5000"), 2);
+    kill(r.nodes[1].pid, SIGSTOP);
+    kill(r.nodes[2].pid, SIGSTOP);
+    s_int_reply(a, "SET k v");
+    long long other = s_int_reply(b, "WAIT 1 300");
+    long long same = s_int_reply(a, "WAIT 1 300");
+    s_int_reply(b, "PING");
+    long long other_after = s_int_reply(b, "WAIT 1 300");
+    fprintf(stderr, "WAIT on another connection: %lld; on the writer's: %lld; on another after a later PING: %lld\n",
+            other, same, other_after);
+    kill(r.nodes[1].pid, SIGCONT);
+    kill(r.nodes[2].pid, SIGCONT);
+    assert_int_equal(other, 2); /* claims a write no replica has */
+    assert_int_equal(same, 0);
+    assert_int_equal(other_after, 0);
+    redisFree(a);
+    redisFree(b);
+    th_repl_stop(&r);
+}
+
+/* ---- The gate needs a primary configured for it ------------------------------ */
+
+static bool
+s_exited(void *arg)
+{
+    return !th_proc_alive(arg);
+}
+
+/* A gated worker on r: its log once it ended by itself (15 s). */
+static void
+s_gated_worker_refused(const th_redis_t *r, const char *want)
+{
+    th_proc_t w = {0};
+    char backend[64], events[64];
+    snprintf(backend, sizeof backend, "tcp://127.0.0.1:%d", th_free_port());
+    snprintf(events, sizeof events, "tcp://127.0.0.1:%d", th_free_port());
+    snprintf(w.name, sizeof w.name, "tix-worker-gate-%d", r->port);
+    const char *argv[] = {"tix-worker", "--redis-url",          r->url, "--backend", backend, "--events-in",
+                          events,       "--redis-min-replicas", "1",    NULL};
+    assert_true(th_proc_start(&w, argv, NULL));
+    assert_true(tf_wait(s_exited, &w, 15000) >= 0);
+    assert_int_equal(tf_log_count(w.log, want), 1);
+    assert_int_equal(tf_log_count(w.log, "redis connected"), 0);
+}
+
+static void
+test_gated_worker_refuses_a_primary_without_min_replicas_to_write(void **state)
+{
+    (void) state;
+    th_redis_t r;
+    assert_true(th_redis_start(&r)); /* durable, min-replicas-to-write 0 */
+    s_gated_worker_refused(&r, "min-replicas-to-write is 0, need >= 1 with --redis-min-replicas 1");
+    redisContext *c = th_redis_connect(&r);
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "CONFIG SET min-replicas-to-write 1"));
+    freeReplyObject(redisCommand(c, "CONFIG SET min-replicas-max-lag 60"));
+    redisFree(c);
+    s_gated_worker_refused(&r, "min-replicas-max-lag is 60, need 1..10");
+    th_redis_stop(&r);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_wait_covers_its_own_connections_writes_not_another_ones),
+        cmocka_unit_test(test_gated_worker_refuses_a_primary_without_min_replicas_to_write),
         cmocka_unit_test_setup_teardown(test_primary_lost_mid_rush_sentinel_promotes_and_no_acknowledged_order_is_lost,
                                         s_setup_gated, s_teardown),
         cmocka_unit_test_setup_teardown(test_replicas_cut_off_no_purchase_acknowledged_and_none_lost_after_failover,

@@ -198,7 +198,7 @@ th_repl_wait_primary(const th_repl_t *r, int old, int replicas, int timeout_ms)
 }
 
 bool
-th_repl_start(th_repl_t *r)
+th_repl_start_nodes(th_repl_t *r)
 {
     memset(r, 0, sizeof *r);
     for (int i = 0; i < TH_REPL_NODES; i++)
@@ -209,6 +209,20 @@ th_repl_start(th_repl_t *r)
         if (!th_repl_node_start(r, i, i == 0 ? 0 : r->nodes[0].port))
             return false;
     }
+    int64_t deadline = tix_now_ms() + 20000;
+    while (s_online_replicas(&r->nodes[0]) < TH_REPL_NODES - 1) {
+        if (tix_now_ms() > deadline)
+            return false;
+        usleep(20000);
+    }
+    return true;
+}
+
+bool
+th_repl_start(th_repl_t *r)
+{
+    if (!th_repl_start_nodes(r))
+        return false;
     for (int i = 0; i < TH_REPL_SENTINELS; i++) {
         if (!th_repl_sentinel_start(r, i))
             return false;

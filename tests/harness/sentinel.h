@@ -30,6 +30,8 @@ typedef struct {
 /* Starts the nodes and the Sentinels; waits until the primary has both
  * replicas online and every Sentinel knows it. */
 bool th_repl_start(th_repl_t *r);
+/* The nodes alone, no Sentinel: waits until both replicas are online. */
+bool th_repl_start_nodes(th_repl_t *r);
 /* Stops everything still running. */
 void th_repl_stop(th_repl_t *r);
 /* The node every answering Sentinel names as the primary, which also says
