@@ -173,8 +173,7 @@ persister_config_parse(persister_config_t *c, int argc, char **argv, bool *help)
         {"events-out", "TIX_EVENTS_OUT", TIX_OPT_STRING, &c->events_out, PERSISTER_DEFAULT_EVENTS_OUT, 0, 0,
          "broker event feed (XPUB) to connect to, comma-separated"},
         {"redis-url", "TIX_REDIS_URL", TIX_OPT_STRING, &c->redis_url, PERSISTER_DEFAULT_REDIS_URL, 0, 0,
-         "Redis holding the order logs: redis://[[user]:password@]host:port[/db] or "
-         "redis-sentinel://host:port[,host:port...]/MASTER"},
+         "the order logs' Redis: redis://[[user]:password@]host:port[/db] or redis-sentinel://h:p[,h:p...]/NAME"},
         {"redis-min-replicas", "TIX_REDIS_MIN_REPLICAS", TIX_OPT_INT, &r.min_replicas, "0", 0, 16,
          "replicas that must hold what is read of an order log before it is written (0 = no check)"},
         {"mongo-uri", "TIX_MONGO_URI", TIX_OPT_STRING, &c->mongo_uri, NULL, 0, 0, "MongoDB connection string"},
