@@ -4,6 +4,7 @@
  */
 #include "sentinel.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,13 +233,24 @@ th_repl_start(th_repl_t *r)
     return th_repl_wait_primary(r, -1, TH_REPL_NODES - 1, 20000) == 0;
 }
 
+/* SIGKILL, then reaped: the test is over and its data goes with its
+ * directory. (A replica restarted mid-test once sat through SIGTERM
+ * without a log line, and th_redis_stop's waitpid with it.) */
+static void
+s_kill(th_redis_t *n)
+{
+    if (n->pid > 0)
+        kill(n->pid, SIGKILL);
+    th_redis_stop(n);
+}
+
 void
 th_repl_stop(th_repl_t *r)
 {
     for (int i = 0; i < TH_REPL_SENTINELS; i++)
-        th_redis_stop(&r->sentinels[i]);
+        s_kill(&r->sentinels[i]);
     for (int i = 0; i < TH_REPL_NODES; i++)
-        th_redis_stop(&r->nodes[i]);
+        s_kill(&r->nodes[i]);
 }
 
 bool
