@@ -1,6 +1,7 @@
 /*
  * tix_redis_url.c - parses TIX_REDIS_URL:
  *   redis://[[user]:password@]host[:port][/db]
+ *   redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/MASTER_NAME
  * Reasons never quote the URL back: it may hold a password.
  */
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include "tix_redis_url.h"
 
 #define URL_FORM "expected redis://[[user]:password@]host:port[/db]"
+#define SENTINEL_FORM "expected redis-sentinel://[[user]:password@]host:port[,host:port...]/MASTER_NAME"
 
 static tix_err s_fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -112,9 +114,10 @@ s_host_ok(const char *h, size_t len, bool v6)
     return true;
 }
 
-/* "host", "host:port", "[v6]" or "[v6]:port". */
+/* "host", "host:port", "[v6]" or "[v6]:port" into addr (port: dport when
+ * omitted). */
 static tix_err
-s_hostport(const char *s, size_t len, tix_redis_url_t *url, char *why, size_t why_size)
+s_hostport(const char *s, size_t len, int dport, tix_redis_addr_t *addr, char *why, size_t why_size)
 {
     const char *host = s, *port = NULL;
     size_t hlen;
@@ -136,26 +139,57 @@ s_hostport(const char *s, size_t len, tix_redis_url_t *url, char *why, size_t wh
         return s_fail(why, why_size, "redis url: the host is empty (%s)", URL_FORM);
     if (!s_host_ok(host, hlen, host != s))
         return s_fail(why, why_size, "redis url: the host holds characters a host name cannot have");
-    if (hlen >= sizeof url->host)
-        return s_fail(why, why_size, "redis url: the host is longer than %zu bytes", sizeof url->host - 1);
-    memcpy(url->host, host, hlen);
-    url->host[hlen] = '\0';
-    url->port = TIX_REDIS_DEFAULT_PORT;
-    if (port && !s_number(port, (size_t) (s + len - port), 1, 65535, &url->port))
+    if (hlen >= sizeof addr->host)
+        return s_fail(why, why_size, "redis url: the host is longer than %zu bytes", sizeof addr->host - 1);
+    memcpy(addr->host, host, hlen);
+    addr->host[hlen] = '\0';
+    addr->port = dport;
+    if (port && !s_number(port, (size_t) (s + len - port), 1, 65535, &addr->port))
         return s_fail(why, why_size, "redis url: the port must be a number in 1..65535");
     return TIX_OK;
 }
 
-tix_err
-tix_redis_url_parse(const char *text, tix_redis_url_t *url, char *why, size_t why_size)
+/* "host[:port],host[:port]..." (each port defaults to a Sentinel's). */
+static tix_err
+s_sentinels(const char *s, size_t len, tix_redis_url_t *url, char *why, size_t why_size)
 {
-    static const char scheme[] = "redis://";
-    memset(url, 0, sizeof *url);
-    if (strncmp(text, "rediss://", 9) == 0)
-        return s_fail(why, why_size, "redis url: rediss:// (TLS) is not supported by this build");
-    if (strncmp(text, scheme, sizeof scheme - 1) != 0)
-        return s_fail(why, why_size, "redis url: must start with redis:// (%s)", URL_FORM);
-    const char *rest = text + sizeof scheme - 1;
+    const char *end = s + len;
+    for (;;) {
+        const char *comma = memchr(s, ',', (size_t) (end - s));
+        const char *stop = comma ? comma : end;
+        if (url->nsentinels == TIX_REDIS_SENTINELS_MAX)
+            return s_fail(why, why_size, "redis url: more than %d sentinels", TIX_REDIS_SENTINELS_MAX);
+        tix_err err = s_hostport(s, (size_t) (stop - s), TIX_REDIS_SENTINEL_PORT, &url->sentinels[url->nsentinels], why,
+                                 why_size);
+        if (err != TIX_OK)
+            return err;
+        url->nsentinels++;
+        if (!comma)
+            return TIX_OK;
+        s = comma + 1;
+    }
+}
+
+/* A master name as sentinel.conf allows it: letters, digits, . _ - */
+static bool
+s_name_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len >= 128)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* rest: what follows the scheme; sentinel: redis-sentinel://. */
+static tix_err
+s_parse_rest(const char *rest, bool sentinel, tix_redis_url_t *url, char *why, size_t why_size)
+{
     if (strpbrk(rest, "?#"))
         return s_fail(why, why_size, "redis url: query strings and fragments are not supported");
     const char *slash = strchr(rest, '/');
@@ -170,10 +204,38 @@ tix_redis_url_parse(const char *text, tix_redis_url_t *url, char *why, size_t wh
     if (at)
         err = s_userinfo(rest, (size_t) (at - rest), url, why, why_size);
     const char *hp = at ? at + 1 : rest;
-    if (err == TIX_OK)
-        err = s_hostport(hp, (size_t) (rest + alen - hp), url, why, why_size);
-    if (err == TIX_OK && slash && slash[1] != '\0' && !s_number(slash + 1, strlen(slash + 1), 0, 1000000, &url->db))
-        err = s_fail(why, why_size, "redis url: the database after '/' must be a number");
+    size_t hplen = (size_t) (rest + alen - hp);
+    if (err != TIX_OK)
+        return err;
+    if (sentinel) {
+        if (!slash || !s_name_ok(slash + 1))
+            return s_fail(why, why_size, "redis url: the master name after '/' must be 1-127 of [A-Za-z0-9._-] (%s)",
+                          SENTINEL_FORM);
+        snprintf(url->master_name, sizeof url->master_name, "%s", slash + 1);
+        return s_sentinels(hp, hplen, url, why, why_size);
+    }
+    tix_redis_addr_t addr;
+    err = s_hostport(hp, hplen, TIX_REDIS_DEFAULT_PORT, &addr, why, why_size);
+    if (err != TIX_OK)
+        return err;
+    memcpy(url->host, addr.host, sizeof url->host);
+    url->port = addr.port;
+    if (slash && slash[1] != '\0' && !s_number(slash + 1, strlen(slash + 1), 0, 1000000, &url->db))
+        return s_fail(why, why_size, "redis url: the database after '/' must be a number");
+    return TIX_OK;
+}
+
+tix_err
+tix_redis_url_parse(const char *text, tix_redis_url_t *url, char *why, size_t why_size)
+{
+    static const char scheme[] = "redis://", sscheme[] = "redis-sentinel://";
+    memset(url, 0, sizeof *url);
+    if (strncmp(text, "rediss://", 9) == 0)
+        return s_fail(why, why_size, "redis url: rediss:// (TLS) is not supported by this build");
+    bool sentinel = strncmp(text, sscheme, sizeof sscheme - 1) == 0;
+    if (!sentinel && strncmp(text, scheme, sizeof scheme - 1) != 0)
+        return s_fail(why, why_size, "redis url: must start with redis:// or redis-sentinel:// (%s)", URL_FORM);
+    tix_err err = s_parse_rest(text + (sentinel ? sizeof sscheme : sizeof scheme) - 1, sentinel, url, why, why_size);
     if (err != TIX_OK)
         memset(url, 0, sizeof *url); /* no password left behind */
     return err;

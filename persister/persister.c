@@ -71,7 +71,7 @@ persister_new(const persister_config_t *config, persister_sink_t **sink)
     self->page = xcalloc(config->batch_max, sizeof *self->page);
     self->status = xcalloc(config->batch_max, sizeof *self->status);
     self->done = xcalloc(config->batch_max, sizeof *self->done);
-    self->log = persister_log_new(config->redis_url, config->redis_timeout_ms, why, sizeof why);
+    self->log = persister_log_new(config->redis_url, config->redis_timeout_ms, config->min_replicas, why, sizeof why);
     if (!self->log) {
         tix_error("bad redis url\treason=\"%s\"", why);
         goto fail;

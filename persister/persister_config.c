@@ -136,7 +136,7 @@ persister_config_check(const persister_config_t *c, char *why, size_t why_size)
 /* Flag values as parsed, before they are checked and converted. */
 typedef struct {
     const char *sink, *wc, *log_level, *curve_secret, *curve_server;
-    long batch_max, batch_ms, catchup_ms, sweep_ms, buffer_max, hwm, wtimeout, drain_ms, backoff_max;
+    long batch_max, batch_ms, catchup_ms, sweep_ms, buffer_max, hwm, wtimeout, drain_ms, backoff_max, min_replicas;
 } s_raw_t;
 
 /* The flag values that need more than a table entry, then the checks. */
@@ -151,6 +151,7 @@ s_finish(persister_config_t *c, const s_raw_t *raw, char *why, size_t why_size)
     c->events_hwm = (int) raw->hwm;
     c->wtimeout_ms = (int) raw->wtimeout;
     c->drain_ms = (int) raw->drain_ms;
+    c->min_replicas = (int) raw->min_replicas;
     c->backoff_max_ms = (int) raw->backoff_max;
     if (tix_opts_log_level(raw->log_level, why, why_size) != TIX_OK)
         return TIX_ERR_CONFIG;
@@ -172,7 +173,9 @@ persister_config_parse(persister_config_t *c, int argc, char **argv, bool *help)
         {"events-out", "TIX_EVENTS_OUT", TIX_OPT_STRING, &c->events_out, PERSISTER_DEFAULT_EVENTS_OUT, 0, 0,
          "broker event feed (XPUB) to connect to, comma-separated"},
         {"redis-url", "TIX_REDIS_URL", TIX_OPT_STRING, &c->redis_url, PERSISTER_DEFAULT_REDIS_URL, 0, 0,
-         "Redis holding the order logs: redis://[[user]:password@]host:port[/db]"},
+         "the order logs' Redis: redis://[[user]:password@]host:port[/db] or redis-sentinel://h:p[,h:p...]/NAME"},
+        {"redis-min-replicas", "TIX_REDIS_MIN_REPLICAS", TIX_OPT_INT, &r.min_replicas, "0", 0, 16,
+         "replicas that must hold what is read of an order log before it is written (0 = no check)"},
         {"mongo-uri", "TIX_MONGO_URI", TIX_OPT_STRING, &c->mongo_uri, NULL, 0, 0, "MongoDB connection string"},
         {"sink", "TIX_SINK", TIX_OPT_STRING, &r.sink, NULL, 0, 0,
          "'mongodb' or 'jsonl:PATH' (default: mongodb when a MongoDB URI is set)"},

@@ -56,6 +56,7 @@ typedef struct {
     int backoff_min_ms;
     int backoff_max_ms;
     int redis_timeout_ms;
+    int min_replicas;                /* replicas that must hold what is read of a log before it is written */
     const tix_curve_client_t *curve; /* CURVE keys for the event feed, or NULL (plain); borrowed */
 } persister_config_t;
 

@@ -13,19 +13,22 @@
 
 #include "tix_codec.h"
 #include "tix_log.h"
+#include "tix_sentinel.h"
 #include "tix_util.h"
 
 #define LOG_ERROR_EVERY_MS 10000 /* repeated connection errors: one line per this */
+#define LOG_WAIT_MAX_MS 1000     /* the replication WAIT after a read, at most */
 
 struct persister_log {
     tix_redis_url_t url;
     int timeout_ms;
+    int min_replicas;     /* WAIT for this many after each read (0: none) */
     redisContext *ctx;    /* NULL until connected, and after an I/O error */
     int64_t next_warn_ms; /* rate limit for repeated failures */
 };
 
 persister_log_t *
-persister_log_new(const char *url, int timeout_ms, char *why, size_t why_size)
+persister_log_new(const char *url, int timeout_ms, int min_replicas, char *why, size_t why_size)
 {
     persister_log_t *self = xcalloc(1, sizeof *self);
     if (tix_redis_url_parse(url, &self->url, why, why_size) != TIX_OK) {
@@ -33,6 +36,7 @@ persister_log_new(const char *url, int timeout_ms, char *why, size_t why_size)
         return NULL;
     }
     self->timeout_ms = timeout_ms;
+    self->min_replicas = min_replicas;
     return self;
 }
 
@@ -91,11 +95,43 @@ s_command(persister_log_t *self, const char *what, const char *fmt, ...)
     return reply;
 }
 
+/* With Sentinel: the primary's address into self->url, and after the
+ * connection is made (s_connect) its ROLE checked. */
+static tix_err
+s_resolve(persister_log_t *self)
+{
+    char why[300];
+    if (!tix_redis_url_is_sentinel(&self->url))
+        return TIX_OK;
+    int per = self->timeout_ms < 500 ? self->timeout_ms : 500;
+    if (tix_sentinel_resolve(&self->url, per, why, sizeof why) == TIX_OK)
+        return TIX_OK;
+    s_warn(self, "sentinel", why);
+    return TIX_ERR_UNAVAILABLE;
+}
+
+static bool
+s_is_primary(persister_log_t *self)
+{
+    if (!tix_redis_url_is_sentinel(&self->url))
+        return true;
+    redisReply *r = s_command(self, "role", "ROLE");
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
+              strcmp(r->element[0]->str, "master") == 0;
+    if (r && !ok)
+        s_warn(self, "role", "the node sentinel named is not the primary (failover under way?)");
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
 static tix_err
 s_connect(persister_log_t *self)
 {
     if (self->ctx)
         return TIX_OK;
+    if (s_resolve(self) != TIX_OK)
+        return TIX_ERR_UNAVAILABLE;
     struct timeval tv = {self->timeout_ms / 1000, (suseconds_t) (self->timeout_ms % 1000) * 1000};
     self->ctx = redisConnectWithTimeout(self->url.host, self->url.port, tv);
     if (!self->ctx || self->ctx->err) {
@@ -118,6 +154,8 @@ s_connect(persister_log_t *self)
             goto fail;
         freeReplyObject(r);
     }
+    if (!s_is_primary(self))
+        goto fail;
     tix_debug("order log connected\thost=%s port=%d db=%d", self->url.host, self->url.port, self->url.db);
     return TIX_OK;
 fail:
@@ -278,6 +316,29 @@ s_entry_order(const redisReply *e, const char *sale_id, persister_log_id_t id, p
     return true;
 }
 
+/* WAIT min_replicas after a read: TIX_OK when that many replicas hold
+ * everything the connection has seen. */
+static tix_err
+s_wait_replicas(persister_log_t *self)
+{
+    if (self->min_replicas <= 0)
+        return TIX_OK;
+    int wait_ms = self->timeout_ms / 2 < LOG_WAIT_MAX_MS ? self->timeout_ms / 2 : LOG_WAIT_MAX_MS;
+    redisReply *r = s_command(self, "wait", "WAIT %d %d", self->min_replicas, wait_ms > 0 ? wait_ms : 1);
+    if (!r)
+        return TIX_ERR_UNAVAILABLE;
+    tix_err err = TIX_OK;
+    if (r->type != REDIS_REPLY_INTEGER || r->integer < self->min_replicas) {
+        char detail[120];
+        snprintf(detail, sizeof detail, "only %lld of %d replicas hold the log read; not written yet",
+                 r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL, self->min_replicas);
+        s_warn(self, "wait", detail);
+        err = TIX_ERR_UNAVAILABLE;
+    }
+    freeReplyObject(r);
+    return err;
+}
+
 tix_err
 persister_log_read(persister_log_t *self, const char *sale_id, persister_log_id_t after, size_t max,
                    persister_order_t *out, size_t *n, persister_log_id_t *last, size_t *malformed)
@@ -318,6 +379,8 @@ persister_log_read(persister_log_t *self, const char *sale_id, persister_log_id_
         }
     }
     freeReplyObject(r);
+    if (err == TIX_OK && *n > 0)
+        err = s_wait_replicas(self);
     if (err != TIX_OK) {
         for (size_t i = 0; i < *n; i++)
             persister_order_clear(&out[i]);

@@ -12,6 +12,15 @@
  * (the persister is off the hot path; a slow Redis delays catch-up only).
  * The connection is made lazily and remade after any I/O error.
  *
+ * With a redis-sentinel:// URL each connect first asks the Sentinels for
+ * the primary (tix_sentinel.h) and checks ROLE master there. With
+ * min_replicas N > 0, persister_log_read follows its XRANGE with WAIT N on
+ * the same connection (WAIT covers the offset as of the connection's
+ * previous command, the read included) and hands out nothing unless N
+ * replicas hold what it read: an order written to MongoDB is never one a
+ * failover can take back, and the cursor never runs ahead of the log of
+ * the replica Sentinel promotes (the most advanced one it can reach).
+ *
  * Errors are logged here, rate-limited, and returned as TIX_ERR_UNAVAILABLE
  * (cannot reach Redis) or TIX_ERR_REDIS (Redis answered an error).
  * Single-threaded.
@@ -30,7 +39,7 @@ typedef struct persister_log persister_log_t;
 
 /* A reader for the Redis at url (not connected yet). NULL, with a reason,
  * when the URL does not parse. timeout_ms bounds connect and each command. */
-persister_log_t *persister_log_new(const char *url, int timeout_ms, char *why, size_t why_size);
+persister_log_t *persister_log_new(const char *url, int timeout_ms, int min_replicas, char *why, size_t why_size);
 /* NULL-safe; sets *self NULL. */
 void persister_log_destroy(persister_log_t **self);
 
@@ -58,7 +67,8 @@ tix_err persister_log_last_ids(persister_log_t *self, const char *const *sale_id
  * owns and clears them) and sets *last to the id of the last entry read,
  * well-formed or not, so that a malformed entry (logged, counted in
  * *malformed) does not stop the cursor forever. *last is `after` and *n 0
- * when nothing follows, and on any error. */
+ * when nothing follows, and on any error (TIX_ERR_UNAVAILABLE also when
+ * fewer than min_replicas replicas confirmed what was read). */
 tix_err persister_log_read(persister_log_t *self, const char *sale_id, persister_log_id_t after, size_t max,
                            persister_order_t *out, size_t *n, persister_log_id_t *last, size_t *malformed);
 

@@ -26,7 +26,7 @@ static tix_curve_client_t s_curve;             /* CURVE keys, when configured */
 /* Flag values as parsed, before they are checked and converted. */
 typedef struct {
     const char *redis_url, *log_level, *worker_id, *curve_server, *curve_secret;
-    long capacity, heartbeat_ms;
+    long capacity, heartbeat_ms, min_replicas;
 } s_raw_t;
 
 /* Prints "tix-worker: [flag: ]why" and returns TIX_ERR_CONFIG. */
@@ -67,6 +67,7 @@ s_finish(worker_config_t *c, const s_raw_t *raw, const tix_opts_result_t *parsed
         c->worker_id = s_default_id;
     }
     c->capacity = (uint32_t) raw->capacity;
+    c->store_opts.min_replicas = (int) raw->min_replicas;
     c->heartbeat_ms = (uint32_t) raw->heartbeat_ms;
     return TIX_OK;
 }
@@ -81,13 +82,15 @@ worker_config_parse(worker_config_t *c, int argc, char **argv, bool *help)
         {"events-in", "TIX_EVENTS_IN", TIX_OPT_STRING, &c->events_in, WORKER_DEFAULT_EVENTS_IN, 0, 0,
          "broker event intake endpoint to publish order events to"},
         {"redis-url", "TIX_REDIS_URL", TIX_OPT_STRING, &r.redis_url, TIX_REDIS_DEFAULT_URL, 0, 0,
-         "redis://[[user]:password@]host:port[/db]"},
+         "redis://[[user]:password@]host:port[/db] or redis-sentinel://host:port[,host:port...]/MASTER"},
         {"capacity", "TIX_WORKER_CAPACITY", TIX_OPT_INT, &r.capacity, "256", 1, WORKER_CAPACITY_MAX,
          "jobs in flight this worker accepts"},
         {"worker-id", "TIX_WORKER_ID", TIX_OPT_STRING, &r.worker_id, NULL, 0, 0,
          "name in logs and events (default: hostname-pid)"},
         {"heartbeat-ms", "TIX_HEARTBEAT_MS", TIX_OPT_INT, &r.heartbeat_ms, "1000", WORKER_HEARTBEAT_MIN_MS,
          WORKER_HEARTBEAT_MAX_MS, "heartbeat interval with the broker"},
+        {"redis-min-replicas", "TIX_REDIS_MIN_REPLICAS", TIX_OPT_INT, &r.min_replicas, "0", 0, 16,
+         "replicas a WAIT must confirm before a write's reply or event leaves (0 = no gate)"},
         {"allow-unsafe-redis", "TIX_ALLOW_UNSAFE_REDIS", TIX_OPT_FLAG, &c->store_opts.allow_unsafe, NULL, 0, 0,
          "development only: use a Redis without appendonly yes, appendfsync always and noeviction (warns)"},
         {"health-file", "TIX_HEALTH_FILE", TIX_OPT_STRING, &c->health_file, NULL, 0, 0,
@@ -125,7 +128,7 @@ worker_config_check(const worker_config_t *c, char *why, size_t why_size)
                  WORKER_HEARTBEAT_MAX_MS, c->heartbeat_ms);
         return TIX_ERR_CONFIG;
     }
-    if (!c->backend || !c->events_in || !c->redis.host[0]) {
+    if (!c->backend || !c->events_in || (!c->redis.host[0] && !tix_redis_url_is_sentinel(&c->redis))) {
         snprintf(why, why_size, "backend, events_in and the Redis host must be set");
         return TIX_ERR_CONFIG;
     }

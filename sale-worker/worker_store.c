@@ -17,6 +17,7 @@
 #include <hiredis/async.h>
 
 #include "tix_log.h"
+#include "tix_sentinel.h"
 #include "tix_util.h"
 #include "worker_store_priv.h"
 
@@ -39,6 +40,8 @@ struct s_call {
     size_t cmd_len;        /* bytes used in cmd */
     size_t cmd_cap;        /* bytes allocated; reused by the next call */
     bool retried;          /* already sent again after "function not found" */
+    bool gated;            /* a write: its reply waits for the replication gate */
+    redisReply *held;      /* its reply (a copy), held until a WAIT after it answers */
     uint64_t loads_seen;   /* store->loads when sent */
     int64_t sent_ms;       /* when sent, for the stall timeout */
     s_call_t *prev, *next; /* in-flight list, oldest first; next links spares too */
@@ -61,6 +64,10 @@ struct worker_store {
     s_call_t *spare;        /* completed calls, kept for reuse */
     bool destroying;        /* no reconnect: worker_store_destroy runs */
     bool allow_unsafe;      /* a Redis that may lose acknowledged writes is used anyway */
+    int min_replicas;       /* the gate: replicas a WAIT must report (0 = no gate) */
+    int wait_ms;            /* the WAIT's timeout */
+    unsigned unwaited;      /* writes sent since the last WAIT went out */
+    bool wait_out;          /* a WAIT is in flight (one at a time) */
     char refusal[640];      /* set when Redis was refused for good (not durable) */
     char drop_reason[160];  /* why the store itself dropped the connection */
     char last_problem[160]; /* the last connect failure logged at warn */
@@ -119,10 +126,13 @@ s_schedule_retry(worker_store_t *self)
 
 /* hiredis's cleanup hook: the context is going away and every pending call
  * has been completed. It is still readable here, freed right after. */
+static void s_release(worker_store_t *self, const char *unavailable);
+
 static void
 s_on_gone(void *p)
 {
     worker_store_t *self = p;
+    s_release(self, "connection to redis lost before the replicas confirmed");
     assert(self->head == NULL && self->in_flight == 0);
     const char *reason = "connection closed";
     if (self->drop_reason[0])
@@ -139,6 +149,8 @@ s_on_gone(void *p)
     self->want_read = self->want_write = false;
     self->announced = false;
     self->loads = 0;
+    self->unwaited = 0;
+    self->wait_out = false;
     self->drop_reason[0] = '\0';
     self->state = S_DOWN;
     if (!self->destroying && !self->refusal[0])
@@ -248,9 +260,87 @@ s_on_config(redisAsyncContext *ac, void *r, void *privdata)
     s_drop(self, n > 0 ? "not durable" : "");
 }
 
+/* ROLE answered (Sentinel only): the node Sentinel named must be the
+ * primary now; a failover under way may have made it a replica. */
+static void
+s_on_role(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void) ac;
+    worker_store_t *self = privdata;
+    const redisReply *reply = r;
+    if (!reply)
+        return;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "master") == 0)
+        return;
+    s_drop(self, "the node sentinel named is not the primary (failover under way?)");
+}
+
+/* With the gate on, the primary must refuse writes no replica receives
+ * (min-replicas-to-write >= 1) and notice a lost replica soon
+ * (min-replicas-max-lag <= WORKER_STORE_MAX_LAG_S): else a write the gate
+ * refuses still piles up where a failover loses it. privdata: 0 or 1. */
+static void
+s_on_repl_config(redisAsyncContext *ac, void *r, void *privdata)
+{
+    worker_store_t *self = ac->data;
+    const redisReply *reply = r;
+    bool lag = privdata != NULL;
+    if (!reply || self->refusal[0])
+        return;
+    long v = -1;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_STRING)
+        v = strtol(reply->element[1]->str, NULL, 10);
+    if (lag ? (v >= 1 && v <= WORKER_STORE_MAX_LAG_S) : v >= 1)
+        return;
+    char problem[200];
+    snprintf(problem, sizeof problem, "%s is %ld, need %s with --redis-min-replicas %d",
+             lag ? "min-replicas-max-lag" : "min-replicas-to-write", v, lag ? "1..10" : ">= 1", self->min_replicas);
+    if (self->allow_unsafe) {
+        tix_warn("UNSAFE: redis may lose acknowledged orders in a failover; used anyway\taddr=%s:%d problem=\"%s\"",
+                 self->url.host, self->url.port, problem);
+        return;
+    }
+    snprintf(self->refusal, sizeof self->refusal,
+             "--redis-url: redis at %s:%d does not match the replication gate: %s (fix its configuration)",
+             self->url.host, self->url.port, problem);
+    s_drop(self, "replication not configured");
+}
+
+/* With Sentinel: where the primary is now, into self->url. */
+static bool
+s_resolve(worker_store_t *self)
+{
+    char why[300];
+    if (!tix_redis_url_is_sentinel(&self->url))
+        return true;
+    if (tix_sentinel_resolve(&self->url, WORKER_STORE_SENTINEL_TIMEOUT_MS, why, sizeof why) == TIX_OK)
+        return true;
+    s_note_problem(self, why);
+    s_schedule_retry(self);
+    return false;
+}
+
+/* Pipelined after AUTH/SELECT: the checks the node must pass. */
+static void
+s_send_checks(worker_store_t *self)
+{
+    redisAsyncContext *ac = self->ac;
+    if (tix_redis_url_is_sentinel(&self->url))
+        redisAsyncCommand(ac, s_on_role, self, "ROLE");
+    for (size_t i = 0; i < sizeof s_durable / sizeof s_durable[0]; i++)
+        redisAsyncCommand(ac, s_on_config, (void *) (uintptr_t) i, "CONFIG GET %s", s_durable[i][0]);
+    if (self->min_replicas > 0) {
+        redisAsyncCommand(ac, s_on_repl_config, NULL, "CONFIG GET min-replicas-to-write");
+        redisAsyncCommand(ac, s_on_repl_config, (void *) 1, "CONFIG GET min-replicas-max-lag");
+    }
+}
+
 static void
 s_connect(worker_store_t *self)
 {
+    if (!s_resolve(self))
+        return;
     redisAsyncContext *ac = redisAsyncConnect(self->url.host, self->url.port);
     if (!ac || ac->err) {
         s_note_problem(self, ac ? ac->errstr : "out of memory");
@@ -277,8 +367,7 @@ s_connect(worker_store_t *self)
         redisAsyncCommand(ac, s_on_setup, self, "AUTH %s", self->url.password);
     if (self->url.db != 0)
         redisAsyncCommand(ac, s_on_setup, self, "SELECT %d", self->url.db);
-    for (size_t i = 0; i < sizeof s_durable / sizeof s_durable[0]; i++)
-        redisAsyncCommand(ac, s_on_config, (void *) (uintptr_t) i, "CONFIG GET %s", s_durable[i][0]);
+    s_send_checks(self);
     s_send_load(self);
 }
 
@@ -287,13 +376,15 @@ s_connect(worker_store_t *self)
 worker_store_t *
 worker_store_new(const tix_redis_url_t *url, const worker_store_opts_t *opts)
 {
-    assert(url && url->host[0] && url->port > 0);
+    assert(url && ((url->host[0] && url->port > 0) || tix_redis_url_is_sentinel(url)));
     worker_store_t *self = xcalloc(1, sizeof *self);
     self->url = *url;
     self->connect_timeout_ms =
         opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : WORKER_STORE_CONNECT_TIMEOUT_MS;
     self->stall_ms = opts && opts->stall_ms > 0 ? opts->stall_ms : WORKER_STORE_STALL_MS;
     self->allow_unsafe = opts && opts->allow_unsafe;
+    self->min_replicas = opts ? opts->min_replicas : 0;
+    self->wait_ms = opts && opts->wait_ms > 0 ? opts->wait_ms : WORKER_STORE_WAIT_MS;
     self->backoff_ms = WORKER_STORE_BACKOFF_MIN_MS;
     s_connect(self);
     return self;
@@ -338,9 +429,14 @@ worker_store_in_flight(const worker_store_t *self)
 
 /* ---- Poll-loop integration ------------------------------------------------ */
 
+static void s_send_wait(worker_store_t *self);
+
 bool
-worker_store_pollitem(const worker_store_t *self, zmq_pollitem_t *item)
+worker_store_pollitem(worker_store_t *self, zmq_pollitem_t *item)
 {
+    /* Every write of this loop turn went out before this point: one WAIT
+     * behind them all covers them (replies come back in order). */
+    s_send_wait(self);
     if (!self->ac)
         return false;
     item->socket = NULL;
@@ -461,6 +557,8 @@ s_send(worker_store_t *self, s_call_t *call)
         return TIX_ERR_UNAVAILABLE;
     call->sent_ms = tix_now_ms();
     call->loads_seen = self->loads;
+    if (call->gated)
+        self->unwaited++;
     s_link(self, call);
     return TIX_OK;
 }
@@ -481,6 +579,87 @@ s_retry(worker_store_t *self, s_call_t *call)
     return s_send(self, call) == TIX_OK;
 }
 
+/* Completes call (in flight) with reply, or as unavailable for the reason
+ * given (reply is then ignored). */
+static void
+s_complete(worker_store_t *self, s_call_t *call, const redisReply *reply, const char *unavailable)
+{
+    s_unlink(self, call);
+    worker_store_result_t result;
+    worker_store_reply_parse(call->op, unavailable ? NULL : reply, &result);
+    if (unavailable)
+        result.detail = unavailable;
+    worker_store_fn *fn = call->fn;
+    void *arg = call->arg;
+    redisReply *held = call->held;
+    call->held = NULL;
+    call->next = self->spare;
+    self->spare = call;
+    fn(arg, &result);
+    if (held)
+        freeReplyObject(held);
+}
+
+/* A WAIT answered (or was lost): every held reply came before it on the
+ * connection, so it covers them all. unavailable: why they cannot be
+ * told (too few replicas), or NULL to let them out. */
+static void
+s_release(worker_store_t *self, const char *unavailable)
+{
+    s_call_t *next;
+    for (s_call_t *call = self->head; call; call = next) {
+        next = call->next;
+        if (call->held)
+            s_complete(self, call, call->held, unavailable);
+    }
+}
+
+/* With Sentinel, an answer that says this node is not (or no longer) a
+ * primary that can take writes ends the connection: the reconnect asks
+ * the Sentinels again. */
+static void
+s_check_primary(worker_store_t *self, const redisReply *reply)
+{
+    if (tix_redis_url_is_sentinel(&self->url) && worker_store_reply_wrong_primary(reply))
+        s_drop(self, reply->str);
+}
+
+static void
+s_on_wait(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void) privdata;
+    worker_store_t *self = ac->data;
+    const redisReply *reply = r;
+    char why[160];
+    const char *unavailable = why;
+    self->wait_out = false;
+    if (!reply)
+        unavailable = "connection to redis lost before the replicas confirmed";
+    else if (reply->type != REDIS_REPLY_INTEGER)
+        snprintf(why, sizeof why, "WAIT refused: %.100s", reply->str ? reply->str : "?");
+    else if (reply->integer < self->min_replicas)
+        snprintf(why, sizeof why, "only %lld of %d replicas confirmed the write within %d ms", reply->integer,
+                 self->min_replicas, self->wait_ms);
+    else
+        unavailable = NULL;
+    s_release(self, unavailable);
+    if (!reply)
+        return;
+    s_check_primary(self, reply);
+    s_send_wait(self); /* writes sent while this WAIT was out */
+}
+
+static void
+s_send_wait(worker_store_t *self)
+{
+    if (!self->ac || self->state != S_READY || self->wait_out || self->unwaited == 0)
+        return;
+    if (redisAsyncCommand(self->ac, s_on_wait, NULL, "WAIT %d %d", self->min_replicas, self->wait_ms) == REDIS_OK) {
+        self->wait_out = true;
+        self->unwaited = 0;
+    }
+}
+
 static void
 s_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -488,22 +667,25 @@ s_on_reply(redisAsyncContext *ac, void *r, void *privdata)
     s_call_t *call = privdata;
     worker_store_t *self = call->store;
     const redisReply *reply = r;
-    s_unlink(self, call);
-    if (!reply)
+    if (!reply) {
         self->state = S_DOWN; /* going away: refuse new calls from callbacks */
-    else if (!call->retried && worker_store_reply_function_missing(reply) && s_retry(self, call))
+    } else if (!call->retried && worker_store_reply_function_missing(reply)) {
+        s_unlink(self, call);
+        if (s_retry(self, call))
+            return;
+        s_link(self, call); /* s_complete unlinks it */
+    } else if (call->gated && reply->type != REDIS_REPLY_ERROR) {
+        call->held = worker_store_reply_dup(reply); /* out with the next WAIT's answer */
         return;
-    worker_store_result_t result;
-    worker_store_reply_parse(call->op, reply, &result);
-    worker_store_fn *fn = call->fn;
-    void *arg = call->arg;
-    call->next = self->spare;
-    self->spare = call;
-    fn(arg, &result);
+    }
+    s_complete(self, call, reply, NULL);
+    if (reply)
+        s_check_primary(self, reply);
 }
 
-static tix_err
-s_call(worker_store_t *self, worker_store_op op, int argc, const char *const argv[], worker_store_fn *fn, void *arg)
+tix_err
+worker_store_call(worker_store_t *self, worker_store_op op, int argc, const char *const argv[], worker_store_fn *fn,
+                  void *arg)
 {
     assert(fn);
     if (self->state != S_READY)
@@ -518,6 +700,8 @@ s_call(worker_store_t *self, worker_store_op op, int argc, const char *const arg
     call->fn = fn;
     call->arg = arg;
     call->retried = false;
+    call->gated = self->min_replicas > 0 && (op == WORKER_STORE_OP_CREATE || op == WORKER_STORE_OP_BUY);
+    call->held = NULL;
     s_format(call, argc, argv);
     if (s_send(self, call) != TIX_OK) {
         call->next = self->spare;
@@ -525,75 +709,4 @@ s_call(worker_store_t *self, worker_store_op op, int argc, const char *const arg
         return TIX_ERR_UNAVAILABLE;
     }
     return TIX_OK;
-}
-
-/* The sale's keys, hash-tagged so that they share one cluster slot. */
-typedef struct {
-    char sale[96];   /* tix:{S}:sale */
-    char stock[96];  /* tix:{S}:stock */
-    char buyers[96]; /* tix:{S}:buyers */
-    char log[96];    /* tix:{S}:log */
-} s_keys_t;
-
-static void
-s_keys(const char *sale_id, s_keys_t *k)
-{
-    assert(strlen(sale_id) <= 64);
-    snprintf(k->sale, sizeof k->sale, "tix:{%s}:sale", sale_id);
-    snprintf(k->stock, sizeof k->stock, "tix:{%s}:stock", sale_id);
-    snprintf(k->buyers, sizeof k->buyers, "tix:{%s}:buyers", sale_id);
-    snprintf(k->log, sizeof k->log, "tix:{%s}:log", sale_id);
-}
-
-tix_err
-worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, int64_t opens_at_ms,
-                    int64_t closes_at_ms, worker_store_fn *fn, void *arg)
-{
-    s_keys_t k;
-    s_keys(sale_id, &k);
-    char t[16], o[24], c[24];
-    snprintf(t, sizeof t, "%u", total);
-    snprintf(o, sizeof o, "%lld", (long long) opens_at_ms);
-    snprintf(c, sizeof c, "%lld", (long long) closes_at_ms);
-    const char *argv[] = {"FCALL", "tix_create", "5", k.sale, k.stock, k.buyers, k.log, "tix:sales", sale_id, t, o, c};
-    return s_call(self, WORKER_STORE_OP_CREATE, 12, argv, fn, arg);
-}
-
-tix_err
-worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id, const char *request_id,
-                 worker_store_fn *fn, void *arg)
-{
-    s_keys_t k;
-    s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL",  "tix_buy", "4",     k.sale,  k.stock,
-                          k.buyers, k.log,     sale_id, user_id, request_id ? request_id : ""};
-    return s_call(self, WORKER_STORE_OP_BUY, 10, argv, fn, arg);
-}
-
-tix_err
-worker_store_buyers(worker_store_t *self, const char *sale_id, const char *cursor, worker_store_fn *fn, void *arg)
-{
-    s_keys_t k;
-    s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL_RO", "tix_buyers",         "4", k.sale, k.stock, k.buyers, k.log,
-                          sale_id,    cursor ? cursor : "0"};
-    return s_call(self, WORKER_STORE_OP_BUYERS, 9, argv, fn, arg);
-}
-
-tix_err
-worker_store_get_sale(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg)
-{
-    s_keys_t k;
-    s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL_RO", "tix_get_sale", "2", k.sale, k.stock, sale_id};
-    return s_call(self, WORKER_STORE_OP_GET_SALE, 6, argv, fn, arg);
-}
-
-tix_err
-worker_store_get_order(worker_store_t *self, const char *sale_id, const char *user_id, worker_store_fn *fn, void *arg)
-{
-    s_keys_t k;
-    s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL_RO", "tix_get_order", "2", k.sale, k.buyers, sale_id, user_id};
-    return s_call(self, WORKER_STORE_OP_GET_ORDER, 7, argv, fn, arg);
 }

@@ -18,6 +18,24 @@
  * that the function is missing (FUNCTION FLUSH, a Redis restarted without
  * its data) the library is loaded again and that call retried once.
  *
+ * With a redis-sentinel:// URL every (re)connect first asks the Sentinels
+ * where the primary is (blocking, WORKER_STORE_SENTINEL_TIMEOUT_MS per
+ * Sentinel) and checks ROLE there; an answer READONLY, NOREPLICAS or
+ * MASTERDOWN drops the connection, so the next connect asks again. A lost
+ * primary is a lost connection; a demoted one is a READONLY (or Sentinel
+ * kills its clients); a partitioned one answers NOREPLICAS: these three
+ * cover a failover without a Sentinel subscription.
+ *
+ * The replication gate (opts.min_replicas = N > 0): the replies of writes
+ * (tix_create, tix_buy: every outcome) are held until a WAIT N sent after
+ * them on the same connection answers; worker_store_pollitem sends one
+ * WAIT behind all the writes of a loop turn, one WAIT in flight at a time.
+ * A WAIT that reports fewer than N (timeout opts.wait_ms) completes the
+ * held calls with TIX_ERR_UNAVAILABLE: the write may exist on the primary
+ * alone, and a retry with the same request_id finds it and waits again.
+ * At connect the primary must have min-replicas-to-write >= 1 and
+ * min-replicas-max-lag 1..WORKER_STORE_MAX_LAG_S (refused otherwise).
+ *
  * Calls: a call that returns TIX_OK gets exactly one callback, later, from
  * worker_store_handle, worker_store_tick or worker_store_destroy - never from
  * inside the call itself. The result and its strings are borrowed: they live
@@ -44,6 +62,9 @@
 #define WORKER_STORE_STALL_MS 5000           /* oldest call unanswered this long: reconnect */
 #define WORKER_STORE_BACKOFF_MIN_MS 100      /* first reconnect delay */
 #define WORKER_STORE_BACKOFF_MAX_MS 2000     /* reconnect delay cap */
+#define WORKER_STORE_WAIT_MS 1000            /* the gate's WAIT timeout */
+#define WORKER_STORE_SENTINEL_TIMEOUT_MS 500 /* per Sentinel, to connect and answer */
+#define WORKER_STORE_MAX_LAG_S 10            /* min-replicas-max-lag the gate accepts */
 
 typedef struct worker_store worker_store_t;
 
@@ -54,6 +75,8 @@ typedef struct {
     int connect_timeout_ms; /* WORKER_STORE_CONNECT_TIMEOUT_MS */
     int stall_ms;           /* WORKER_STORE_STALL_MS */
     bool allow_unsafe;      /* use a Redis that is not durable (warns) */
+    int min_replicas;       /* the replication gate: 0 = off (no WAIT) */
+    int wait_ms;            /* WORKER_STORE_WAIT_MS */
 } worker_store_opts_t;
 
 /* ---- Results -------------------------------------------------------------- */
@@ -135,8 +158,9 @@ size_t worker_store_in_flight(const worker_store_t *self);
 
 /* Fills item with the Redis descriptor and the events hiredis waits for;
  * false (item untouched) while there is no connection. The descriptor
- * changes across reconnects: ask before every poll. */
-bool worker_store_pollitem(const worker_store_t *self, zmq_pollitem_t *item);
+ * changes across reconnects: ask before every poll. With the gate on it
+ * first sends the WAIT for the writes made since the last one. */
+bool worker_store_pollitem(worker_store_t *self, zmq_pollitem_t *item);
 /* Handles revents from polling that item (reads, writes, runs callbacks). */
 void worker_store_handle(worker_store_t *self, short revents);
 /* Milliseconds until worker_store_tick is due (0 = now), or -1 for never. */

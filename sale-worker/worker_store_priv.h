@@ -34,4 +34,18 @@ void worker_store_reply_parse(worker_store_op op, const redisReply *reply, worke
  * have (FUNCTION FLUSH, or a Redis that restarted without its data). */
 bool worker_store_reply_function_missing(const redisReply *reply);
 
+/* True when reply says this node cannot take writes as the primary now
+ * (READONLY: a replica; NOREPLICAS: no replica in reach; MASTERDOWN): with
+ * Sentinel, the primary is asked for again. */
+bool worker_store_reply_wrong_primary(const redisReply *reply);
+
+/* A deep copy of r (freeReplyObject frees it): a write's reply is kept
+ * until the replication gate lets it out. Never NULL (aborts on OOM). */
+redisReply *worker_store_reply_dup(const redisReply *r);
+
+/* Sends the FCALL/FCALL_RO argv as a call of op (worker_store.c); what
+ * worker_store_calls.c builds each call with. */
+tix_err worker_store_call(worker_store_t *self, worker_store_op op, int argc, const char *const argv[],
+                          worker_store_fn *fn, void *arg);
+
 #endif

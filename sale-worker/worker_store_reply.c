@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tix_util.h"
 #include "worker_store_priv.h"
 
 static const char *const s_op_names[WORKER_STORE_OP_COUNT] = {
@@ -54,6 +55,39 @@ static const struct {
  * not run and may be sent again later, maybe to another Redis. */
 static const char *const s_transient[] = {"LOADING",    "BUSY",     "MISCONF",     "OOM",        "READONLY",
                                           "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "NOAUTH"};
+
+bool
+worker_store_reply_wrong_primary(const redisReply *reply)
+{
+    static const char *const words[] = {"READONLY ", "NOREPLICAS ", "MASTERDOWN "};
+    if (!reply || reply->type != REDIS_REPLY_ERROR || !reply->str)
+        return false;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strncmp(reply->str, words[i], strlen(words[i])) == 0)
+            return true;
+    }
+    return false;
+}
+
+redisReply *
+worker_store_reply_dup(const redisReply *r)
+{
+    redisReply *c = xcalloc(1, sizeof *c);
+    c->type = r->type;
+    c->integer = r->integer;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        c->elements = r->elements;
+        c->element = r->elements ? xcalloc(r->elements, sizeof *c->element) : NULL;
+        for (size_t i = 0; i < r->elements; i++)
+            c->element[i] = worker_store_reply_dup(r->element[i]);
+    } else if (r->str) {
+        c->len = r->len;
+        c->str = xmalloc((size_t) r->len + 1);
+        memcpy(c->str, r->str, (size_t) r->len);
+        c->str[r->len] = '\0';
+    }
+    return c;
+}
 
 bool
 worker_store_reply_function_missing(const redisReply *reply)

@@ -1,6 +1,7 @@
 /*
  * test_worker_url.c - TIX_REDIS_URL parsing (tix_redis_url_parse):
- * redis://[[user]:password@]host[:port][/db]. No Redis needed.
+ * redis://[[user]:password@]host[:port][/db] and
+ * redis-sentinel://[[user]:password@]host[:port][,...]/MASTER_NAME. No Redis needed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,6 +116,43 @@ test_reasons_never_repeat_the_password(void **state)
     assert_null(strstr(s_parse_fails("redis://u:topsecret@:1"), "topsecret"));
 }
 
+static void
+test_sentinel_url_lists_sentinels_and_master_name(void **state)
+{
+    (void) state;
+    tix_redis_url_t url = s_parse_ok("redis-sentinel://:s%40cret@10.0.0.1:26380,sentinel-b,[::1]:26381/tix-primary");
+    assert_true(tix_redis_url_is_sentinel(&url));
+    assert_string_equal(url.master_name, "tix-primary");
+    assert_int_equal(url.nsentinels, 3);
+    assert_string_equal(url.sentinels[0].host, "10.0.0.1");
+    assert_int_equal(url.sentinels[0].port, 26380);
+    assert_string_equal(url.sentinels[1].host, "sentinel-b");
+    assert_int_equal(url.sentinels[1].port, TIX_REDIS_SENTINEL_PORT);
+    assert_string_equal(url.sentinels[2].host, "::1");
+    assert_int_equal(url.sentinels[2].port, 26381);
+    assert_string_equal(url.password, "s@cret");
+    assert_string_equal(url.host, ""); /* the primary: asked of the Sentinels */
+    assert_int_equal(url.port, 0);
+    assert_int_equal(url.db, 0);
+    tix_redis_url_t plain = s_parse_ok("redis://127.0.0.1:6380");
+    assert_false(tix_redis_url_is_sentinel(&plain));
+}
+
+static void
+test_malformed_sentinel_urls_are_refused(void **state)
+{
+    (void) state;
+    assert_non_null(strstr(s_parse_fails("redis-sentinel://127.0.0.1:26379"), "master name"));
+    assert_non_null(strstr(s_parse_fails("redis-sentinel://127.0.0.1:26379/"), "master name"));
+    assert_non_null(strstr(s_parse_fails("redis-sentinel://127.0.0.1:26379/a b"), "master name"));
+    assert_non_null(strstr(s_parse_fails("redis-sentinel://a:1,,b:2/m"), "host is empty"));
+    assert_non_null(strstr(s_parse_fails("redis-sentinel://a:1,/m"), "host is empty"));
+    assert_non_null(strstr(s_parse_fails("redis-sentinel:///m"), "host is empty"));
+    assert_non_null(strstr(s_parse_fails("redis-sentinel://a:99999/m"), "port"));
+    assert_non_null(strstr(s_parse_fails("redis-sentinel://:pw@a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9/m"), "sentinels"));
+    assert_null(strstr(s_parse_fails("redis-sentinel://:topsecret@a:1,b:x/m"), "topsecret"));
+}
+
 int
 main(void)
 {
@@ -125,6 +163,8 @@ main(void)
         cmocka_unit_test(test_ipv6_in_brackets),
         cmocka_unit_test(test_malformed_urls_are_refused_with_a_reason),
         cmocka_unit_test(test_reasons_never_repeat_the_password),
+        cmocka_unit_test(test_sentinel_url_lists_sentinels_and_master_name),
+        cmocka_unit_test(test_malformed_sentinel_urls_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,6 +136,12 @@ s_spawn(const char *path, const char *const argv[], const char *const env[], con
     return pid;
 }
 
+pid_t
+th_spawn(const char *path, const char *const argv[], const char *log)
+{
+    return s_spawn(path, argv, NULL, log);
+}
+
 redisContext *
 th_redis_connect(const th_redis_t *r)
 {

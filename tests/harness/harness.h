@@ -39,6 +39,9 @@ int th_free_port(void);
 /* A fresh temp directory (removed at exit). */
 const char *th_tmpdir(void);
 
+/* fork + exec of path (not a tix binary) with stdout and stderr to log;
+ * tracked like every process of the harness (killed at exit). */
+pid_t th_spawn(const char *path, const char *const argv[], const char *log);
 /* Starts redis-server on a free port; waits until it answers PING. */
 bool th_redis_start(th_redis_t *r);
 /* Restarts a stopped redis on the same port and directory (AOF replay). */
