@@ -17,6 +17,8 @@
 # .gitignore covers): the module comes from the Go module proxy at the pinned
 # version, never @latest. Telemetry is always off (--telemetry=disable and
 # DO_NOT_TRACK=1): FerretDB never tries to reach its beacon. Loopback only.
+# TIX_FERRETDB_DEBUG_ADDR=127.0.0.1:PORT serves FerretDB's metrics and
+# goroutine dumps there (off by default), to diagnose a stalled server.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VERSION=v1.24.2
@@ -94,7 +96,7 @@ start() {
         port=$(free_port)
     fi
     DO_NOT_TRACK=1 setsid "$BIN" --telemetry=disable --handler=sqlite --sqlite-url="file:$state/data/" \
-        --listen-addr="127.0.0.1:$port" --debug-addr=- --state-dir="$state" --log-level=warn \
+        --listen-addr="127.0.0.1:$port" --debug-addr="${TIX_FERRETDB_DEBUG_ADDR:--}" --state-dir="$state" --log-level=warn \
         >>"$state/ferretdb.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$state/ferretdb.pid"
