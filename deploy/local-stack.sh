@@ -228,14 +228,10 @@ persisted() {
 }
 
 # Reads the sale's orders back from the database, as its users would: the
-# count and one document (deploy/orders-read.c, built here on first use).
+# count and one document (tix-orders-read, deploy/orders-read.c).
 read_back() {
-    local sale=$1 reader=$STATE/bin/orders-read out n
-    if [ ! -x "$reader" ] || [ "$ROOT/deploy/orders-read.c" -nt "$reader" ]; then
-        mkdir -p "$STATE/bin"
-        cc -O2 -o "$reader" "$ROOT/deploy/orders-read.c" $(pkg-config --cflags --libs libmongoc-1.0) ||
-            die "cannot build deploy/orders-read.c"
-    fi
+    local sale=$1 reader=$BUILD/tix-orders-read out n
+    [ -x "$reader" ] || die "$reader is missing: build first (cmake --build build)"
     out=$("$reader" "$TIX_MONGO_URI" "${TIX_MONGO_DB:-tix}" "$sale") || die "reading the orders back failed"
     n=$(sed -n 's/^count //p' <<<"$out")
     say "read back from ${TIX_MONGO_DB:-tix}.orders: $n orders of $sale; the first:"

@@ -3,12 +3,12 @@
  * back from the database the persister wrote (MongoDB or FerretDB) with
  * libmongoc, as a client of the business would.
  *
- *   orders-read URI DATABASE SALE   prints "count N" and the sale's first
- *                                   order (by _id) as relaxed Extended JSON
+ *   tix-orders-read URI DATABASE SALE   prints "count N" and the sale's
+ *                                       first order (by _id) as relaxed
+ *                                       Extended JSON
  *
  * Exit 0 when the server answered, 1 otherwise (the reason on stderr).
- * Built by deploy/local-stack.sh on first use (libmongoc-dev is a build
- * dependency anyway).
+ * Built with the rest (CMakeLists.txt); a demo tool, not a service.
  */
 #include <stdio.h>
 
@@ -50,7 +50,7 @@ int
 main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: orders-read URI DATABASE SALE\n");
+        fprintf(stderr, "usage: tix-orders-read URI DATABASE SALE\n");
         return 2;
     }
     mongoc_init();
