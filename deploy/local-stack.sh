@@ -95,7 +95,7 @@ choose_sink() {
         SINK_SAYS="FerretDB at $TIX_MONGO_URI (SQLite in $FERRETDB_STATE/data, ready in $((SECONDS - t0)) s), database ${TIX_MONGO_DB:-tix}"
     else
         PERSIST_ARGS=(--sink "jsonl:$STATE/orders.jsonl")
-        SINK_SAYS="no MongoDB here (neither TIX_MONGO_URI nor mongod) and no FerretDB (no Go to build it): Extended JSON lines in $STATE/orders.jsonl"
+        SINK_SAYS="no MongoDB here (neither TIX_MONGO_URI nor mongod) and no FerretDB (no Go to build it, or TIX_FERRETDB=0): Extended JSON lines in $STATE/orders.jsonl"
     fi
 }
 
