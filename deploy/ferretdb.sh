@@ -17,6 +17,8 @@
 # .gitignore covers): the module comes from the Go module proxy at the pinned
 # version, never @latest. Telemetry is always off (--telemetry=disable and
 # DO_NOT_TRACK=1): FerretDB never tries to reach its beacon. Loopback only.
+# TIX_FERRETDB_DEBUG_ADDR=127.0.0.1:PORT serves FerretDB's metrics and
+# goroutine dumps there (off by default), to diagnose a stalled server.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VERSION=v1.24.2
@@ -84,32 +86,56 @@ free_port() {
     die "no free loopback port"
 }
 
-start() {
-    local state=${1:?usage: ferretdb.sh start STATE_DIR} port pid
-    built || die "FerretDB $VERSION is not built (deploy/ferretdb.sh build)"
-    mkdir -p "$state/data"
-    state=$(cd "$state" && pwd)
-    port=$(cat "$state/ferretdb.port" 2>/dev/null || true)
-    if [ -z "$port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        port=$(free_port)
-    fi
+# Starts the server on port with its data in state; 0 once it answers
+# hello, 1 when it exited (its log says why), 2 when it never answered.
+launch() {
+    local state=$1 port=$2 pid
     DO_NOT_TRACK=1 setsid "$BIN" --telemetry=disable --handler=sqlite --sqlite-url="file:$state/data/" \
-        --listen-addr="127.0.0.1:$port" --debug-addr=- --state-dir="$state" --log-level=warn \
-        >>"$state/ferretdb.log" 2>&1 </dev/null &
+        --listen-addr="127.0.0.1:$port" --debug-addr="${TIX_FERRETDB_DEBUG_ADDR:--}" --state-dir="$state" \
+        --log-level=warn >>"$state/ferretdb.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$state/ferretdb.pid"
     echo "$port" >"$state/ferretdb.port"
     for _ in $(seq 300); do
         if ping_port "$port"; then
             echo "mongodb://127.0.0.1:$port/" >"$state/ferretdb.uri"
-            cat "$state/ferretdb.uri"
-            return
+            return 0
         fi
-        kill -0 "$pid" 2>/dev/null || die "FerretDB exited at start; see $state/ferretdb.log"
+        kill -0 "$pid" 2>/dev/null || return 1
         sleep 0.1
     done
     kill "$pid" 2>/dev/null || true
-    die "FerretDB did not answer hello on 127.0.0.1:$port within 30 s; see $state/ferretdb.log"
+    return 2
+}
+
+start() {
+    local state=${1:?usage: ferretdb.sh start STATE_DIR} port rc fresh=0
+    built || die "FerretDB $VERSION is not built (deploy/ferretdb.sh build)"
+    mkdir -p "$state/data"
+    state=$(cd "$state" && pwd)
+    # A restart keeps its port (clients hold the URI) unless it is taken.
+    port=$(cat "$state/ferretdb.port" 2>/dev/null || true)
+    if [ -z "$port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        port=$(free_port)
+        fresh=1
+    fi
+    # A port found free can be taken before FerretDB binds it (the machine
+    # is shared): it then exits at once, and another try is cheap.
+    for attempt in 1 2 3; do
+        rc=0
+        launch "$state" "$port" || rc=$?
+        if [ "$rc" = 0 ]; then
+            cat "$state/ferretdb.uri"
+            return
+        fi
+        [ "$rc" = 1 ] || die "FerretDB did not answer hello on 127.0.0.1:$port within 30 s; see $state/ferretdb.log"
+        echo "ferretdb.sh: FerretDB exited at start (try $attempt): $(tail -n 2 "$state/ferretdb.log" | tr '\n' ' ')" >&2
+        if [ "$fresh" = 1 ]; then
+            port=$(free_port)
+        fi
+        sleep 0.2
+    done
+    die "FerretDB exited at start 3 times; see $state/ferretdb.log"
 }
 
 stop() {

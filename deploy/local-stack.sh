@@ -2,8 +2,10 @@
 # The tix stack on one machine, on real parts: redis-server (own port, own
 # directory, AOF with fsync always), tix-broker, two tix-workers and
 # tix-persister, which writes every order to MongoDB when TIX_MONGO_URI is set
-# or mongod is on PATH (then its own mongod, in its own directory), and
-# otherwise to an Extended JSON lines file, $STATE/orders.jsonl.
+# or mongod is on PATH (then its own mongod, in its own directory), else to a
+# FerretDB of its own (a MongoDB-wire server on SQLite, deploy/ferretdb.sh,
+# $STATE/ferretdb) when it is built or Go can build it, and otherwise to an
+# Extended JSON lines file, $STATE/orders.jsonl. It says which.
 #
 #   deploy/local-stack.sh run    start, wait until Health says SERVING, stay up
 #                                until Ctrl-C, then stop everything
@@ -16,7 +18,7 @@
 # events out, redis, mongod; default 5555), TIX_MONGO_URI (an existing
 # MongoDB), TIX_CURVE (default 1: CURVE on every broker endpoint, with keys
 # made by `tix keygen` under $STATE/keys; TIX_CURVE=0 turns it off).
-# Nothing is left running on exit.
+# TIX_FERRETDB=0 skips FerretDB. Nothing is left running on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +36,7 @@ export TIX_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 
 CURVE=${TIX_CURVE:-1}
 PIDS=()
+FERRETDB_STATE=
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { echo "local-stack: $*" >&2; exit 1; }
@@ -49,6 +52,11 @@ stop_all() {
         wait "$pid" 2>/dev/null || true
     done
     PIDS=()
+    # FerretDB runs in its own session (deploy/ferretdb.sh): stopped by its PID.
+    if [ -n "$FERRETDB_STATE" ]; then
+        "$ROOT/deploy/ferretdb.sh" stop "$FERRETDB_STATE" || true
+        FERRETDB_STATE=
+    fi
 }
 trap 'stop_all' EXIT
 trap 'exit 130' INT TERM
@@ -73,9 +81,21 @@ choose_sink() {
         export TIX_MONGO_URI="mongodb://127.0.0.1:$MONGO_PORT"
         PERSIST_ARGS=(--sink mongodb)
         SINK_SAYS="MongoDB at $TIX_MONGO_URI (our own mongod), database ${TIX_MONGO_DB:-tix}"
+    elif [ "${TIX_FERRETDB:-1}" != 0 ] && "$ROOT/deploy/ferretdb.sh" available; then
+        local t0=$SECONDS
+        say "FerretDB $("$ROOT/deploy/ferretdb.sh" version) (no MongoDB here; built once, telemetry off)"
+        "$ROOT/deploy/ferretdb.sh" build >/dev/null || die "FerretDB did not build"
+        FERRETDB_STATE=$STATE/ferretdb
+        export TIX_MONGO_URI
+        TIX_MONGO_URI=$("$ROOT/deploy/ferretdb.sh" start "$FERRETDB_STATE") ||
+            die "FerretDB did not start (see $FERRETDB_STATE/ferretdb.log)"
+        # FerretDB 1.24 stalls on a replayed bulk of 100 or more upserts
+        # (docs/PERSISTENCE.md): smaller bulks.
+        PERSIST_ARGS=(--sink mongodb --batch-max 50)
+        SINK_SAYS="FerretDB at $TIX_MONGO_URI (SQLite in $FERRETDB_STATE/data, ready in $((SECONDS - t0)) s), database ${TIX_MONGO_DB:-tix}"
     else
         PERSIST_ARGS=(--sink "jsonl:$STATE/orders.jsonl")
-        SINK_SAYS="no MongoDB here (neither TIX_MONGO_URI nor mongod): Extended JSON lines in $STATE/orders.jsonl"
+        SINK_SAYS="no MongoDB here (neither TIX_MONGO_URI nor mongod) and no FerretDB (no Go to build it, or TIX_FERRETDB=0): Extended JSON lines in $STATE/orders.jsonl"
     fi
 }
 
@@ -203,7 +223,20 @@ persisted() {
     else
         say "persisted to $where, collection orders: $written orders written by this run (200 expected)"
         [ "${written:-0}" -ge 200 ] || die "expected at least 200 orders written, the persister says ${written:-none}"
+        read_back "$sale"
     fi
+}
+
+# Reads the sale's orders back from the database, as its users would: the
+# count and one document (tix-orders-read, deploy/orders-read.c).
+read_back() {
+    local sale=$1 reader=$BUILD/tix-orders-read out n
+    [ -x "$reader" ] || die "$reader is missing: build first (cmake --build build)"
+    out=$("$reader" "$TIX_MONGO_URI" "${TIX_MONGO_DB:-tix}" "$sale") || die "reading the orders back failed"
+    n=$(sed -n 's/^count //p' <<<"$out")
+    say "read back from ${TIX_MONGO_DB:-tix}.orders: $n orders of $sale; the first:"
+    sed -n '2p' <<<"$out"
+    [ "$n" -eq 200 ] || die "expected 200 orders of $sale in the database, found $n"
 }
 
 case "${1:-}" in
@@ -219,7 +252,7 @@ case "${1:-}" in
         say "stopping the stack"
         ;;
     -h | --help | "")
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
         [ -n "${1:-}" ] || exit 2
         ;;
     *) die "unknown command '$1' (run or demo)" ;;
