@@ -215,6 +215,7 @@ s_parse_rest(const char *rest, bool sentinel, tix_redis_url_t *url, char *why, s
         return s_sentinels(hp, hplen, url, why, why_size);
     }
     tix_redis_addr_t addr;
+    memset(&addr, 0, sizeof addr);
     err = s_hostport(hp, hplen, TIX_REDIS_DEFAULT_PORT, &addr, why, why_size);
     if (err != TIX_OK)
         return err;

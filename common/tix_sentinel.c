@@ -13,7 +13,7 @@
 static tix_err
 s_ask(const tix_redis_addr_t *sentinel, tix_redis_url_t *url, int timeout_ms, char *why, size_t why_size)
 {
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct timeval tv = {timeout_ms / 1000, (suseconds_t) (timeout_ms % 1000) * 1000};
     redisContext *c = redisConnectWithTimeout(sentinel->host, sentinel->port, tv);
     if (!c || c->err) {
         snprintf(why, why_size, "sentinel %s:%d: %s", sentinel->host, sentinel->port, c ? c->errstr : "out of memory");

@@ -281,6 +281,7 @@ s_on_role(redisAsyncContext *ac, void *r, void *privdata)
  * (min-replicas-max-lag <= WORKER_STORE_MAX_LAG_S): else a write the gate
  * refuses still piles up where a failover loses it. privdata: 0 or 1. */
 static void
+// cppcheck-suppress constParameter ; hiredis's callback type fixes the signature
 s_on_repl_config(redisAsyncContext *ac, void *r, void *privdata)
 {
     worker_store_t *self = ac->data;
