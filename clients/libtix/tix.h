@@ -38,6 +38,10 @@
 #define TIX_RETRY_BACKOFF_MIN_MS 25   /* backoff when a retryable answer has no retry_after_ms; doubles */
 #define TIX_RETRY_BACKOFF_MAX_MS 1000 /* ... up to this */
 #define TIX_CLIENT_HWM 100000         /* calls the socket queues each way (ZMQ_SNDHWM/RCVHWM) */
+/* ZMTP heartbeats on the client's connections: a broker silent this long
+ * (hung, stopped, unreachable) loses its connection; libzmq redials it. */
+#define TIX_CLIENT_HEARTBEAT_MS 250
+#define TIX_CLIENT_HEARTBEAT_TIMEOUT_MS 1000
 
 typedef struct tix_client tix_client_t;
 
