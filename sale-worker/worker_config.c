@@ -55,6 +55,11 @@ s_finish(worker_config_t *c, const s_raw_t *raw, const tix_opts_result_t *parsed
         return s_refuse(NULL, why);
     if (tix_endpoints_check(c->backend, false, why, sizeof why) != TIX_OK)
         return s_refuse("--backend", why);
+    if (tix_endpoints_count(c->backend) > WORKER_BROKERS_MAX) {
+        snprintf(why, sizeof why, "at most %d brokers (%zu listed)", WORKER_BROKERS_MAX,
+                 tix_endpoints_count(c->backend));
+        return s_refuse("--backend", why);
+    }
     if (tix_endpoints_check(c->events_in, false, why, sizeof why) != TIX_OK)
         return s_refuse("--events-in", why);
     if (tix_redis_url_parse(raw->redis_url, &c->redis, why, sizeof why) != TIX_OK)
