@@ -282,6 +282,46 @@ test_one_broker_stopped_mid_rush_clients_and_workers_move_within_2s_and_it_rejoi
     assert_true(w1 == s_m.workers[1].pid && th_proc_alive(&s_m.workers[1]));
 }
 
+/* ---- Blocking calls when their broker stops answering ---------------------- */
+
+static void
+test_blocking_calls_whose_broker_stops_answering_are_resent_to_the_other_within_2s(void **state)
+{
+    (void) state;
+    assert_true(tf_create_sale(s_m.frontends, "block2", 100));
+    tix_client_t *c = tix_client_new(s_m.frontends);
+    assert_true(th_client_wait_serving(c, 5000));
+    kill(s_m.broker[0].proc.pid, SIGSTOP);
+    /* The client's DEALER alternates between the brokers until its ZMTP
+     * heartbeat gives up on the stopped one: one of the first calls goes
+     * there, gets no answer, and is resent - same bytes, same request_id -
+     * after TIX_RETRY_SILENCE_MS, which the round-robin sends to the other. */
+    unsigned resent = 0;
+    for (int i = 0; i < 6; i++) {
+        char user[32], req[32], order[128], again[128];
+        snprintf(user, sizeof user, "block-%d", i);
+        snprintf(req, sizeof req, "block-req-%d", i);
+        int64_t t0 = tix_now_ms();
+        assert_int_equal(s_buy(c, "block2", user, req, 10000, order, sizeof order),
+                         TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+        int64_t took = tix_now_ms() - t0;
+        fprintf(stderr, "blocking call %d with broker 0 stopped: %lld ms, %u attempts\n", i, (long long) took,
+                s_attempts);
+        assert_true(took < 2000);
+        resent += s_attempts > 1;
+        /* The same request again: the same order. */
+        assert_int_equal(s_buy(c, "block2", user, req, 10000, again, sizeof again),
+                         TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+        assert_string_equal(order, again);
+    }
+    assert_true(resent >= 1);
+    tix_client_destroy(&c);
+    kill(s_m.broker[0].proc.pid, SIGCONT);
+    /* What the stopped broker held runs after SIGCONT, exactly: 6 orders. */
+    assert_true(th_wait_serving(s_m.broker[0].frontend, 10000));
+    assert_int_equal(th_redis_int(&s_m.redis, "HLEN tix:{block2}:buyers"), 6);
+}
+
 /* ---- A killed broker restarted --------------------------------------------- */
 
 static void
@@ -351,6 +391,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_one_broker_stopped_mid_rush_clients_and_workers_move_within_2s_and_it_rejoins_after_sigcont, s_setup,
             s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_blocking_calls_whose_broker_stops_answering_are_resent_to_the_other_within_2s, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_killed_broker_restarted_workers_register_again_without_restarting, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(
