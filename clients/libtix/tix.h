@@ -39,9 +39,13 @@
 #define TIX_RETRY_BACKOFF_MAX_MS 1000 /* ... up to this */
 #define TIX_CLIENT_HWM 100000         /* calls the socket queues each way (ZMQ_SNDHWM/RCVHWM) */
 /* ZMTP heartbeats on the client's connections: a broker silent this long
- * (hung, stopped, unreachable) loses its connection; libzmq redials it. */
-#define TIX_CLIENT_HEARTBEAT_MS 250
-#define TIX_CLIENT_HEARTBEAT_TIMEOUT_MS 1000
+ * (hung, stopped, unreachable) loses its connection; libzmq redials it.
+ * libzmq answers pings in its I/O thread, so a busy broker still answers.
+ * The timeout (plus one interval) stays below TIX_RETRY_SILENCE_MS: by the
+ * time a call to a silent broker is resent, that broker has left the
+ * DEALER's round-robin, and the resend goes to another. */
+#define TIX_CLIENT_HEARTBEAT_MS 200
+#define TIX_CLIENT_HEARTBEAT_TIMEOUT_MS 600
 
 typedef struct tix_client tix_client_t;
 
