@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ITEM_MAX_BYTES 256 /* libtix's bound on one endpoint */
+#define ITEM_MAX_BYTES TIX_ENDPOINT_MAX_BYTES
 #define EXPECTED "expected tcp://HOST:PORT, ipc://PATH or inproc://NAME"
 
 /* A decimal port 1..65535 (or * when binding) in s[0..len). */
@@ -96,4 +96,35 @@ tix_endpoints_check(const char *list, bool bind, char *why, size_t why_size)
             return TIX_OK;
         p = comma + 1;
     }
+}
+
+bool
+tix_endpoints_next(const char **cursor, char *item, size_t item_size)
+{
+    const char *p = *cursor;
+    if (!p || !*p)
+        return false;
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t) (comma - p) : strlen(p);
+    *cursor = comma ? comma + 1 : p + len;
+    while (len && isspace((unsigned char) *p))
+        p++, len--;
+    while (len && isspace((unsigned char) p[len - 1]))
+        len--;
+    if (len == 0 || len >= item_size)
+        return false;
+    memcpy(item, p, len);
+    item[len] = '\0';
+    return true;
+}
+
+size_t
+tix_endpoints_count(const char *list)
+{
+    if (!list || !*list)
+        return 0;
+    size_t n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    return n;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tix stack on one machine, on real parts: redis-server (own port, own
-# directory, AOF with fsync always), tix-broker, two tix-workers and
+# directory, AOF with fsync always), tix-broker (TIX_BROKERS of them,
+# active/active; each worker serves all), two tix-workers and
 # tix-persister, which writes every order to MongoDB when TIX_MONGO_URI is set
 # or mongod is on PATH (then its own mongod, in its own directory), else to a
 # FerretDB of its own (a MongoDB-wire server on SQLite, deploy/ferretdb.sh,
@@ -11,14 +12,17 @@
 #                                until Ctrl-C, then stop everything
 #   deploy/local-stack.sh demo   start, create a 200-ticket sale, let 20,000
 #                                users rush it (tix-rush), check the invariants,
-#                                stop everything
+#                                stop everything; with TIX_BROKERS >= 2, one
+#                                broker is SIGKILLed mid-rush
 #
 # Environment: TIX_BUILD_DIR (default ./build), TIX_STACK_DIR (state; default
 # ./.tix), TIX_STACK_PORT (first of six ports: client, worker, events in,
 # events out, redis, mongod; default 5555), TIX_MONGO_URI (an existing
 # MongoDB), TIX_CURVE (default 1: CURVE on every broker endpoint, with keys
-# made by `tix keygen` under $STATE/keys; TIX_CURVE=0 turns it off).
-# TIX_FERRETDB=0 skips FerretDB. Nothing is left running on exit.
+# made by `tix keygen` under $STATE/keys; TIX_CURVE=0 turns it off),
+# TIX_BROKERS (1..4, default 1; broker k > 0 uses ports TIX_STACK_PORT + 10k
+# .. + 10k + 3). TIX_FERRETDB=0 skips FerretDB.
+# Nothing is left running on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,11 +32,21 @@ PORT=${TIX_STACK_PORT:-5555}
 REDIS_PORT=$((PORT + 4))
 MONGO_PORT=$((PORT + 5))
 
-export TIX_FRONTEND="tcp://127.0.0.1:$PORT"
-export TIX_BACKEND="tcp://127.0.0.1:$((PORT + 1))"
-export TIX_EVENTS_IN="tcp://127.0.0.1:$((PORT + 2))"
-export TIX_EVENTS_OUT="tcp://127.0.0.1:$((PORT + 3))"
+BROKERS=${TIX_BROKERS:-1}
+[[ $BROKERS =~ ^[1-4]$ ]] || { echo "local-stack: TIX_BROKERS must be 1..4" >&2; exit 2; }
+# Broker k's first port; workers, the persister and clients get the lists.
+broker_port() { echo $((PORT + 10 * $1)); }
+list() { # list OFFSET: every broker's port PORT+10k+OFFSET, comma-separated
+    local k out=
+    for ((k = 0; k < BROKERS; k++)); do out+="${out:+,}tcp://127.0.0.1:$(($(broker_port $k) + $1))"; done
+    echo "$out"
+}
+export TIX_FRONTEND=$(list 0)
+export TIX_BACKEND=$(list 1)
+export TIX_EVENTS_IN=$(list 2)
+export TIX_EVENTS_OUT=$(list 3)
 export TIX_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+BROKER_PIDS=()
 
 CURVE=${TIX_CURVE:-1}
 PIDS=()
@@ -126,7 +140,9 @@ start_stack() {
         [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (cmake -S . -B build && cmake --build build)"
     done
     command -v redis-server >/dev/null || die "redis-server is not installed (deploy/install-deps.sh)"
-    for p in "$PORT" $((PORT + 1)) $((PORT + 2)) $((PORT + 3)) "$REDIS_PORT"; do
+    local ports=("$REDIS_PORT") k
+    for ((k = 0; k < BROKERS; k++)); do ports+=($(seq "$(broker_port $k)" $(($(broker_port $k) + 3)))); done
+    for p in "${ports[@]}"; do
         port_free "$p" || die "port $p is in use (set TIX_STACK_PORT to another base port)"
     done
     mkdir -p "$STATE/redis" "$STATE/logs"
@@ -150,9 +166,16 @@ start_stack() {
     done
     redis-cli -p "$REDIS_PORT" ping >/dev/null || die "redis-server did not start (see $STATE/logs/redis.log)"
 
-    say "tix-broker on $TIX_FRONTEND (logs: $STATE/logs/broker.log)"
-    env "${BROKER_ENV[@]}" "$BUILD/tix-broker" 2>>"$STATE/logs/broker.log" &
-    PIDS+=($!)
+    for ((k = 0; k < BROKERS; k++)); do
+        local b=$(broker_port $k) log=$STATE/logs/broker.log
+        [ "$BROKERS" -eq 1 ] || log=$STATE/logs/broker-$k.log
+        say "tix-broker on tcp://127.0.0.1:$b (logs: $log)"
+        env "${BROKER_ENV[@]}" TIX_FRONTEND="tcp://127.0.0.1:$b" TIX_BACKEND="tcp://127.0.0.1:$((b + 1))" \
+            TIX_EVENTS_IN="tcp://127.0.0.1:$((b + 2))" TIX_EVENTS_OUT="tcp://127.0.0.1:$((b + 3))" \
+            "$BUILD/tix-broker" 2>>"$log" &
+        PIDS+=($!)
+        BROKER_PIDS+=($!)
+    done
     for i in 1 2; do
         say "tix-worker w$i (logs: $STATE/logs/worker-$i.log)"
         env "${WORKER_ENV[@]}" "$BUILD/tix-worker" --worker-id "w$i" 2>>"$STATE/logs/worker-$i.log" &
@@ -165,14 +188,18 @@ start_stack() {
     PERSISTER_PID=$!
     PIDS+=("$PERSISTER_PID")
 
-    for _ in $(seq 100); do
-        if "$BUILD/tix" health >/dev/null 2>&1; then
-            say "Health: SERVING"
-            return 0
-        fi
-        sleep 0.1
+    for ((k = 0; k < BROKERS; k++)); do
+        local ok=
+        for _ in $(seq 100); do
+            if "$BUILD/tix" health --frontend "tcp://127.0.0.1:$(broker_port $k)" >/dev/null 2>&1; then
+                ok=1
+                break
+            fi
+            sleep 0.1
+        done
+        [ -n "$ok" ] || die "broker $k did not become SERVING within 10 s (see $STATE/logs/)"
     done
-    die "the stack did not become SERVING within 10 s (see $STATE/logs/)"
+    say "Health: SERVING ($BROKERS broker(s); clients use TIX_FRONTEND=$TIX_FRONTEND)"
 }
 
 demo() {
@@ -185,7 +212,22 @@ demo() {
     say "tix buy $sale alice --request-id a-2   (a new request: already purchased, exit 4)"
     "$BUILD/tix" buy "$sale" alice --request-id a-2 || echo "(exit $?)"
     say "tix-rush: 20,000 users press buy at once for the remaining 199 tickets"
-    "$BUILD/tix-rush" --sale "$sale" --no-create --users 20000
+    if [ "$BROKERS" -ge 2 ]; then
+        # Through every broker; the last one is killed once orders are being
+        # made. Its calls are resent to the others; every user is answered.
+        "$BUILD/tix-rush" --sale "$sale" --no-create --users 20000 &
+        local rush=$! victim=${BROKER_PIDS[$((BROKERS - 1))]}
+        for _ in $(seq 2000); do
+            [ "$(redis-cli -p "$REDIS_PORT" XLEN "tix:{$sale}:log")" -ge 60 ] && break
+            kill -0 "$rush" 2>/dev/null || break
+            sleep 0.005
+        done
+        say "SIGKILL broker $((BROKERS - 1)) (pid $victim) mid-rush"
+        kill -KILL "$victim" 2>/dev/null || true
+        wait "$rush" || die "tix-rush failed (exit $?) after the broker was killed"
+    else
+        "$BUILD/tix-rush" --sale "$sale" --no-create --users 20000
+    fi
     say "tix sale get $sale"
     "$BUILD/tix" sale get "$sale"
     say "tix order get $sale alice"
@@ -252,7 +294,7 @@ case "${1:-}" in
         say "stopping the stack"
         ;;
     -h | --help | "")
-        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
         [ -n "${1:-}" ] || exit 2
         ;;
     *) die "unknown command '$1' (run or demo)" ;;

@@ -1,7 +1,8 @@
 /*
- * worker.c - the worker loop, the top layer: the broker session (READY,
- * heartbeats, liveness, DISCONNECT), the ingress of broker messages, Redis's
- * descriptor and timers in one zmq_poll, and the orderly stop. JOBs go down
+ * worker.c - the worker loop, the top layer: one session per broker (READY,
+ * heartbeats, liveness, DISCONNECT, each broker on its own), the ingress of
+ * broker messages, every DEALER, Redis's descriptor and timers in one
+ * zmq_poll, and the orderly stop. JOBs go down
  * to worker_jobs.c; everything sent goes through worker_link.c.
  */
 #include "worker.h"
@@ -18,73 +19,75 @@
 #include "worker_link.h"
 #include "worker_state.h"
 
-/* ---- The broker session --------------------------------------------------- */
+/* ---- The broker sessions -------------------------------------------------- */
 
-/* (Re)registers: a new session, all credits granted again. */
+/* (Re)registers with b: a new session, all its credits granted again. */
 static void
-s_send_ready(worker_t *self)
+s_send_ready(worker_broker_t *b)
 {
+    worker_t *self = b->worker;
     Tix__Worker__V1__Ready ready = TIX__WORKER__V1__READY__INIT;
     ready.worker_id = (char *) self->config.worker_id;
     ready.capacity = self->config.capacity;
     ready.redis_ok = worker_state_redis_ok(self);
     ready.heartbeat_ms = self->config.heartbeat_ms;
-    self->session++;
-    self->session_jobs = 0;
-    worker_link_send(self, TIX_WP_READY, &ready.base);
-    self->redis_ok_told = ready.redis_ok;
+    b->session = ++self->sessions;
+    b->session_jobs = 0;
+    worker_link_send(b, TIX_WP_READY, &ready.base);
+    b->redis_ok_told = ready.redis_ok;
     int64_t now = tix_now_ms();
-    self->next_heartbeat_ms = now + self->config.heartbeat_ms;
-    self->broker_expiry_ms = now + (int64_t) WORKER_LIVENESS * self->config.heartbeat_ms;
+    b->next_heartbeat_ms = now + self->config.heartbeat_ms;
+    b->broker_expiry_ms = now + (int64_t) WORKER_LIVENESS * self->config.heartbeat_ms;
 }
 
 static void
-s_send_heartbeat(worker_t *self)
+s_send_heartbeat(worker_broker_t *b)
 {
+    const worker_t *self = b->worker;
     Tix__Worker__V1__Heartbeat hb = TIX__WORKER__V1__HEARTBEAT__INIT;
     hb.redis_ok = worker_state_redis_ok(self);
-    hb.in_flight = self->jobs_in_flight;
-    worker_link_send(self, TIX_WP_HEARTBEAT, &hb.base);
-    self->redis_ok_told = hb.redis_ok;
-    self->next_heartbeat_ms = tix_now_ms() + self->config.heartbeat_ms;
+    hb.in_flight = b->session_jobs;
+    worker_link_send(b, TIX_WP_HEARTBEAT, &hb.base);
+    b->redis_ok_told = hb.redis_ok;
+    b->next_heartbeat_ms = tix_now_ms() + self->config.heartbeat_ms;
 }
 
-/* The broker has been silent for WORKER_LIVENESS intervals: it may have
- * restarted or the connection may be half-dead. A new DEALER gets a new
- * routing id and a clean connection. */
+/* Broker b has been silent for WORKER_LIVENESS intervals: it may have
+ * restarted, hung, or the connection may be half-dead. A new DEALER gets a
+ * new routing id and a clean connection. The other brokers' sessions go on. */
 static tix_err
-s_reconnect_broker(worker_t *self)
+s_reconnect_broker(worker_broker_t *b)
 {
-    if (!self->broker_lost)
-        tix_warn("broker silent; reconnecting\tendpoint=%s silent_ms=%d", self->config.backend,
-                 WORKER_LIVENESS * (int) self->config.heartbeat_ms);
+    if (!b->lost)
+        tix_warn("broker silent; reconnecting\tendpoint=%s silent_ms=%d", b->endpoint,
+                 WORKER_LIVENESS * (int) b->worker->config.heartbeat_ms);
     else
-        tix_debug("broker still silent; reconnecting\tendpoint=%s", self->config.backend);
-    self->broker_lost = true;
-    if (!worker_link_redial(self))
+        tix_debug("broker still silent; reconnecting\tendpoint=%s", b->endpoint);
+    b->lost = true;
+    if (!worker_link_redial(b))
         return TIX_ERR_IO;
-    s_send_ready(self);
+    s_send_ready(b);
     return TIX_OK;
 }
 
 static void
-s_on_heartbeat(worker_t *self, const ProtobufCMessage *body)
+s_on_heartbeat(worker_broker_t *b, const ProtobufCMessage *body)
 {
-    (void) self;
+    (void) b;
     (void) body; /* liveness only, counted by the caller */
 }
 
 static void
-s_on_job(worker_t *self, const ProtobufCMessage *body)
+s_on_job(worker_broker_t *b, const ProtobufCMessage *body)
 {
-    worker_jobs_accept(self, (const Tix__Worker__V1__Job *) body, tix_now_ms());
+    worker_jobs_accept(b, (const Tix__Worker__V1__Job *) body, tix_now_ms());
 }
 
 static void
-s_on_disconnect(worker_t *self, const ProtobufCMessage *body)
+s_on_disconnect(worker_broker_t *b, const ProtobufCMessage *body)
 {
     (void) body;
-    if (self->draining)
+    if (b->worker->draining)
         return; /* we said we are leaving; the broker has let us go */
     /* Each message the broker got from us before our READY earns its own
      * DISCONNECT; answering each with READY would reset the new session,
@@ -92,71 +95,89 @@ s_on_disconnect(worker_t *self, const ProtobufCMessage *body)
      * heartbeat interval: if it was lost, the next heartbeat's DISCONNECT
      * brings another. */
     int64_t now = tix_now_ms();
-    if (self->rejoined_at_ms && now - self->rejoined_at_ms < (int64_t) self->config.heartbeat_ms) {
-        tix_debug("DISCONNECT answers a message sent before our READY; ignored");
+    if (b->rejoined_at_ms && now - b->rejoined_at_ms < (int64_t) b->worker->config.heartbeat_ms) {
+        tix_debug("DISCONNECT answers a message sent before our READY; ignored\tendpoint=%s", b->endpoint);
         return;
     }
-    self->rejoined_at_ms = now;
-    tix_info("broker does not know this worker; registering again\tendpoint=%s", self->config.backend);
-    s_send_ready(self);
+    b->rejoined_at_ms = now;
+    tix_info("broker does not know this worker; registering again\tendpoint=%s", b->endpoint);
+    s_send_ready(b);
 }
 
-/* What the broker may send; NULL rows (READY, REPLY) are protocol violations. */
-static void (*const s_commands[TIX_WP_COUNT])(worker_t *, const ProtobufCMessage *) = {
+/* What a broker may send; NULL rows (READY, REPLY) are protocol violations. */
+static void (*const s_commands[TIX_WP_COUNT])(worker_broker_t *, const ProtobufCMessage *) = {
     [TIX_WP_HEARTBEAT] = s_on_heartbeat,
     [TIX_WP_JOB] = s_on_job,
     [TIX_WP_DISCONNECT] = s_on_disconnect,
 };
 
 static void
-s_on_message(worker_t *self, zmsg_t *msg)
+s_on_message(worker_broker_t *b, zmsg_t *msg)
 {
+    worker_t *self = b->worker;
     tix_frame_t frames[3];
     size_t n = tix_frames_view(msg, 0, frames, TIX_ARRAY_LEN(frames));
     tix_wp_command command;
     ProtobufCMessage *body = NULL;
     if (tix_wp_decode(frames, n, &command, &body) != TIX_OK || !s_commands[command]) {
         self->stats.garbage++;
-        tix_debug("dropped a malformed broker message\tframes=%zu dropped=%llu", n,
+        tix_debug("dropped a malformed broker message\tendpoint=%s frames=%zu dropped=%llu", b->endpoint, n,
                   (unsigned long long) self->stats.garbage);
         if (body)
             protobuf_c_message_free_unpacked(body, NULL);
         return;
     }
-    self->broker_expiry_ms = tix_now_ms() + (int64_t) WORKER_LIVENESS * self->config.heartbeat_ms;
-    if (self->broker_lost) {
-        tix_info("broker heard again\tendpoint=%s", self->config.backend);
-        self->broker_lost = false;
+    b->broker_expiry_ms = tix_now_ms() + (int64_t) WORKER_LIVENESS * self->config.heartbeat_ms;
+    if (b->lost) {
+        tix_info("broker heard again\tendpoint=%s", b->endpoint);
+        b->lost = false;
     }
-    s_commands[command](self, body);
+    s_commands[command](b, body);
     if (body)
         protobuf_c_message_free_unpacked(body, NULL);
 }
 
 static void
-s_recv_broker(worker_t *self)
+s_recv_broker(worker_broker_t *b)
 {
-    for (int i = 0; i < WORKER_RECV_BATCH; i++) {
-        zmsg_t *msg = zmsg_recv(self->dealer);
+    for (int i = 0; i < WORKER_RECV_BATCH && b->dealer; i++) {
+        zmsg_t *msg = zmsg_recv(b->dealer);
         if (!msg)
             break;
-        s_on_message(self, msg);
+        s_on_message(b, msg);
         zmsg_destroy(&msg);
     }
 }
 
 /* ---- The loop ------------------------------------------------------------- */
 
+/* b's heartbeat and liveness. A Redis change is told at once: the broker's
+ * Health uses it. */
+static tix_err
+s_broker_timers(worker_broker_t *b, int64_t now)
+{
+    const worker_t *self = b->worker;
+    if (now >= b->next_heartbeat_ms || worker_state_redis_ok(self) != b->redis_ok_told)
+        s_send_heartbeat(b);
+    if (!self->draining && now >= b->broker_expiry_ms)
+        return s_reconnect_broker(b);
+    return TIX_OK;
+}
+
 static tix_err
 s_timers(worker_t *self)
 {
     int64_t now = tix_now_ms();
-    if (now >= self->next_heartbeat_ms || worker_state_redis_ok(self) != self->redis_ok_told)
-        s_send_heartbeat(self); /* a Redis change is told at once: the broker's Health uses it */
-    if (!self->draining && now >= self->broker_expiry_ms)
-        return s_reconnect_broker(self);
-    /* Healthy: the broker answers us and Redis works. */
-    bool healthy = !self->draining && !self->broker_lost && worker_state_redis_ok(self);
+    bool heard = false;
+    for (size_t i = 0; i < self->nbrokers; i++) {
+        tix_err err = s_broker_timers(&self->brokers[i], now);
+        if (err != TIX_OK)
+            return err;
+        heard |= !self->brokers[i].lost;
+    }
+    /* Healthy: a broker answers us and Redis works. One broker gone does
+     * not make the worker unhealthy: it serves the others. */
+    bool healthy = !self->draining && heard && worker_state_redis_ok(self);
     tix_health_tick(self->config.health_file, healthy, &self->health_at_ms);
     return TIX_OK;
 }
@@ -165,9 +186,14 @@ static long
 s_poll_timeout(const worker_t *self)
 {
     int64_t now = tix_now_ms();
-    int64_t due = self->next_heartbeat_ms;
-    if (!self->draining && self->broker_expiry_ms < due)
-        due = self->broker_expiry_ms;
+    int64_t due = now + WORKER_POLL_MAX_MS;
+    for (size_t i = 0; i < self->nbrokers; i++) {
+        const worker_broker_t *b = &self->brokers[i];
+        if (b->next_heartbeat_ms < due)
+            due = b->next_heartbeat_ms;
+        if (!self->draining && b->broker_expiry_ms < due)
+            due = b->broker_expiry_ms;
+    }
     int store = worker_store_timeout_ms(self->store);
     if (store >= 0 && now + store < due)
         due = now + store;
@@ -175,21 +201,29 @@ s_poll_timeout(const worker_t *self)
     return wait < 0 ? 0 : wait > WORKER_POLL_MAX_MS ? WORKER_POLL_MAX_MS : (long) wait;
 }
 
+/* Polls every broker's DEALER and Redis's descriptor (the last item). */
 static tix_err
 s_poll_once(worker_t *self)
 {
-    zmq_pollitem_t items[2] = {{zsock_resolve(self->dealer), 0, ZMQ_POLLIN, 0}, {NULL, -1, 0, 0}};
-    int n = worker_store_pollitem(self->store, &items[1]) ? (int) TIX_ARRAY_LEN(items) : 1;
+    zmq_pollitem_t items[WORKER_BROKERS_MAX + 1];
+    size_t nb = self->nbrokers;
+    for (size_t i = 0; i < nb; i++)
+        items[i] = (zmq_pollitem_t){self->brokers[i].dealer ? zsock_resolve(self->brokers[i].dealer) : NULL, -1,
+                                    ZMQ_POLLIN, 0};
+    items[nb] = (zmq_pollitem_t){NULL, -1, 0, 0};
+    int n = worker_store_pollitem(self->store, &items[nb]) ? (int) nb + 1 : (int) nb;
     if (zmq_poll(items, n, s_poll_timeout(self)) < 0) {
         if (errno == EINTR)
             return TIX_OK; /* a signal: the caller looks at tix_stopping() */
         tix_error("poll failed\treason=\"%s\"", zmq_strerror(errno));
         return TIX_ERR_IO;
     }
-    if (n == 2 && items[1].revents)
-        worker_store_handle(self->store, items[1].revents);
-    if (items[0].revents & ZMQ_POLLIN)
-        s_recv_broker(self);
+    if (n > (int) nb && items[nb].revents)
+        worker_store_handle(self->store, items[nb].revents);
+    for (size_t i = 0; i < nb; i++) {
+        if (items[i].revents & ZMQ_POLLIN)
+            s_recv_broker(&self->brokers[i]);
+    }
     worker_store_tick(self->store);
     if (worker_store_refusal(self->store)) {
         tix_error("%s", worker_store_refusal(self->store));
@@ -198,15 +232,25 @@ s_poll_once(worker_t *self)
     return s_timers(self);
 }
 
+/* Tells every broker: a heartbeat (when heartbeat) and DISCONNECT. */
+static void
+s_leave_all(worker_t *self, bool heartbeat)
+{
+    for (size_t i = 0; i < self->nbrokers; i++) {
+        if (heartbeat)
+            s_send_heartbeat(&self->brokers[i]); /* redis_ok=false from now on */
+        worker_link_send(&self->brokers[i], TIX_WP_DISCONNECT, NULL);
+    }
+}
+
 /* Stop: refuse new jobs, let the calls in flight answer, within bounds. */
 static void
 s_drain(worker_t *self)
 {
     self->draining = true;
     tix_info("stopping\tin_flight=%u", self->jobs_in_flight);
-    s_send_heartbeat(self); /* redis_ok=false from now on */
-    /* Leaving: the broker sends no more jobs and waits for our answers. */
-    worker_link_send(self, TIX_WP_DISCONNECT, NULL);
+    /* Leaving: the brokers send no more jobs and wait for our answers. */
+    s_leave_all(self, true);
     int64_t deadline = tix_now_ms() + WORKER_DRAIN_MS;
     while (self->jobs_in_flight > 0 && tix_now_ms() < deadline) {
         if (s_poll_once(self) != TIX_OK)
@@ -219,17 +263,19 @@ s_drain(worker_t *self)
 tix_err
 worker_run(worker_t *self)
 {
-    tix_info("worker started\tworker_id=%s backend=%s events_in=%s capacity=%u heartbeat_ms=%u", self->config.worker_id,
-             self->config.backend, self->config.events_in, self->config.capacity, self->config.heartbeat_ms);
+    tix_info("worker started\tworker_id=%s backend=%s brokers=%zu events_in=%s capacity=%u heartbeat_ms=%u",
+             self->config.worker_id, self->config.backend, self->nbrokers, self->config.events_in,
+             self->config.capacity, self->config.heartbeat_ms);
     self->started = true;
-    s_send_ready(self);
+    for (size_t i = 0; i < self->nbrokers; i++)
+        s_send_ready(&self->brokers[i]);
     tix_err err = TIX_OK;
     while (err == TIX_OK && !tix_stopping())
         err = s_poll_once(self);
     if (err == TIX_OK)
         s_drain(self);
     else if (err == TIX_ERR_CONFIG)
-        worker_link_send(self, TIX_WP_DISCONNECT, NULL); /* none in flight: no job runs without a ready Redis */
+        s_leave_all(self, false); /* none in flight: no job runs without a ready Redis */
     return err;
 }
 

@@ -1,12 +1,16 @@
 /*
  * worker.h - the sale worker: executes the broker's jobs against Redis.
  *
- * Used by tix-worker's main.c (and tests). One worker_t owns one DEALER
- * connected to the broker's backend (the TXW1 protocol of
- * docs/WORKER-PROTOCOL.md), one PUB connected to the broker's event intake
- * (OrderEvent for every new order, PROTOCOL.md section 4) and one Redis
- * connection (worker_store.h). Jobs run concurrently: each is one FCALL in
- * flight, answered from its callback, up to `capacity` at a time.
+ * Used by tix-worker's main.c (and tests). One worker_t owns one DEALER per
+ * broker backend in config.backend, a comma-separated list (the TXW1
+ * protocol of docs/WORKER-PROTOCOL.md), one PUB connected to every broker's
+ * event intake in config.events_in (OrderEvent for every new order,
+ * PROTOCOL.md section 4) and one Redis connection (worker_store.h). Each
+ * broker has its own session: its own READY, credits (`capacity` each),
+ * heartbeats and liveness, so a broker that dies, hangs or restarts costs
+ * only its own jobs while the others are served on. A job's REPLY goes
+ * back on the DEALER it came from. Jobs run concurrently: each is one FCALL
+ * in flight, answered from its callback.
  *
  * Deadlines: Job.budget_ms is the time that was left when the broker sent
  * the job. The worker checks it just before sending the Redis command; a

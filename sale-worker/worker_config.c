@@ -55,6 +55,11 @@ s_finish(worker_config_t *c, const s_raw_t *raw, const tix_opts_result_t *parsed
         return s_refuse(NULL, why);
     if (tix_endpoints_check(c->backend, false, why, sizeof why) != TIX_OK)
         return s_refuse("--backend", why);
+    if (tix_endpoints_count(c->backend) > WORKER_BROKERS_MAX) {
+        snprintf(why, sizeof why, "at most %d brokers (%zu listed)", WORKER_BROKERS_MAX,
+                 tix_endpoints_count(c->backend));
+        return s_refuse("--backend", why);
+    }
     if (tix_endpoints_check(c->events_in, false, why, sizeof why) != TIX_OK)
         return s_refuse("--events-in", why);
     if (tix_redis_url_parse(raw->redis_url, &c->redis, why, sizeof why) != TIX_OK)
@@ -78,9 +83,9 @@ worker_config_parse(worker_config_t *c, int argc, char **argv, bool *help)
     s_raw_t r = {0};
     const tix_opt_t opts[] = {
         {"backend", "TIX_BACKEND", TIX_OPT_STRING, &c->backend, WORKER_DEFAULT_BACKEND, 0, 0,
-         "broker backend endpoint to connect to"},
+         "broker backend endpoints to serve, comma-separated (one session each)"},
         {"events-in", "TIX_EVENTS_IN", TIX_OPT_STRING, &c->events_in, WORKER_DEFAULT_EVENTS_IN, 0, 0,
-         "broker event intake endpoint to publish order events to"},
+         "broker event intake endpoints, comma-separated: order events go to every one"},
         {"redis-url", "TIX_REDIS_URL", TIX_OPT_STRING, &r.redis_url, TIX_REDIS_DEFAULT_URL, 0, 0,
          "redis://[[user]:password@]host:port[/db] or redis-sentinel://host:port[,host:port...]/MASTER"},
         {"capacity", "TIX_WORKER_CAPACITY", TIX_OPT_INT, &r.capacity, "256", 1, WORKER_CAPACITY_MAX,
@@ -130,6 +135,11 @@ worker_config_check(const worker_config_t *c, char *why, size_t why_size)
     }
     if (!c->backend || !c->events_in || (!c->redis.host[0] && !tix_redis_url_is_sentinel(&c->redis))) {
         snprintf(why, why_size, "backend, events_in and the Redis host must be set");
+        return TIX_ERR_CONFIG;
+    }
+    if (tix_endpoints_count(c->backend) > WORKER_BROKERS_MAX) {
+        snprintf(why, why_size, "at most %d broker backends\tbackends=%zu", WORKER_BROKERS_MAX,
+                 tix_endpoints_count(c->backend));
         return TIX_ERR_CONFIG;
     }
     return TIX_OK;

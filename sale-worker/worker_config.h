@@ -28,14 +28,15 @@
 #define WORKER_HEARTBEAT_MIN_MS 50
 #define WORKER_HEARTBEAT_MAX_MS 60000
 #define WORKER_ID_MAX_BYTES 128
+#define WORKER_BROKERS_MAX 16 /* brokers one worker serves: items of backend */
 
 typedef struct {
-    const char *backend;             /* broker backend endpoint (DEALER connects); borrowed */
-    const char *events_in;           /* broker event intake endpoint (PUB connects); borrowed */
-    const char *worker_id;           /* 1..WORKER_ID_MAX_BYTES, no control characters; borrowed */
-    uint32_t capacity;               /* jobs in flight granted to the broker: 1..WORKER_CAPACITY_MAX */
-    uint32_t heartbeat_ms;           /* WORKER_HEARTBEAT_MIN_MS..WORKER_HEARTBEAT_MAX_MS */
-    tix_redis_url_t redis;           /* copied */
+    const char *backend;   /* broker backend endpoints, comma-separated (a DEALER each); borrowed */
+    const char *events_in; /* broker event intake endpoints, comma-separated (the PUB connects to all); borrowed */
+    const char *worker_id; /* 1..WORKER_ID_MAX_BYTES, no control characters; borrowed */
+    uint32_t capacity;     /* jobs in flight granted to the broker: 1..WORKER_CAPACITY_MAX */
+    uint32_t heartbeat_ms; /* WORKER_HEARTBEAT_MIN_MS..WORKER_HEARTBEAT_MAX_MS */
+    tix_redis_url_t redis; /* copied */
     worker_store_opts_t store_opts;  /* zeros = defaults */
     const char *health_file;         /* rewritten every second while healthy, or NULL; borrowed */
     const tix_curve_client_t *curve; /* CURVE keys for both broker sockets, or NULL (plain); borrowed */
@@ -48,7 +49,7 @@ typedef struct {
 tix_err worker_config_parse(worker_config_t *config, int argc, char **argv, bool *help);
 
 /* Checks the values worker_new relies on (worker id, capacity, heartbeat,
- * endpoints and Redis set). TIX_ERR_CONFIG with the reason in why. */
+ * endpoints and Redis set, at most WORKER_BROKERS_MAX backends). TIX_ERR_CONFIG with the reason in why. */
 tix_err worker_config_check(const worker_config_t *config, char *why, size_t why_size);
 
 #endif

@@ -15,9 +15,9 @@
 #include "tix_codec.h"
 #include "worker_state.h"
 
-/* Takes one JOB (borrowed): checks it, then starts its handler or answers
+/* Takes one JOB (borrowed) that came from broker b: checks it, then starts its handler or answers
  * at once (UNIMPLEMENTED, INVALID_ARGUMENT, UNAVAILABLE, DEADLINE_EXCEEDED,
  * RESOURCE_EXHAUSTED). received_ms: when it came off the socket. */
-void worker_jobs_accept(worker_t *self, const Tix__Worker__V1__Job *msg, int64_t received_ms);
+void worker_jobs_accept(worker_broker_t *b, const Tix__Worker__V1__Job *msg, int64_t received_ms);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * worker_link.h - the worker's outbound path, its bottom layer: the DEALER
- * to the broker's backend and the PUB to its event intake, every message
- * sent on them, and the job records, because a job ends with its REPLY.
+ * worker_link.h - the worker's outbound path, its bottom layer: one DEALER
+ * per broker backend (TIX_BACKEND is a list) and one PUB connected to
+ * every broker's event intake, every message sent on them, and the job
+ * records, because a job ends with its REPLY on the DEALER it came from.
  *
  * Used by worker.c (sockets, READY/HEARTBEAT/DISCONNECT), worker_jobs.c
  * (answers before a job has a record; taking a record) and
@@ -20,31 +21,38 @@
 
 /* ---- Sockets ------------------------------------------------------------- */
 
-/* Creates the DEALER and the PUB and starts connecting them (nothing waits).
- * False after logging why; what was opened is closed by worker_link_close. */
+/* ZMTP heartbeat intervals (config.heartbeat_ms) without a sign of life
+ * after which libzmq drops a broker connection. */
+#define WORKER_LINK_ZMQ_MISSES 3
+
+/* Fills self->brokers from config.backend (one per item, at most
+ * WORKER_BROKERS_MAX), creates their DEALERs and the PUB, and starts
+ * connecting them (nothing waits). False after logging why; what was
+ * opened is closed by worker_link_close. */
 bool worker_link_open(worker_t *self);
-/* Replaces the DEALER: a new routing id and a clean connection. False after
- * logging why (the worker then has no DEALER). */
-bool worker_link_redial(worker_t *self);
-/* Lets queued messages leave for up to WORKER_LINGER_MS, then closes both
- * sockets. Idempotent. */
+/* Replaces b's DEALER: a new routing id and a clean connection. False after
+ * logging why (b then has no DEALER; its sends are counted unsent). */
+bool worker_link_redial(worker_broker_t *b);
+/* Lets queued messages leave for up to WORKER_LINGER_MS, then closes every
+ * socket. Idempotent. */
 void worker_link_close(worker_t *self);
 
 /* ---- To the broker -------------------------------------------------------- */
 
-/* Sends [TXW1][command][body] on the DEALER; body may be NULL. */
-void worker_link_send(worker_t *self, tix_wp_command command, const ProtobufCMessage *body);
+/* Sends [TXW1][command][body] on b's DEALER; body may be NULL. */
+void worker_link_send(worker_broker_t *b, tix_wp_command command, const ProtobufCMessage *body);
 /* Answers a job that never got a record: REPLY{job_id, code, message,
  * retry_after_ms} with an empty body. message may be NULL. */
-void worker_link_answer(worker_t *self, uint64_t job_id, tix_code code, const char *message, uint32_t retry_after_ms);
+void worker_link_answer(worker_broker_t *b, uint64_t job_id, tix_code code, const char *message,
+                        uint32_t retry_after_ms);
 
 /* ---- Jobs ----------------------------------------------------------------- */
 
-/* A record for a JOB of the current session, counted in flight; it takes
+/* A record for a JOB of b's current session, counted in flight; it takes
  * request (owned). Returned to the pool by worker_link_job_reply. */
-worker_job_t *worker_link_job_new(worker_t *self, uint64_t job_id, const tix_method_t *method,
+worker_job_t *worker_link_job_new(worker_broker_t *b, uint64_t job_id, const tix_method_t *method,
                                   ProtobufCMessage *request);
-/* Answers job - unless its session ended: then the reply is dropped and
+/* Answers job on its broker's DEALER - unless its session ended: then the reply is dropped and
  * counted - and recycles it. The one way a job with a record ends. message
  * and body may be NULL. */
 void worker_link_job_reply(worker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
@@ -54,7 +62,8 @@ void worker_link_jobs_free(worker_t *self);
 
 /* ---- Order events --------------------------------------------------------- */
 
-/* Publishes [order.<sale_id>][OrderEvent] for a new order on the PUB. */
+/* Publishes [order.<sale_id>][OrderEvent] for a new order on the PUB (to
+ * every broker's intake; the persister takes duplicates in its stride). */
 void worker_link_publish(worker_t *self, const Tix__V1__Order *order, const char *log_id);
 
 #endif

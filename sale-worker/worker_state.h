@@ -17,6 +17,7 @@
 #include <czmq.h>
 
 #include "tix_codec.h"
+#include "tix_endpoint.h"
 #include "worker_config.h"
 #include "worker_store.h"
 
@@ -27,36 +28,49 @@
 
 typedef struct worker worker_t;
 typedef struct worker_job worker_job_t;
+typedef struct worker_broker worker_broker_t;
 
 /* One job between its JOB and its REPLY (worker_link.h hands them out). */
 struct worker_job {
     worker_t *worker;           /* owner */
+    worker_broker_t *broker;    /* the broker it came from: its REPLY goes back there */
     uint64_t job_id;            /* echoed in the REPLY */
-    uint64_t session;           /* broker session (READY) it arrived in */
+    uint64_t session;           /* that broker's session (READY) it arrived in */
     const tix_method_t *method; /* what to run */
     ProtobufCMessage *request;  /* owned: the decoded, validated body */
     worker_job_t *next;         /* spare-list link */
 };
 
+/* The session with one broker: each broker grants and counts its own
+ * credits, hears its own heartbeats and may restart on its own, so none of
+ * this is shared between brokers. */
+struct worker_broker {
+    worker_t *worker;                      /* owner */
+    char endpoint[TIX_ENDPOINT_MAX_BYTES]; /* its backend */
+    zsock_t *dealer;                       /* to that backend; replaced when the broker goes silent */
+    uint64_t session;                      /* set by every READY: older jobs' replies are stale */
+    uint32_t session_jobs;                 /* this session's jobs in flight: the broker's used credits */
+    int64_t next_heartbeat_ms;             /* when the next HEARTBEAT is due */
+    int64_t broker_expiry_ms;              /* the broker counts as gone after this */
+    int64_t rejoined_at_ms;                /* when a DISCONNECT was last answered with READY */
+    bool redis_ok_told;                    /* redis_ok as last told to this broker */
+    bool lost;                             /* the broker went silent and has not spoken since */
+};
+
 struct worker {
-    worker_config_t config;    /* copied; its strings are borrowed */
-    zsock_t *dealer;           /* to the broker backend; replaced when the broker goes silent */
-    zsock_t *pub;              /* to the broker event intake */
-    worker_store_t *store;     /* Redis */
-    uint64_t session;          /* bumped by every READY: older jobs' replies are stale */
-    uint32_t session_jobs;     /* this session's jobs in flight: the broker's used credits */
-    uint32_t jobs_in_flight;   /* all sessions' jobs waiting for Redis */
-    int64_t next_heartbeat_ms; /* when the next HEARTBEAT is due */
-    int64_t broker_expiry_ms;  /* the broker counts as gone after this */
-    int64_t rejoined_at_ms;    /* when a DISCONNECT was last answered with READY */
-    bool redis_ok_told;        /* redis_ok as last told to the broker */
-    bool broker_lost;          /* the broker went silent and has not spoken since */
-    bool draining;             /* stopping: no new jobs */
-    bool started;              /* worker_run ran: there are stats to log */
-    int64_t health_at_ms;      /* last rewrite of config.health_file */
-    worker_job_t *spare_jobs;  /* finished jobs, kept for reuse */
-    uint8_t *body_buf;         /* reply bodies are packed here (reused) */
-    size_t body_cap;           /* its size */
+    worker_config_t config;                      /* copied; its strings are borrowed */
+    worker_broker_t brokers[WORKER_BROKERS_MAX]; /* one per config.backend item */
+    size_t nbrokers;                             /* 1..WORKER_BROKERS_MAX */
+    zsock_t *pub;                                /* connected to every broker's event intake */
+    worker_store_t *store;                       /* Redis */
+    uint64_t sessions;                           /* READYs sent, all brokers: the next session number */
+    uint32_t jobs_in_flight;                     /* all brokers' and sessions' jobs waiting for Redis */
+    bool draining;                               /* stopping: no new jobs */
+    bool started;                                /* worker_run ran: there are stats to log */
+    int64_t health_at_ms;                        /* last rewrite of config.health_file */
+    worker_job_t *spare_jobs;                    /* finished jobs, kept for reuse */
+    uint8_t *body_buf;                           /* reply bodies are packed here (reused) */
+    size_t body_cap;                             /* its size */
     struct {
         uint64_t jobs;          /* JOBs received */
         uint64_t garbage;       /* broker messages dropped as protocol violations */

@@ -128,6 +128,9 @@ test_worker_and_persister_refuse_settings_that_cannot_work(void **state)
     REFUSED("--capacity", "tix-worker", "--capacity", "0");
     REFUSED("--heartbeat-ms", "tix-worker", "--heartbeat-ms", "0");
     REFUSED("--backend", "tix-worker", "--backend", "bogus");
+    REFUSED("--backend", "tix-worker", "--backend", /* 17 brokers: one more than a worker serves */
+            "tcp://b:1,tcp://b:2,tcp://b:3,tcp://b:4,tcp://b:5,tcp://b:6,tcp://b:7,tcp://b:8,tcp://b:9,tcp://b:10,"
+            "tcp://b:11,tcp://b:12,tcp://b:13,tcp://b:14,tcp://b:15,tcp://b:16,tcp://b:17");
     REFUSED("--events-in", "tix-worker", "--events-in", "tcp://*:5557"); /* * is for binding */
     REFUSED("--redis-url", "tix-worker", "--redis-url", "http://x");
     char sink[400];

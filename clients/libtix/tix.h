@@ -3,7 +3,9 @@
  *
  * Backend services, the tix CLI, tix-rush and the tests call tix through
  * this library. One tix_client_t owns one ZeroMQ DEALER socket connected to
- * one or more brokers (ZeroMQ spreads calls over them).
+ * one or more brokers (ZeroMQ spreads calls over them). With several, a
+ * broker that dies or stops answering (ZMTP heartbeats) leaves the
+ * round-robin, and a call resent after silence goes to another broker.
  *
  * Two interfaces:
  *  - blocking: tix_client_call waits for the answer, retrying UNAVAILABLE and
@@ -12,7 +14,10 @@
  *    unchanged, so a retried Purchase is exact.
  *  - asynchronous: tix_client_send / tix_client_recv keep many calls in
  *    flight on the one socket; replies come back in any order, matched by
- *    call_id. No retries: the caller decides.
+ *    call_id. No retries: the caller decides. A caller that must ride
+ *    through a broker's loss forgets a call unanswered for
+ *    TIX_RETRY_SILENCE_MS (tix_client_forget) and sends the same request
+ *    again, as tix-rush does: the resend reaches a live broker.
  * Do not mix the two on one client while async calls are in flight.
  *
  * Threading: a client is used by one thread at a time (ZeroMQ sockets never
@@ -38,6 +43,14 @@
 #define TIX_RETRY_BACKOFF_MIN_MS 25   /* backoff when a retryable answer has no retry_after_ms; doubles */
 #define TIX_RETRY_BACKOFF_MAX_MS 1000 /* ... up to this */
 #define TIX_CLIENT_HWM 100000         /* calls the socket queues each way (ZMQ_SNDHWM/RCVHWM) */
+/* ZMTP heartbeats on the client's connections: a broker silent this long
+ * (hung, stopped, unreachable) loses its connection; libzmq redials it.
+ * libzmq answers pings in its I/O thread, so a busy broker still answers.
+ * The timeout (plus one interval) stays below TIX_RETRY_SILENCE_MS: by the
+ * time a call to a silent broker is resent, that broker has left the
+ * DEALER's round-robin, and the resend goes to another. */
+#define TIX_CLIENT_HEARTBEAT_MS 200
+#define TIX_CLIENT_HEARTBEAT_TIMEOUT_MS 600
 
 typedef struct tix_client tix_client_t;
 

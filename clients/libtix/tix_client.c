@@ -7,6 +7,11 @@
  *    can be in flight without the socket refusing them.
  *  - ZMQ_LINGER 0: destroying a client drops its pending calls at once
  *    rather than blocking the caller on a broker that may be gone.
+ *  - ZMTP heartbeats (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL): a broker that stops
+ *    answering with its socket still open (hung, SIGSTOPped, a dead
+ *    network path) loses its connection within
+ *    TIX_CLIENT_HEARTBEAT_TIMEOUT_MS, so that with several endpoints its
+ *    pipe leaves the round-robin and resends go to the live brokers.
  *  - ZMQ_IMMEDIATE only with two or more endpoints. There it keeps calls
  *    off brokers that are down (they would otherwise sit in a dead pipe
  *    until their deadline) and ZeroMQ spreads them over the live ones. With
@@ -42,8 +47,12 @@ static bool
 s_configure(void *sock, int nendpoints)
 {
     int hwm = TIX_CLIENT_HWM, linger = 0, immediate = nendpoints > 1;
+    int hb_ivl = TIX_CLIENT_HEARTBEAT_MS, hb_timeout = TIX_CLIENT_HEARTBEAT_TIMEOUT_MS;
     int64_t maxmsg = TIX_MAX_MESSAGE_BYTES;
-    return zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) == 0 &&
+    return zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) == 0 &&
+           zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) == 0 &&
+           zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &hb_timeout, sizeof hb_timeout) == 0 &&
+           zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) == 0 &&
            zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) == 0 &&
            zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) == 0 &&
            zmq_setsockopt(sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) == 0 &&

@@ -29,7 +29,7 @@ typedef enum {
 typedef struct {
     uint64_t call_id;  /* the call out (SENT), else 0 */
     int64_t t0_us;     /* the user's start: first send, or scheduled arrival (open loop) */
-    int64_t due_us;    /* WAITING: when to send again */
+    int64_t due_us;    /* WAITING: when to send again; SENT: when silence means resend */
     uint32_t user;     /* the user's index */
     uint16_t attempts; /* calls sent for this user */
     uint8_t conn;      /* connection of the call out */

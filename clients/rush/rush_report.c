@@ -60,6 +60,7 @@ s_table_counts(const rush_summary_t *s, FILE *out)
     fprintf(out, "  %-22s %12llu\n", "RESOURCE_EXHAUSTED",
             (unsigned long long) c->retries[TIX__V1__CODE__RESOURCE_EXHAUSTED]);
     fprintf(out, "  %-22s %12llu\n", "UNAVAILABLE", (unsigned long long) c->retries[TIX__V1__CODE__UNAVAILABLE]);
+    fprintf(out, "  %-22s %12llu\n", "(silence: resent)", (unsigned long long) c->resent_silent);
     fprintf(out, "  %-22s %12llu\n", "calls sent (all)", (unsigned long long) c->calls);
 }
 
@@ -175,9 +176,11 @@ s_json_counts(const rush_summary_t *s, FILE *out)
     fprintf(out, "},\"client_timeouts\":%llu,\"unanswered\":%llu,\"malformed\":%llu,",
             (unsigned long long) c->client_timeouts, (unsigned long long) (c->users - c->answered),
             (unsigned long long) c->malformed);
-    fprintf(out, "\"retries\":{\"RESOURCE_EXHAUSTED\":%llu,\"UNAVAILABLE\":%llu},\"calls\":%llu,",
+    fprintf(out,
+            "\"retries\":{\"RESOURCE_EXHAUSTED\":%llu,\"UNAVAILABLE\":%llu},\"resent_silent\":%llu,\"calls\":%llu,",
             (unsigned long long) c->retries[TIX__V1__CODE__RESOURCE_EXHAUSTED],
-            (unsigned long long) c->retries[TIX__V1__CODE__UNAVAILABLE], (unsigned long long) c->calls);
+            (unsigned long long) c->retries[TIX__V1__CODE__UNAVAILABLE], (unsigned long long) c->resent_silent,
+            (unsigned long long) c->calls);
 }
 
 static void

@@ -149,6 +149,16 @@ s_final(rush_run_t *self, uint32_t i, tix_code code, const Tix__V1__PurchaseRepl
     rush_flight_finish(self->flight, i);
 }
 
+/* How long a call may go unanswered before it is resent: the broker it
+ * went to may be dead or hung. TIX_RETRY_SILENCE_MS, doubling per attempt
+ * up to 8 times that. */
+static int64_t
+s_silence_us(unsigned attempts)
+{
+    unsigned shift = attempts > 1 ? attempts - 1 : 0;
+    return ((int64_t) TIX_RETRY_SILENCE_MS << (shift < 3 ? shift : 3)) * 1000;
+}
+
 /* How long a user told "not now" waits: the broker's retry_after_ms, or a
  * doubling backoff when it gave none, plus 0-50% jitter so that a crowd
  * told the same thing does not come back in step. */
@@ -260,6 +270,7 @@ s_send_one(rush_run_t *self, uint32_t i, int conn, int64_t left_us)
     if (err == TIX_OK) {
         rush_flight_sent(self->flight, (uint8_t) conn, call_id);
         rush_tally_call(self->tally);
+        s->due_us = s_now_us() + s_silence_us(s->attempts);
     }
     return err;
 }
@@ -293,19 +304,31 @@ s_send_ready(rush_run_t *self, int64_t now)
 
 /* ---- Deadlines and the loop ------------------------------------------------- */
 
-/* Gives up on calls unanswered RUSH_GRACE_MS past their user's deadline. */
+/* Gives up on calls unanswered RUSH_GRACE_MS past their user's deadline;
+ * resends, same request, those silent past their due_us while the user
+ * still has time (their broker died or hung: the resend takes another). */
 static void
 s_sweep(rush_run_t *self, int64_t now)
 {
-    int64_t limit_us = ((int64_t) self->cfg->timeout_ms + RUSH_GRACE_MS) * 1000;
+    int64_t deadline_us = (int64_t) self->cfg->timeout_ms * 1000;
+    int64_t limit_us = deadline_us + (int64_t) RUSH_GRACE_MS * 1000;
     uint32_t cap = rush_flight_capacity(self->flight);
     for (uint32_t i = 0; i < cap; i++) {
         rush_slot_t *s = rush_flight_slot(self->flight, i);
-        if (s->state != RUSH_SLOT_SENT || now - s->t0_us < limit_us)
+        if (s->state != RUSH_SLOT_SENT)
+            continue;
+        bool over = now - s->t0_us >= limit_us;
+        bool resend = !over && now >= s->due_us && now - s->t0_us < deadline_us;
+        if (!over && !resend)
             continue;
         tix_client_forget(self->clients[s->conn], s->call_id);
         rush_flight_take(self->flight, s->conn, s->call_id);
-        s_final(self, i, TIX__V1__CODE__DEADLINE_EXCEEDED, NULL, true, now);
+        if (over) {
+            s_final(self, i, TIX__V1__CODE__DEADLINE_EXCEEDED, NULL, true, now);
+        } else {
+            rush_tally_resent(self->tally);
+            rush_flight_defer(self->flight, i, now); /* to the ready ring at the next promote */
+        }
     }
 }
 

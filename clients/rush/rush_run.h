@@ -14,7 +14,13 @@
  * TIX_RETRY_BACKOFF_MIN_MS when the broker gave none) plus 0-50% jitter;
  * when that wait would end past the user's deadline (cfg->timeout_ms from its
  * start) the answer is final. Every call carries the time its user has left
- * as timeout_ms. A call still unanswered RUSH_GRACE_MS after its user's
+ * as timeout_ms. A call unanswered for TIX_RETRY_SILENCE_MS (doubling
+ * with each attempt) is forgotten and sent again, the same request, on the
+ * next connection: its broker may have died or hung, and each connection's
+ * DEALER sends only to brokers it still hears (ZMTP heartbeats), so the
+ * resend reaches a live one. A Purchase resent with its request_id is
+ * exact: it gets the order of the first, if that one ran. A call still
+ * unanswered RUSH_GRACE_MS after its user's
  * deadline (the broker reports work it started even past the deadline) is
  * forgotten and the user's final answer is a client-side
  * DEADLINE_EXCEEDED. So every user ends with exactly one final answer.

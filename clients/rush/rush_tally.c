@@ -161,6 +161,12 @@ rush_tally_retry(rush_tally_t *self, tix_code code)
 }
 
 void
+rush_tally_resent(rush_tally_t *self)
+{
+    self->counts.resent_silent++;
+}
+
+void
 rush_tally_call(rush_tally_t *self)
 {
     self->counts.calls++;

@@ -31,6 +31,7 @@ typedef struct {
     uint64_t client_timeouts;         /* of errors[DEADLINE_EXCEEDED]: no answer came at all */
     uint64_t retries[RUSH_CODES];     /* answers retried (UNAVAILABLE, RESOURCE_EXHAUSTED) */
     uint64_t calls;                   /* calls sent, retries included */
+    uint64_t resent_silent;           /* calls resent because no answer came in time */
     uint64_t malformed;               /* replies libtix could not read at all */
     uint64_t duplicate_answers;       /* a second final answer for one user */
     uint64_t users_with_two_orders;   /* a user named in two order-carrying answers */
@@ -57,6 +58,8 @@ void rush_tally_final(rush_tally_t *self, uint32_t user, tix_code code, const Ti
 /* Records an answer that will be retried (code UNAVAILABLE or
  * RESOURCE_EXHAUSTED). */
 void rush_tally_retry(rush_tally_t *self, tix_code code);
+/* Records a call resent after silence (its broker may be gone). */
+void rush_tally_resent(rush_tally_t *self);
 /* Records a call sent. */
 void rush_tally_call(rush_tally_t *self);
 /* Records a reply that could not be read at all (no call to charge it to). */

@@ -429,9 +429,36 @@ function tcpEndpoint(v) {
   return m ? { host: m[1], port: Number(m[2]) } : null;
 }
 
-// The containers (with their workloads) behind a Service port; problems if
-// the Service or port does not exist or selects nothing.
+// The containers behind "<statefulset>-<ordinal>.<headless Service>":port,
+// the DNS name of one StatefulSet pod (how workers list every broker). null
+// when host does not have that shape; problems when the pod cannot exist.
+function podTargets(host, port, problems, what) {
+  const [podName, svcName] = host.split(".");
+  if (!svcName) return null;
+  const sts = byKind("StatefulSet").find((s) => s.spec?.serviceName === svcName && podName.startsWith(`${s.metadata.name}-`));
+  if (!sts) return null;
+  const ordinal = Number(podName.slice(sts.metadata.name.length + 1));
+  const svc = services.get(svcName);
+  if (!Number.isInteger(ordinal) || !(ordinal < (sts.spec.replicas ?? 1))) problems.push(`${what}: host ${host}, but StatefulSet ${sts.metadata.name} has ${sts.spec.replicas ?? 1} replica(s)`);
+  if (!svc) problems.push(`${what}: no Service named ${svcName}`);
+  else if (svc.spec?.clusterIP !== "None") problems.push(`${what}: Service ${svcName} is not headless (no per-pod DNS names)`);
+  else if (svc.spec?.publishNotReadyAddresses !== true) problems.push(`${what}: Service ${svcName} does not publish not-ready pods (a broker is ready only once workers reach it)`);
+  const w = workloads.find((x) => x.obj === sts);
+  const out = [];
+  for (const c of w?.pod.containers ?? []) {
+    const cp = (c.ports ?? []).find((p) => p.containerPort === port);
+    if (cp) out.push({ workload: w, container: c, containerPort: cp.containerPort });
+  }
+  if (out.length === 0) problems.push(`${what}: no container of StatefulSet ${sts.metadata.name} declares port ${port}`);
+  return out;
+}
+
+// The containers (with their workloads) behind a Service port, or behind a
+// StatefulSet pod's DNS name (podTargets); problems if the Service or port
+// does not exist or selects nothing.
 function serviceTargets(host, port, problems, what) {
+  const pod = podTargets(host, port, problems, what);
+  if (pod) return pod;
   const name = host.split(".")[0];
   const svc = services.get(name);
   if (!svc) {

@@ -270,7 +270,7 @@ s_job(const fuzz_message_t *m, const Tix__Worker__V1__Job *job)
     worker_t *w = s_wk.worker;
     size_t before = worker_store_in_flight(w->store);
     s_wk.jobs++;
-    worker_jobs_accept(w, job, tix_now_ms());
+    worker_jobs_accept(&w->brokers[0], job, tix_now_ms());
     if (worker_store_in_flight(w->store) == before)
         return; /* answered at once, without Redis */
     s_store_flush();
@@ -334,7 +334,8 @@ s_finish(void)
         s_read_replies();
     }
     FUZZ_CHECK(s_wk.replies == s_wk.jobs, "every JOB gets exactly one REPLY");
-    FUZZ_CHECK(w->jobs_in_flight == 0 && w->session_jobs == 0, "the worker holds no job once all are answered");
+    FUZZ_CHECK(w->jobs_in_flight == 0 && w->brokers[0].session_jobs == 0,
+               "the worker holds no job once all are answered");
     s_wk.jobs = s_wk.replies = 0;
     memset(&w->stats, 0, sizeof w->stats);
     w->draining = false;
