@@ -7,12 +7,24 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "tix_util.h"
 
+#define PARK_FRAMES_MAX 8 /* a reply has 5: routing id, empty, TIX1, header, body */
+
+/* One parked answer in one allocation: its frames' sizes, then their bytes.
+ * (Kept as a czmq message, a five-frame answer costs ~2.5 KB of heap; packed,
+ * its own size plus ~40 bytes.) */
+typedef struct {
+    size_t nframes;
+    uint32_t size[PARK_FRAMES_MAX];
+    byte data[];
+} s_answer_t;
+
 /* The answers held for one client, oldest first. */
 typedef struct {
-    zlist_t *answers; /* zmsg_t *, owned */
+    zlist_t *answers; /* s_answer_t *, owned */
 } s_client_t;
 
 struct broker_park {
@@ -26,9 +38,9 @@ s_client_destroy(void **item)
     s_client_t *c = *item;
     if (!c)
         return;
-    zmsg_t *msg;
-    while ((msg = zlist_pop(c->answers)) != NULL)
-        zmsg_destroy(&msg);
+    s_answer_t *a;
+    while ((a = zlist_pop(c->answers)) != NULL)
+        free(a);
     zlist_destroy(&c->answers);
     free(c);
     *item = NULL;
@@ -78,6 +90,42 @@ s_send(void *sock, zmsg_t *msg)
     return 0;
 }
 
+/* msg packed into one allocation; NULL when it has too many frames. */
+static s_answer_t *
+s_pack(zmsg_t *msg)
+{
+    size_t n = zmsg_size(msg), total = 0;
+    if (n == 0 || n > PARK_FRAMES_MAX)
+        return NULL;
+    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg))
+        total += zframe_size(f);
+    s_answer_t *a = xmalloc(sizeof *a + total);
+    a->nframes = n;
+    size_t i = 0, at = 0;
+    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg), i++) {
+        a->size[i] = (uint32_t) zframe_size(f);
+        memcpy(a->data + at, zframe_data(f), zframe_size(f));
+        at += zframe_size(f);
+    }
+    return a;
+}
+
+/* s_send for a packed answer. */
+static int
+s_send_packed(void *sock, const s_answer_t *a)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < a->nframes; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < a->nframes ? ZMQ_SNDMORE : 0);
+        if (zmq_send(sock, a->data + at, a->size[i], flags) < 0) {
+            assert(i == 0);
+            return -1;
+        }
+        at += a->size[i];
+    }
+    return 0;
+}
+
 /* The hash key of msg's routing id (frame 0), in hex. */
 static void
 s_key(zmsg_t *msg, char *key, size_t key_size)
@@ -100,8 +148,7 @@ s_drop_from_biggest(broker_park_t *self, uint64_t *dropped)
             biggest = c;
     if (!biggest)
         return;
-    zmsg_t *old = zlist_pop(biggest->answers);
-    zmsg_destroy(&old);
+    free(zlist_pop(biggest->answers));
     self->size--;
     (*dropped)++;
 }
@@ -126,15 +173,15 @@ broker_park_send(broker_park_t *p, void *sock, zmsg_t **msg, uint64_t *dropped)
         c->answers = zlist_new();
         zhashx_insert(p->clients, key, c);
     }
-    if (zlist_size(c->answers) >= BROKER_PARK_PER_CLIENT) {
-        zmsg_destroy(msg);
+    s_answer_t *a = zlist_size(c->answers) < BROKER_PARK_PER_CLIENT ? s_pack(*msg) : NULL;
+    zmsg_destroy(msg);
+    if (!a) { /* past the client's share (or not a reply's shape) */
         (*dropped)++;
         return 0;
     }
     if (p->size >= BROKER_PARK_MAX)
         s_drop_from_biggest(p, dropped);
-    zlist_append(c->answers, *msg);
-    *msg = NULL;
+    zlist_append(c->answers, a);
     p->size++;
     return 0;
 }
@@ -146,14 +193,13 @@ s_flush_client(broker_park_t *self, s_client_t *c, void *sock, uint64_t *dropped
 {
     size_t sent = 0;
     bool gone = false;
-    zmsg_t *msg;
-    while ((msg = zlist_first(c->answers)) != NULL) {
-        if (s_send(sock, msg) != 0) {
+    s_answer_t *a;
+    while ((a = zlist_first(c->answers)) != NULL) {
+        if (s_send_packed(sock, a) != 0) {
             gone = errno != EAGAIN; /* EHOSTUNREACH: the client left */
             break;
         }
-        zlist_pop(c->answers);
-        zmsg_destroy(&msg);
+        free(zlist_pop(c->answers));
         self->size--;
         sent++;
     }
@@ -162,7 +208,7 @@ s_flush_client(broker_park_t *self, s_client_t *c, void *sock, uint64_t *dropped
         *dropped += n;
         self->size -= n;
     }
-    *done = gone || msg == NULL;
+    *done = gone || a == NULL;
     return sent;
 }
 

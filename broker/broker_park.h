@@ -27,8 +27,8 @@
 
 #include <czmq.h>
 
-#define BROKER_PARK_PER_CLIENT 10000 /* answers held for one client */
-#define BROKER_PARK_MAX 10000        /* answers held in all (~2.5 KB each as czmq frames) */
+#define BROKER_PARK_PER_CLIENT 20000 /* answers held for one client */
+#define BROKER_PARK_MAX 50000        /* answers held in all (packed: a Health answer ~100 bytes) */
 #define BROKER_PARK_RETRY_MS 1       /* how soon a loop with answers parked tries again */
 
 typedef struct broker_park broker_park_t;
