@@ -62,6 +62,7 @@ else
     export TIX_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 fi
 BROKER_PIDS=()
+SURVIVABLE_PIDS=() # replicated Redis nodes and Sentinels: `run` outlives their loss
 
 CURVE=${TIX_CURVE:-1}
 PIDS=()
@@ -163,6 +164,7 @@ redis_node() {
     redis-server --port "$port" --dir "$STATE/$name" "${REDIS_ARGS[@]}" "$@" \
         --logfile "$STATE/logs/$name.log" &
     PIDS+=($!)
+    [ "$REPLICAS" -eq 0 ] || SURVIVABLE_PIDS+=($!)
     for _ in $(seq 100); do
         redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
         sleep 0.05
@@ -216,6 +218,7 @@ EOC
         say "Sentinel $i on 127.0.0.1:$port (monitor $MASTER_NAME, quorum 2, down-after 2000 ms, dir $STATE/sentinel-$i)"
         redis-server "$conf" --sentinel &
         PIDS+=($!)
+        SURVIVABLE_PIDS+=($!)
     done
     for i in 0 1 2; do
         port=$(sentinel_port "$i")
@@ -384,7 +387,11 @@ case "${1:-}" in
         start_stack
         say "stack is up; try: $BUILD/tix health   (Ctrl-C stops everything)"
         trap 'stop_all; persister_summary' EXIT
-        wait -n "${PIDS[@]}" || true
+        # Stops when a tix process ends; with replicas, not when a Redis node
+        # or a Sentinel does (try: kill -9 the primary, and watch a failover).
+        watched=()
+        for pid in "${PIDS[@]}"; do [[ " ${SURVIVABLE_PIDS[*]} " == *" $pid "* ]] || watched+=("$pid"); done
+        wait -n "${watched[@]}" || true
         ;;
     demo)
         start_stack
