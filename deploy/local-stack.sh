@@ -21,7 +21,12 @@
 # MongoDB), TIX_CURVE (default 1: CURVE on every broker endpoint, with keys
 # made by `tix keygen` under $STATE/keys; TIX_CURVE=0 turns it off),
 # TIX_BROKERS (1..4, default 1; broker k > 0 uses ports TIX_STACK_PORT + 10k
-# .. + 10k + 3). TIX_FERRETDB=0 skips FerretDB.
+# .. + 10k + 3). TIX_FERRETDB=0 skips FerretDB. TIX_REDIS_REPLICAS (0 or 2,
+# default 0): with 2, Redis is a primary (port + 4), two replicas (ports
+# + 41, + 42) and three Sentinels (redis-server --sentinel, ports + 50 .. + 52,
+# master name "tix"), each in its own directory under $STATE; workers and the
+# persister find the primary through the Sentinels and hold every reply and
+# event until a replica has the write (TIX_REDIS_MIN_REPLICAS=1).
 # Nothing is left running on exit.
 set -euo pipefail
 
@@ -45,8 +50,19 @@ export TIX_FRONTEND=$(list 0)
 export TIX_BACKEND=$(list 1)
 export TIX_EVENTS_IN=$(list 2)
 export TIX_EVENTS_OUT=$(list 3)
-export TIX_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+REPLICAS=${TIX_REDIS_REPLICAS:-0}
+[[ $REPLICAS =~ ^[02]$ ]] || { echo "local-stack: TIX_REDIS_REPLICAS must be 0 or 2" >&2; exit 2; }
+replica_port() { echo $((PORT + 40 + $1)); }  # replica 1..2
+sentinel_port() { echo $((PORT + 50 + $1)); } # Sentinel 0..2
+MASTER_NAME=tix
+if [ "$REPLICAS" -gt 0 ]; then
+    export TIX_REDIS_URL="redis-sentinel://127.0.0.1:$(sentinel_port 0),127.0.0.1:$(sentinel_port 1),127.0.0.1:$(sentinel_port 2)/$MASTER_NAME"
+    export TIX_REDIS_MIN_REPLICAS=1
+else
+    export TIX_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+fi
 BROKER_PIDS=()
+SURVIVABLE_PIDS=() # replicated Redis nodes and Sentinels: `run` outlives their loss
 
 CURVE=${TIX_CURVE:-1}
 PIDS=()
@@ -135,17 +151,102 @@ setup_curve() {
     PERSISTER_ENV=(TIX_CURVE_SECRET="$k/persister_secret")
 }
 
+# What every Redis node runs with (DESIGN.md guarantee 5): a replica has the
+# primary's settings, so that it keeps the promise once Sentinel promotes it.
+REDIS_ARGS=(--bind 127.0.0.1 --appendonly yes --appendfsync always --maxmemory-policy noeviction
+    --save "" --daemonize no)
+
+# redis_node NAME PORT [ARGS...]: one redis-server in $STATE/NAME, up on PORT.
+redis_node() {
+    local name=$1 port=$2
+    shift 2
+    mkdir -p "$STATE/$name"
+    redis-server --port "$port" --dir "$STATE/$name" "${REDIS_ARGS[@]}" "$@" \
+        --logfile "$STATE/logs/$name.log" &
+    PIDS+=($!)
+    [ "$REPLICAS" -eq 0 ] || SURVIVABLE_PIDS+=($!)
+    for _ in $(seq 100); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    die "$name did not start on port $port (see $STATE/logs/$name.log)"
+}
+
+start_redis() {
+    if [ "$REPLICAS" -eq 0 ]; then
+        say "redis-server on 127.0.0.1:$REDIS_PORT (appendonly yes, appendfsync always, noeviction, dir $STATE/redis)"
+        redis_node redis "$REDIS_PORT"
+        return
+    fi
+    # The primary refuses writes when no replica is within 10 s of it; the
+    # workers check this at connect (TIX_REDIS_MIN_REPLICAS=1).
+    say "redis-server primary on 127.0.0.1:$REDIS_PORT (appendfsync always, min-replicas-to-write 1, min-replicas-max-lag 10, dir $STATE/redis)"
+    REDIS_ARGS+=(--min-replicas-to-write 1 --min-replicas-max-lag 10)
+    redis_node redis "$REDIS_PORT"
+}
+
+# Two replicas of the primary, then three Sentinels watching it (quorum 2);
+# returns once both replicas are in sync and every Sentinel names the primary.
+start_replication() {
+    local i port conf n
+    for ((i = 1; i <= REPLICAS; i++)); do
+        port=$(replica_port "$i")
+        say "redis-server replica $i on 127.0.0.1:$port (replicaof 127.0.0.1:$REDIS_PORT, dir $STATE/redis-replica-$i)"
+        redis_node "redis-replica-$i" "$port" --replicaof 127.0.0.1 "$REDIS_PORT"
+    done
+    for _ in $(seq 200); do
+        n=$(redis-cli -p "$REDIS_PORT" info replication | grep -c 'state=online' || true)
+        [ "$n" -ge "$REPLICAS" ] && break
+        sleep 0.05
+    done
+    [ "$n" -ge "$REPLICAS" ] || die "the replicas did not reach the primary (see $STATE/logs/redis-replica-*.log)"
+    for i in 0 1 2; do
+        port=$(sentinel_port "$i")
+        mkdir -p "$STATE/sentinel-$i"
+        # Sentinel rewrites its configuration file: a fresh one per start.
+        conf=$STATE/sentinel-$i/sentinel.conf
+        cat >"$conf" <<EOC
+port $port
+bind 127.0.0.1
+dir $STATE/sentinel-$i
+logfile $STATE/logs/sentinel-$i.log
+sentinel monitor $MASTER_NAME 127.0.0.1 $REDIS_PORT 2
+sentinel down-after-milliseconds $MASTER_NAME 2000
+sentinel failover-timeout $MASTER_NAME 10000
+sentinel parallel-syncs $MASTER_NAME 1
+EOC
+        say "Sentinel $i on 127.0.0.1:$port (monitor $MASTER_NAME, quorum 2, down-after 2000 ms, dir $STATE/sentinel-$i)"
+        redis-server "$conf" --sentinel &
+        PIDS+=($!)
+        SURVIVABLE_PIDS+=($!)
+    done
+    for i in 0 1 2; do
+        port=$(sentinel_port "$i")
+        for _ in $(seq 100); do
+            redis-cli -p "$port" sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | grep -qx "$REDIS_PORT" && break
+            sleep 0.05
+        done
+        redis-cli -p "$port" sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | grep -qx "$REDIS_PORT" ||
+            die "Sentinel $i does not name the primary (see $STATE/logs/sentinel-$i.log)"
+    done
+    say "workers and the persister: TIX_REDIS_URL=$TIX_REDIS_URL TIX_REDIS_MIN_REPLICAS=$TIX_REDIS_MIN_REPLICAS"
+}
+
 start_stack() {
     for b in tix-broker tix-worker tix-persister tix tix-rush; do
         [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (cmake -S . -B build && cmake --build build)"
     done
     command -v redis-server >/dev/null || die "redis-server is not installed (deploy/install-deps.sh)"
-    local ports=("$REDIS_PORT") k
+    local ports=("$REDIS_PORT") k i
+    if [ "$REPLICAS" -gt 0 ]; then
+        for ((i = 1; i <= REPLICAS; i++)); do ports+=("$(replica_port $i)"); done
+        for i in 0 1 2; do ports+=("$(sentinel_port $i)"); done
+    fi
     for ((k = 0; k < BROKERS; k++)); do ports+=($(seq "$(broker_port $k)" $(($(broker_port $k) + 3)))); done
     for p in "${ports[@]}"; do
         port_free "$p" || die "port $p is in use (set TIX_STACK_PORT to another base port)"
     done
-    mkdir -p "$STATE/redis" "$STATE/logs"
+    mkdir -p "$STATE/logs"
     BROKER_ENV=() WORKER_ENV=() PERSISTER_ENV=()
     if [ "$CURVE" = 1 ]; then
         setup_curve
@@ -155,16 +256,8 @@ start_stack() {
         say "CURVE off (TIX_CURVE=$CURVE)"
     fi
 
-    say "redis-server on 127.0.0.1:$REDIS_PORT (appendonly yes, appendfsync always, noeviction, dir $STATE/redis)"
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STATE/redis" \
-        --appendonly yes --appendfsync always --maxmemory-policy noeviction --save "" --daemonize no \
-        --logfile "$STATE/logs/redis.log" &
-    PIDS+=($!)
-    for _ in $(seq 100); do
-        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-    redis-cli -p "$REDIS_PORT" ping >/dev/null || die "redis-server did not start (see $STATE/logs/redis.log)"
+    start_redis
+    [ "$REPLICAS" -eq 0 ] || start_replication
 
     for ((k = 0; k < BROKERS; k++)); do
         local b=$(broker_port $k) log=$STATE/logs/broker.log
@@ -236,6 +329,14 @@ demo() {
     log=$(redis-cli -p "$REDIS_PORT" XLEN "tix:{$sale}:log")
     say "order log tix:{$sale}:log holds $log orders (200 expected)"
     [ "$log" -eq 200 ] || die "expected 200 orders in the log, found $log"
+    local i n
+    # WAIT from a fresh connection: until both replicas have all writes so far.
+    [ "$REPLICAS" -eq 0 ] || redis-cli -p "$REDIS_PORT" WAIT "$REPLICAS" 5000 >/dev/null
+    for ((i = 1; i <= REPLICAS; i++)); do
+        n=$(redis-cli -p "$(replica_port "$i")" XLEN "tix:{$sale}:log")
+        say "replica $i holds $n orders in tix:{$sale}:log"
+        [ "$n" -eq 200 ] || die "expected 200 orders on replica $i, found $n"
+    done
     persisted "$sale"
 }
 
@@ -286,7 +387,11 @@ case "${1:-}" in
         start_stack
         say "stack is up; try: $BUILD/tix health   (Ctrl-C stops everything)"
         trap 'stop_all; persister_summary' EXIT
-        wait -n "${PIDS[@]}" || true
+        # Stops when a tix process ends; with replicas, not when a Redis node
+        # or a Sentinel does (try: kill -9 the primary, and watch a failover).
+        watched=()
+        for pid in "${PIDS[@]}"; do [[ " ${SURVIVABLE_PIDS[*]} " == *" $pid "* ]] || watched+=("$pid"); done
+        wait -n "${watched[@]}" || true
         ;;
     demo)
         start_stack
@@ -294,7 +399,7 @@ case "${1:-}" in
         say "stopping the stack"
         ;;
     -h | --help | "")
-        sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
         [ -n "${1:-}" ] || exit 2
         ;;
     *) die "unknown command '$1' (run or demo)" ;;

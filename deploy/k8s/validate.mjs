@@ -150,7 +150,10 @@ const ANNOUNCED = { "tix-worker": ["TIX_HEALTH_FILE"], "tix-persister": ["TIX_HE
 const CLIENT_LABEL = "tix-client";
 const CLIENT_PEERS = `pods labelled ${CLIENT_LABEL}=true`;
 const EXPECTED_INGRESS = {
-  "tix-redis:6379": ["tix-persister", "tix-worker"],
+  // Replication between Redis pods, Sentinels watching them, and the Redis
+  // pods' init container asking the Sentinels which pod is the primary.
+  "tix-redis:6379": ["tix-persister", "tix-redis", "tix-redis-sentinel", "tix-worker"],
+  "tix-redis-sentinel:26379": ["tix-persister", "tix-redis", "tix-redis-sentinel", "tix-worker"],
   "tix-mongo:27017": ["tix-mongo", "tix-mongo-init", "tix-persister"],
   "tix-broker:5555": [CLIENT_PEERS],
   "tix-broker:5556": ["tix-worker"],
@@ -494,16 +497,81 @@ function checkUrlSecret(env, name, problems) {
   }
 }
 
+// A container running Redis Sentinel (redis-server --sentinel, or redis-sentinel).
+const isSentinel = (c) => (c.command ?? [])[0] === "redis-sentinel" ||
+  ((c.command ?? [])[0] === "redis-server" && [...(c.command ?? []), ...(c.args ?? [])].includes("--sentinel"));
+const isRedisNode = (c) => (c.command ?? [])[0] === "redis-server" && !isSentinel(c);
+
+// Redis is replicated (docs/DEPLOY.md, "Redis"): workers and the persister
+// find the primary through three or more Sentinels, under the name they
+// monitor, and hold every write until a replica has it.
 function checkRedisUrl(env, problems) {
   const v = env.get("TIX_REDIS_URL")?.value ?? "";
-  const m = v.match(/^redis:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^:/@]+):(\d+)(?:\/(\d+))?$/);
+  const m = v.match(/^redis-sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/@]+)\/([A-Za-z0-9._-]+)$/);
   if (!m) {
-    problems.push(`TIX_REDIS_URL is not redis://[[user]:password@]host:port[/db]: ${redact(v)}`);
-    return;
+    problems.push(`TIX_REDIS_URL is not redis-sentinel://[[user]:password@]host:port,.../MASTER (one Redis is a single point of failure): ${redact(v)}`);
+  } else {
+    if (!m[2]) problems.push("TIX_REDIS_URL has no password (Redis runs with requirepass)");
+    checkUrlSecret(env, "TIX_REDIS_URL", problems);
+    const hosts = m[3].split(",");
+    if (new Set(hosts).size < 3) problems.push(`TIX_REDIS_URL lists ${new Set(hosts).size} Sentinel(s), want 3 or more`);
+    for (const hp of hosts) {
+      const e = hp.match(/^([^:]+):(\d+)$/);
+      if (!e) {
+        problems.push(`TIX_REDIS_URL: Sentinel ${hp} is not host:port`);
+        continue;
+      }
+      for (const t of serviceTargets(e[1], Number(e[2]), problems, "TIX_REDIS_URL")) {
+        if (!isSentinel(t.container)) problems.push(`TIX_REDIS_URL: ${hp} leads to ${id(t.workload.obj)}, not to a Sentinel`);
+        else if (sentinelMonitor(t.workload)?.name !== m[4]) problems.push(`TIX_REDIS_URL: master name ${m[4]}, but ${id(t.workload.obj)} monitors ${sentinelMonitor(t.workload)?.name}`);
+      }
+    }
   }
-  if (!m[2]) problems.push("TIX_REDIS_URL has no password (Redis runs with requirepass)");
-  checkUrlSecret(env, "TIX_REDIS_URL", problems);
-  serviceTargets(m[3], Number(m[4]), problems, "TIX_REDIS_URL");
+  const n = Number(env.get("TIX_REDIS_MIN_REPLICAS")?.value ?? 0);
+  if (!(n >= 1)) problems.push(`TIX_REDIS_MIN_REPLICAS is ${env.get("TIX_REDIS_MIN_REPLICAS")?.value ?? "unset"}, want >= 1 (no reply before a replica has the write)`);
+}
+
+// The text of every ConfigMap key mounted into workload w (any container).
+function mountedConfig(w, keyPattern) {
+  let text = "";
+  for (const v of w.pod.volumes ?? []) {
+    const cm = v.configMap && configMaps.get(v.configMap.name);
+    for (const [k, val] of Object.entries(cm?.data ?? {})) if (keyPattern.test(k)) text += `\n${val}`;
+  }
+  return text;
+}
+
+// A Sentinel workload's `sentinel monitor NAME HOST PORT QUORUM` and
+// down-after-milliseconds, from its mounted configuration.
+function sentinelMonitor(w) {
+  const conf = mountedConfig(w, /sentinel/);
+  const mon = conf.match(/^\s*sentinel\s+monitor\s+(\S+)\s+\S+\s+\d+\s+(\d+)/m);
+  if (!mon) return null;
+  const down = conf.match(new RegExp(`^\\s*sentinel\\s+down-after-milliseconds\\s+${mon[1]}\\s+(\\d+)`, "m"));
+  return { name: mon[1], quorum: Number(mon[2]), downAfterMs: down ? Number(down[1]) : undefined };
+}
+
+// Namespace tix (the production overlay) must require one pod per node.
+const STRICT_SPREAD = docs.some((d) => d.kind === "Namespace" && d.metadata?.name === "tix");
+// One pod per node (required pod anti-affinity on the hostname against its
+// own pods) and a PodDisruptionBudget letting at most one pod go at a time.
+function spreadProblems(w, what) {
+  const p = [];
+  // Preferred is accepted for one-node clusters (the dev overlay); the
+  // production overlay is held to required by name.
+  const aa = w.pod.affinity?.podAntiAffinity ?? {};
+  const own = (t) => t?.topologyKey === "kubernetes.io/hostname" && selects(t.labelSelector, w.labels);
+  const required = (aa.requiredDuringSchedulingIgnoredDuringExecution ?? []).some(own);
+  const preferred = (aa.preferredDuringSchedulingIgnoredDuringExecution ?? []).some((t) => own(t.podAffinityTerm));
+  if (!required && !(preferred && !STRICT_SPREAD)) {
+    p.push(`${what} ${id(w.obj)} has no ${STRICT_SPREAD ? "required " : ""}pod anti-affinity on kubernetes.io/hostname: two of its pods may share a node`);
+  }
+  const replicas = w.obj.spec?.replicas ?? 1;
+  const pdbs = byKind("PodDisruptionBudget").filter((pdb) => selects(pdb.spec?.selector, w.labels));
+  const oneAtATime = (pdb) => pdb.spec?.maxUnavailable === 1 || (Number.isInteger(pdb.spec?.minAvailable) && pdb.spec.minAvailable >= replicas - 1);
+  if (pdbs.length === 0) p.push(`${what} ${id(w.obj)} has no PodDisruptionBudget`);
+  else if (!pdbs.some(oneAtATime)) p.push(`${what} ${id(w.obj)}: no PodDisruptionBudget keeps all but one pod`);
+  return p;
 }
 
 function checkMongoUri(env, problems) {
@@ -725,13 +793,17 @@ for (const sts of byKind("StatefulSet")) {
 {
   // Redis: durable before acknowledged (DESIGN.md guarantee 5), password required.
   const p = [];
-  const redis = workloads.filter((w) => (w.pod.containers ?? []).some((c) => (c.command ?? [])[0] === "redis-server"));
+  const redis = workloads.filter((w) => (w.pod.containers ?? []).some(isRedisNode));
   if (redis.length === 0) p.push("no container runs redis-server");
   for (const w of redis) {
     if (w.obj.kind !== "StatefulSet" || !(w.obj.spec?.volumeClaimTemplates ?? []).length) p.push(`${id(w.obj)} is not a StatefulSet with a PersistentVolumeClaim`);
-    const c = w.pod.containers.find((x) => (x.command ?? [])[0] === "redis-server");
+    const replicas = w.obj.spec?.replicas ?? 1;
+    if (replicas < 3) p.push(`Redis is ${replicas} pod(s) of ${id(w.obj)}, want 3 (a primary and two replicas)`);
+    p.push(...spreadProblems(w, "Redis"));
+    const c = w.pod.containers.find(isRedisNode);
     const argv = (c.args ?? []).join(" ");
     if (!/--requirepass \$\(\w+\)/.test(argv)) p.push("redis-server gets no --requirepass $(VAR)");
+    if (!/--masterauth \$\(\w+\)/.test(argv)) p.push("redis-server gets no --masterauth $(VAR): replicas cannot authenticate to the primary");
     let conf = "";
     for (const m of c.volumeMounts ?? []) {
       const vol = (w.pod.volumes ?? []).find((v) => v.name === m.name);
@@ -750,8 +822,33 @@ for (const sts of byKind("StatefulSet")) {
       p.push(`Redis dir ${dir} is not the PersistentVolume`);
     }
     if (directive("maxmemory-policy") !== "noeviction") p.push("maxmemory-policy is not noeviction");
+    // The same file for every node: the replica Sentinel promotes must
+    // refuse writes no replica confirms, as the primary did.
+    const mrw = Number(directive("min-replicas-to-write") ?? 0);
+    const lag = Number(directive("min-replicas-max-lag") ?? 10);
+    if (!(mrw >= 1)) p.push(`min-replicas-to-write is ${directive("min-replicas-to-write") ?? "unset (0)"}, want >= 1`);
+    if (!(lag >= 1 && lag <= 10)) p.push(`min-replicas-max-lag is ${lag}, want 1..10 (the worker refuses others)`);
   }
-  report("project", "Redis: StatefulSet + PVC, appendonly yes, appendfsync always, requirepass, noeviction", p);
+  report("project", "Redis: 3-pod StatefulSet + PVCs, one per node, PDB, appendonly yes, appendfsync always, requirepass, noeviction, min-replicas-to-write", p);
+}
+{
+  // Sentinels: three or more, a majority quorum, one per node, one at a time.
+  const p = [];
+  const sentinels = workloads.filter((w) => (w.pod.containers ?? []).some(isSentinel));
+  if (sentinels.length === 0) p.push("no container runs Redis Sentinel (redis-server --sentinel)");
+  for (const w of sentinels) {
+    const replicas = w.obj.spec?.replicas ?? 1;
+    if (replicas < 3) p.push(`Sentinel is ${replicas} pod(s) of ${id(w.obj)}, want 3 or more`);
+    p.push(...spreadProblems(w, "Sentinel"));
+    const mon = sentinelMonitor(w);
+    if (!mon) p.push(`${id(w.obj)}: no \`sentinel monitor NAME HOST PORT QUORUM\` in its mounted configuration`);
+    else {
+      if (!(mon.quorum > replicas / 2 && mon.quorum <= replicas)) p.push(`Sentinel quorum is ${mon.quorum} of ${replicas}, want a majority (2 of 3)`);
+      if (mon.downAfterMs === undefined) p.push(`Sentinel has no down-after-milliseconds for ${mon.name}`);
+      else if (!(mon.downAfterMs >= 1000 && mon.downAfterMs <= 30000)) p.push(`Sentinel down-after-milliseconds is ${mon.downAfterMs}, want 1000..30000`);
+    }
+  }
+  report("project", "Redis Sentinel: 3 pods, one per node, PDB, majority quorum, down-after-milliseconds", p);
 }
 {
   // MongoDB: a replica set whose member list matches the StatefulSet.
