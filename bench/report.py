@@ -391,7 +391,7 @@ def smoke_check(r):
         j = r.rush(p)
         if not j or r.rc(p) not in (0, 1):
             missing.append(p + " (tix-rush JSON)")
-    for p in ["m1_b", "m1_c", "m1_d1", "m2_b", "m2_c", "m2_d1", "r0_b", "r0_d1", "rn_b", "r1_b", "r1_d1"]:
+    for p in ["m1_b", "m1_c", "m1_d1", "m2_b", "m2_c", "m2_d1", "r0_b", "r0_d1", "rn_b", "r1_b", "r1_d1", "r1e_b"]:
         j = r.rush(p)
         if not answered_ok(j) or r.rc(p) != 0:
             missing.append(p + " (tix-rush JSON, every user answered)")

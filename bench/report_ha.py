@@ -76,6 +76,9 @@ def section_brokers(r):
     rows.append(["2 brokers ÷ 1 broker", fmt_ratio(ratio(two["b"], one["b"])), fmt_ratio(ratio(two["c"], one["c"])), "",
                  fmt_ratio(ratio(two["svc_b"], one["svc_b"])), fmt_ratio(ratio(two["brk_b"], one["brk_b"])),
                  fmt_ratio(ratio(two["svc_c"], one["svc_c"])), fmt_ratio(ratio(two["brk_c"], one["brk_c"])), ""])
+    same = ratio(one["b"], (r.rush("b") or {}).get("answers_per_s"))
+    rows.append(["noise yardstick: 1 broker here ÷ the same configuration in (b) minutes earlier",
+                 fmt_ratio(same), "", "", "", "", "", "", ""])
     cost = None if one["svc_b"] is None or two["svc_b"] is None else two["svc_b"] - one["svc_b"]
     cost_c = None if one["svc_c"] is None or two["svc_c"] is None else two["svc_c"] - one["svc_c"]
     return ("## Several brokers (issue 13): 1 broker vs 2, phase (m)\n\n"
@@ -100,8 +103,10 @@ def section_brokers(r):
             "helpers' builds and tests during this run). A second broker brings no new core: a gain in the ratio "
             "2 ÷ 1 can only come from one broker's single event loop having been the limit while some of the two "
             "cores was left over (the sold-out path, where the broker does all the work, is where to look); "
-            "otherwise the ratio shows the overhead above, and differences of a few percent are within the "
-            "run-to-run noise of this machine. What this run cannot show is throughput growing "
+            "otherwise the ratio shows the overhead above, and differences are within the "
+            "run-to-run noise of this machine: the noise yardstick row compares the very same 1-broker "
+            "configuration measured twice in this run, and a 2 ÷ 1 ratio no further from 1 than it says "
+            "nothing. What this run cannot show is throughput growing "
             "with brokers. On separate machines it is expected to grow as follows: the sold-out path is "
             "answered at each broker's edge without a worker or Redis (0 FCALLs in (c)), so its capacity is "
             "each broker's CPU and adds up with every broker until the clients or the network are the limit; "
@@ -173,6 +178,16 @@ def section_replicated(r):
         text += (f"**Result: {'PASS' if gate >= TARGET_GATE_RATIO else 'MISS'}** — gated throughput is "
                  f"{fmt_ratio(gate)} the single Redis's (target ≥ {TARGET_GATE_RATIO:.2f}×); of the change, the "
                  f"larger step is {larger}. {_busy_note(r0['busy'], rn['busy'], r1['busy'])}.\n\n")
+    r1e = _repl_config(r, "r1e")
+    if r1e["tput"] and r1["tput"]:
+        text += ("**Diagnostic, not a production setting**: the same gated run once more with both replicas "
+                 "switched to `appendfsync everysec` (the primary stays at `always`; WAIT counts what replicas "
+                 f"received, so the gate's meaning is unchanged): {fmt_int(r1e['tput'])}/s, "
+                 f"{fmt_ratio(ratio(r1e['tput'], r1['tput']))} the gated run and "
+                 f"{fmt_ratio(ratio(r1e['tput'], r0['tput']))} the single Redis; p50 / p99 "
+                 f"{fmt_ms(r1e['b']['latency_us']['p50'])} / {fmt_ms(r1e['b']['latency_us']['p99'])} ms. "
+                 "What this recovers is the share of the cost due to the replicas' own fsyncs competing with "
+                 "the primary's on this machine's one disk.\n\n")
     text += ("**Where the cost comes from** (same run, same machine): attaching the replicas alone changed "
              f"sustained throughput by {fmt_ratio(repl)} (gate off ÷ single), the gate by a further "
              f"{fmt_ratio(wait)} (N=1 ÷ gate off). The two replicas are two more redis-servers fsyncing every "

@@ -31,7 +31,8 @@
 #   (r)  replicated Redis (issue 14), on a fresh primary: sustained and rush on
 #        a single Redis, then with 2 replicas attached (appendonly yes,
 #        appendfsync always; primary min-replicas-to-write 1, max-lag 10) with
-#        the gate off, then with the workers at --redis-min-replicas 1
+#        the gate off, then with the workers at --redis-min-replicas 1; and
+#        once more with the replicas at appendfsync everysec (diagnostic only)
 # and each process's peak RSS (VmHWM) and CPU time. bench/report.py turns the
 # results directory into the markdown; rerun this script after any change.
 # Extra broker flags: BENCH_BROKER_ARGS; extra worker flags: BENCH_WORKER_ARGS.
@@ -393,7 +394,11 @@ redis_node rprim "$P0"
 RCLI=(redis-cli -h 127.0.0.1 -p "$P0") # snap's Redis counters now count the primary
 restart_workers "$TIX_BACKEND" "$TIX_EVENTS_IN" "redis://127.0.0.1:$P0"
 repl_phases r0
-for i in 1 2; do redis_node "replica$i" "$(free_port)" --replicaof 127.0.0.1 "$P0"; done
+for i in 1 2; do
+    port=$(free_port)
+    echo "port $port" >"$WORK/replica$i.port"
+    redis_node "replica$i" "$port" --replicaof 127.0.0.1 "$P0"
+done
 for _ in $(seq 300); do
     [ "$(redis_info replication | sed -n 's/^connected_slaves:\([0-9]*\)/\1/p')" = 2 ] &&
         [ "$(redis_info replication | grep -c 'state=online')" = 2 ] && break
@@ -405,6 +410,11 @@ done
 repl_phases rn
 restart_workers "$TIX_BACKEND" "$TIX_EVENTS_IN" "redis://127.0.0.1:$P0" --redis-min-replicas 1
 repl_phases r1
+# Diagnostic, NOT a production setting: the replicas' own fsyncs off (everysec),
+# gate still on, to measure how much of the cost is three AOFs fsyncing on one disk.
+for i in 1 2; do redis-cli -p "$(awk '{ print $2 }' "$WORK/replica$i.port")" config set appendfsync everysec >/dev/null; done
+create_sale bench-r1eb "$BIG_STOCK"
+phase r1e_b rush --sale bench-r1eb --no-create --users "$R_B_USERS" --in-flight "$B_INFLIGHT"
 redis_info replication | grep -E '^(connected_slaves|slave[0-9]|master_repl_offset)' >"$RES/r_replication.txt"
 echo "loadavg_end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/machine.txt"
 
