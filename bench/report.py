@@ -7,8 +7,9 @@
 
 Reads what bench/run.sh wrote: machine.txt, one NAME.out/.rc/.before/.after per
 phase (tix-rush JSON or redis-benchmark CSV; snapshots of per-process CPU ticks and
-Redis counters; (m) and (r) add a second broker, a fresh primary and its replicas), e.hwm/f.hwm (broker VmHWM), procs.txt, profile-*.txt. Standard
-library only.
+Redis counters; (m) and (r) add a second broker, a fresh primary and its replicas),
+e.hwm/f.hwm (broker VmHWM), procs.txt, profile-*.txt. The (m) and (r) sections are
+in report_ha.py. Standard library only.
 """
 import csv
 import io

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tix benchmark: one machine, one run, side by side (issue 4, DESIGN.md "2 cores").
 #
-#   bench/run.sh            full run (~5 min); writes docs/BENCHMARKS.md
+#   bench/run.sh            full run (~6 min); writes docs/BENCHMARKS.md
 #   bench/run.sh --smoke    everything tiny (seconds), for CI: exits 0 when the
 #                           harness worked; judges no target; writes no docs
 #   options: --out FILE     write the report there instead
@@ -52,7 +52,7 @@ while [ $# -gt 0 ]; do
         --no-perf) PERF=0 ;;
         --out) OUT=$2; shift ;;
         --build) BUILD=$(cd "$2" && pwd); shift ;;
-        -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
