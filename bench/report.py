@@ -7,8 +7,9 @@
 
 Reads what bench/run.sh wrote: machine.txt, one NAME.out/.rc/.before/.after per
 phase (tix-rush JSON or redis-benchmark CSV; snapshots of per-process CPU ticks and
-Redis counters), e.hwm/f.hwm (broker VmHWM), procs.txt, profile-*.txt. Standard
-library only.
+Redis counters; (m) and (r) add a second broker, a fresh primary and its replicas),
+e.hwm/f.hwm (broker VmHWM), procs.txt, profile-*.txt. The (m) and (r) sections are
+in report_ha.py. Standard library only.
 """
 import csv
 import io
@@ -22,6 +23,8 @@ TARGET_RUSH_P99_MS = 100
 TARGET_SUSTAINED_PER_S = 80000
 TARGET_BROKER_RSS_MB = 64
 ROLES = ["broker", "worker1", "worker2", "redis"]
+EXTRA_ROLES = ["broker2", "rprim", "replica1", "replica2"]  # up in (m) / (r) only
+TARGET_GATE_RATIO = 0.8  # issue 14: gated throughput within 20% of the single Redis
 
 
 def read_kv(path):
@@ -71,12 +74,12 @@ class Results:
         if not b or not a:
             return None
         out = {}
-        for role in ROLES:
+        for role in ROLES + EXTRA_ROLES:
             try:
                 out[role] = (float(a["cpu_" + role]) - float(b["cpu_" + role])) / self.tck
             except (KeyError, ValueError):
                 out[role] = None
-        for k in ("redis_commands", "redis_fcalls"):
+        for k in ("redis_commands", "redis_fcalls", "redis_waits"):
             try:
                 out[k] = int(a[k]) - int(b[k])
             except (KeyError, ValueError):
@@ -365,6 +368,14 @@ def section_method(r):
   answers RESOURCE_EXHAUSTED, tix-rush retries after retry_after_ms; broker VmHWM is reset
   (`/proc/PID/clear_refs` 5) before the phase, so its peak is this phase's.
 - **(f)** 1,000,000 users on the sold-out sale: tix-rush's own peak RSS shows its memory is bounded.
+- **(m)** on the first stack's Redis, after (p): sustained purchases (60,000 users), three 20,000-user /
+  200-ticket rushes and 200,000 users on the sold-out sale with one broker; then a second tix-broker, both
+  workers restarted with `--backend A,B --events-in A,B`, and the same through `tix-rush --frontend A,B`.
+- **(r)** on a fresh redis-server: sustained purchases (60,000 users) and three rushes on it alone; again with
+  two replicas attached (`--replicaof`, `appendonly yes`, `appendfsync always`; the primary set to
+  `min-replicas-to-write 1`, `min-replicas-max-lag 10`) and the gate off; again with the workers restarted
+  at `--redis-min-replicas 1`. Straight `redis://` to the primary: no Sentinel, as no failover is measured.
+  (m) and (r) restart the workers: the per-process totals above are the first stack's, phases (a)-(p).
 - **CPU** per process from `/proc/PID/stat` (utime + stime) before and after each phase; **peak RSS**
   from `/proc/PID/status` VmHWM. tix-rush reports its own (getrusage).
 - **Noise**: this is a shared 2-core machine; tix-rush, redis-benchmark, Redis, the broker and both
@@ -381,6 +392,16 @@ def smoke_check(r):
         j = r.rush(p)
         if not j or r.rc(p) not in (0, 1):
             missing.append(p + " (tix-rush JSON)")
+    for p in ["m1_b", "m1_c", "m1_d1", "m2_b", "m2_c", "m2_d1", "r0_b", "r0_d1", "rn_b", "r1_b", "r1_d1", "r1e_b"]:
+        j = r.rush(p)
+        if not answered_ok(j) or r.rc(p) != 0:
+            missing.append(p + " (tix-rush JSON, every user answered)")
+    d = r.delta("r1_b")
+    if not d or not d.get("redis_waits"):
+        missing.append("r1_b (WAITs on the primary: the gate was not on)")
+    d = r.delta("m2_b")
+    if not d or d.get("broker2") is None:
+        missing.append("m2_b (the second broker's CPU)")
     for p in ["b", "c", "d1"]:
         if not r.delta(p):
             missing.append(p + " (process snapshots)")
@@ -406,8 +427,10 @@ def main(argv):
           "script on free ports, tix-rush and redis-benchmark as clients on the same machine.\n")
     if smoke:
         print("**Smoke run: tiny sizes, targets not meaningful.**\n")
-    for s in (section_targets, section_side_by_side, section_latency, section_cpu, section_everysec, section_profile,
-              section_method, section_machine):
+    import report_ha  # noqa: E402 - it imports this module's helpers
+
+    for s in (section_targets, section_side_by_side, section_latency, section_cpu, report_ha.section_brokers,
+              report_ha.section_replicated, section_everysec, section_profile, section_method, section_machine):
         text = s(r)
         if text:
             print(text)

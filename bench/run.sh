@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tix benchmark: one machine, one run, side by side (issue 4, DESIGN.md "2 cores").
 #
-#   bench/run.sh            full run (~5 min); writes docs/BENCHMARKS.md
+#   bench/run.sh            full run (~6 min); writes docs/BENCHMARKS.md
 #   bench/run.sh --smoke    everything tiny (seconds), for CI: exits 0 when the
 #                           harness worked; judges no target; writes no docs
 #   options: --out FILE     write the report there instead
@@ -24,6 +24,15 @@
 #   (g)  (a) and (b) again with appendfsync everysec - NOT the production
 #        setting, shown only to separate fsync cost from tix's own cost
 #   (p)  a profile: perf record of broker and workers under (b)'s load
+#   (m)  several brokers (issue 13): sustained, rush and sold-out with the
+#        workers on 1 broker, then a second broker with each worker on both
+#        (--backend a,b --events-in a,b) and tix-rush on both (--frontend a,b);
+#        service CPU per answer from /proc, 1 vs 2 brokers
+#   (r)  replicated Redis (issue 14), on a fresh primary: sustained and rush on
+#        a single Redis, then with 2 replicas attached (appendonly yes,
+#        appendfsync always; primary min-replicas-to-write 1, max-lag 10) with
+#        the gate off, then with the workers at --redis-min-replicas 1; and
+#        once more with the replicas at appendfsync everysec (diagnostic only)
 # and each process's peak RSS (VmHWM) and CPU time. bench/report.py turns the
 # results directory into the markdown; rerun this script after any change.
 # Extra broker flags: BENCH_BROKER_ARGS; extra worker flags: BENCH_WORKER_ARGS.
@@ -43,7 +52,7 @@ while [ $# -gt 0 ]; do
         --no-perf) PERF=0 ;;
         --out) OUT=$2; shift ;;
         --build) BUILD=$(cd "$2" && pwd); shift ;;
-        -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -80,9 +89,11 @@ trap 'exit 130' INT TERM
 if [ "$SMOKE" = 1 ]; then
     A1_N=2000 A16_N=8000 B_USERS=3000 B_INFLIGHT=500 C_USERS=3000 D_USERS=2000 D_RUNS=1
     E_USERS=5000 F_USERS=20000 G_A_N=4000 G_B_USERS=3000 P_USERS=3000 PERF=0
+    M_B_USERS=2000 M_C_USERS=2000 M_RUNS=1 R_B_USERS=2000 R_RUNS=1
 else
     A1_N=60000 A16_N=300000 B_USERS=200000 B_INFLIGHT=2000 C_USERS=200000 D_USERS=20000 D_RUNS=5
     E_USERS=200000 F_USERS=1000000 G_A_N=200000 G_B_USERS=200000 P_USERS=200000
+    M_B_USERS=60000 M_C_USERS=200000 M_RUNS=3 R_B_USERS=60000 R_RUNS=3
 fi
 BIG_STOCK=10000000
 
@@ -105,6 +116,9 @@ export TIX_BACKEND="tcp://127.0.0.1:$(free_port)"
 export TIX_EVENTS_IN="tcp://127.0.0.1:$(free_port)"
 export TIX_EVENTS_OUT="tcp://127.0.0.1:$(free_port)"
 export TIX_REDIS_URL="redis://127.0.0.1:$RPORT"
+FRONTEND2="tcp://127.0.0.1:$(free_port)" BACKEND2="tcp://127.0.0.1:$(free_port)"
+EVENTS_IN2="tcp://127.0.0.1:$(free_port)" EVENTS_OUT2="tcp://127.0.0.1:$(free_port)"
+FRONTENDS=$TIX_FRONTEND # the brokers up, for the health waits
 export TIX_LOG_LEVEL=warn
 RCLI=(redis-cli -h 127.0.0.1 -p "$RPORT")
 
@@ -112,7 +126,59 @@ start() { # role, command...
     local role=$1; shift
     "$@" >>"$WORK/logs/$role.log" 2>&1 &
     PID[$role]=$!
-    ORDER+=("$role")
+    [[ " ${ORDER[*]} " == *" $role "* ]] || ORDER+=("$role")
+}
+
+stop_role() { # role: TERM, then KILL after 5 s; forgotten afterwards
+    local pid=${PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset "PID[$1]"
+}
+
+# wait_health FRONTEND 0|1: until that broker answers SERVING (0) or not (1).
+wait_health() {
+    local rc
+    for _ in $(seq 150); do
+        rc=0
+        TIX_FRONTEND=$1 "$BUILD/tix" health >/dev/null 2>&1 || rc=1
+        [ "$rc" = "$2" ] && return 0
+        sleep 0.1
+    done
+    die "broker $1 did not become $([ "$2" = 0 ] && echo SERVING || echo NOT_SERVING) (see $WORK/logs/)"
+}
+
+# restart_workers BACKENDS EVENTS_INS REDIS_URL [flags]: both workers replaced
+# by ones with this configuration; waits until every broker in FRONTENDS has
+# dropped the old ones and serves with the new.
+restart_workers() {
+    local backends=$1 events=$2 url=$3 f i
+    shift 3
+    stop_role worker1
+    stop_role worker2
+    for f in ${FRONTENDS//,/ }; do wait_health "$f" 1; done
+    for i in 1 2; do
+        # shellcheck disable=SC2086
+        start "worker$i" "$BUILD/tix-worker" --worker-id "w$i" --backend "$backends" --events-in "$events" \
+            --redis-url "$url" ${BENCH_WORKER_ARGS:-} "$@"
+    done
+    for f in ${FRONTENDS//,/ }; do wait_health "$f" 0; done
+}
+
+# redis_node ROLE PORT [flags]: a redis-server like the main one (appendonly
+# yes, appendfsync always) in its own directory; waits for PING.
+redis_node() {
+    local role=$1 port=$2
+    shift 2
+    mkdir -p "$WORK/$role"
+    start "$role" redis-server --port "$port" --bind 127.0.0.1 --dir "$WORK/$role" --appendonly yes \
+        --appendfsync always --save "" --daemonize no --protected-mode no --maxmemory-policy noeviction \
+        --auto-aof-rewrite-percentage 0 "$@"
+    for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+    die "redis-server $role did not start (see $WORK/logs/$role.log)"
 }
 
 start_stack() {
@@ -140,15 +206,21 @@ proc_hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 # VmHWM afterwards is the peak of one phase.
 reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || echo "bench: cannot reset VmHWM of $1" >&2; }
 redis_info() { "${RCLI[@]}" info "$1" | tr -d '\r'; }
-fcall_calls() { redis_info commandstats | sed -n 's/^cmdstat_fcall:calls=\([0-9]*\).*/\1/p' | grep . || echo 0; }
+cmd_calls() { redis_info commandstats | sed -n "s/^cmdstat_$1:calls=\\([0-9]*\\).*/\\1/p" | grep . || echo 0; }
+fcall_calls() { cmd_calls fcall; }
 total_cmds() { redis_info stats | sed -n 's/^total_commands_processed:\([0-9]*\)/\1/p'; }
 
 # Writes the state the report subtracts: CPU ticks per process, Redis counters.
 snap() {
     local role
-    for role in redis broker worker1 worker2; do echo "cpu_$role $(proc_ticks "${PID[$role]}")"; done
+    for role in redis broker worker1 worker2 broker2 rprim replica1 replica2; do
+        if [ -n "${PID[$role]:-}" ] && [ -r "/proc/${PID[$role]}/stat" ]; then
+            echo "cpu_$role $(proc_ticks "${PID[$role]}")"
+        fi
+    done
     echo "redis_commands $(total_cmds)"
     echo "redis_fcalls $(fcall_calls)"
+    echo "redis_waits $(cmd_calls wait)"
     echo "time_ns $(date +%s%N)"
 }
 
@@ -190,7 +262,7 @@ machine() {
     echo "smoke $SMOKE"
     echo "broker_args ${BENCH_BROKER_ARGS:-}"
     echo "worker_args ${BENCH_WORKER_ARGS:-}"
-    echo "sizes a1=$A1_N a16=$A16_N b=$B_USERS/$B_INFLIGHT c=$C_USERS d=$D_USERS x$D_RUNS e=$E_USERS f=$F_USERS"
+    echo "sizes a1=$A1_N a16=$A16_N b=$B_USERS/$B_INFLIGHT c=$C_USERS d=$D_USERS x$D_RUNS e=$E_USERS f=$F_USERS m=$M_B_USERS/$M_C_USERS x$M_RUNS r=$R_B_USERS x$R_RUNS"
 }
 
 # (p): perf record of the stack and tix-rush under sustained load; one text
@@ -284,6 +356,66 @@ fi
 for role in redis broker worker1 worker2; do
     echo "$role ${PID[$role]} $(proc_hwm_kb "${PID[$role]}") $(proc_ticks "${PID[$role]}")"
 done >"$RES/procs.txt"
+
+# (m) and (r) restart the workers: procs.txt above is the stack of (a)-(p).
+say "(m) 1 broker, then 2 brokers with each worker on both"
+multi_phases() { # prefix, tix-rush flags...
+    local pre=$1 i
+    shift
+    create_sale "bench-${pre}b" "$BIG_STOCK"
+    phase "${pre}_b" rush "$@" --sale "bench-${pre}b" --no-create --users "$M_B_USERS" --in-flight "$B_INFLIGHT"
+    for i in $(seq "$M_RUNS"); do
+        phase "${pre}_d$i" rush "$@" --sale "bench-${pre}d$i" --users "$D_USERS" --tickets 200
+    done
+    phase "${pre}_c" rush "$@" --sale "bench-${pre}d1" --no-create --users "$M_C_USERS" --in-flight "$B_INFLIGHT"
+}
+multi_phases m1
+# shellcheck disable=SC2086
+start broker2 "$BUILD/tix-broker" --frontend "$FRONTEND2" --backend "$BACKEND2" --events-in "$EVENTS_IN2" \
+    --events-out "$EVENTS_OUT2" ${BENCH_BROKER_ARGS:-}
+FRONTENDS="$TIX_FRONTEND,$FRONTEND2"
+wait_health "$FRONTEND2" 1
+restart_workers "$TIX_BACKEND,$BACKEND2" "$TIX_EVENTS_IN,$EVENTS_IN2" "$TIX_REDIS_URL"
+multi_phases m2 --frontend "$FRONTENDS"
+stop_role broker2
+FRONTENDS=$TIX_FRONTEND
+
+say "(r) replicated Redis: a fresh primary alone, then with 2 replicas, gate off and at N=1"
+repl_phases() { # prefix
+    local i
+    create_sale "bench-${1}b" "$BIG_STOCK"
+    phase "${1}_b" rush --sale "bench-${1}b" --no-create --users "$R_B_USERS" --in-flight "$B_INFLIGHT"
+    for i in $(seq "$R_RUNS"); do
+        phase "${1}_d$i" rush --sale "bench-${1}d$i" --users "$D_USERS" --tickets 200
+    done
+}
+P0=$(free_port)
+redis_node rprim "$P0"
+RCLI=(redis-cli -h 127.0.0.1 -p "$P0") # snap's Redis counters now count the primary
+restart_workers "$TIX_BACKEND" "$TIX_EVENTS_IN" "redis://127.0.0.1:$P0"
+repl_phases r0
+for i in 1 2; do
+    port=$(free_port)
+    echo "port $port" >"$WORK/replica$i.port"
+    redis_node "replica$i" "$port" --replicaof 127.0.0.1 "$P0"
+done
+for _ in $(seq 300); do
+    [ "$(redis_info replication | sed -n 's/^connected_slaves:\([0-9]*\)/\1/p')" = 2 ] &&
+        [ "$(redis_info replication | grep -c 'state=online')" = 2 ] && break
+    sleep 0.1
+done
+[ "$(redis_info replication | grep -c 'state=online')" = 2 ] || die "the replicas did not come online"
+"${RCLI[@]}" config set min-replicas-to-write 1 >/dev/null
+"${RCLI[@]}" config set min-replicas-max-lag 10 >/dev/null
+repl_phases rn
+restart_workers "$TIX_BACKEND" "$TIX_EVENTS_IN" "redis://127.0.0.1:$P0" --redis-min-replicas 1
+repl_phases r1
+# Diagnostic, NOT a production setting: the replicas' own fsyncs off (everysec),
+# gate still on, to measure how much of the cost is three AOFs fsyncing on one disk.
+for i in 1 2; do redis-cli -p "$(awk '{ print $2 }' "$WORK/replica$i.port")" config set appendfsync everysec >/dev/null; done
+create_sale bench-r1eb "$BIG_STOCK"
+phase r1e_b rush --sale bench-r1eb --no-create --users "$R_B_USERS" --in-flight "$B_INFLIGHT"
+redis_info replication | grep -E '^(connected_slaves|slave[0-9]|master_repl_offset)' >"$RES/r_replication.txt"
 echo "loadavg_end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/machine.txt"
 
 if [ "$SMOKE" = 1 ]; then
