@@ -66,7 +66,7 @@ test_call_frames_are_delimiter_signature_header_body(void **state)
     assert_int_equal(tix_client_recv(c, WAIT_MS, &r), TIX_OK);
     assert_int_equal(r.call_id, id);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
-    assert_ptr_equal(r.reply->descriptor, &tix__v1__purchase_reply__descriptor);
+    assert_ptr_equal(((ProtobufCMessage *) r.reply)->descriptor, &tix__v1__purchase_reply__descriptor);
     assert_string_equal(((Tix__V1__PurchaseReply *) r.reply)->order_id, "s1:alice");
     tix_result_clear(&r);
     assert_null(r.reply);
@@ -107,7 +107,7 @@ s_check_nth(const tix_result_t *r, size_t i)
     snprintf(name, sizeof name, "u%zu", i);
     snprintf(order, sizeof order, "s1:%s", name);
     assert_int_equal(r->code, TIX__V1__CODE__OK);
-    assert_ptr_equal(r->reply->descriptor, tix_method_get(s_method_of(i))->output);
+    assert_ptr_equal(((ProtobufCMessage *) r->reply)->descriptor, tix_method_get(s_method_of(i))->output);
     if (s_method_of(i) == TIX_METHOD_PURCHASE)
         assert_string_equal(((Tix__V1__PurchaseReply *) r->reply)->order_id, order);
     else if (s_method_of(i) == TIX_METHOD_GET_SALE)
@@ -419,7 +419,7 @@ test_typed_conveniences_send_their_method_and_fields(void **state)
     assert_string_equal(((Tix__V1__Order *) r.reply)->order_id, "s3:carol");
     tix_result_clear(&r);
     assert_int_equal(tix_create_sale(c, "s4", 200, 1000, 2000, WAIT_MS, &r), TIX_OK);
-    assert_ptr_equal(r.reply->descriptor, &tix__v1__sale__descriptor);
+    assert_ptr_equal(((ProtobufCMessage *) r.reply)->descriptor, &tix__v1__sale__descriptor);
     tix_result_clear(&r);
     assert_int_equal(tix_health_check(c, NULL, WAIT_MS, &r), TIX_OK);
     assert_int_equal(((Tix__V1__HealthCheckResponse *) r.reply)->status,
