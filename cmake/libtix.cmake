@@ -32,6 +32,13 @@ target_include_directories(tix_static INTERFACE $<INSTALL_INTERFACE:${CMAKE_INST
 target_link_libraries(tix_static PRIVATE ${TIX_LIB_DEPS})
 set_target_properties(tix_static PROPERTIES OUTPUT_NAME tix ARCHIVE_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/libtix
                                             EXPORT_NAME tix_static)
+# The same for libtix.a: only tix.h's functions stay global (cmake/libtix_localize.cmake).
+add_custom_command(
+  TARGET tix_static
+  POST_BUILD
+  COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:tix_static> -DMAP=${TIX_EXPORTS} -DLD=${CMAKE_LINKER}
+          -DOBJCOPY=${CMAKE_OBJCOPY} -DAR=${CMAKE_AR} -P ${CMAKE_SOURCE_DIR}/cmake/libtix_localize.cmake
+  VERBATIM)
 
 install(FILES ${CMAKE_SOURCE_DIR}/clients/libtix/tix.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS tix_shared tix_static EXPORT tixTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -8,8 +8,9 @@
       find_package(tix) (tix::tix, tix::tix_static)
   test_installed.py BUILD_DIR curve       the pkg-config build against a
       CURVE stack, keys given only by TIX_CURVE_SECRET/TIX_CURVE_SERVER_KEY
-  test_installed.py BUILD_DIR symbols     nm -D --defined-only libtix.so:
-      tix_ symbols only; the soname is libtix.so.0
+  test_installed.py BUILD_DIR symbols     nm -D --defined-only libtix.so and
+      nm -g libtix.a: tix_ symbols only; the soname is libtix.so.0; a
+      program with its own xmalloc links with either
   test_installed.py BUILD_DIR header      the installed tix.h alone:
       cc -std=c11 -Wall -Werror -fsyntax-only, no other include path
   test_installed.py BUILD_DIR client-only a -DTIX_CLIENT_ONLY=ON build:
@@ -86,15 +87,40 @@ def buy(build, programs, curve):
         s.stop()
 
 
-def check_symbols(prefix):
-    so = os.path.join(prefix, "lib", "libtix.so")
-    out = run(["nm", "-D", "--defined-only", so], stdout=subprocess.PIPE, text=True).stdout
-    names = [line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip()]
+OWN_XMALLOC = r"""
+#include <stdlib.h>
+#include <tix.h>
+void *xmalloc(size_t n); /* the application's own, as libtix's once clashed with */
+void *xmalloc(size_t n) { return malloc(n); }
+int main(void) { tix_client_t *c = tix_client_new("tcp://127.0.0.1:1"); tix_client_destroy(&c); free(xmalloc(1)); return 0; }
+"""
+
+
+def exported(argv):
+    out = run(argv, stdout=subprocess.PIPE, text=True).stdout
+    names = [line.split()[-1].split("@")[0] for line in out.splitlines() if len(line.split()) == 3]
     print("\n".join(names))
     stray = [n for n in names if not n.startswith("tix_")]
-    assert names and not stray, "libtix.so exports non-tix_ symbols: %s" % stray
+    assert names and not stray, "libtix exports non-tix_ symbols: %s" % stray
+
+
+def check_symbols(prefix, tmp):
+    lib = os.path.join(prefix, "lib")
+    so = os.path.join(lib, "libtix.so")
+    exported(["nm", "-D", "--defined-only", so])
+    exported(["nm", "-g", "--defined-only", os.path.join(lib, "libtix.a")])
     dyn = run(["objdump", "-p", so], stdout=subprocess.PIPE, text=True).stdout
     assert "SONAME               libtix.so.0\n" in dyn, dyn
+    # An application with its own xmalloc links with either library.
+    src = os.path.join(tmp, "own_xmalloc.c")
+    with open(src, "w", encoding="utf-8") as f:
+        f.write(OWN_XMALLOC)
+    cflags = pkg_config(prefix, "--cflags")
+    run(["cc", "-std=c11", src, "-o", os.path.join(tmp, "own_shared")] + cflags + pkg_config(prefix, "--libs"))
+    static = [a if a != "-ltix" else "-l:libtix.a" for a in pkg_config(prefix, "--libs")]
+    for dep in pkg_config(prefix, "--print-requires-private"):
+        static += pkg_config(prefix, "--libs", module=dep)
+    run(["cc", "-std=c11", src, "-o", os.path.join(tmp, "own_static")] + cflags + static)
 
 
 def check_header(prefix, tmp):
@@ -135,7 +161,7 @@ def main():
         elif what == "curve":
             buy(build, build_pkgconfig(prefix, tmp)[:1], curve=True)
         elif what == "symbols":
-            check_symbols(prefix)
+            check_symbols(prefix, tmp)
         elif what == "header":
             check_header(prefix, tmp)
         else:
