@@ -343,6 +343,13 @@ test_bad_endpoint_gives_null(void **state)
     setenv("TIX_FRONTEND", "nonsense", 1);
     assert_null(tix_client_new(NULL));
     unsetenv("TIX_FRONTEND");
+    /* CURVE from the environment needs both keys (test_libtix_curve: both). */
+    setenv("TIX_CURVE_SECRET", "/nonexistent/client_secret", 1);
+    assert_null(tix_client_new(NULL));
+    unsetenv("TIX_CURVE_SECRET");
+    setenv("TIX_CURVE_SERVER_KEY", "/nonexistent/broker", 1);
+    assert_null(tix_client_new(NULL));
+    unsetenv("TIX_CURVE_SERVER_KEY");
     tix_client_t *c = tix_client_new(NULL); /* TIX_DEFAULT_FRONTEND; connects lazily */
     assert_non_null(c);
     tix_client_destroy(&c);
@@ -382,6 +389,15 @@ test_request_of_wrong_type_or_too_big_is_invalid_and_not_sent(void **state)
     tix_result_clear(&r);
     uint64_t id;
     assert_int_equal(tix_client_send(c, TIX_METHOD_PURCHASE, &wrong.base, 0, &id), TIX_ERR_INVALID);
+    /* tix.h takes the method as an int: only its TIX_CALL_* are methods
+     * (SALE_BUYERS is the broker's own). */
+    const int not_methods[] = {-1, TIX_METHOD_SALE_BUYERS, TIX_METHOD_COUNT, 99};
+    for (size_t i = 0; i < sizeof not_methods / sizeof *not_methods; i++) {
+        assert_int_equal(tix_client_call(c, not_methods[i], &wrong.base, 1000, &r), TIX_ERR_INVALID);
+        assert_int_equal(r.code, TIX__V1__CODE__INVALID_ARGUMENT);
+        tix_result_clear(&r);
+        assert_int_equal(tix_client_send(c, not_methods[i], &wrong.base, 0, &id), TIX_ERR_INVALID);
+    }
 
     char *huge = xcalloc(1, TIX_MAX_MESSAGE_BYTES + 2);
     memset(huge, 'a', TIX_MAX_MESSAGE_BYTES + 1);
