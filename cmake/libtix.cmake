@@ -15,7 +15,10 @@ add_library(tix_shared SHARED ${TIX_LIB_SRC})
 target_include_directories(tix_shared PRIVATE ${TIX_LIB_INCLUDES})
 target_include_directories(tix_shared INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(tix_shared PRIVATE ${TIX_LIB_DEPS})
-target_link_options(tix_shared PRIVATE -Wl,--version-script=${TIX_EXPORTS} -Wl,--no-undefined)
+target_link_options(tix_shared PRIVATE -Wl,--version-script=${TIX_EXPORTS})
+if(NOT TIX_SANITIZE AND NOT TIX_FUZZ) # clang leaves the sanitizer runtime to the executable
+  target_link_options(tix_shared PRIVATE -Wl,--no-undefined)
+endif()
 set_target_properties(
   tix_shared
   PROPERTIES OUTPUT_NAME tix
