@@ -66,7 +66,7 @@ test_call_frames_are_delimiter_signature_header_body(void **state)
     assert_int_equal(tix_client_recv(c, WAIT_MS, &r), TIX_OK);
     assert_int_equal(r.call_id, id);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
-    assert_ptr_equal(r.reply->descriptor, &tix__v1__purchase_reply__descriptor);
+    assert_ptr_equal(((ProtobufCMessage *) r.reply)->descriptor, &tix__v1__purchase_reply__descriptor);
     assert_string_equal(((Tix__V1__PurchaseReply *) r.reply)->order_id, "s1:alice");
     tix_result_clear(&r);
     assert_null(r.reply);
@@ -107,7 +107,7 @@ s_check_nth(const tix_result_t *r, size_t i)
     snprintf(name, sizeof name, "u%zu", i);
     snprintf(order, sizeof order, "s1:%s", name);
     assert_int_equal(r->code, TIX__V1__CODE__OK);
-    assert_ptr_equal(r->reply->descriptor, tix_method_get(s_method_of(i))->output);
+    assert_ptr_equal(((ProtobufCMessage *) r->reply)->descriptor, tix_method_get(s_method_of(i))->output);
     if (s_method_of(i) == TIX_METHOD_PURCHASE)
         assert_string_equal(((Tix__V1__PurchaseReply *) r->reply)->order_id, order);
     else if (s_method_of(i) == TIX_METHOD_GET_SALE)
@@ -343,6 +343,13 @@ test_bad_endpoint_gives_null(void **state)
     setenv("TIX_FRONTEND", "nonsense", 1);
     assert_null(tix_client_new(NULL));
     unsetenv("TIX_FRONTEND");
+    /* CURVE from the environment needs both keys (test_libtix_curve: both). */
+    setenv("TIX_CURVE_SECRET", "/nonexistent/client_secret", 1);
+    assert_null(tix_client_new(NULL));
+    unsetenv("TIX_CURVE_SECRET");
+    setenv("TIX_CURVE_SERVER_KEY", "/nonexistent/broker", 1);
+    assert_null(tix_client_new(NULL));
+    unsetenv("TIX_CURVE_SERVER_KEY");
     tix_client_t *c = tix_client_new(NULL); /* TIX_DEFAULT_FRONTEND; connects lazily */
     assert_non_null(c);
     tix_client_destroy(&c);
@@ -382,6 +389,15 @@ test_request_of_wrong_type_or_too_big_is_invalid_and_not_sent(void **state)
     tix_result_clear(&r);
     uint64_t id;
     assert_int_equal(tix_client_send(c, TIX_METHOD_PURCHASE, &wrong.base, 0, &id), TIX_ERR_INVALID);
+    /* tix.h takes the method as an int: only its TIX_CALL_* are methods
+     * (SALE_BUYERS is the broker's own). */
+    const int not_methods[] = {-1, TIX_METHOD_SALE_BUYERS, TIX_METHOD_COUNT, 99};
+    for (size_t i = 0; i < sizeof not_methods / sizeof *not_methods; i++) {
+        assert_int_equal(tix_client_call(c, not_methods[i], &wrong.base, 1000, &r), TIX_ERR_INVALID);
+        assert_int_equal(r.code, TIX__V1__CODE__INVALID_ARGUMENT);
+        tix_result_clear(&r);
+        assert_int_equal(tix_client_send(c, not_methods[i], &wrong.base, 0, &id), TIX_ERR_INVALID);
+    }
 
     char *huge = xcalloc(1, TIX_MAX_MESSAGE_BYTES + 2);
     memset(huge, 'a', TIX_MAX_MESSAGE_BYTES + 1);
@@ -419,7 +435,7 @@ test_typed_conveniences_send_their_method_and_fields(void **state)
     assert_string_equal(((Tix__V1__Order *) r.reply)->order_id, "s3:carol");
     tix_result_clear(&r);
     assert_int_equal(tix_create_sale(c, "s4", 200, 1000, 2000, WAIT_MS, &r), TIX_OK);
-    assert_ptr_equal(r.reply->descriptor, &tix__v1__sale__descriptor);
+    assert_ptr_equal(((ProtobufCMessage *) r.reply)->descriptor, &tix__v1__sale__descriptor);
     tix_result_clear(&r);
     assert_int_equal(tix_health_check(c, NULL, WAIT_MS, &r), TIX_OK);
     assert_int_equal(((Tix__V1__HealthCheckResponse *) r.reply)->status,

@@ -22,7 +22,7 @@
 
 #include <czmq.h>
 
-#include "tix.h"
+#include "tix_priv.h"
 #include "tix_util.h"
 
 #define FB_MAX_CALLS 512

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "tix.h"
+#include "tix_priv.h"
 #include "tix_opts.h"
 
 /* Exit statuses: documented in `tix --help` and clients/README.md. */

@@ -23,8 +23,15 @@
  * Threading: a client is used by one thread at a time (ZeroMQ sockets never
  * cross threads). Different clients may live in different threads.
  *
- * Errors: functions return tix_err. TIX_OK means an answer arrived, whatever
- * its code; the protocol outcome is in tix_result_t.
+ * Errors: functions return an int, one of TIX_RC_*. TIX_RC_OK (0) means an
+ * answer arrived, whatever its code; the protocol outcome is in tix_result_t,
+ * its code one of TIX_STATUS_* (the gRPC codes of PROTOCOL.md).
+ *
+ * This header is the installed interface: it needs nothing but the C
+ * standard library. Replies are protobuf-c messages of tix.proto (opaque
+ * here: a caller that reads their fields compiles tix.proto with protoc-c).
+ * The libtix library is built shared (libtix.so, only tix_ symbols
+ * exported) and static; see clients/README.md.
  */
 #ifndef TIX_H
 #define TIX_H
@@ -33,8 +40,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tix_codec.h"
-#include "tix_err.h"
+/* Return values of the functions below (the same numbers as libtix's
+ * internal error codes; tix_priv.h checks that they agree). */
+#define TIX_RC_OK 0          /* an answer arrived (see tix_result_t.code) */
+#define TIX_RC_INVALID 1     /* bad argument, or request of the wrong type */
+#define TIX_RC_TIMEOUT 3     /* no answer within the timeout */
+#define TIX_RC_UNAVAILABLE 4 /* cannot send now, or every broker refused us */
+#define TIX_RC_PROTOCOL 5    /* a malformed reply was received and dropped */
+#define TIX_RC_IO 6          /* the socket refused the message */
+#define TIX_RC_INTERRUPTED 8 /* SIGINT/SIGTERM arrived */
+
+/* tix_result_t.code: the call's status (tix.proto's Code). */
+#define TIX_STATUS_OK 0
+#define TIX_STATUS_CANCELLED 1
+#define TIX_STATUS_UNKNOWN 2
+#define TIX_STATUS_INVALID_ARGUMENT 3
+#define TIX_STATUS_DEADLINE_EXCEEDED 4
+#define TIX_STATUS_NOT_FOUND 5
+#define TIX_STATUS_ALREADY_EXISTS 6
+#define TIX_STATUS_PERMISSION_DENIED 7
+#define TIX_STATUS_RESOURCE_EXHAUSTED 8
+#define TIX_STATUS_FAILED_PRECONDITION 9
+#define TIX_STATUS_ABORTED 10
+#define TIX_STATUS_OUT_OF_RANGE 11
+#define TIX_STATUS_UNIMPLEMENTED 12
+#define TIX_STATUS_INTERNAL 13
+#define TIX_STATUS_UNAVAILABLE 14
+#define TIX_STATUS_DATA_LOSS 15
+#define TIX_STATUS_UNAUTHENTICATED 16
+
+/* Methods for tix_client_call / tix_client_send (PROTOCOL.md). */
+#define TIX_CALL_PURCHASE 0
+#define TIX_CALL_GET_SALE 1
+#define TIX_CALL_GET_ORDER 2
+#define TIX_CALL_CREATE_SALE 3
+#define TIX_CALL_HEALTH_CHECK 4
+
+#define TIX_RESULT_MESSAGE_BYTES 200 /* room for a reply's message */
 
 #define TIX_DEFAULT_FRONTEND "tcp://127.0.0.1:5555"
 #define TIX_DEFAULT_TIMEOUT_MS 5000
@@ -57,16 +99,18 @@ typedef struct tix_client tix_client_t;
 /* The answer to one call. */
 typedef struct {
     uint64_t call_id;
-    tix_code code;                       /* call status */
-    char message[TIX_MESSAGE_MAX_BYTES]; /* reason when code != OK */
+    int code;                               /* call status: TIX_STATUS_* */
+    char message[TIX_RESULT_MESSAGE_BYTES]; /* reason when code != OK */
     uint32_t retry_after_ms;
-    ProtobufCMessage *reply; /* owned; the method's reply type when code == OK, else NULL */
-    unsigned attempts;       /* sends made (blocking calls) */
+    void *reply;       /* owned; the method's reply (a ProtobufCMessage) when code == OK, else NULL */
+    unsigned attempts; /* sends made (blocking calls) */
 } tix_result_t;
 
 /* Connects a new client to endpoints: a comma-separated list such as
  * "tcp://10.0.0.1:5555,tcp://10.0.0.2:5555"; NULL means $TIX_FRONTEND, or
- * TIX_DEFAULT_FRONTEND when that is unset. Returns NULL (and logs the reason)
+ * TIX_DEFAULT_FRONTEND when that is unset; then, when TIX_CURVE_SECRET and
+ * TIX_CURVE_SERVER_KEY are set, over CURVE with those certificate paths, as
+ * tix_client_new_curve (one without the other is an error). Returns NULL (and logs the reason)
  * when an endpoint is malformed. The caller owns the client.
  * Connecting is asynchronous. With one endpoint, calls made before the
  * broker is up are queued and delivered when it comes up; with several,
@@ -88,45 +132,43 @@ tix_client_t *tix_client_new_curve(const char *endpoints, const char *secret_cer
 void tix_client_destroy(tix_client_t **self);
 
 /* Blocking call of method with request (borrowed) within timeout_ms
- * (0 = TIX_DEFAULT_TIMEOUT_MS). On TIX_OK, result holds the final answer;
- * free it with tix_result_clear. TIX_ERR_TIMEOUT when no answer came in time:
+ * (0 = TIX_DEFAULT_TIMEOUT_MS). On TIX_RC_OK, result holds the final answer;
+ * free it with tix_result_clear. TIX_RC_TIMEOUT when no answer came in time:
  * result->code is then DEADLINE_EXCEEDED, or UNAVAILABLE ("no broker
  * answered at ENDPOINTS: could not connect", ...) when no broker was
- * connected at the end. TIX_ERR_UNAVAILABLE, at once, when every endpoint
+ * connected at the end. TIX_RC_UNAVAILABLE, at once, when every endpoint
  * refused the handshake: result->code UNAUTHENTICATED, and the message
  * says why ("the broker refused this key", or that it requires CURVE, or
- * does not use it). TIX_ERR_INTERRUPTED when
- * SIGINT/SIGTERM arrived (see tix_stopping); TIX_ERR_INVALID when request is
+ * does not use it). TIX_RC_INTERRUPTED when
+ * SIGINT/SIGTERM arrived (see tix_stopping); TIX_RC_INVALID when request is
  * not of the method's input type. Calls of retry-safe methods are also
  * resent when a broker stays silent (e.g. it restarted).
  * result is filled on every return (code CANCELLED when interrupted,
  * INVALID_ARGUMENT when invalid), so tix_result_clear is always safe. When
  * the broker keeps answering UNAVAILABLE or RESOURCE_EXHAUSTED and its
  * retry_after_ms no longer fits before the deadline, that answer is returned
- * at once with TIX_OK. A request packing to more than TIX_MAX_MESSAGE_BYTES
- * is TIX_ERR_INVALID (the broker's socket would drop the connection). */
-tix_err tix_client_call(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request, uint32_t timeout_ms,
-                        tix_result_t *result);
+ * at once with TIX_RC_OK. A request packing to more than 64 KiB
+ * is TIX_RC_INVALID (the broker's socket would drop the connection). */
+int tix_client_call(tix_client_t *self, int method, const void *request, uint32_t timeout_ms, tix_result_t *result);
 
 /* Asynchronous send: queues one call and returns at once with its call_id.
  * timeout_ms is sent as the call's deadline (0 = the server default).
- * TIX_ERR_IO when the socket refuses the message. TIX_ERR_UNAVAILABLE when
+ * TIX_RC_IO when the socket refuses the message. TIX_RC_UNAVAILABLE when
  * it cannot be queued right now (TIX_CLIENT_HWM calls already queued, or no
  * broker connected when there are several endpoints): receive replies, or
- * wait for ZMQ_POLLOUT on tix_client_socket, and send again. TIX_ERR_INVALID
+ * wait for ZMQ_POLLOUT on tix_client_socket, and send again. TIX_RC_INVALID
  * as for tix_client_call. */
-tix_err tix_client_send(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request, uint32_t timeout_ms,
-                        uint64_t *call_id);
+int tix_client_send(tix_client_t *self, int method, const void *request, uint32_t timeout_ms, uint64_t *call_id);
 /* Asynchronous receive: waits up to wait_ms (-1 = forever, 0 = poll) for one
- * reply and fills result (free with tix_result_clear). TIX_ERR_TIMEOUT when
- * none came; TIX_ERR_PROTOCOL when a malformed reply was received and dropped;
- * TIX_ERR_INTERRUPTED on a signal.
+ * reply and fills result (free with tix_result_clear). TIX_RC_TIMEOUT when
+ * none came; TIX_RC_PROTOCOL when a malformed reply was received and dropped;
+ * TIX_RC_INTERRUPTED on a signal.
  * A reply whose call_id is not in flight (forgotten, or a duplicate) is
- * dropped and the wait goes on. TIX_ERR_PROTOCOL leaves result->call_id 0
+ * dropped and the wait goes on. TIX_RC_PROTOCOL leaves result->call_id 0
  * when the reply could not be read at all; when only its body was bad it
  * names the call, which is then no longer in flight (result->code INTERNAL).
  * result is filled or zeroed on every return. */
-tix_err tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result);
+int tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result);
 /* The client's libzmq socket handle, for zmq_poll in the caller's loop. */
 void *tix_client_socket(tix_client_t *self);
 /* Abandons an async call (e.g. the caller's own deadline passed): a reply
@@ -140,13 +182,13 @@ void tix_result_clear(tix_result_t *result);
 
 /* Blocking conveniences over tix_client_call; same contract. request_id may
  * be NULL (empty). */
-tix_err tix_purchase(tix_client_t *self, const char *sale_id, const char *user_id, const char *request_id,
-                     uint32_t timeout_ms, tix_result_t *result);
-tix_err tix_get_sale(tix_client_t *self, const char *sale_id, uint32_t timeout_ms, tix_result_t *result);
-tix_err tix_get_order(tix_client_t *self, const char *sale_id, const char *user_id, uint32_t timeout_ms,
-                      tix_result_t *result);
-tix_err tix_create_sale(tix_client_t *self, const char *sale_id, uint32_t total, int64_t opens_at_ms,
-                        int64_t closes_at_ms, uint32_t timeout_ms, tix_result_t *result);
-tix_err tix_health_check(tix_client_t *self, const char *service, uint32_t timeout_ms, tix_result_t *result);
+int tix_purchase(tix_client_t *self, const char *sale_id, const char *user_id, const char *request_id,
+                 uint32_t timeout_ms, tix_result_t *result);
+int tix_get_sale(tix_client_t *self, const char *sale_id, uint32_t timeout_ms, tix_result_t *result);
+int tix_get_order(tix_client_t *self, const char *sale_id, const char *user_id, uint32_t timeout_ms,
+                  tix_result_t *result);
+int tix_create_sale(tix_client_t *self, const char *sale_id, uint32_t total, int64_t opens_at_ms, int64_t closes_at_ms,
+                    uint32_t timeout_ms, tix_result_t *result);
+int tix_health_check(tix_client_t *self, const char *service, uint32_t timeout_ms, tix_result_t *result);
 
 #endif

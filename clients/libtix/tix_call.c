@@ -204,13 +204,12 @@ s_result_fail(tix_client_t *self, tix_result_t *result, tix_err err, uint32_t ti
     }
 }
 
-tix_err
-tix_client_call(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request, uint32_t timeout_ms,
-                tix_result_t *result)
+int
+tix_client_call(tix_client_t *self, int method, const void *request, uint32_t timeout_ms, tix_result_t *result)
 {
     assert(self && result);
     memset(result, 0, sizeof *result);
-    const tix_method_t *m = tix_method_get(method);
+    const tix_method_t *m = tix_client_method(method);
     tix_err err = tix_client_check_request(m, request, result);
     if (err != TIX_OK)
         return err;
@@ -240,7 +239,7 @@ s_str(const char *s)
     return (char *) (s ? s : "");
 }
 
-tix_err
+int
 tix_purchase(tix_client_t *self, const char *sale_id, const char *user_id, const char *request_id, uint32_t timeout_ms,
              tix_result_t *result)
 {
@@ -251,7 +250,7 @@ tix_purchase(tix_client_t *self, const char *sale_id, const char *user_id, const
     return tix_client_call(self, TIX_METHOD_PURCHASE, &r.base, timeout_ms, result);
 }
 
-tix_err
+int
 tix_get_sale(tix_client_t *self, const char *sale_id, uint32_t timeout_ms, tix_result_t *result)
 {
     Tix__V1__GetSaleRequest r = TIX__V1__GET_SALE_REQUEST__INIT;
@@ -259,7 +258,7 @@ tix_get_sale(tix_client_t *self, const char *sale_id, uint32_t timeout_ms, tix_r
     return tix_client_call(self, TIX_METHOD_GET_SALE, &r.base, timeout_ms, result);
 }
 
-tix_err
+int
 tix_get_order(tix_client_t *self, const char *sale_id, const char *user_id, uint32_t timeout_ms, tix_result_t *result)
 {
     Tix__V1__GetOrderRequest r = TIX__V1__GET_ORDER_REQUEST__INIT;
@@ -268,7 +267,7 @@ tix_get_order(tix_client_t *self, const char *sale_id, const char *user_id, uint
     return tix_client_call(self, TIX_METHOD_GET_ORDER, &r.base, timeout_ms, result);
 }
 
-tix_err
+int
 tix_create_sale(tix_client_t *self, const char *sale_id, uint32_t total, int64_t opens_at_ms, int64_t closes_at_ms,
                 uint32_t timeout_ms, tix_result_t *result)
 {
@@ -280,7 +279,7 @@ tix_create_sale(tix_client_t *self, const char *sale_id, uint32_t total, int64_t
     return tix_client_call(self, TIX_METHOD_CREATE_SALE, &r.base, timeout_ms, result);
 }
 
-tix_err
+int
 tix_health_check(tix_client_t *self, const char *service, uint32_t timeout_ms, tix_result_t *result)
 {
     Tix__V1__HealthCheckRequest r = TIX__V1__HEALTH_CHECK_REQUEST__INIT;

@@ -125,7 +125,10 @@ out_destroy:
 tix_client_t *
 tix_client_new(const char *endpoints)
 {
-    return s_client_new(endpoints, NULL);
+    if (endpoints)
+        return s_client_new(endpoints, NULL);
+    /* Configured by the environment alone, CURVE included (tix.h). */
+    return tix_client_new_curve(NULL, getenv("TIX_CURVE_SECRET"), getenv("TIX_CURVE_SERVER_KEY"));
 }
 
 tix_client_t *
@@ -229,9 +232,21 @@ tix_client_result_fill(tix_result_t *result, const tix_method_t *method, const t
     return TIX_OK;
 }
 
+const tix_method_t *
+tix_client_method(int method)
+{
+    return method >= TIX_CALL_PURCHASE && method <= TIX_CALL_HEALTH_CHECK ? tix_method_get((tix_method_id) method)
+                                                                          : NULL;
+}
+
 tix_err
 tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result)
 {
+    if (!method) {
+        result->code = TIX__V1__CODE__INVALID_ARGUMENT;
+        snprintf(result->message, sizeof result->message, "method: not one of tix.h's TIX_CALL_*");
+        return TIX_ERR_INVALID;
+    }
     if (!request || request->descriptor != method->input) {
         result->code = TIX__V1__CODE__INVALID_ARGUMENT;
         snprintf(result->message, sizeof result->message, "request: %s needs a %s", method->name, method->input->name);
@@ -259,12 +274,11 @@ tix_result_clear(tix_result_t *result)
 
 /* ---- Asynchronous interface ------------------------------------------------ */
 
-tix_err
-tix_client_send(tix_client_t *self, tix_method_id method, const ProtobufCMessage *request, uint32_t timeout_ms,
-                uint64_t *call_id)
+int
+tix_client_send(tix_client_t *self, int method, const void *request, uint32_t timeout_ms, uint64_t *call_id)
 {
     assert(self && call_id);
-    const tix_method_t *m = tix_method_get(method);
+    const tix_method_t *m = tix_client_method(method);
     tix_result_t why = {0};
     tix_err err = tix_client_check_request(m, request, &why);
     if (err != TIX_OK) {
@@ -282,7 +296,7 @@ tix_client_send(tix_client_t *self, tix_method_id method, const ProtobufCMessage
     return TIX_OK;
 }
 
-tix_err
+int
 tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result)
 {
     assert(self && result);

@@ -13,7 +13,7 @@
 
 #include <zmq.h>
 
-#include "tix.h"
+#include "tix_priv.h"
 #include "tix_callmap.h"
 
 #define TIX_REPLY_PARTS 4      /* [empty][TIX1][ReplyHeader][body] */
@@ -79,10 +79,13 @@ uint64_t tix_client_next_id(tix_client_t *self);
  * INTERNAL and result->reply NULL). */
 tix_err tix_client_result_fill(tix_result_t *result, const tix_method_t *method, const tix_client_reply_t *reply);
 
+/* The method a caller's TIX_CALL_* names; NULL when it names none. */
+const tix_method_t *tix_client_method(int method);
 /* TIX_OK when request can be sent as a call of method: it is of the method's
  * input type and its packed size fits the broker's ZMQ_MAXMSGSIZE (a larger
  * frame would make the broker drop our connection, and every call on it).
- * Otherwise TIX_ERR_INVALID with the reason in result. */
+ * Otherwise (or when method is NULL) TIX_ERR_INVALID with the reason in
+ * result. */
 tix_err tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result);
 
 /* ---- tix_client_wire.c ---- */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tix.h"
+#include "tix_priv.h"
 #include "tix_curve.h"
 #include "tix_endpoint.h"
 #include "tix_opts.h"

@@ -40,7 +40,7 @@
 #include "rush_config.h"
 #include "rush_hist.h"
 #include "rush_tally.h"
-#include "tix.h"
+#include "tix_priv.h"
 
 #define RUSH_GRACE_MS 1000   /* wait this long past a user's deadline for the broker's own answer */
 #define RUSH_SWEEP_MS 100    /* how often calls past their deadline are looked for */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tix.h"
+#include "tix_priv.h"
 
 #define RUSH_WHY_MAX_BYTES 256
 

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tix.h"
+#include "tix_priv.h"
 
 #define RUSH_OUTCOMES 6 /* PurchaseReply.Outcome values 0..5 */
 #define RUSH_CODES 17   /* Code values 0..16 */

@@ -16,7 +16,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "tix.h"
+#include "tix_priv.h"
 
 #define TH_MAX_PROCS 32
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tix.h"
+#include "tix_priv.h"
 #include "tix_util.h"
 
 typedef struct {
