@@ -108,6 +108,21 @@ fake_client_send_junk(zsock_t *router, zframe_t *rid, uint64_t call_id, int whic
 }
 
 void
+fake_client_script_answer(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                          size_t index)
+{
+    (void) fb, (void) index;
+    fake_client_answer(router, rid, call);
+}
+
+void
+fake_client_script_silent(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                          size_t index)
+{
+    (void) fb, (void) router, (void) rid, (void) call, (void) index;
+}
+
+void
 fake_client_script_retry(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
                          size_t index)
 {
@@ -251,6 +266,25 @@ fake_client_script_cli(fake_client_t *fb, zsock_t *router, zframe_t *rid, const 
     default: fake_client_answer(router, rid, call); break;
     }
     protobuf_c_message_free_unpacked(req, NULL);
+}
+
+void
+fake_client_serve_one(fake_client_t *fb, zsock_t *router)
+{
+    zmsg_t *msg = zmsg_recv(router);
+    if (!msg)
+        return;
+    zframe_t *rid = zmsg_pop(msg);
+    fake_client_call_t call;
+    fake_client_record(msg, &call);
+    pthread_mutex_lock(&fb->lock);
+    size_t index = fb->ncalls;
+    if (fb->ncalls < FAKE_CLIENT_MAX_CALLS)
+        fb->calls[fb->ncalls++] = call;
+    pthread_mutex_unlock(&fb->lock);
+    fb->script(fb, router, rid, &call, index);
+    zframe_destroy(&rid);
+    zmsg_destroy(&msg);
 }
 
 zsock_t *

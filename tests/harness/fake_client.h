@@ -82,20 +82,11 @@ void fake_client_send_junk(zsock_t *router, zframe_t *rid, uint64_t call_id, int
 
 /* ---- Scripts ---------------------------------------------------------------- */
 
-static inline void
-fake_client_script_answer(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
-                          size_t index)
-{
-    (void) fb, (void) index;
-    fake_client_answer(router, rid, call);
-}
+void fake_client_script_answer(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                               size_t index);
 
-static inline void
-fake_client_script_silent(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
-                          size_t index)
-{
-    (void) fb, (void) router, (void) rid, (void) call, (void) index;
-}
+void fake_client_script_silent(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                               size_t index);
 
 /* fb->retry_code with fb->retry_after_ms to the first fb->retries calls. */
 void fake_client_script_retry(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
@@ -134,24 +125,7 @@ void fake_client_script_cli(fake_client_t *fb, zsock_t *router, zframe_t *rid, c
 
 /* ---- The actor ---------------------------------------------------------------- */
 
-static inline void
-fake_client_serve_one(fake_client_t *fb, zsock_t *router)
-{
-    zmsg_t *msg = zmsg_recv(router);
-    if (!msg)
-        return;
-    zframe_t *rid = zmsg_pop(msg);
-    fake_client_call_t call;
-    fake_client_record(msg, &call);
-    pthread_mutex_lock(&fb->lock);
-    size_t index = fb->ncalls;
-    if (fb->ncalls < FAKE_CLIENT_MAX_CALLS)
-        fb->calls[fb->ncalls++] = call;
-    pthread_mutex_unlock(&fb->lock);
-    fb->script(fb, router, rid, &call, index);
-    zframe_destroy(&rid);
-    zmsg_destroy(&msg);
-}
+void fake_client_serve_one(fake_client_t *fb, zsock_t *router);
 
 /* A ROUTER on tcp://127.0.0.1:* that queues without limit, so that tests
  * with thousands of calls in flight lose none (a ROUTER drops at its HWM). */
