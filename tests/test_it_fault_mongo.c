@@ -25,7 +25,7 @@
 
 #include "fault.h"
 #include "harness.h"
-#include "mockupdb/mockupdb.h"
+#include "mockupdb.h"
 #include "tix.h"
 #include "tix_util.h"
 
