@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "redis_fixture.h"
 #include "store_driver.h"
 #include "tix_util.h"
 #include "worker_store.h"
@@ -357,5 +358,5 @@ main(void)
         cmocka_unit_test(test_buy_when_buyers_or_log_disagree_with_stock_is_data_loss),
         cmocka_unit_test(test_create_over_left_buyers_or_log_is_data_loss),
     };
-    return cmocka_run_group_tests(tests, store_driver_group_setup, store_driver_group_teardown);
+    return cmocka_run_group_tests(tests, redis_fixture_setup, redis_fixture_teardown);
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "redis_fixture.h"
 #include "store_driver.h"
 #include "tix_util.h"
 #include "worker_store.h"
@@ -222,5 +223,5 @@ main(void)
         cmocka_unit_test(test_stalled_redis_fails_calls_after_stall_timeout_then_recovers),
         cmocka_unit_test(test_url_credentials_and_database_are_used_and_refusals_keep_store_down),
     };
-    return cmocka_run_group_tests(tests, store_driver_group_setup, store_driver_group_teardown);
+    return cmocka_run_group_tests(tests, redis_fixture_setup, redis_fixture_teardown);
 }

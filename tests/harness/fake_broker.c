@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "redis_fixture.h"
 #include "tix_util.h"
 
 void
@@ -330,23 +331,13 @@ int
 fake_broker_group_setup(void **state)
 {
     zsys_handler_set(NULL);
-    signal(SIGPIPE, SIG_IGN);
-    th_redis_t *redis = calloc(1, sizeof *redis);
-    if (!redis || !th_redis_start(redis)) {
-        free(redis);
-        return -1;
-    }
-    *state = redis;
-    return 0;
+    return redis_fixture_setup(state);
 }
 
 int
 fake_broker_group_teardown(void **state)
 {
-    th_redis_t *redis = *state;
-    th_redis_stop(redis);
-    free(redis);
-    return 0;
+    return redis_fixture_teardown(state);
 }
 
 int

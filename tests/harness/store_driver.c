@@ -5,7 +5,6 @@
 #include "store_driver.h"
 
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,26 +154,4 @@ store_driver_create_open_sale(worker_store_t *st, const char *sale, uint32_t tot
     store_driver_create(st, sale, total, 0, 0, &res);
     assert_int_equal(res.err, TIX_OK);
     assert_int_equal(res.status, WORKER_STORE_CREATED);
-}
-
-int
-store_driver_group_setup(void **state)
-{
-    signal(SIGPIPE, SIG_IGN); /* as tix_signals_install does in the worker */
-    th_redis_t *redis = calloc(1, sizeof *redis);
-    if (!redis || !th_redis_start(redis)) {
-        free(redis);
-        return -1;
-    }
-    *state = redis;
-    return 0;
-}
-
-int
-store_driver_group_teardown(void **state)
-{
-    th_redis_t *redis = *state;
-    th_redis_stop(redis);
-    free(redis);
-    return 0;
 }

@@ -53,9 +53,4 @@ long long store_driver_redis_cmd(const th_redis_t *r, const char *fmt, ...);
 /* Function libraries loaded in r. */
 size_t store_driver_libraries(const th_redis_t *r);
 
-/* cmocka group fixtures: the group's state is a running redis-server
- * (th_redis_t *), SIGPIPE ignored as in the worker. */
-int store_driver_group_setup(void **state);
-int store_driver_group_teardown(void **state);
-
 #endif
