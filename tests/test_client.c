@@ -474,8 +474,7 @@ test_curve_client_against_a_plain_broker_is_told_at_once(void **state)
 int
 main(void)
 {
-    setenv("ZSYS_SIGHANDLER", "false", 1); /* the tests own their signals */
-    tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
+    fake_client_quiet();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_frames_are_delimiter_signature_header_body),
         cmocka_unit_test(test_curve_client_against_a_plain_broker_is_told_at_once),

@@ -356,8 +356,7 @@ test_signal_interrupts_a_blocking_call(void **state)
 int
 main(void)
 {
-    setenv("ZSYS_SIGHANDLER", "false", 1); /* the tests own their signals */
-    tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
+    fake_client_quiet();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocking_call_retries_resource_exhausted_with_same_request_bytes),
         cmocka_unit_test(test_blocking_call_retries_unavailable_honouring_retry_after),

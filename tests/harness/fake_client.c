@@ -4,7 +4,10 @@
  */
 #include "fake_client.h"
 
+#include <stdlib.h>
+
 #include "tix_codec.h"
+#include "tix_log.h"
 
 void
 fake_client_record(zmsg_t *msg, fake_client_call_t *call)
@@ -377,4 +380,11 @@ fake_client_router_recv(zsock_t *router, int timeout_ms, zframe_t **rid, fake_cl
     fake_client_record(msg, call);
     zmsg_destroy(&msg);
     return true;
+}
+
+void
+fake_client_quiet(void)
+{
+    setenv("ZSYS_SIGHANDLER", "false", 1); /* the tests own their signals */
+    tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
 }

@@ -149,4 +149,8 @@ fake_client_call_t fake_client_call(fake_client_t *fb, size_t index);
  * its routing id into *rid (caller destroys). False on timeout. */
 bool fake_client_router_recv(zsock_t *router, int timeout_ms, zframe_t **rid, fake_client_call_t *call);
 
+/* For a client test's main: czmq leaves signals to the test, and libtix
+ * logs at TIX_LOG_LEVEL (default "error"). */
+void fake_client_quiet(void);
+
 #endif
