@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "test_client_fake.h"
+#include "fake_client.h"
 #include "tix.h"
 #include "tix_log.h"
 #include "tix_util.h"
@@ -25,7 +25,7 @@
 
 /* ---- Running tix ---------------------------------------------------------- */
 
-static fb_t *s_fb;
+static fake_client_t *s_fb;
 static char s_frontend_flag[160]; /* --frontend=ENDPOINT of s_fb */
 
 static void
@@ -315,10 +315,10 @@ test_buy_prints_purchased_and_exits_0(void **state)
     assert_string_equal(out, "PURCHASED order=s1:17 sale=s1 user=alice remaining=183 at=2026-11-29T10:00:00.123Z\n");
     /* The request id travels, and the call is one Purchase. */
     const char *with_id[] = {"tix", s_frontend_flag, "buy", "s1", "bob", "--request-id", "r-9", NULL};
-    size_t before = fb_ncalls(s_fb);
+    size_t before = fake_client_ncalls(s_fb);
     assert_int_equal(th_run(with_id, NULL, out, sizeof out), 0);
-    assert_int_equal(fb_ncalls(s_fb), before + 1);
-    fb_call_t call = fb_call(s_fb, before);
+    assert_int_equal(fake_client_ncalls(s_fb), before + 1);
+    fake_client_call_t call = fake_client_call(s_fb, before);
     assert_string_equal(call.method, "tix.v1.TicketService/Purchase");
     Tix__V1__PurchaseRequest *req = tix__v1__purchase_request__unpack(NULL, call.body_size, call.body);
     assert_string_equal(req->request_id, "r-9");
@@ -406,7 +406,7 @@ test_error_with_json_prints_code_object_and_stderr_line(void **state)
 static Tix__V1__CreateSaleRequest *
 s_last_create(void)
 {
-    fb_call_t call = fb_call(s_fb, fb_ncalls(s_fb) - 1);
+    fake_client_call_t call = fake_client_call(s_fb, fake_client_ncalls(s_fb) - 1);
     assert_string_equal(call.method, "tix.v1.AdminService/CreateSale");
     return tix__v1__create_sale_request__unpack(NULL, call.body_size, call.body);
 }
@@ -543,7 +543,7 @@ s_setup(void **state)
         fprintf(stderr, "test_cli: %s is not built (cmake --build ... --target tix-cli)\n", path);
         return -1;
     }
-    s_fb = fb_new(fb_script_cli, NULL);
+    s_fb = fake_client_new(fake_client_script_cli, NULL);
     snprintf(s_frontend_flag, sizeof s_frontend_flag, "--frontend=%s", s_fb->endpoint);
     return 0;
 }
@@ -552,7 +552,7 @@ static int
 s_teardown(void **state)
 {
     (void) state;
-    fb_destroy(&s_fb);
+    fake_client_destroy(&s_fb);
     return 0;
 }
 

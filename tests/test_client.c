@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "test_client_fake.h"
+#include "fake_client.h"
 #include "tix.h"
 #include "tix_curve.h"
 #include "tix_log.h"
@@ -36,7 +36,7 @@ test_call_frames_are_delimiter_signature_header_body(void **state)
 {
     (void) state;
     char ep[128];
-    zsock_t *router = fb_router_new(ep, sizeof ep);
+    zsock_t *router = fake_client_router_new(ep, sizeof ep);
     tix_client_t *c = tix_client_new(ep);
     assert_non_null(c);
     Tix__V1__PurchaseRequest req = s_purchase("s1", "alice", "r-1");
@@ -45,8 +45,8 @@ test_call_frames_are_delimiter_signature_header_body(void **state)
     assert_int_not_equal(id, 0);
 
     zframe_t *rid;
-    fb_call_t call;
-    assert_true(fb_router_recv(router, WAIT_MS, &rid, &call));
+    fake_client_call_t call;
+    assert_true(fake_client_router_recv(router, WAIT_MS, &rid, &call));
     assert_int_equal(call.nframes, 4); /* [empty][TIX1][CallHeader][body] */
     assert_true(call.delimiter_empty);
     assert_string_equal(call.signature, "TIX1");
@@ -61,7 +61,7 @@ test_call_frames_are_delimiter_signature_header_body(void **state)
     assert_string_equal(body->request_id, "r-1");
     tix__v1__purchase_request__free_unpacked(body, NULL);
 
-    fb_answer(router, rid, &call);
+    fake_client_answer(router, rid, &call);
     tix_result_t r;
     assert_int_equal(tix_client_recv(c, WAIT_MS, &r), TIX_OK);
     assert_int_equal(r.call_id, id);
@@ -127,7 +127,7 @@ test_async_replies_matched_by_call_id_out_of_order(void **state)
     (void) state;
     enum { N = 10000 };
     char ep[128];
-    zsock_t *router = fb_router_new(ep, sizeof ep);
+    zsock_t *router = fake_client_router_new(ep, sizeof ep);
     tix_client_t *c = tix_client_new(ep);
     uint64_t *ids = xcalloc(N, sizeof *ids);
     for (size_t i = 0; i < N; i++)
@@ -138,21 +138,21 @@ test_async_replies_matched_by_call_id_out_of_order(void **state)
 
     /* Receive all N calls, then answer them in a shuffled order. */
     zframe_t **rids = xcalloc(N, sizeof *rids);
-    fb_call_t *calls = xcalloc(N, sizeof *calls);
+    fake_client_call_t *calls = xcalloc(N, sizeof *calls);
     for (size_t i = 0; i < N; i++)
-        assert_true(fb_router_recv(router, WAIT_MS, &rids[i], &calls[i]));
+        assert_true(fake_client_router_recv(router, WAIT_MS, &rids[i], &calls[i]));
     uint32_t seed = 12345;
     for (size_t i = N - 1; i > 0; i--) {
         seed = seed * 1103515245u + 12345u;
         size_t j = (seed >> 8) % (i + 1);
-        fb_call_t tc = calls[i];
+        fake_client_call_t tc = calls[i];
         calls[i] = calls[j], calls[j] = tc;
         zframe_t *tr = rids[i];
         rids[i] = rids[j], rids[j] = tr;
     }
     assert_int_not_equal(calls[0].call_id, ids[0]);
     for (size_t i = 0; i < N; i++)
-        fb_answer(router, rids[i], &calls[i]);
+        fake_client_answer(router, rids[i], &calls[i]);
 
     bool *seen = xcalloc(N, sizeof *seen);
     for (size_t k = 0; k < N; k++) {
@@ -179,7 +179,7 @@ test_async_reply_to_unknown_or_forgotten_call_is_dropped(void **state)
 {
     (void) state;
     char ep[128];
-    zsock_t *router = fb_router_new(ep, sizeof ep);
+    zsock_t *router = fake_client_router_new(ep, sizeof ep);
     tix_client_t *c = tix_client_new(ep);
     Tix__V1__PurchaseRequest req = s_purchase("s1", "alice", "");
     uint64_t a, b;
@@ -190,14 +190,14 @@ test_async_reply_to_unknown_or_forgotten_call_is_dropped(void **state)
     assert_int_equal(tix_client_in_flight(c), 1);
 
     zframe_t *rid_a, *rid_b;
-    fb_call_t call_a, call_b;
-    assert_true(fb_router_recv(router, WAIT_MS, &rid_a, &call_a));
-    assert_true(fb_router_recv(router, WAIT_MS, &rid_b, &call_b));
-    fb_call_t unknown = call_a;
+    fake_client_call_t call_a, call_b;
+    assert_true(fake_client_router_recv(router, WAIT_MS, &rid_a, &call_a));
+    assert_true(fake_client_router_recv(router, WAIT_MS, &rid_b, &call_b));
+    fake_client_call_t unknown = call_a;
     unknown.call_id = a + 12345;
-    fb_answer(router, rid_a, &unknown); /* never sent */
-    fb_answer(router, rid_b, &call_b);  /* forgotten */
-    fb_answer(router, rid_a, &call_a);
+    fake_client_answer(router, rid_a, &unknown); /* never sent */
+    fake_client_answer(router, rid_b, &call_b);  /* forgotten */
+    fake_client_answer(router, rid_a, &call_a);
 
     tix_result_t r;
     assert_int_equal(tix_client_recv(c, WAIT_MS, &r), TIX_OK);
@@ -215,20 +215,20 @@ test_async_malformed_replies_are_dropped_and_client_keeps_working(void **state)
 {
     (void) state;
     char ep[128];
-    zsock_t *router = fb_router_new(ep, sizeof ep);
+    zsock_t *router = fake_client_router_new(ep, sizeof ep);
     tix_client_t *c = tix_client_new(ep);
     Tix__V1__PurchaseRequest req = s_purchase("s1", "alice", "");
     uint64_t id;
     assert_int_equal(tix_client_send(c, TIX_METHOD_PURCHASE, &req.base, 0, &id), TIX_OK);
     zframe_t *rid;
-    fb_call_t call;
-    assert_true(fb_router_recv(router, WAIT_MS, &rid, &call));
-    for (int i = 0; i < FB_NJUNK; i++)
-        fb_send_junk(router, rid, id, i);
-    fb_answer(router, rid, &call);
+    fake_client_call_t call;
+    assert_true(fake_client_router_recv(router, WAIT_MS, &rid, &call));
+    for (int i = 0; i < FAKE_CLIENT_NJUNK; i++)
+        fake_client_send_junk(router, rid, id, i);
+    fake_client_answer(router, rid, &call);
 
     tix_result_t r;
-    for (int i = 0; i < FB_NJUNK; i++) {
+    for (int i = 0; i < FAKE_CLIENT_NJUNK; i++) {
         assert_int_equal(tix_client_recv(c, WAIT_MS, &r), TIX_ERR_PROTOCOL);
         assert_int_equal(r.call_id, 0);
         assert_null(r.reply);
@@ -247,14 +247,14 @@ test_async_undecodable_body_is_reported_for_its_call(void **state)
 {
     (void) state;
     char ep[128];
-    zsock_t *router = fb_router_new(ep, sizeof ep);
+    zsock_t *router = fake_client_router_new(ep, sizeof ep);
     tix_client_t *c = tix_client_new(ep);
     Tix__V1__PurchaseRequest req = s_purchase("s1", "alice", "");
     uint64_t id;
     assert_int_equal(tix_client_send(c, TIX_METHOD_PURCHASE, &req.base, 0, &id), TIX_OK);
     zframe_t *rid;
-    fb_call_t call;
-    assert_true(fb_router_recv(router, WAIT_MS, &rid, &call));
+    fake_client_call_t call;
+    assert_true(fake_client_router_recv(router, WAIT_MS, &rid, &call));
     static const uint8_t garbage[] = {0xff, 0xff, 0xff};
     tix_status_t st = {id, TIX__V1__CODE__OK, NULL, 0};
     zmsg_t *m = zmsg_new();
@@ -292,10 +292,10 @@ test_async_send_queues_before_broker_is_up(void **state)
     zsock_set_linger(router, 0);
     assert_true(zsock_bind(router, "%s", ep) >= 0);
     zframe_t *rid;
-    fb_call_t call;
-    assert_true(fb_router_recv(router, WAIT_MS, &rid, &call));
+    fake_client_call_t call;
+    assert_true(fake_client_router_recv(router, WAIT_MS, &rid, &call));
     assert_int_equal(call.call_id, id);
-    fb_answer(router, rid, &call);
+    fake_client_answer(router, rid, &call);
     tix_result_t r;
     assert_int_equal(tix_client_recv(c, WAIT_MS, &r), TIX_OK);
     assert_int_equal(r.call_id, id);
@@ -309,23 +309,24 @@ static void
 test_two_endpoints_both_receive_calls(void **state)
 {
     (void) state;
-    fb_t *one = fb_new(fb_script_answer, NULL), *two = fb_new(fb_script_answer, NULL);
+    fake_client_t *one = fake_client_new(fake_client_script_answer, NULL),
+                  *two = fake_client_new(fake_client_script_answer, NULL);
     char list[300];
     snprintf(list, sizeof list, "%s, %s", one->endpoint, two->endpoint); /* blanks are allowed */
     tix_client_t *c = tix_client_new(list);
     assert_non_null(c);
     /* ZeroMQ round-robins over the connected brokers; both get calls once
      * both connections are up. */
-    for (int i = 0; i < 200 && (fb_ncalls(one) == 0 || fb_ncalls(two) == 0); i++) {
+    for (int i = 0; i < 200 && (fake_client_ncalls(one) == 0 || fake_client_ncalls(two) == 0); i++) {
         tix_result_t r;
         assert_int_equal(tix_health_check(c, "", WAIT_MS, &r), TIX_OK);
         assert_int_equal(r.code, TIX__V1__CODE__OK);
         tix_result_clear(&r);
     }
-    assert_true(fb_ncalls(one) > 0);
-    assert_true(fb_ncalls(two) > 0);
+    assert_true(fake_client_ncalls(one) > 0);
+    assert_true(fake_client_ncalls(two) > 0);
     tix_client_destroy(&c);
-    fb_destroy(&one), fb_destroy(&two);
+    fake_client_destroy(&one), fake_client_destroy(&two);
 }
 
 static void
@@ -360,7 +361,7 @@ static void
 test_frontend_env_is_used_when_endpoints_is_null(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_answer, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_answer, NULL);
     setenv("TIX_FRONTEND", fb->endpoint, 1);
     tix_client_t *c = tix_client_new(NULL);
     unsetenv("TIX_FRONTEND");
@@ -369,7 +370,7 @@ test_frontend_env_is_used_when_endpoints_is_null(void **state)
     assert_string_equal(((Tix__V1__Sale *) r.reply)->sale_id, "s1");
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
@@ -377,7 +378,7 @@ test_request_of_wrong_type_or_too_big_is_invalid_and_not_sent(void **state)
 {
     (void) state;
     char ep[128];
-    zsock_t *router = fb_router_new(ep, sizeof ep);
+    zsock_t *router = fake_client_router_new(ep, sizeof ep);
     tix_client_t *c = tix_client_new(ep);
     Tix__V1__GetSaleRequest wrong = TIX__V1__GET_SALE_REQUEST__INIT;
     wrong.sale_id = "s1";
@@ -412,8 +413,8 @@ test_request_of_wrong_type_or_too_big_is_invalid_and_not_sent(void **state)
     Tix__V1__PurchaseRequest ok = s_purchase("s1", "alice", "");
     assert_int_equal(tix_client_send(c, TIX_METHOD_PURCHASE, &ok.base, 0, &id), TIX_OK);
     zframe_t *rid;
-    fb_call_t call;
-    assert_true(fb_router_recv(router, WAIT_MS, &rid, &call));
+    fake_client_call_t call;
+    assert_true(fake_client_router_recv(router, WAIT_MS, &rid, &call));
     assert_int_equal(call.call_id, id);
     zframe_destroy(&rid);
     tix_client_destroy(&c);
@@ -424,7 +425,7 @@ static void
 test_typed_conveniences_send_their_method_and_fields(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_answer, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_answer, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     assert_int_equal(tix_purchase(c, "s1", "bob", NULL, WAIT_MS, &r), TIX_OK);
@@ -445,10 +446,10 @@ test_typed_conveniences_send_their_method_and_fields(void **state)
     static const char *const names[] = {"tix.v1.TicketService/Purchase", "tix.v1.TicketService/GetSale",
                                         "tix.v1.TicketService/GetOrder", "tix.v1.AdminService/CreateSale",
                                         "tix.v1.Health/Check"};
-    assert_int_equal(fb_ncalls(fb), 5);
+    assert_int_equal(fake_client_ncalls(fb), 5);
     for (size_t i = 0; i < 5; i++)
-        assert_string_equal(fb_call(fb, i).method, names[i]);
-    fb_call_t create = fb_call(fb, 3);
+        assert_string_equal(fake_client_call(fb, i).method, names[i]);
+    fake_client_call_t create = fake_client_call(fb, 3);
     Tix__V1__CreateSaleRequest *cs = tix__v1__create_sale_request__unpack(NULL, create.body_size, create.body);
     assert_non_null(cs);
     assert_string_equal(cs->sale_id, "s4");
@@ -457,7 +458,7 @@ test_typed_conveniences_send_their_method_and_fields(void **state)
     assert_int_equal(cs->closes_at_ms, 2000);
     tix__v1__create_sale_request__free_unpacked(cs, NULL);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 /* A CURVE client against a plain broker: the handshake cannot succeed, and
@@ -469,7 +470,7 @@ test_curve_client_against_a_plain_broker_is_told_at_once(void **state)
     char why[256], pub[TIX_CURVE_KEY_TXT_BYTES], secret[512];
     assert_int_equal(tix_curve_keygen(th_tmpdir(), "plain-peer", pub, why, sizeof why), TIX_OK);
     snprintf(secret, sizeof secret, "%s/plain-peer", th_tmpdir());
-    fb_t *fb = fb_new(fb_script_answer, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_answer, NULL);
     tix_client_t *c = tix_client_new_curve(fb->endpoint, secret, secret);
     assert_non_null(c);
     tix_result_t r;
@@ -480,17 +481,16 @@ test_curve_client_against_a_plain_broker_is_told_at_once(void **state)
     assert_true(ms < 1000);
     assert_int_equal(r.code, TIX__V1__CODE__UNAUTHENTICATED);
     assert_true(strstr(r.message, "does not use CURVE") != NULL || strstr(r.message, "--curve-server-key") != NULL);
-    assert_int_equal(fb_ncalls(fb), 0);
+    assert_int_equal(fake_client_ncalls(fb), 0);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 int
 main(void)
 {
-    setenv("ZSYS_SIGHANDLER", "false", 1); /* the tests own their signals */
-    tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
+    fake_client_quiet();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_frames_are_delimiter_signature_header_body),
         cmocka_unit_test(test_curve_client_against_a_plain_broker_is_told_at_once),

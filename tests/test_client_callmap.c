@@ -17,17 +17,9 @@
 
 #include "tix_callmap.h"
 #include "tix_util.h"
+#include "xorshift.h"
 
-static uint64_t s_seed = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t
-s_rand(void)
-{
-    s_seed ^= s_seed >> 12;
-    s_seed ^= s_seed << 25;
-    s_seed ^= s_seed >> 27;
-    return s_seed * 0x2545F4914F6CDD1DULL;
-}
+static uint64_t s_seed = 0x9E3779B97F4A7C15ULL; /* xorshift_next\'s state */
 
 static void
 test_callmap_gives_back_each_method_once(void **state)
@@ -44,7 +36,7 @@ test_callmap_gives_back_each_method_once(void **state)
     for (uint64_t i = 0; i < N; i++)
         order[i] = i;
     for (size_t i = N - 1; i > 0; i--) {
-        size_t j = (size_t) (s_rand() % (i + 1));
+        size_t j = (size_t) (xorshift_next(&s_seed) % (i + 1));
         uint64_t t = order[i];
         order[i] = order[j], order[j] = t;
     }
@@ -75,10 +67,10 @@ test_callmap_matches_reference_under_random_churn(void **state)
     tix_callmap_t *map = tix_callmap_new();
     size_t size = 0;
     for (size_t step = 0; step < STEPS; step++) {
-        size_t i = (size_t) (s_rand() % WINDOW);
+        size_t i = (size_t) (xorshift_next(&s_seed) % WINDOW);
         uint8_t method = 0xff;
-        if (ref[i] < 0 && s_rand() % 3 != 0) {
-            ref[i] = (int) (s_rand() % 5);
+        if (ref[i] < 0 && xorshift_next(&s_seed) % 3 != 0) {
+            ref[i] = (int) (xorshift_next(&s_seed) % 5);
             tix_callmap_put(map, base + i, (uint8_t) ref[i]);
             size++;
         } else {

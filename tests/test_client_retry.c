@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "test_client_fake.h"
+#include "fake_client.h"
 #include "tix.h"
 #include "tix_log.h"
 #include "tix_util.h"
@@ -26,20 +26,20 @@
 
 /* Every attempt carried the very same request bytes under a new call_id. */
 static void
-s_assert_same_request_new_ids(fb_t *fb, size_t n)
+s_assert_same_request_new_ids(fake_client_t *fb, size_t n)
 {
-    assert_int_equal(fb_ncalls(fb), n);
-    fb_call_t first = fb_call(fb, 0);
+    assert_int_equal(fake_client_ncalls(fb), n);
+    fake_client_call_t first = fake_client_call(fb, 0);
     for (size_t i = 1; i < n; i++) {
-        fb_call_t c = fb_call(fb, i);
+        fake_client_call_t c = fake_client_call(fb, i);
         assert_int_equal(c.body_size, first.body_size);
         assert_memory_equal(c.body, first.body, first.body_size);
-        assert_true(c.call_id > fb_call(fb, i - 1).call_id);
+        assert_true(c.call_id > fake_client_call(fb, i - 1).call_id);
     }
 }
 
 static void
-s_exhausted_twice_100ms(fb_t *fb)
+s_exhausted_twice_100ms(fake_client_t *fb)
 {
     fb->retry_code = TIX__V1__CODE__RESOURCE_EXHAUSTED;
     fb->retry_after_ms = 100;
@@ -50,7 +50,7 @@ static void
 test_blocking_call_retries_resource_exhausted_with_same_request_bytes(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_retry, s_exhausted_twice_100ms);
+    fake_client_t *fb = fake_client_new(fake_client_script_retry, s_exhausted_twice_100ms);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     assert_int_equal(tix_purchase(c, "s1", "alice", "r-42", WAIT_MS, &r), TIX_OK);
@@ -58,20 +58,20 @@ test_blocking_call_retries_resource_exhausted_with_same_request_bytes(void **sta
     assert_int_equal(r.attempts, 3);
     assert_string_equal(((Tix__V1__PurchaseReply *) r.reply)->order_id, "s1:alice");
     s_assert_same_request_new_ids(fb, 3);
-    assert_int_equal(r.call_id, fb_call(fb, 2).call_id);
+    assert_int_equal(r.call_id, fake_client_call(fb, 2).call_id);
     for (size_t i = 1; i < 3; i++)
-        assert_true(fb_call(fb, i).at_ms - fb_call(fb, i - 1).at_ms >= 100);
+        assert_true(fake_client_call(fb, i).at_ms - fake_client_call(fb, i - 1).at_ms >= 100);
     Tix__V1__PurchaseRequest *req =
-        tix__v1__purchase_request__unpack(NULL, fb_call(fb, 2).body_size, fb_call(fb, 2).body);
+        tix__v1__purchase_request__unpack(NULL, fake_client_call(fb, 2).body_size, fake_client_call(fb, 2).body);
     assert_string_equal(req->request_id, "r-42"); /* the idempotency key travels unchanged */
     tix__v1__purchase_request__free_unpacked(req, NULL);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
-s_unavailable_once_150ms(fb_t *fb)
+s_unavailable_once_150ms(fake_client_t *fb)
 {
     fb->retry_code = TIX__V1__CODE__UNAVAILABLE;
     fb->retry_after_ms = 150;
@@ -82,7 +82,7 @@ static void
 test_blocking_call_retries_unavailable_honouring_retry_after(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_retry, s_unavailable_once_150ms);
+    fake_client_t *fb = fake_client_new(fake_client_script_retry, s_unavailable_once_150ms);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     int64_t start = tix_now_ms();
@@ -91,14 +91,14 @@ test_blocking_call_retries_unavailable_honouring_retry_after(void **state)
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     assert_int_equal(r.attempts, 2);
     s_assert_same_request_new_ids(fb, 2);
-    assert_true(fb_call(fb, 1).at_ms - fb_call(fb, 0).at_ms >= 150);
+    assert_true(fake_client_call(fb, 1).at_ms - fake_client_call(fb, 0).at_ms >= 150);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
-s_exhausted_thrice_no_hint(fb_t *fb)
+s_exhausted_thrice_no_hint(fake_client_t *fb)
 {
     fb->retry_code = TIX__V1__CODE__RESOURCE_EXHAUSTED;
     fb->retry_after_ms = 0;
@@ -109,7 +109,7 @@ static void
 test_blocking_call_backs_off_exponentially_without_retry_after(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_retry, s_exhausted_thrice_no_hint);
+    fake_client_t *fb = fake_client_new(fake_client_script_retry, s_exhausted_thrice_no_hint);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     assert_int_equal(tix_purchase(c, "s1", "alice", NULL, WAIT_MS, &r), TIX_OK);
@@ -117,17 +117,18 @@ test_blocking_call_backs_off_exponentially_without_retry_after(void **state)
     assert_int_equal(r.attempts, 4);
     s_assert_same_request_new_ids(fb, 4);
     for (size_t i = 1; i < 4; i++)
-        assert_true(fb_call(fb, i).at_ms - fb_call(fb, i - 1).at_ms >= TIX_RETRY_BACKOFF_MIN_MS << (i - 1));
+        assert_true(fake_client_call(fb, i).at_ms - fake_client_call(fb, i - 1).at_ms >= TIX_RETRY_BACKOFF_MIN_MS
+                                                                                             << (i - 1));
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
 test_blocking_call_gives_up_at_deadline_with_timeout(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_silent, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_silent, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     int64_t start = tix_now_ms();
@@ -139,14 +140,14 @@ test_blocking_call_gives_up_at_deadline_with_timeout(void **state)
     assert_null(r.reply);
     assert_int_equal(r.attempts, 1);
     /* The broker was told how long the caller would wait. */
-    assert_true(fb_call(fb, 0).timeout_ms <= 300 && fb_call(fb, 0).timeout_ms > 0);
+    assert_true(fake_client_call(fb, 0).timeout_ms <= 300 && fake_client_call(fb, 0).timeout_ms > 0);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
-s_exhausted_always_10s(fb_t *fb)
+s_exhausted_always_10s(fake_client_t *fb)
 {
     fb->retry_code = TIX__V1__CODE__RESOURCE_EXHAUSTED;
     fb->retry_after_ms = 10000;
@@ -157,7 +158,7 @@ static void
 test_blocking_call_returns_retryable_answer_when_retry_after_passes_deadline(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_retry, s_exhausted_always_10s);
+    fake_client_t *fb = fake_client_new(fake_client_script_retry, s_exhausted_always_10s);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     int64_t start = tix_now_ms();
@@ -169,11 +170,11 @@ test_blocking_call_returns_retryable_answer_when_retry_after_passes_deadline(voi
     assert_null(r.reply);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
-s_exhausted_always_100ms(fb_t *fb)
+s_exhausted_always_100ms(fake_client_t *fb)
 {
     fb->retry_code = TIX__V1__CODE__RESOURCE_EXHAUSTED;
     fb->retry_after_ms = 100;
@@ -184,7 +185,7 @@ static void
 test_blocking_call_never_retries_past_the_deadline(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_retry, s_exhausted_always_100ms);
+    fake_client_t *fb = fake_client_new(fake_client_script_retry, s_exhausted_always_100ms);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     int64_t start = tix_now_ms();
@@ -192,12 +193,12 @@ test_blocking_call_never_retries_past_the_deadline(void **state)
     assert_true(tix_now_ms() - start < 800 + SLACK_MS);
     assert_int_equal(r.code, TIX__V1__CODE__RESOURCE_EXHAUSTED);
     assert_true(r.attempts >= 2);
-    size_t n = fb_ncalls(fb);
+    size_t n = fake_client_ncalls(fb);
     assert_int_equal(n, r.attempts);
-    assert_true(fb_call(fb, n - 1).at_ms <= start + 800 + 50);
+    assert_true(fake_client_call(fb, n - 1).at_ms <= start + 800 + 50);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
@@ -206,20 +207,20 @@ test_blocking_call_ignores_stale_replies_to_other_call_ids(void **state)
     (void) state;
     /* The junk script also answers call_id - 1 and call_id + 1000 with
      * well-formed OK replies before the real answer. */
-    fb_t *fb = fb_new(fb_script_junk_first, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_junk_first, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     assert_int_equal(tix_get_sale(c, "s1", WAIT_MS, &r), TIX_OK);
-    assert_int_equal(r.call_id, fb_call(fb, 0).call_id);
+    assert_int_equal(r.call_id, fake_client_call(fb, 0).call_id);
     assert_string_equal(((Tix__V1__Sale *) r.reply)->sale_id, "s1");
     assert_int_equal(r.attempts, 1);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
-s_answer_both(fb_t *fb)
+s_answer_both(fake_client_t *fb)
 {
     fb->answer_second = true;
 }
@@ -230,17 +231,17 @@ test_reply_to_a_timed_out_call_is_not_taken_by_the_next(void **state)
     (void) state;
     /* The broker answers the first call only when the second arrives, just
      * before answering the second. Both are Sales: only the call_id tells. */
-    fb_t *fb = fb_new(fb_script_hold_first, s_answer_both);
+    fake_client_t *fb = fake_client_new(fake_client_script_hold_first, s_answer_both);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     assert_int_equal(tix_get_sale(c, "old", 200, &r), TIX_ERR_TIMEOUT);
     tix_result_clear(&r);
     assert_int_equal(tix_get_sale(c, "new", WAIT_MS, &r), TIX_OK);
     assert_string_equal(((Tix__V1__Sale *) r.reply)->sale_id, "new");
-    assert_int_equal(r.call_id, fb_call(fb, 1).call_id);
+    assert_int_equal(r.call_id, fake_client_call(fb, 1).call_id);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
@@ -249,7 +250,7 @@ test_blocking_call_drops_malformed_replies_and_keeps_working(void **state)
     (void) state;
     /* Wrong signature, 2 frames, garbage header, 5 frames, no delimiter, an
      * undecodable body under the right call_id: then the answer. */
-    fb_t *fb = fb_new(fb_script_junk_first, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_junk_first, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
     for (int i = 0; i < 2; i++) {
         tix_result_t r;
@@ -260,43 +261,43 @@ test_blocking_call_drops_malformed_replies_and_keeps_working(void **state)
         tix_result_clear(&r);
     }
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
 test_silent_broker_triggers_resend_for_purchase(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_ignore_first, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_ignore_first, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     assert_int_equal(tix_purchase(c, "s1", "alice", "r-1", WAIT_MS, &r), TIX_OK);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     assert_int_equal(r.attempts, 2);
     s_assert_same_request_new_ids(fb, 2);
-    assert_true(fb_call(fb, 1).at_ms - fb_call(fb, 0).at_ms >= TIX_RETRY_SILENCE_MS - 100);
+    assert_true(fake_client_call(fb, 1).at_ms - fake_client_call(fb, 0).at_ms >= TIX_RETRY_SILENCE_MS - 100);
     /* The resend says how much time is left, not the original timeout. */
-    assert_true(fb_call(fb, 1).timeout_ms < fb_call(fb, 0).timeout_ms);
+    assert_true(fake_client_call(fb, 1).timeout_ms < fake_client_call(fb, 0).timeout_ms);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
 test_silent_broker_gets_no_resend_for_create_sale(void **state)
 {
     (void) state;
-    fb_t *fb = fb_new(fb_script_silent, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_silent, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     /* Long enough for a Purchase to have been resent twice. */
     int timeout = TIX_RETRY_SILENCE_MS * 3 + 500;
     assert_int_equal(tix_create_sale(c, "s1", 10, 0, 0, (uint32_t) timeout, &r), TIX_ERR_TIMEOUT);
     assert_int_equal(r.attempts, 1);
-    assert_int_equal(fb_ncalls(fb), 1);
+    assert_int_equal(fake_client_ncalls(fb), 1);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static void
@@ -306,16 +307,16 @@ test_final_reply_to_an_earlier_attempt_is_accepted(void **state)
     /* The first attempt is answered only after the silence resend, and the
      * resend never is: the first attempt's answer is the call's answer (the
      * same request bytes, so the same answer). */
-    fb_t *fb = fb_new(fb_script_hold_first, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_hold_first, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
     tix_result_t r;
     assert_int_equal(tix_purchase(c, "s1", "alice", "r-1", WAIT_MS, &r), TIX_OK);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     assert_int_equal(r.attempts, 2);
-    assert_int_equal(r.call_id, fb_call(fb, 0).call_id);
+    assert_int_equal(r.call_id, fake_client_call(fb, 0).call_id);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 static pthread_t s_main_thread;
@@ -335,7 +336,7 @@ test_signal_interrupts_a_blocking_call(void **state)
 {
     (void) state;
     tix_signals_install();
-    fb_t *fb = fb_new(fb_script_silent, NULL);
+    fake_client_t *fb = fake_client_new(fake_client_script_silent, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
     s_main_thread = pthread_self();
     pthread_t t;
@@ -349,14 +350,13 @@ test_signal_interrupts_a_blocking_call(void **state)
     pthread_join(t, NULL);
     tix_result_clear(&r);
     tix_client_destroy(&c);
-    fb_destroy(&fb);
+    fake_client_destroy(&fb);
 }
 
 int
 main(void)
 {
-    setenv("ZSYS_SIGHANDLER", "false", 1); /* the tests own their signals */
-    tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
+    fake_client_quiet();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocking_call_retries_resource_exhausted_with_same_request_bytes),
         cmocka_unit_test(test_blocking_call_retries_unavailable_honouring_retry_after),

@@ -39,27 +39,6 @@
 #define BLOCKING_USERS_PER_THREAD 200
 #define BLOCKING_PERIOD_MS 15 /* one call per thread every 15 ms: ~1,070 calls/s in all, ~3 s */
 
-static th_stack_t s_stack;
-static th_proc_t s_persister;
-static char s_jsonl[300];
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    if (!th_stack_start(&s_stack, 2, NULL))
-        return -1;
-    return tf_persister_start_jsonl(&s_persister, &s_stack, s_jsonl, sizeof s_jsonl) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    tf_teardown(&s_persister, &s_stack);
-    return 0;
-}
-
 /* ---- Blocking clients ------------------------------------------------------ */
 
 typedef struct {
@@ -71,6 +50,7 @@ typedef struct {
 } s_answer_t;
 
 typedef struct {
+    tf_world_t *w; /* borrowed: the test's world */
     const char *sale;
     int first, count;    /* users first .. first+count-1 */
     s_answer_t *answers; /* indexed by user */
@@ -80,7 +60,8 @@ static void *
 s_blocking_buyer(void *arg)
 {
     s_thread_t *t = arg;
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tf_world_t *w = t->w;
+    tix_client_t *c = tix_client_new(w->stack.frontend);
     int64_t start = tix_now_ms();
     for (int i = 0; i < t->count; i++) {
         int u = t->first + i;
@@ -141,6 +122,7 @@ s_blocking_result(const s_answer_t *answers, int users, tf_rush_result_t *r, int
 /* ---- The kill -------------------------------------------------------------- */
 
 typedef struct {
+    tf_world_t *w;        /* borrowed: the test's world */
     int down_ms;          /* how long the broker stays dead */
     int64_t killed_at;    /* elapsed ms at SIGKILL, -1 before */
     int64_t killed_wall;  /* tix_wall_ms() at SIGKILL */
@@ -155,17 +137,18 @@ static void
 s_kill_broker(const tf_rush_result_t *progress, int64_t elapsed_ms, void *arg)
 {
     s_kill_t *k = arg;
+    tf_world_t *w = k->w;
     if (k->killed_at < 0 && progress->answered >= progress->users / 4) {
         k->killed_wall = tix_wall_ms();
-        th_proc_stop(&s_stack.broker, SIGKILL, 1000);
+        th_proc_stop(&w->stack.broker, SIGKILL, 1000);
         k->killed_at = elapsed_ms;
         k->answered_at_kill = progress->answered;
         fprintf(stderr, "SIGKILL broker at %lld ms (%d answered)\n", (long long) elapsed_ms, progress->answered);
     }
     if (k->killed_at >= 0 && k->restarted_at < 0 && elapsed_ms - k->killed_at >= k->down_ms) {
         char name[32];
-        snprintf(name, sizeof name, "tix-broker-new-%d", s_stack.redis.port); /* one log per test */
-        assert_true(tf_broker_restart(&s_stack, name));
+        snprintf(name, sizeof name, "tix-broker-new-%d", w->stack.redis.port); /* one log per test */
+        assert_true(tf_broker_restart(&w->stack, name));
         k->restarted_at = elapsed_ms;
         fprintf(stderr, "new broker started %lld ms after the kill\n", (long long) (elapsed_ms - k->killed_at));
     } else if (k->restarted_at >= 0 && k->answer_after < 0 && progress->answered > k->answered_at_kill) {
@@ -188,56 +171,56 @@ s_lost_answers_recovered(const tf_rush_result_t *r, int64_t killed_wall)
 static bool
 s_both_workers_back(void *arg)
 {
-    (void) arg;
-    return tf_log_count(s_stack.broker.log, "msg=\"worker ready\" worker=w0 ") >= 1 &&
-           tf_log_count(s_stack.broker.log, "msg=\"worker ready\" worker=w1 ") >= 1;
+    const tf_world_t *w = arg;
+    return tf_log_count(w->stack.broker.log, "msg=\"worker ready\" worker=w0 ") >= 1 &&
+           tf_log_count(w->stack.broker.log, "msg=\"worker ready\" worker=w1 ") >= 1;
 }
 
 static void
-s_check_sale(const char *sale, long long total, const tf_rush_result_t *r, int *bad)
+s_check_sale(tf_world_t *w, const char *sale, long long total, const tf_rush_result_t *r, int *bad)
 {
     tf_sale_facts_t f;
-    assert_true(tf_sale_facts(&s_stack.redis, sale, &f));
+    assert_true(tf_sale_facts(&w->stack.redis, sale, &f));
     *bad += tf_check_invariants(sale, &f, total, r);
-    assert_true(tf_wait_persisted(s_jsonl, sale, f.log_len, 15000) >= 0);
+    assert_true(tf_wait_persisted(w->jsonl, sale, f.log_len, 15000) >= 0);
     tf_sale_facts_free(&f);
 }
 
 static void
-s_check_persisted(const char *sale, int *bad)
+s_check_persisted(tf_world_t *w, const char *sale, int *bad)
 {
     tf_sale_facts_t f;
-    assert_true(tf_sale_facts(&s_stack.redis, sale, &f));
-    *bad += tf_check_persisted(s_jsonl, sale, &f);
+    assert_true(tf_sale_facts(&w->stack.redis, sale, &f));
+    *bad += tf_check_persisted(w->jsonl, sale, &f);
     tf_sale_facts_free(&f);
 }
 
 /* The whole scenario, the broker staying dead for down_ms. */
 static void
-s_broker_restart_scenario(int down_ms)
+s_broker_restart_scenario(tf_world_t *w, int down_ms)
 {
     const char *async_sale = "restart-a", *block_sale = "restart-b";
     const int block_users = BLOCKING_THREADS * BLOCKING_USERS_PER_THREAD, async_users = 20000;
-    assert_true(tf_create_sale(s_stack.frontend, async_sale, async_users / 2));
-    assert_true(tf_create_sale(s_stack.frontend, block_sale, block_users / 2));
+    assert_true(tf_create_sale(w->stack.frontend, async_sale, async_users / 2));
+    assert_true(tf_create_sale(w->stack.frontend, block_sale, block_users / 2));
 
     s_answer_t *answers = xcalloc((size_t) block_users, sizeof *answers);
     pthread_t threads[BLOCKING_THREADS];
     s_thread_t targs[BLOCKING_THREADS];
     for (int i = 0; i < BLOCKING_THREADS; i++) {
-        targs[i] = (s_thread_t){block_sale, i * BLOCKING_USERS_PER_THREAD, BLOCKING_USERS_PER_THREAD, answers};
+        targs[i] = (s_thread_t){w, block_sale, i * BLOCKING_USERS_PER_THREAD, BLOCKING_USERS_PER_THREAD, answers};
         assert_int_equal(pthread_create(&threads[i], NULL, s_blocking_buyer, &targs[i]), 0);
     }
     /* Worker logs are per test executable: count what this scenario adds. */
     int silent0[2], again0[2];
     for (int i = 0; i < 2; i++) {
-        silent0[i] = tf_log_count(s_stack.workers[i].log, "broker silent");
-        again0[i] = tf_log_count(s_stack.workers[i].log, "registering again");
+        silent0[i] = tf_log_count(w->stack.workers[i].log, "broker silent");
+        again0[i] = tf_log_count(w->stack.workers[i].log, "registering again");
     }
-    s_kill_t kill = {.down_ms = down_ms, .killed_at = -1, .restarted_at = -1, .answer_after = -1};
+    s_kill_t kill = {.w = w, .down_ms = down_ms, .killed_at = -1, .restarted_at = -1, .answer_after = -1};
     /* Closed loop, 1,000 calls in flight: the kill catches many of them
      * at the broker or at a worker. */
-    tf_rush_opts_t o = {.frontend = s_stack.frontend,
+    tf_rush_opts_t o = {.frontend = w->stack.frontend,
                         .sale = async_sale,
                         .users = async_users,
                         .window = 1000,
@@ -270,39 +253,39 @@ s_broker_restart_scenario(int down_ms)
     assert_true(kill.answer_after >= 0);
 
     /* Workers came back to the new broker by themselves. */
-    int64_t took = tf_wait(s_both_workers_back, NULL, 5000);
+    int64_t took = tf_wait(s_both_workers_back, w, 5000);
     assert_true(took >= 0);
     fprintf(stderr, "workers: 'broker silent' lines w0=%d w1=%d, 'registering again' w0=%d w1=%d\n",
-            tf_log_count(s_stack.workers[0].log, "broker silent") - silent0[0],
-            tf_log_count(s_stack.workers[1].log, "broker silent") - silent0[1],
-            tf_log_count(s_stack.workers[0].log, "registering again") - again0[0],
-            tf_log_count(s_stack.workers[1].log, "registering again") - again0[1]);
+            tf_log_count(w->stack.workers[0].log, "broker silent") - silent0[0],
+            tf_log_count(w->stack.workers[1].log, "broker silent") - silent0[1],
+            tf_log_count(w->stack.workers[0].log, "registering again") - again0[0],
+            tf_log_count(w->stack.workers[1].log, "registering again") - again0[1]);
 
     /* Exact retries after the restart: the same users and request ids
      * again get the same orders, and the others SOLD_OUT. */
     tf_rush_result_t again_a, again_b;
-    tf_rush_opts_t oa = {.frontend = s_stack.frontend, .sale = async_sale, .users = async_users, .window = 2000};
-    tf_rush_opts_t ob = {.frontend = s_stack.frontend, .sale = block_sale, .users = block_users, .window = 2000};
+    tf_rush_opts_t oa = {.frontend = w->stack.frontend, .sale = async_sale, .users = async_users, .window = 2000};
+    tf_rush_opts_t ob = {.frontend = w->stack.frontend, .sale = block_sale, .users = block_users, .window = 2000};
     assert_true(tf_rush(&oa, &again_a));
     assert_true(tf_rush(&ob, &again_b));
     int mismatches = tf_rush_mismatches(&ra, &again_a) + tf_rush_mismatches(&rb, &again_b);
     fprintf(stderr, "exact retries: users whose order changed=%d\n", mismatches);
 
     int bad = 0;
-    s_check_sale(async_sale, async_users / 2, &ra, &bad);
-    s_check_sale(block_sale, block_users / 2, &rb, &bad);
-    assert_int_equal(th_proc_stop(&s_persister, SIGTERM, 15000), 0);
-    s_check_persisted(async_sale, &bad);
-    s_check_persisted(block_sale, &bad);
+    s_check_sale(w, async_sale, async_users / 2, &ra, &bad);
+    s_check_sale(w, block_sale, block_users / 2, &rb, &bad);
+    assert_int_equal(th_proc_stop(&w->persister, SIGTERM, 15000), 0);
+    s_check_persisted(w, async_sale, &bad);
+    s_check_persisted(w, block_sale, &bad);
     assert_int_equal(bad, 0);
     assert_int_equal(mismatches, 0);
     /* Each worker registered once with the new broker: a READY answered
      * to each DISCONNECT (one per message the new broker got from the
      * worker's old session) would reset the session again and again. */
-    int readies_w0 = tf_log_count(s_stack.broker.log, "msg=\"worker ready\" worker=w0 ");
-    int readies_w1 = tf_log_count(s_stack.broker.log, "msg=\"worker ready\" worker=w1 ");
+    int readies_w0 = tf_log_count(w->stack.broker.log, "msg=\"worker ready\" worker=w0 ");
+    int readies_w1 = tf_log_count(w->stack.broker.log, "msg=\"worker ready\" worker=w1 ");
     fprintf(stderr, "new broker: registrations w0=%d w1=%d (expected 1 each), sessions reset=%d\n", readies_w0,
-            readies_w1, tf_log_count(s_stack.broker.log, "reason=re-registered"));
+            readies_w1, tf_log_count(w->stack.broker.log, "reason=re-registered"));
     tf_rush_free(&again_a);
     tf_rush_free(&again_b);
     tf_rush_free(&ra);
@@ -315,8 +298,8 @@ s_broker_restart_scenario(int down_ms)
 static void
 test_broker_killed_mid_rush_and_restarted_at_once_clients_and_workers_reconnect_retries_stay_exact(void **state)
 {
-    (void) state;
-    s_broker_restart_scenario(0);
+    tf_world_t *w = *state;
+    s_broker_restart_scenario(w, 0);
 }
 
 /* Long enough for queued worker heartbeats, short of the workers' own
@@ -324,8 +307,8 @@ test_broker_killed_mid_rush_and_restarted_at_once_clients_and_workers_reconnect_
 static void
 test_broker_killed_mid_rush_and_restarted_after_400ms_clients_and_workers_reconnect_retries_stay_exact(void **state)
 {
-    (void) state;
-    s_broker_restart_scenario(400);
+    tf_world_t *w = *state;
+    s_broker_restart_scenario(w, 400);
 }
 
 int
@@ -333,11 +316,11 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_broker_killed_mid_rush_and_restarted_at_once_clients_and_workers_reconnect_retries_stay_exact, s_setup,
-            s_teardown),
+            test_broker_killed_mid_rush_and_restarted_at_once_clients_and_workers_reconnect_retries_stay_exact,
+            tf_world_setup, tf_world_teardown),
         cmocka_unit_test_setup_teardown(
             test_broker_killed_mid_rush_and_restarted_after_400ms_clients_and_workers_reconnect_retries_stay_exact,
-            s_setup, s_teardown),
+            tf_world_setup, tf_world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,8 @@
 
 #include "fault.h"
 #include "harness.h"
-#include "mockupdb/mockupdb.h"
+#include "stack_fixture.h"
+#include "mockupdb.h"
 #include "tix.h"
 #include "tix_util.h"
 
@@ -33,24 +34,6 @@
 /* python3-mockupdb stores a few hundred upserts a second: a small sale keeps
  * the test short. */
 #define TICKETS 600
-
-static th_stack_t s_stack;
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    fprintf(stderr, "logs: %s (kept with TIX_TEST_KEEP=1)\n", th_tmpdir());
-    th_stack_stop(&s_stack);
-    return 0;
-}
 
 typedef struct {
     const mu_t *mock;
@@ -86,7 +69,7 @@ s_count_writes(const bson_t *line, void *arg)
 static void
 test_mongodb_refusing_and_losing_writes_during_a_rush_every_order_stored_exactly_once(void **state)
 {
-    (void) state;
+    th_stack_t *stack = *state;
     const char *sale = "mongo-faults";
     static const char script[] =
         "{\"faults\": ["
@@ -101,17 +84,11 @@ test_mongodb_refusing_and_losing_writes_during_a_rush_every_order_stored_exactly
     assert_true(mu_start(&mock, script));
     mu_uri(&mock, NULL, uri, sizeof uri);
     th_proc_t persister = {.name = "tix-persister-mongo"};
-    const char *argv[] = {"tix-persister",
-                          "--events-out",
-                          s_stack.events_out,
-                          "--redis-url",
-                          s_stack.redis.url,
-                          "--mongo-uri",
-                          uri,
-                          NULL};
+    const char *argv[] = {
+        "tix-persister", "--events-out", stack->events_out, "--redis-url", stack->redis.url, "--mongo-uri", uri, NULL};
     assert_true(th_proc_start(&persister, argv, NULL));
 
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_client_t *c = tix_client_new(stack->frontend);
     tix_result_t res;
     assert_int_equal(tix_create_sale(c, sale, TICKETS, 0, 0, 5000, &res), TIX_OK);
     assert_int_equal(res.code, TIX__V1__CODE__OK);
@@ -119,13 +96,13 @@ test_mongodb_refusing_and_losing_writes_during_a_rush_every_order_stored_exactly
     tix_client_destroy(&c);
     /* Every user buys, 200 a second for 3 s: orders keep coming while the
      * persister fails and backs off. */
-    tf_rush_opts_t o = {.frontend = s_stack.frontend, .sale = sale, .users = TICKETS, .window = 500, .rate = 200};
+    tf_rush_opts_t o = {.frontend = stack->frontend, .sale = sale, .users = TICKETS, .window = 500, .rate = 200};
     tf_rush_result_t r;
     assert_true(tf_rush(&o, &r));
     tf_rush_print(sale, &r);
 
     tf_sale_facts_t f;
-    assert_true(tf_sale_facts(&s_stack.redis, sale, &f));
+    assert_true(tf_sale_facts(&stack->redis, sale, &f));
     int bad = tf_check_invariants(sale, &f, TICKETS, &r);
     s_inserted_t want = {&mock, f.log_len};
     int64_t took = tf_wait(s_all_inserted, &want, 30000);
@@ -168,5 +145,5 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mongodb_refusing_and_losing_writes_during_a_rush_every_order_stored_exactly_once),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, stack_fixture_setup, stack_fixture_teardown);
 }

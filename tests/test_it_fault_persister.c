@@ -26,37 +26,17 @@
 #include "tix.h"
 #include "tix_util.h"
 
-static th_stack_t s_stack;
-static th_proc_t s_persister;
-static char s_jsonl[300];
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    if (!th_stack_start(&s_stack, 2, NULL))
-        return -1;
-    return tf_persister_start_jsonl(&s_persister, &s_stack, s_jsonl, sizeof s_jsonl) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    tf_teardown(&s_persister, &s_stack);
-    return 0;
-}
-
 static long
-s_lines(const char *sale)
+s_lines(tf_world_t *w, const char *sale)
 {
     long lines, distinct, unknown;
-    return tf_jsonl_count(s_jsonl, sale, NULL, &lines, &distinct, &unknown) ? lines : -1;
+    return tf_jsonl_count(w->jsonl, sale, NULL, &lines, &distinct, &unknown) ? lines : -1;
 }
 
 /* Kill when 15 %, 45 % and 75 % of the tickets are sold; restart at 30 %
  * and 60 %; the last restart comes after the rush. */
 typedef struct {
+    tf_world_t *w; /* borrowed: the test's world */
     const char *sale;
     int total; /* tickets */
     int step;  /* next entry of the schedule */
@@ -68,15 +48,16 @@ s_kill_persister(const tf_rush_result_t *progress, int64_t elapsed_ms, void *arg
 {
     static const int percent[] = {15, 30, 45, 60, 75};
     s_schedule_t *s = arg;
+    tf_world_t *w = s->w;
     if (s->step >= (int) TIX_ARRAY_LEN(percent) || progress->purchased * 100 < s->total * percent[s->step])
         return;
     if (s->step % 2 == 0) {
-        th_proc_stop(&s_persister, SIGKILL, 1000);
+        th_proc_stop(&w->persister, SIGKILL, 1000);
         s->kills++;
         fprintf(stderr, "SIGKILL persister at %lld ms (%d sold); %ld lines in the file\n", (long long) elapsed_ms,
-                progress->purchased, s_lines(s->sale));
+                progress->purchased, s_lines(w, s->sale));
     } else {
-        assert_true(tf_persister_start(&s_persister, &s_stack, s_jsonl));
+        assert_true(tf_persister_start(&w->persister, &w->stack, w->jsonl));
         fprintf(stderr, "persister started again at %lld ms (%d sold)\n", (long long) elapsed_ms, progress->purchased);
     }
     s->step++;
@@ -85,17 +66,17 @@ s_kill_persister(const tf_rush_result_t *progress, int64_t elapsed_ms, void *arg
 static void
 test_persister_killed_three_times_during_a_rush_every_order_persisted_exactly_once(void **state)
 {
-    (void) state;
+    tf_world_t *w = *state;
     const char *sale = "persist-kill";
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_client_t *c = tix_client_new(w->stack.frontend);
     tix_result_t res;
     assert_int_equal(tix_create_sale(c, sale, 6000, 0, 0, 5000, &res), TIX_OK);
     assert_int_equal(res.code, TIX__V1__CODE__OK);
     tix_result_clear(&res);
     tix_client_destroy(&c);
 
-    s_schedule_t sched = {.sale = sale, .total = 6000};
-    tf_rush_opts_t o = {.frontend = s_stack.frontend,
+    s_schedule_t sched = {.w = w, .sale = sale, .total = 6000};
+    tf_rush_opts_t o = {.frontend = w->stack.frontend,
                         .sale = sale,
                         .users = 12000,
                         .window = 2000,
@@ -107,25 +88,25 @@ test_persister_killed_three_times_during_a_rush_every_order_persisted_exactly_on
     assert_true(tf_rush(&o, &r));
     tf_rush_print(sale, &r);
     assert_int_equal(sched.kills, 3);
-    long lines_while_down = s_lines(sale);
-    assert_true(tf_persister_start(&s_persister, &s_stack, s_jsonl));
+    long lines_while_down = s_lines(w, sale);
+    assert_true(tf_persister_start(&w->persister, &w->stack, w->jsonl));
 
     tf_sale_facts_t f;
-    assert_true(tf_sale_facts(&s_stack.redis, sale, &f));
+    assert_true(tf_sale_facts(&w->stack.redis, sale, &f));
     int bad = tf_check_invariants(sale, &f, 6000, &r);
-    int64_t took = tf_wait_persisted(s_jsonl, sale, f.log_len, 20000);
+    int64_t took = tf_wait_persisted(w->jsonl, sale, f.log_len, 20000);
     fprintf(stderr, "after the rush: %ld of %lld orders in the file; all of them %lld ms after the last start\n",
             lines_while_down, f.log_len, (long long) took);
     assert_true(took >= 0);
-    assert_int_equal(th_proc_stop(&s_persister, SIGTERM, 15000), 0);
-    bad += tf_check_persisted(s_jsonl, sale, &f);
+    assert_int_equal(th_proc_stop(&w->persister, SIGTERM, 15000), 0);
+    bad += tf_check_persisted(w->jsonl, sale, &f);
     fprintf(stderr,
             "persister starts=%d, lines recognised at start (sum of lines_beyond_cursors)=%ld, "
             "written by the last one=%ld, caught up from the log by it=%ld\n",
-            tf_log_count(s_persister.log, "msg=\"persister started\""),
-            tf_log_sum(s_persister.log, "jsonl sink ready", "lines_beyond_cursors"),
-            tf_log_last(s_persister.log, "persister stopped", "written"),
-            tf_log_last(s_persister.log, "persister stopped", "from_log"));
+            tf_log_count(w->persister.log, "msg=\"persister started\""),
+            tf_log_sum(w->persister.log, "jsonl sink ready", "lines_beyond_cursors"),
+            tf_log_last(w->persister.log, "persister stopped", "written"),
+            tf_log_last(w->persister.log, "persister stopped", "from_log"));
     assert_int_equal(bad, 0);
     tf_sale_facts_free(&f);
     tf_rush_free(&r);
@@ -137,5 +118,5 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_persister_killed_three_times_during_a_rush_every_order_persisted_exactly_once),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, tf_world_setup, tf_world_teardown);
 }

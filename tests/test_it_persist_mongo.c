@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "mockupdb/mockupdb.h"
+#include "mockupdb.h"
 #include "rush.h"
 #include "tix.h"
 #include "tix_util.h"

@@ -23,27 +23,11 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "stack_fixture.h"
 #include "tix.h"
 #include "tix_util.h"
 
 #define OUT_BYTES 16384
-
-static th_stack_t s_stack;
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    th_stack_stop(&s_stack);
-    return 0;
-}
 
 /* The number after "key": in json, searching from after `within` when set
  * (e.g. within "\"sale_after\":"). Fails the test when absent. */
@@ -67,9 +51,9 @@ s_json_int(const char *json, const char *within, const char *key)
 /* Runs tix-rush on the stack with extra arguments (NULL-terminated);
  * returns its exit status, its stdout in out. */
 static int
-s_rush(char *out, const char *const extra[])
+s_rush(const th_stack_t *stack, char *out, const char *const extra[])
 {
-    const char *argv[32] = {"tix-rush", "--frontend", s_stack.frontend, "--json"};
+    const char *argv[32] = {"tix-rush", "--frontend", stack->frontend, "--json"};
     int n = 4;
     for (int i = 0; extra[i] && n < 31; i++)
         argv[n++] = extra[i];
@@ -90,10 +74,10 @@ s_assert_all_checks_pass(const char *json)
 static void
 test_rush_20000_users_200_tickets_sells_exactly_200(void **state)
 {
-    (void) state;
+    th_stack_t *stack = *state;
     char out[OUT_BYTES];
     const char *const args[] = {"--sale", "it-rush-20k", "--users", "20000", "--tickets", "200", NULL};
-    assert_int_equal(s_rush(out, args), 0);
+    assert_int_equal(s_rush(stack, out, args), 0);
     assert_int_equal(s_json_int(out, NULL, "PURCHASED"), 200);
     assert_int_equal(s_json_int(out, NULL, "SOLD_OUT"), 19800);
     assert_int_equal(s_json_int(out, NULL, "answered"), 20000);
@@ -105,35 +89,35 @@ test_rush_20000_users_200_tickets_sells_exactly_200(void **state)
     assert_true(s_json_int(out, "\"latency_us\":", "p99") <= s_json_int(out, "\"latency_us\":", "max"));
     s_assert_all_checks_pass(out);
     /* Redis agrees: 200 orders logged, 200 buyers, no stock. */
-    assert_int_equal(th_redis_int(&s_stack.redis, "XLEN tix:{it-rush-20k}:log"), 200);
-    assert_int_equal(th_redis_int(&s_stack.redis, "HLEN tix:{it-rush-20k}:buyers"), 200);
-    assert_int_equal(th_redis_int(&s_stack.redis, "GET tix:{it-rush-20k}:stock"), 0);
+    assert_int_equal(th_redis_int(&stack->redis, "XLEN tix:{it-rush-20k}:log"), 200);
+    assert_int_equal(th_redis_int(&stack->redis, "HLEN tix:{it-rush-20k}:buyers"), 200);
+    assert_int_equal(th_redis_int(&stack->redis, "GET tix:{it-rush-20k}:stock"), 0);
 }
 
 static void
 test_rush_fewer_users_than_tickets_each_buys_one(void **state)
 {
-    (void) state;
+    th_stack_t *stack = *state;
     char out[OUT_BYTES];
     const char *const args[] = {"--sale",        "it-rush-few", "--users",     "150", "--tickets", "1000",
                                 "--connections", "3",           "--in-flight", "40",  NULL};
-    assert_int_equal(s_rush(out, args), 0);
+    assert_int_equal(s_rush(stack, out, args), 0);
     assert_int_equal(s_json_int(out, NULL, "PURCHASED"), 150);
     assert_int_equal(s_json_int(out, NULL, "SOLD_OUT"), 0);
     assert_int_equal(s_json_int(out, "\"sale_after\":", "remaining"), 850);
     assert_non_null(strstr(out, "\"sellout_ms\":null"));
     s_assert_all_checks_pass(out);
-    assert_int_equal(th_redis_int(&s_stack.redis, "HLEN tix:{it-rush-few}:buyers"), 150);
+    assert_int_equal(th_redis_int(&stack->redis, "HLEN tix:{it-rush-few}:buyers"), 150);
 }
 
 static void
 test_rush_open_loop_at_a_fixed_rate(void **state)
 {
-    (void) state;
+    th_stack_t *stack = *state;
     char out[OUT_BYTES];
     const char *const args[] = {"--sale", "it-rush-open", "--users", "1000", "--tickets",
                                 "100",    "--rate",       "4000",    NULL};
-    assert_int_equal(s_rush(out, args), 0);
+    assert_int_equal(s_rush(stack, out, args), 0);
     assert_non_null(strstr(out, "\"mode\":\"open\""));
     assert_int_equal(s_json_int(out, NULL, "PURCHASED"), 100);
     /* 1000 arrivals at 4000/s take at least 0.25 s. */
@@ -144,27 +128,27 @@ test_rush_open_loop_at_a_fixed_rate(void **state)
 static void
 test_rush_on_sold_out_sale_sells_nothing(void **state)
 {
-    (void) state;
+    th_stack_t *stack = *state;
     char out[OUT_BYTES];
     const char *const first[] = {"--sale", "it-rush-gone", "--users", "300", "--tickets", "20", NULL};
-    assert_int_equal(s_rush(out, first), 0);
+    assert_int_equal(s_rush(stack, out, first), 0);
     const char *const again[] = {"--sale", "it-rush-gone", "--no-create", "--users", "3000", NULL};
-    assert_int_equal(s_rush(out, again), 0);
+    assert_int_equal(s_rush(stack, out, again), 0);
     assert_int_equal(s_json_int(out, NULL, "PURCHASED"), 0);
     assert_int_equal(s_json_int(out, NULL, "SOLD_OUT"), 3000);
     assert_int_equal(s_json_int(out, "\"sale_before\":", "remaining"), 0);
     s_assert_all_checks_pass(out);
-    assert_int_equal(th_redis_int(&s_stack.redis, "HLEN tix:{it-rush-gone}:buyers"), 20);
+    assert_int_equal(th_redis_int(&stack->redis, "HLEN tix:{it-rush-gone}:buyers"), 20);
 }
 
 static void
 test_rush_exits_1_when_answers_do_not_add_up(void **state)
 {
-    (void) state;
+    th_stack_t *stack = *state;
     /* One of the rush's users already bought, under the very request_id the
      * rush will send ("r0"): the service rightly answers PURCHASED again, so
      * the rush sees one PURCHASED more than the tickets it found left. */
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_client_t *c = tix_client_new(stack->frontend);
     tix_result_t r;
     assert_int_equal(tix_create_sale(c, "it-rush-pre", 10, 0, 0, 5000, &r), TIX_OK);
     tix_result_clear(&r);
@@ -174,7 +158,7 @@ test_rush_exits_1_when_answers_do_not_add_up(void **state)
     tix_client_destroy(&c);
     char out[OUT_BYTES];
     const char *const args[] = {"--sale", "it-rush-pre", "--no-create", "--user-prefix", "pre-", "--users", "50", NULL};
-    assert_int_equal(s_rush(out, args), 1);
+    assert_int_equal(s_rush(stack, out, args), 1);
     assert_int_equal(s_json_int(out, NULL, "PURCHASED"), 10);
     assert_non_null(strstr(out, "{\"name\":\"purchased_exact\",\"pass\":false"));
     assert_non_null(strstr(out, "\"pass\":false}\n"));
@@ -263,5 +247,5 @@ main(void)
         cmocka_unit_test(test_rush_bad_flag_exits_2_with_one_line),
         cmocka_unit_test(test_rush_without_broker_exits_3),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, stack_fixture_setup, stack_fixture_teardown);
 }

@@ -15,32 +15,16 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "stack_fixture.h"
 #include "rush.h"
 #include "tix.h"
 #include "tix_util.h"
 
-static th_stack_t s_stack;
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    th_stack_stop(&s_stack);
-    return 0;
-}
-
 /* Calls of one command (e.g. "fcall") so far, from INFO commandstats. */
 static long long
-s_command_calls(const char *command)
+s_command_calls(const th_stack_t *stack, const char *command)
 {
-    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisContext *c = th_redis_connect(&stack->redis);
     assert_non_null(c);
     redisReply *r = redisCommand(c, "INFO commandstats");
     assert_non_null(r);
@@ -54,9 +38,9 @@ s_command_calls(const char *command)
 }
 
 static long long
-s_fcalls(void)
+s_fcalls(const th_stack_t *stack)
 {
-    return s_command_calls("fcall") + s_command_calls("fcall_ro");
+    return s_command_calls(stack, "fcall") + s_command_calls(stack, "fcall_ro");
 }
 
 /* A Purchase answered OK, whatever remains; its outcome. */
@@ -89,14 +73,14 @@ s_buy(tix_client_t *c, const char *sale, const char *user, const char *req, char
 
 /* Waits until a Purchase by a new user costs Redis nothing. */
 static void
-s_wait_edge_ready(tix_client_t *c, const char *sale)
+s_wait_edge_ready(const th_stack_t *stack, tix_client_t *c, const char *sale)
 {
     for (int i = 0; i < 200; i++) {
-        long long before = s_fcalls();
+        long long before = s_fcalls(stack);
         char user[32];
         snprintf(user, sizeof user, "probe-%d", i);
         assert_int_equal(s_buy(c, sale, user, "", NULL, 0), TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
-        if (s_fcalls() == before)
+        if (s_fcalls(stack) == before)
             return;
         usleep(10000);
     }
@@ -106,26 +90,26 @@ s_wait_edge_ready(tix_client_t *c, const char *sale)
 /* Sells out `sale` (tickets) to `users`, waits for the edge, then runs the
  * same rush again and checks it is answered exactly without Redis. */
 static void
-s_check_edge(const char *sale, int tickets, int users)
+s_check_edge(const th_stack_t *stack, const char *sale, int tickets, int users)
 {
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_client_t *c = tix_client_new(stack->frontend);
     tix_result_t r;
     assert_int_equal(tix_create_sale(c, sale, (uint32_t) tickets, 0, 0, 5000, &r), TIX_OK);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     tix_result_clear(&r);
 
     th_rush_t first;
-    assert_true(th_rush(s_stack.frontend, sale, users, 2000, &first, NULL, NULL));
+    assert_true(th_rush(stack->frontend, sale, users, 2000, &first, NULL, NULL));
     assert_int_equal(first.purchased, tickets);
     assert_int_equal(first.sold_out, users - tickets);
-    s_wait_edge_ready(c, sale);
+    s_wait_edge_ready(stack, c, sale);
 
     /* The same users again (same request_ids): the buyers get their own
      * orders back, everyone else SOLD_OUT, and Redis sees no call at all. */
-    long long fcalls = s_fcalls();
+    long long fcalls = s_fcalls(stack);
     th_rush_t again;
-    assert_true(th_rush(s_stack.frontend, sale, users, 2000, &again, NULL, NULL));
-    assert_int_equal(s_fcalls(), fcalls);
+    assert_true(th_rush(stack->frontend, sale, users, 2000, &again, NULL, NULL));
+    assert_int_equal(s_fcalls(stack), fcalls);
     assert_int_equal(again.purchased, tickets);
     assert_int_equal(again.sold_out, users - tickets);
     assert_int_equal(again.other, 0);
@@ -145,7 +129,7 @@ s_check_edge(const char *sale, int tickets, int users)
     assert_int_equal(s_buy(c, sale, user, "another-request", order, sizeof order),
                      TIX__V1__PURCHASE_REPLY__OUTCOME__ALREADY_PURCHASED);
     assert_string_equal(order, first.order_of[buyer]);
-    assert_int_equal(s_fcalls(), fcalls);
+    assert_int_equal(s_fcalls(stack), fcalls);
 
     /* What Redis holds is what the edge said. */
     assert_int_equal(tix_get_order(c, sale, user, 5000, &r), TIX_OK);
@@ -159,9 +143,9 @@ s_check_edge(const char *sale, int tickets, int users)
 static void
 test_sold_out_sale_is_answered_at_the_edge_exactly_without_redis(void **state)
 {
-    (void) state;
-    s_check_edge("edge", 200, 20000);
-    assert_int_equal(th_redis_int(&s_stack.redis, "XLEN tix:{edge}:log"), 200);
+    th_stack_t *stack = *state;
+    s_check_edge(stack, "edge", 200, 20000);
+    assert_int_equal(th_redis_int(&stack->redis, "XLEN tix:{edge}:log"), 200);
 }
 
 /* 1,500 buyers: Redis keeps them in a real hash table, so HSCAN answers
@@ -169,23 +153,23 @@ test_sold_out_sale_is_answered_at_the_edge_exactly_without_redis(void **state)
 static void
 test_edge_loads_a_large_sale_page_by_page(void **state)
 {
-    (void) state;
-    s_check_edge("edge-big", 1500, 3000);
+    th_stack_t *stack = *state;
+    s_check_edge(stack, "edge-big", 1500, 3000);
 }
 
 static void
 test_open_sale_still_goes_to_redis(void **state)
 {
-    (void) state;
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    th_stack_t *stack = *state;
+    tix_client_t *c = tix_client_new(stack->frontend);
     tix_result_t r;
     assert_int_equal(tix_create_sale(c, "open", 1000, 0, 0, 5000, &r), TIX_OK);
     tix_result_clear(&r);
-    long long before = s_command_calls("fcall");
+    long long before = s_command_calls(stack, "fcall");
     assert_int_equal(tix_purchase(c, "open", "zed", "", 5000, &r), TIX_OK);
     assert_int_equal(((Tix__V1__PurchaseReply *) r.reply)->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
     tix_result_clear(&r);
-    assert_int_equal(s_command_calls("fcall"), before + 1);
+    assert_int_equal(s_command_calls(stack, "fcall"), before + 1);
     tix_client_destroy(&c);
 }
 
@@ -196,8 +180,8 @@ test_open_sale_still_goes_to_redis(void **state)
 static void
 test_edge_forgets_a_sale_created_again_after_redis_lost_its_data(void **state)
 {
-    (void) state;
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    th_stack_t *stack = *state;
+    tix_client_t *c = tix_client_new(stack->frontend);
     tix_result_t r;
     assert_int_equal(tix_create_sale(c, "reborn", 2, 0, 0, 5000, &r), TIX_OK);
     tix_result_clear(&r);
@@ -205,24 +189,24 @@ test_edge_forgets_a_sale_created_again_after_redis_lost_its_data(void **state)
     assert_int_equal(s_buy_any(c, "reborn", "first", "r-1", old_order, sizeof old_order, NULL),
                      TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
     assert_int_equal(s_buy_any(c, "reborn", "second", "", NULL, 0, NULL), TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
-    s_wait_edge_ready(c, "reborn");
+    s_wait_edge_ready(stack, c, "reborn");
 
     int64_t flushed_at = tix_wall_ms();
-    assert_int_equal(th_redis_int(&s_stack.redis, "FLUSHALL"), -1); /* a status reply, not an integer */
-    assert_int_equal(th_redis_int(&s_stack.redis, "EXISTS tix:{reborn}:sale"), 0);
+    assert_int_equal(th_redis_int(&stack->redis, "FLUSHALL"), -1); /* a status reply, not an integer */
+    assert_int_equal(th_redis_int(&stack->redis, "EXISTS tix:{reborn}:sale"), 0);
     assert_int_equal(tix_create_sale(c, "reborn", 5, 0, 0, 5000, &r), TIX_OK);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     assert_int_equal(((Tix__V1__Sale *) r.reply)->remaining, 5);
     tix_result_clear(&r);
 
     /* The old buyer, same request: Redis sells them a ticket of the new sale. */
-    long long fcalls = s_fcalls();
+    long long fcalls = s_fcalls(stack);
     uint32_t remaining;
     char order[128];
     assert_int_equal(s_buy_any(c, "reborn", "first", "r-1", order, sizeof order, &remaining),
                      TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
     assert_int_equal(remaining, 4);
-    assert_true(s_fcalls() > fcalls);
+    assert_true(s_fcalls(stack) > fcalls);
     /* The first ticket of the new incarnation: an id no order ever had. */
     assert_int_equal(th_order_seq(order, "reborn"), 1);
     assert_int_equal(th_order_seq(old_order, "reborn"), 1);
@@ -251,5 +235,5 @@ main(void)
         cmocka_unit_test(test_open_sale_still_goes_to_redis),
         cmocka_unit_test(test_edge_forgets_a_sale_created_again_after_redis_lost_its_data),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, stack_fixture_setup, stack_fixture_teardown);
 }

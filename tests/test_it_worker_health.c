@@ -66,9 +66,13 @@ test_health_file_is_fresh_while_healthy_and_ages_without_redis(void **state)
 
     /* Redis gone: the worker is not healthy, the file ages. */
     th_redis_stop(&s.redis);
-    usleep(300000); /* let the worker notice the dead connection */
-    long long frozen = s_read_stamp(path);
-    assert_int_equal(s_wait_stamp_after(path, frozen, 2500), frozen);
+    /* Waits for the worker to notice: the stamp then stays still 2.5 s. */
+    int64_t deadline = tix_now_ms() + 10000;
+    long long frozen = s_read_stamp(path), next;
+    while ((next = s_wait_stamp_after(path, frozen, 2500)) != frozen) {
+        assert_true(tix_now_ms() < deadline);
+        frozen = next;
+    }
 
     assert_int_equal(th_proc_stop(&w, SIGTERM, 3000), 0);
     th_stack_stop(&s);

@@ -17,17 +17,9 @@
 
 #include "rush_flight.h"
 #include "tix_util.h"
+#include "xorshift.h"
 
-static uint64_t s_seed = 0x2545F4914F6CDD1DULL;
-
-static uint64_t
-s_rand(void)
-{
-    s_seed ^= s_seed >> 12;
-    s_seed ^= s_seed << 25;
-    s_seed ^= s_seed >> 27;
-    return s_seed * 0x2545F4914F6CDD1DULL;
-}
+static uint64_t s_seed = 0x2545F4914F6CDD1DULL; /* xorshift_next\'s state */
 
 static void
 test_flight_capacity_bounds_users_in_progress(void **state)
@@ -89,18 +81,18 @@ test_flight_every_user_answered_once_under_churn(void **state)
             next++;
         rush_flight_promote(f, now);
         while (rush_flight_ready_peek(f) >= 0) {
-            conns[nout] = (uint8_t) (s_rand() % 4);
+            conns[nout] = (uint8_t) (xorshift_next(&s_seed) % 4);
             out[nout] = call_id++;
             rush_flight_sent(f, conns[nout], out[nout]);
             nout++;
         }
-        size_t k = (size_t) (s_rand() % nout); /* an answer, in any order */
+        size_t k = (size_t) (xorshift_next(&s_seed) % nout); /* an answer, in any order */
         int64_t i = rush_flight_take(f, conns[k], out[k]);
         assert_true(i >= 0);
         out[k] = out[nout - 1], conns[k] = conns[nout - 1], nout--;
         rush_slot_t *s = rush_flight_slot(f, (uint32_t) i);
-        if (s_rand() % 8 == 0) {
-            rush_flight_defer(f, (uint32_t) i, now + (int64_t) (s_rand() % 50));
+        if (xorshift_next(&s_seed) % 8 == 0) {
+            rush_flight_defer(f, (uint32_t) i, now + (int64_t) (xorshift_next(&s_seed) % 50));
         } else {
             assert_int_equal(done[s->user], 0);
             done[s->user] = 1;

@@ -18,23 +18,15 @@
 
 #include "rush_hist.h"
 #include "tix_util.h"
+#include "xorshift.h"
 
-static uint64_t s_seed = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t
-s_rand(void)
-{
-    s_seed ^= s_seed >> 12;
-    s_seed ^= s_seed << 25;
-    s_seed ^= s_seed >> 27;
-    return s_seed * 0x2545F4914F6CDD1DULL;
-}
+static uint64_t s_seed = 0x9E3779B97F4A7C15ULL; /* xorshift_next\'s state */
 
 /* Uniform in (0, 1]. */
 static double
 s_unit(void)
 {
-    return ((double) (s_rand() >> 11) + 1.0) / 9007199254740992.0;
+    return ((double) (xorshift_next(&s_seed) >> 11) + 1.0) / 9007199254740992.0;
 }
 
 static int
@@ -85,7 +77,7 @@ typedef uint64_t s_gen_fn(void);
 static uint64_t
 s_uniform(void)
 {
-    return 1 + s_rand() % 1000000; /* 1 us .. 1 s */
+    return 1 + xorshift_next(&s_seed) % 1000000; /* 1 us .. 1 s */
 }
 
 static uint64_t
@@ -99,8 +91,8 @@ s_log_uniform(void)
 {
     /* Spread evenly over six orders of magnitude: every octave of the
      * histogram's log range gets samples. */
-    unsigned k = (unsigned) (s_rand() % 24);
-    return ((uint64_t) 1 << k) + s_rand() % ((uint64_t) 1 << k);
+    unsigned k = (unsigned) (xorshift_next(&s_seed) % 24);
+    return ((uint64_t) 1 << k) + xorshift_next(&s_seed) % ((uint64_t) 1 << k);
 }
 
 static uint64_t
@@ -123,7 +115,7 @@ static uint64_t
 s_bimodal(void)
 {
     /* A fast path and a slow path (queued behind admission control). */
-    return s_rand() % 10 ? 200 + s_rand() % 300 : 150000 + s_rand() % 50000;
+    return xorshift_next(&s_seed) % 10 ? 200 + xorshift_next(&s_seed) % 300 : 150000 + xorshift_next(&s_seed) % 50000;
 }
 
 /* Records n samples of gen and checks p50..p99.99 and max against the exact

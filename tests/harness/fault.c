@@ -302,6 +302,28 @@ tf_teardown(th_proc_t *persister, th_stack_t *s)
     th_stack_stop(s);
 }
 
+int
+tf_world_setup(void **state)
+{
+    tf_world_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    *state = w;
+    if (!th_stack_start(&w->stack, 2, NULL))
+        return -1;
+    return tf_persister_start_jsonl(&w->persister, &w->stack, w->jsonl, sizeof w->jsonl) ? 0 : -1;
+}
+
+int
+tf_world_teardown(void **state)
+{
+    tf_world_t *w = *state;
+    if (w)
+        tf_teardown(&w->persister, &w->stack);
+    free(w);
+    return 0;
+}
+
 bool
 tf_create_sale(const char *frontend, const char *sale, uint32_t total)
 {

@@ -139,6 +139,17 @@ bool tf_persister_start_jsonl(th_proc_t *p, const th_stack_t *s, char *path, siz
 /* The fault tests' common teardown: says where the logs are, stops the
  * persister (SIGTERM, it flushes) and the stack. */
 void tf_teardown(th_proc_t *persister, th_stack_t *s);
+/* The fault tests' world: a stack of two workers and a persister writing
+ * jsonl to jsonl. */
+typedef struct {
+    th_stack_t stack;
+    th_proc_t persister;
+    char jsonl[300];
+} tf_world_t;
+/* cmocka group fixtures: *state becomes a tf_world_t started as above
+ * (tf_persister_start_jsonl); the teardown is tf_teardown's, then frees. */
+int tf_world_setup(void **state);
+int tf_world_teardown(void **state);
 /* CreateSale of total tickets through tix; false (after saying why) when
  * it was not created. */
 bool tf_create_sale(const char *frontend, const char *sale, uint32_t total);

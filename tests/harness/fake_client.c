@@ -1,70 +1,16 @@
 /*
- * test_client_fake.h - a scripted fake broker for the libtix and CLI tests.
- *
- * A ROUTER bound on tcp://127.0.0.1:* that records every call it receives
- * (frames as seen on the wire, decoded with the codec) and answers it as a
- * per-test script says: at once, never, after N retryable answers, with junk
- * first, and so on. Either run it in a zactor (fb_new: for blocking calls,
- * which need someone else to answer) or drive a bare ROUTER from the test
- * thread (fb_router_new / fb_router_recv: for the async interface, which
- * interleaves deterministically).
- *
- * Header-only (static inline) because each tests/test_*.c is its own
- * executable. Threading: the script runs in the actor; the call record is
- * shared under a mutex.
+ * fake_client.c - the scripted fake broker of the libtix and CLI tests (see
+ * fake_client.h).
  */
-#ifndef TEST_CLIENT_FAKE_H
-#define TEST_CLIENT_FAKE_H
+#include "fake_client.h"
 
-#include <pthread.h>
-#include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
-#include <czmq.h>
+#include "tix_codec.h"
+#include "tix_log.h"
 
-#include "tix_priv.h"
-#include "tix_util.h"
-
-#define FB_MAX_CALLS 512
-#define FB_BODY_MAX 1024
-#define FB_ANSWER_AT_MS 1795946400123LL /* 2026-11-29T10:00:00.123Z */
-
-/* One call as the broker saw it. */
-typedef struct {
-    size_t nframes;       /* frames after the routing id */
-    bool delimiter_empty; /* the first of them is the empty delimiter */
-    char signature[8];    /* the next one, as text */
-    tix_code code;        /* tix_call_decode's verdict */
-    char method[64];      /* full method name, when known */
-    uint64_t call_id;
-    uint32_t timeout_ms;
-    uint8_t body[FB_BODY_MAX];
-    size_t body_size;
-    int64_t at_ms; /* tix_now_ms() when it arrived */
-} fb_call_t;
-
-typedef struct fb fb_t;
-/* Answers (or not) the index-th call received; runs in the actor thread. */
-typedef void(fb_script_fn)(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, size_t index);
-
-struct fb {
-    zactor_t *actor;
-    char endpoint[128]; /* where the ROUTER is bound */
-    fb_script_fn *script;
-    tix_code retry_code;     /* fb_script_retry: answer this code ... */
-    uint32_t retry_after_ms; /* ... with this retry_after_ms ... */
-    size_t retries;          /* ... to the first `retries` calls (SIZE_MAX: all) */
-    bool answer_second;      /* fb_script_hold_first: also answer the second call */
-    fb_call_t held;          /* a call kept unanswered (actor thread only) */
-    zframe_t *held_rid;
-    pthread_mutex_t lock; /* guards calls and ncalls */
-    fb_call_t calls[FB_MAX_CALLS];
-    size_t ncalls;
-};
-
-/* Records the frames after the routing id. */
-static inline void
-fb_record(zmsg_t *msg, fb_call_t *call)
+void
+fake_client_record(zmsg_t *msg, fake_client_call_t *call)
 {
     memset(call, 0, sizeof *call);
     call->at_ms = tix_now_ms();
@@ -83,17 +29,16 @@ fb_record(zmsg_t *msg, fb_call_t *call)
     call->timeout_ms = c.timeout_ms;
     if (c.method)
         snprintf(call->method, sizeof call->method, "%s", c.method->name);
-    if (c.body.size <= FB_BODY_MAX && c.body.data) {
+    if (c.body.size <= FAKE_CLIENT_BODY_MAX && c.body.data) {
         memcpy(call->body, c.body.data, c.body.size);
         call->body_size = c.body.size;
     }
     tix_call_clear(&c);
 }
 
-/* Sends [rid][empty][TIX1][ReplyHeader][body] to rid. */
-static inline void
-fb_reply(zsock_t *router, zframe_t *rid, uint64_t call_id, tix_code code, uint32_t retry_after_ms,
-         const ProtobufCMessage *body)
+void
+fake_client_reply(zsock_t *router, zframe_t *rid, uint64_t call_id, tix_code code, uint32_t retry_after_ms,
+                  const ProtobufCMessage *body)
 {
     zmsg_t *m = zmsg_new();
     zframe_t *r = zframe_dup(rid);
@@ -104,11 +49,8 @@ fb_reply(zsock_t *router, zframe_t *rid, uint64_t call_id, tix_code code, uint32
     zmsg_send(&m, router);
 }
 
-/* Answers call OK with a reply that echoes its request: Purchase gets
- * PURCHASED with order_id "SALE:USER", GetSale/CreateSale a Sale of that
- * id, GetOrder that order, Health SERVING. */
-static inline void
-fb_answer(zsock_t *router, zframe_t *rid, const fb_call_t *call)
+void
+fake_client_answer(zsock_t *router, zframe_t *rid, const fake_client_call_t *call)
 {
     const tix_method_t *m = tix_method_find(call->method, strlen(call->method));
     assert(m);
@@ -127,7 +69,7 @@ fb_answer(zsock_t *router, zframe_t *rid, const fb_call_t *call)
         snprintf(order_id, sizeof order_id, "%s:%s", r->sale_id, r->user_id);
         p.outcome = TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED;
         p.order_id = o.order_id = order_id;
-        p.purchased_at_ms = o.purchased_at_ms = FB_ANSWER_AT_MS;
+        p.purchased_at_ms = o.purchased_at_ms = FAKE_CLIENT_ANSWER_AT_MS;
         p.remaining = 7;
         o.sale_id = r->sale_id;
         o.user_id = r->user_id;
@@ -138,15 +80,12 @@ fb_answer(zsock_t *router, zframe_t *rid, const fb_call_t *call)
         s.state = TIX__V1__SALE__STATE__OPEN;
         out = &s.base;
     }
-    fb_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, out);
+    fake_client_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, out);
     protobuf_c_message_free_unpacked(req, NULL);
 }
 
-/* Sends one of the malformed replies below (0 <= which < FB_NJUNK), built
- * around call_id: none of them may reach the caller. */
-#define FB_NJUNK 5
-static inline void
-fb_send_junk(zsock_t *router, zframe_t *rid, uint64_t call_id, int which)
+void
+fake_client_send_junk(zsock_t *router, zframe_t *rid, uint64_t call_id, int which)
 {
     static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff};
     Tix__V1__ReplyHeader h = TIX__V1__REPLY_HEADER__INIT;
@@ -171,62 +110,61 @@ fb_send_junk(zsock_t *router, zframe_t *rid, uint64_t call_id, int which)
     zmsg_send(&m, router);
 }
 
-/* ---- Scripts ---------------------------------------------------------------- */
-
-static inline void
-fb_script_answer(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, size_t index)
+void
+fake_client_script_answer(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                          size_t index)
 {
     (void) fb, (void) index;
-    fb_answer(router, rid, call);
+    fake_client_answer(router, rid, call);
 }
 
-static inline void
-fb_script_silent(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, size_t index)
+void
+fake_client_script_silent(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                          size_t index)
 {
     (void) fb, (void) router, (void) rid, (void) call, (void) index;
 }
 
-/* fb->retry_code with fb->retry_after_ms to the first fb->retries calls. */
-static inline void
-fb_script_retry(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, size_t index)
+void
+fake_client_script_retry(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                         size_t index)
 {
     if (index < fb->retries)
-        fb_reply(router, rid, call->call_id, fb->retry_code, fb->retry_after_ms, NULL);
+        fake_client_reply(router, rid, call->call_id, fb->retry_code, fb->retry_after_ms, NULL);
     else
-        fb_answer(router, rid, call);
+        fake_client_answer(router, rid, call);
 }
 
-static inline void
-fb_script_ignore_first(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, size_t index)
+void
+fake_client_script_ignore_first(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                                size_t index)
 {
     (void) fb;
     if (index > 0)
-        fb_answer(router, rid, call);
+        fake_client_answer(router, rid, call);
 }
 
-/* Keeps the first call; when the second comes, answers the first and, with
- * fb->answer_second, then the second. */
-static inline void
-fb_script_hold_first(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, size_t index)
+void
+fake_client_script_hold_first(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                              size_t index)
 {
     if (index == 0) {
         fb->held = *call;
         fb->held_rid = zframe_dup(rid);
     } else if (index == 1) {
-        fb_answer(router, fb->held_rid, &fb->held);
+        fake_client_answer(router, fb->held_rid, &fb->held);
         if (fb->answer_second)
-            fb_answer(router, rid, call);
+            fake_client_answer(router, rid, call);
     }
 }
 
-/* Before the answer: every malformed reply, an OK reply whose body does not
- * decode, and well-formed OK replies to call ids before and after this one. */
-static inline void
-fb_script_junk_first(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, size_t index)
+void
+fake_client_script_junk_first(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                              size_t index)
 {
     (void) fb, (void) index;
-    for (int i = 0; i < FB_NJUNK; i++)
-        fb_send_junk(router, rid, call->call_id, i);
+    for (int i = 0; i < FAKE_CLIENT_NJUNK; i++)
+        fake_client_send_junk(router, rid, call->call_id, i);
     static const uint8_t garbage[] = {0xff, 0xff, 0xff};
     tix_status_t st = {call->call_id, TIX__V1__CODE__OK, NULL, 0};
     zmsg_t *m = zmsg_new();
@@ -235,21 +173,17 @@ fb_script_junk_first(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *
     zmsg_addmem(m, NULL, 0);
     tix_reply_append(m, &st, garbage, sizeof garbage);
     zmsg_send(&m, router);
-    fb_call_t other = *call;
+    fake_client_call_t other = *call;
     other.call_id = call->call_id - 1;
-    fb_answer(router, rid, &other);
+    fake_client_answer(router, rid, &other);
     other.call_id = call->call_id + 1000;
-    fb_answer(router, rid, &other);
-    fb_answer(router, rid, call);
+    fake_client_answer(router, rid, &other);
+    fake_client_answer(router, rid, call);
 }
 
-/* ---- The CLI tests' script: answers chosen by the request's ids -------------- */
-
-/* Answers a Purchase by its ids: sale "nope" is unknown, "busy" overloaded,
- * "silent" never answered; users "sold", "again", "early", "late" get those
- * outcomes; anyone else buys ticket 17. */
-static inline void
-fb_cli_purchase(zsock_t *router, zframe_t *rid, const fb_call_t *call, const Tix__V1__PurchaseRequest *req)
+void
+fake_client_cli_purchase(zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                         const Tix__V1__PurchaseRequest *req)
 {
     Tix__V1__PurchaseReply p = TIX__V1__PURCHASE_REPLY__INIT;
     char order_id[128];
@@ -274,16 +208,14 @@ fb_cli_purchase(zsock_t *router, zframe_t *rid, const fb_call_t *call, const Tix
         p.outcome = strcmp(req->user_id, "again") == 0 ? TIX__V1__PURCHASE_REPLY__OUTCOME__ALREADY_PURCHASED
                                                        : TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED;
         p.order_id = order_id;
-        p.purchased_at_ms = FB_ANSWER_AT_MS;
+        p.purchased_at_ms = FAKE_CLIENT_ANSWER_AT_MS;
         p.remaining = 183;
     }
-    fb_reply(router, rid, call->call_id, code, retry_after, code == TIX__V1__CODE__OK ? &p.base : NULL);
+    fake_client_reply(router, rid, call->call_id, code, retry_after, code == TIX__V1__CODE__OK ? &p.base : NULL);
 }
 
-/* CreateSale echoes its request (sale "dup" exists); GetSale knows every
- * sale but "nope". */
-static inline void
-fb_cli_sale(zsock_t *router, zframe_t *rid, const fb_call_t *call, const ProtobufCMessage *req)
+void
+fake_client_cli_sale(zsock_t *router, zframe_t *rid, const fake_client_call_t *call, const ProtobufCMessage *req)
 {
     Tix__V1__Sale s = TIX__V1__SALE__INIT;
     tix_code code = TIX__V1__CODE__OK;
@@ -300,24 +232,25 @@ fb_cli_sale(zsock_t *router, zframe_t *rid, const fb_call_t *call, const Protobu
         code = strcmp(s.sale_id, "nope") == 0 ? TIX__V1__CODE__NOT_FOUND : TIX__V1__CODE__OK;
         s.total = 200;
         s.remaining = 183;
-        s.opens_at_ms = FB_ANSWER_AT_MS - 123;
+        s.opens_at_ms = FAKE_CLIENT_ANSWER_AT_MS - 123;
         s.state = TIX__V1__SALE__STATE__OPEN;
     }
-    fb_reply(router, rid, call->call_id, code, 0, code == TIX__V1__CODE__OK ? &s.base : NULL);
+    fake_client_reply(router, rid, call->call_id, code, 0, code == TIX__V1__CODE__OK ? &s.base : NULL);
 }
 
-static inline void
-fb_cli_health(zsock_t *router, zframe_t *rid, const fb_call_t *call, const Tix__V1__HealthCheckRequest *req)
+void
+fake_client_cli_health(zsock_t *router, zframe_t *rid, const fake_client_call_t *call,
+                       const Tix__V1__HealthCheckRequest *req)
 {
     Tix__V1__HealthCheckResponse h = TIX__V1__HEALTH_CHECK_RESPONSE__INIT;
     h.status = strcmp(req->service, "down") == 0   ? TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
                : strcmp(req->service, "what") == 0 ? TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN
                                                    : TIX__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-    fb_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, &h.base);
+    fake_client_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, &h.base);
 }
 
-static inline void
-fb_script_cli(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, size_t index)
+void
+fake_client_script_cli(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_call_t *call, size_t index)
 {
     (void) fb, (void) index;
     const tix_method_t *m = tix_method_find(call->method, strlen(call->method));
@@ -325,29 +258,31 @@ fb_script_cli(fb_t *fb, zsock_t *router, zframe_t *rid, const fb_call_t *call, s
     ProtobufCMessage *req = protobuf_c_message_unpack(m->input, NULL, call->body_size, call->body);
     assert(req);
     switch (m->id) {
-    case TIX_METHOD_PURCHASE: fb_cli_purchase(router, rid, call, (const Tix__V1__PurchaseRequest *) req); break;
+    case TIX_METHOD_PURCHASE:
+        fake_client_cli_purchase(router, rid, call, (const Tix__V1__PurchaseRequest *) req);
+        break;
     case TIX_METHOD_GET_SALE:
-    case TIX_METHOD_CREATE_SALE: fb_cli_sale(router, rid, call, req); break;
-    case TIX_METHOD_HEALTH_CHECK: fb_cli_health(router, rid, call, (const Tix__V1__HealthCheckRequest *) req); break;
-    default: fb_answer(router, rid, call); break;
+    case TIX_METHOD_CREATE_SALE: fake_client_cli_sale(router, rid, call, req); break;
+    case TIX_METHOD_HEALTH_CHECK:
+        fake_client_cli_health(router, rid, call, (const Tix__V1__HealthCheckRequest *) req);
+        break;
+    default: fake_client_answer(router, rid, call); break;
     }
     protobuf_c_message_free_unpacked(req, NULL);
 }
 
-/* ---- The actor ---------------------------------------------------------------- */
-
-static inline void
-fb_serve_one(fb_t *fb, zsock_t *router)
+void
+fake_client_serve_one(fake_client_t *fb, zsock_t *router)
 {
     zmsg_t *msg = zmsg_recv(router);
     if (!msg)
         return;
     zframe_t *rid = zmsg_pop(msg);
-    fb_call_t call;
-    fb_record(msg, &call);
+    fake_client_call_t call;
+    fake_client_record(msg, &call);
     pthread_mutex_lock(&fb->lock);
     size_t index = fb->ncalls;
-    if (fb->ncalls < FB_MAX_CALLS)
+    if (fb->ncalls < FAKE_CLIENT_MAX_CALLS)
         fb->calls[fb->ncalls++] = call;
     pthread_mutex_unlock(&fb->lock);
     fb->script(fb, router, rid, &call, index);
@@ -355,10 +290,8 @@ fb_serve_one(fb_t *fb, zsock_t *router)
     zmsg_destroy(&msg);
 }
 
-/* A ROUTER on tcp://127.0.0.1:* that queues without limit, so that tests
- * with thousands of calls in flight lose none (a ROUTER drops at its HWM). */
-static inline zsock_t *
-fb_router_new(char *endpoint, size_t size)
+zsock_t *
+fake_client_router_new(char *endpoint, size_t size)
 {
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     assert(router);
@@ -371,18 +304,18 @@ fb_router_new(char *endpoint, size_t size)
     return router;
 }
 
-static inline void
-fb_actor(zsock_t *pipe, void *arg)
+void
+fake_client_actor(zsock_t *pipe, void *arg)
 {
-    fb_t *fb = (fb_t *) arg;
-    zsock_t *router = fb_router_new(fb->endpoint, sizeof fb->endpoint);
+    fake_client_t *fb = (fake_client_t *) arg;
+    zsock_t *router = fake_client_router_new(fb->endpoint, sizeof fb->endpoint);
     zsock_signal(pipe, 0);
     zpoller_t *poller = zpoller_new(pipe, router, NULL);
     for (;;) {
         void *which = zpoller_wait(poller, -1);
         if (which != router)
             break;
-        fb_serve_one(fb, router);
+        fake_client_serve_one(fb, router);
     }
     if (zpoller_expired(poller) == false && zpoller_terminated(poller) == false) {
         zmsg_t *term = zmsg_recv(pipe); /* $TERM from zactor_destroy */
@@ -393,24 +326,21 @@ fb_actor(zsock_t *pipe, void *arg)
     zsock_destroy(&router);
 }
 
-/* Starts a fake broker running script; its endpoint is fb->endpoint. Set
- * the script's parameters (retry_code, ...) through configure before the
- * actor starts: pass a function, or NULL. */
-static inline fb_t *
-fb_new(fb_script_fn *script, void (*configure)(fb_t *fb))
+fake_client_t *
+fake_client_new(fake_client_script_fn *script, void (*configure)(fake_client_t *fb))
 {
-    fb_t *fb = xcalloc(1, sizeof *fb);
+    fake_client_t *fb = xcalloc(1, sizeof *fb);
     fb->script = script;
     pthread_mutex_init(&fb->lock, NULL);
     if (configure)
         configure(fb);
-    fb->actor = zactor_new(fb_actor, fb);
+    fb->actor = zactor_new(fake_client_actor, fb);
     assert(fb->actor);
     return fb;
 }
 
-static inline void
-fb_destroy(fb_t **fb)
+void
+fake_client_destroy(fake_client_t **fb)
 {
     if (!*fb)
         return;
@@ -420,8 +350,8 @@ fb_destroy(fb_t **fb)
     *fb = NULL;
 }
 
-static inline size_t
-fb_ncalls(fb_t *fb)
+size_t
+fake_client_ncalls(fake_client_t *fb)
 {
     pthread_mutex_lock(&fb->lock);
     size_t n = fb->ncalls;
@@ -429,30 +359,32 @@ fb_ncalls(fb_t *fb)
     return n;
 }
 
-/* A copy of the index-th call received. */
-static inline fb_call_t
-fb_call(fb_t *fb, size_t index)
+fake_client_call_t
+fake_client_call(fake_client_t *fb, size_t index)
 {
     pthread_mutex_lock(&fb->lock);
     assert(index < fb->ncalls);
-    fb_call_t c = fb->calls[index];
+    fake_client_call_t c = fb->calls[index];
     pthread_mutex_unlock(&fb->lock);
     return c;
 }
 
-/* Test-thread ROUTER: receives one call within timeout_ms into *call and
- * its routing id into *rid (caller destroys). False on timeout. */
-static inline bool
-fb_router_recv(zsock_t *router, int timeout_ms, zframe_t **rid, fb_call_t *call)
+bool
+fake_client_router_recv(zsock_t *router, int timeout_ms, zframe_t **rid, fake_client_call_t *call)
 {
     zsock_set_rcvtimeo(router, timeout_ms);
     zmsg_t *msg = zmsg_recv(router);
     if (!msg)
         return false;
     *rid = zmsg_pop(msg);
-    fb_record(msg, call);
+    fake_client_record(msg, call);
     zmsg_destroy(&msg);
     return true;
 }
 
-#endif
+void
+fake_client_quiet(void)
+{
+    setenv("ZSYS_SIGHANDLER", "false", 1); /* the tests own their signals */
+    tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
+}

@@ -1,19 +1,12 @@
 /*
- * mockupdb.h - drives tests/mockupdb/mock_mongo.py (a scriptable MongoDB
- * on python3-mockupdb) from cmocka tests, and reads what it recorded.
- *
- * Header-only (static inline), shared by tests/test_it_persist_wire*.c and
- * tests/test_it_persist_mongo.c. The mock runs under /usr/bin/python3 (where
- * Debian installs python3-mockupdb), on a free port, recording every
- * command to a JSON-lines file in the test's temp directory; it is killed
- * at exit if a test fails first. Single-threaded.
+ * mockupdb.c - a scriptable MongoDB for the persister's tests (see
+ * mockupdb.h).
  */
-#ifndef TIX_TEST_MOCKUPDB_H
-#define TIX_TEST_MOCKUPDB_H
+#include "mockupdb.h"
 
 #include <errno.h>
 #include <signal.h>
-#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,55 +14,41 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <bson/bson.h>
-#include <czmq.h>
-
-#include "harness.h"
 #include "tix_util.h"
 
-#define MU_PYTHON "/usr/bin/python3"
-#define MU_SCRIPT TIX_SOURCE_DIR "/tests/mockupdb/mock_mongo.py"
+static pid_t s_pids[16]; /* for the exit handler */
 
-typedef struct {
-    pid_t pid;        /* 0 when stopped */
-    int port;         /* kept across mu_stop/mu_start_on */
-    char record[300]; /* the JSON-lines record */
-    char log[300];    /* the mock's stdout/stderr */
-} mu_t;
-
-static pid_t mu_s_pids[16]; /* for the exit handler */
-
-static inline void
-mu_s_kill_all(void)
+static void
+s_kill_all(void)
 {
-    for (size_t i = 0; i < TIX_ARRAY_LEN(mu_s_pids); i++) {
-        if (mu_s_pids[i] > 0) {
-            kill(mu_s_pids[i], SIGKILL);
-            waitpid(mu_s_pids[i], NULL, 0);
-            mu_s_pids[i] = 0;
+    for (size_t i = 0; i < TIX_ARRAY_LEN(s_pids); i++) {
+        if (s_pids[i] > 0) {
+            kill(s_pids[i], SIGKILL);
+            waitpid(s_pids[i], NULL, 0);
+            s_pids[i] = 0;
         }
     }
 }
 
-static inline void
-mu_s_track(pid_t pid, pid_t old)
+static void
+s_track(pid_t pid, pid_t old)
 {
     static bool registered;
     if (!registered) {
-        atexit(mu_s_kill_all);
+        atexit(s_kill_all);
         registered = true;
     }
-    for (size_t i = 0; i < TIX_ARRAY_LEN(mu_s_pids); i++) {
-        if (mu_s_pids[i] == old) {
-            mu_s_pids[i] = pid;
+    for (size_t i = 0; i < TIX_ARRAY_LEN(s_pids); i++) {
+        if (s_pids[i] == old) {
+            s_pids[i] = pid;
             return;
         }
     }
 }
 
 /* True once the record file holds the "ready" line. */
-static inline bool
-mu_s_ready(const mu_t *m)
+static bool
+s_ready(const mu_t *m)
 {
     FILE *f = fopen(m->record, "r");
     char line[256];
@@ -81,9 +60,7 @@ mu_s_ready(const mu_t *m)
     return ready;
 }
 
-/* Starts the mock on m->port (set it first) with script (JSON, or NULL),
- * recording to a new file; waits until it listens (up to 10 s). */
-static inline bool
+bool
 mu_start_on(mu_t *m, const char *script)
 {
     static int serial;
@@ -103,10 +80,10 @@ mu_start_on(mu_t *m, const char *script)
     }
     if (pid < 0)
         return false;
-    mu_s_track(pid, 0);
+    s_track(pid, 0);
     m->pid = pid;
     for (int i = 0; i < 1000; i++) {
-        if (mu_s_ready(m))
+        if (s_ready(m))
             return true;
         if (waitpid(pid, NULL, WNOHANG) == pid)
             break;
@@ -116,15 +93,14 @@ mu_start_on(mu_t *m, const char *script)
     return false;
 }
 
-/* Starts the mock on a free port. */
-static inline bool
+bool
 mu_start(mu_t *m, const char *script)
 {
     m->port = th_free_port();
     return mu_start_on(m, script);
 }
 
-static inline void
+void
 mu_stop(mu_t *m)
 {
     if (m->pid <= 0)
@@ -134,20 +110,17 @@ mu_stop(mu_t *m)
         usleep(10000);
     kill(m->pid, SIGKILL);
     waitpid(m->pid, NULL, 0);
-    mu_s_track(0, m->pid);
+    s_track(0, m->pid);
     m->pid = 0;
 }
 
-/* "mongodb://127.0.0.1:PORT/" plus options (e.g. "?socketTimeoutMS=300"). */
-static inline void
+void
 mu_uri(const mu_t *m, const char *options, char *buf, size_t size)
 {
     snprintf(buf, size, "mongodb://127.0.0.1:%d/%s", m->port, options ? options : "");
 }
 
-/* Calls each(doc, arg) for every recorded command (a bson_t of the line:
- * name, db, doc, fault, reply, inserted). Returns the number of lines. */
-static inline int
+int
 mu_each(const mu_t *m, void (*each)(const bson_t *line, void *arg), void *arg)
 {
     FILE *f = fopen(m->record, "r");
@@ -173,8 +146,7 @@ mu_each(const mu_t *m, void (*each)(const bson_t *line, void *arg), void *arg)
     return n;
 }
 
-/* A string field at a dotted path of doc, or NULL. */
-static inline const char *
+const char *
 mu_str(const bson_t *doc, const char *path)
 {
     bson_iter_t it, found;
@@ -183,9 +155,7 @@ mu_str(const bson_t *doc, const char *path)
     return NULL;
 }
 
-/* True when line is command name (case-insensitive) on collection coll
- * (NULL: any). */
-static inline bool
+bool
 mu_is(const bson_t *line, const char *name, const char *coll)
 {
     const char *n = mu_str(line, "name");
@@ -204,20 +174,19 @@ typedef struct {
     int count;
 } mu_count_t;
 
-static inline void
-mu_s_count(const bson_t *line, void *arg)
+static void
+s_count(const bson_t *line, void *arg)
 {
     mu_count_t *c = arg;
     if (mu_is(line, c->name, c->coll))
         c->count++;
 }
 
-/* Commands named name on coll (NULL: any collection). */
-static inline int
+int
 mu_count(const mu_t *m, const char *name, const char *coll)
 {
     mu_count_t c = {name, coll, 0};
-    mu_each(m, mu_s_count, &c);
+    mu_each(m, s_count, &c);
     return c.count;
 }
 
@@ -227,8 +196,8 @@ typedef struct {
     int inserts;
 } mu_inserted_t;
 
-static inline void
-mu_s_inserted(const bson_t *line, void *arg)
+static void
+s_inserted(const bson_t *line, void *arg)
 {
     mu_inserted_t *x = arg;
     bson_iter_t it, arr, id;
@@ -250,13 +219,11 @@ mu_s_inserted(const bson_t *line, void *arg)
     }
 }
 
-/* Fills ids (_id -> times inserted, caller's zhashx) with the documents
- * the mock's store took into collection coll; returns the inserts. */
-static inline int
+int
 mu_inserted(const mu_t *m, const char *coll, zhashx_t *ids)
 {
     mu_inserted_t x = {coll, ids, 0};
-    mu_each(m, mu_s_inserted, &x);
+    mu_each(m, s_inserted, &x);
     return x.inserts;
 }
 
@@ -266,8 +233,8 @@ typedef struct {
     size_t size;
 } mu_cursor_t;
 
-static inline void
-mu_s_cursor(const bson_t *line, void *arg)
+static void
+s_cursor(const bson_t *line, void *arg)
 {
     mu_cursor_t *x = arg;
     bson_iter_t it;
@@ -286,13 +253,10 @@ mu_s_cursor(const bson_t *line, void *arg)
     }
 }
 
-/* The last cursor of sale the mock acknowledged ("" when none). */
-static inline void
+void
 mu_cursor(const mu_t *m, const char *sale, char *buf, size_t size)
 {
     mu_cursor_t x = {sale, buf, size};
     buf[0] = '\0';
-    mu_each(m, mu_s_cursor, &x);
+    mu_each(m, s_cursor, &x);
 }
-
-#endif
