@@ -37,6 +37,7 @@
 #include "fault.h"
 #include "ferretdb.h"
 #include "harness.h"
+#include "persister_proc.h"
 #include "tix.h"
 #include "tix_util.h"
 
@@ -103,8 +104,7 @@ s_skip_without_ferretdb(void)
 static void
 s_persister_start(const char *name)
 {
-    const char *argv[] = {"tix-persister",
-                          "--events-out",
+    const char *args[] = {"--events-out",
                           s_stack.events_out,
                           "--redis-url",
                           s_stack.redis.url,
@@ -117,9 +117,7 @@ s_persister_start(const char *name)
                           "--batch-max",
                           BATCH_MAX,
                           NULL};
-    memset(&s_persister, 0, sizeof s_persister);
-    snprintf(s_persister.name, sizeof s_persister.name, "%s", name);
-    assert_true(th_proc_start(&s_persister, argv, NULL));
+    persister_proc_start(&s_persister, name, args, NULL);
 }
 
 static mongoc_collection_t *
@@ -258,17 +256,6 @@ s_all_stored(void *arg)
     return s_count(d->sale) == d->expected && strcmp(cursor, d->last) == 0;
 }
 
-static void
-s_last_log_id(const char *sale, char *buf, size_t size)
-{
-    redisContext *c = th_redis_connect(&s_stack.redis);
-    redisReply *r = redisCommand(c, "XREVRANGE tix:{%s}:log + - COUNT 1", sale);
-    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
-    snprintf(buf, size, "%s", r->element[0]->element[0]->str);
-    freeReplyObject(r);
-    redisFree(c);
-}
-
 /* After a rush on sale: every order of the log in the server exactly once,
  * none it does not know, the cursor at the end. */
 static void
@@ -278,7 +265,7 @@ s_check_exactly_once(const char *sale, const tf_rush_result_t *r, int timeout_ms
     assert_true(tf_sale_facts(&s_stack.redis, sale, &f));
     assert_int_equal(tf_check_invariants(sale, &f, f.total, r), 0);
     s_done_t d = {sale, f.log_len, ""};
-    s_last_log_id(sale, d.last, sizeof d.last);
+    persister_proc_last_log_id(&s_stack.redis, sale, d.last, sizeof d.last);
     int64_t took = s_wait(s_all_stored, &d, timeout_ms);
     fprintf(stderr, "every order stored %lld ms after the rush; cursor ahead seen %d times\n", (long long) took,
             s_cursor_ahead);
@@ -552,7 +539,7 @@ test_ferretdb_refusing_an_order_for_good_logged_once_counted_and_the_rest_stored
     redisFree(c);
     free(user);
     s_done_t d = {sale, 51, ""};
-    s_last_log_id(sale, d.last, sizeof d.last);
+    persister_proc_last_log_id(&s_stack.redis, sale, d.last, sizeof d.last);
     int64_t took = s_wait(s_all_stored, &d, 20000); /* the cursor passes the refused order */
     fprintf(stderr, "the 50 orders and the one behind the refused one stored, cursor at the end, in %lld ms\n",
             (long long) took);

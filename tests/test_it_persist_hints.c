@@ -29,6 +29,7 @@
 
 #include "fault.h"
 #include "harness.h"
+#include "persister_proc.h"
 #include "tix.h"
 #include "tix.pb-c.h"
 #include "tix_codec.h"
@@ -50,32 +51,13 @@ s_persister_start(th_proc_t *p, const char *events_out, ...)
 {
     char sink[420];
     snprintf(sink, sizeof sink, "jsonl:%s", s_path);
-    const char *argv[24] = {"tix-persister", "--events-out", events_out,      "--redis-url", s_stack.redis.url,
-                            "--sink",        sink,           "--health-file", s_health};
-    int n = 9;
+    const char *args[] = {"--events-out",  events_out, "--redis-url", s_stack.redis.url, "--sink", sink,
+                          "--health-file", s_health,   NULL};
     va_list ap;
     va_start(ap, events_out);
-    for (const char *a; n < 22 && (a = va_arg(ap, const char *));)
-        argv[n++] = a;
+    persister_proc_start(p, "persister", args, &ap);
     va_end(ap);
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "persister");
-    assert_true(th_proc_start(p, argv, NULL));
-    struct stat st;
-    int64_t deadline = tix_now_ms() + WAIT_MS;
-    while (stat(s_health, &st) != 0 && tix_now_ms() < deadline) {
-        assert_true(th_proc_alive(p));
-        usleep(20000);
-    }
-    assert_int_equal(stat(s_health, &st), 0);
-}
-
-static void
-s_persister_stop(th_proc_t *p)
-{
-    int status = th_proc_stop(p, SIGTERM, 10000);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    persister_proc_wait_healthy(p, s_health, WAIT_MS);
 }
 
 /* Lines of the file holding needle. */
@@ -157,17 +139,6 @@ s_forge(zsock_t *pub, const char *sale, const char *order_id, const char *user, 
     assert_int_equal(zmsg_send(&msg, pub), 0);
 }
 
-static void
-s_last_log_id(const char *sale, char *buf, size_t size)
-{
-    redisContext *c = th_redis_connect(&s_stack.redis);
-    redisReply *r = redisCommand(c, "XREVRANGE tix:{%s}:log + - COUNT 1", sale);
-    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
-    snprintf(buf, size, "%s", r->element[0]->element[0]->str);
-    freeReplyObject(r);
-    redisFree(c);
-}
-
 /* ---- Forged events --------------------------------------------------------- */
 
 static void
@@ -193,7 +164,7 @@ test_event_forged_on_the_intake_before_the_purchase_writes_nothing_and_the_log_o
     }
     s_purchase("forge", "alice", s_order_id("forge", 1));
     assert_true(s_wait_lines_with("\"alice\"", 1, WAIT_MS));
-    s_persister_stop(&p);
+    persister_proc_stop(&p);
     zsock_destroy(&pub);
     char line[256];
     snprintf(line, sizeof line, "\"_id\" : \"%s\", \"sale_id\" : \"forge\", \"user_id\" : \"alice\"",
@@ -227,10 +198,10 @@ test_event_naming_a_real_log_entry_with_another_order_is_counted_and_the_log_ord
     zframe_destroy(&subscribe);
     s_purchase("swap", "alice", s_order_id("swap", 1));
     char log_id[48];
-    s_last_log_id("swap", log_id, sizeof log_id);
+    persister_proc_last_log_id(&s_stack.redis, "swap", log_id, sizeof log_id);
     s_forge(xpub, "swap", s_order_id("swap", 1), "mallory", log_id); /* alice's entry, mallory's name */
     assert_true(s_wait_lines_with("\"alice\"", 1, WAIT_MS));
-    s_persister_stop(&p);
+    persister_proc_stop(&p);
     zsock_destroy(&xpub);
     char line[256];
     snprintf(line, sizeof line, "\"_id\" : \"%s\", \"sale_id\" : \"swap\", \"user_id\" : \"alice\"",
@@ -371,7 +342,7 @@ test_sold_out_and_closed_sales_leave_the_catch_up_and_come_back_with_news(void *
     assert_true(s_wait_lines_with(quoted, 1, WAIT_MS));
     snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id("ended-1", 1));
     assert_true(s_wait_lines_with(quoted, 1, WAIT_MS));
-    s_persister_stop(&p);
+    persister_proc_stop(&p);
     assert_int_equal(s_lines_with("\"_id\""), ENDED_SALES / 2 + live + 3);
     assert_true(tf_log_count(p.log, "retired sale named by an event") >= 1);
     assert_true(tf_log_count(p.log, "retired sale has new orders") >= 2);
@@ -383,9 +354,7 @@ static int
 s_setup(void **state)
 {
     (void) state;
-    static int serial;
-    snprintf(s_path, sizeof s_path, "%s/orders-%d.jsonl", th_tmpdir(), ++serial);
-    snprintf(s_health, sizeof s_health, "%s.health", s_path);
+    persister_proc_jsonl_paths(s_path, sizeof s_path, s_health, sizeof s_health);
     return th_stack_start(&s_stack, 1, NULL) ? 0 : -1;
 }
 

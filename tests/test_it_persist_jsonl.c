@@ -20,6 +20,7 @@
 
 #include "harness.h"
 #include "persister_order.h"
+#include "persister_proc.h"
 #include "rush.h"
 #include "tix.h"
 #include "tix_util.h"
@@ -52,65 +53,12 @@ s_persister_start(th_proc_t *p, const char *name, const char *events_out, ...)
 {
     char sink[420];
     snprintf(sink, sizeof sink, "jsonl:%s", s_path);
-    const char *argv[24] = {"tix-persister", "--events-out", events_out,     "--redis-url", s_stack.redis.url,
-                            "--sink",        sink,           "--catchup-ms", "300",         "--health-file",
-                            s_health};
-    int n = 11;
+    const char *args[] = {"--events-out", events_out, "--redis-url",   s_stack.redis.url, "--sink", sink,
+                          "--catchup-ms", "300",      "--health-file", s_health,          NULL};
     va_list ap;
     va_start(ap, events_out);
-    for (const char *a; n < 22 && (a = va_arg(ap, const char *));)
-        argv[n++] = a;
+    persister_proc_start(p, name, args, &ap);
     va_end(ap);
-    argv[n] = NULL;
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    assert_true(th_proc_start(p, argv, NULL));
-}
-
-static int
-s_count_lines(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    int n = 0, c;
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
-    if (f)
-        fclose(f);
-    return n;
-}
-
-/* Polls until path holds at least n lines; returns the count then. */
-static int
-s_wait_lines(const char *path, int n)
-{
-    int64_t deadline = tix_now_ms() + WAIT_MS;
-    int have;
-    while ((have = s_count_lines(path)) < n && tix_now_ms() < deadline)
-        usleep(20000);
-    return have;
-}
-
-/* Polls until the health file exists: the persister is subscribed and its
- * sink answers. */
-static void
-s_wait_healthy(th_proc_t *p)
-{
-    struct stat st;
-    int64_t deadline = tix_now_ms() + WAIT_MS;
-    while (stat(s_health, &st) != 0 && tix_now_ms() < deadline) {
-        assert_true(th_proc_alive(p));
-        usleep(20000);
-    }
-    assert_int_equal(stat(s_health, &st), 0);
-}
-
-/* SIGTERM; the persister must flush and exit 0. */
-static void
-s_persister_stop(th_proc_t *p)
-{
-    int status = th_proc_stop(p, SIGTERM, 10000);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* The value of "key=" on the last log line of p holding marker; -1 if none. */
@@ -133,17 +81,6 @@ s_log_value(const th_proc_t *p, const char *marker, const char *key)
 }
 
 static void
-s_last_log_id(const char *sale, char *buf, size_t size)
-{
-    redisContext *c = th_redis_connect(&s_stack.redis);
-    redisReply *r = redisCommand(c, "XREVRANGE tix:{%s}:log + - COUNT 1", sale);
-    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
-    snprintf(buf, size, "%s", r->element[0]->element[0]->str);
-    freeReplyObject(r);
-    redisFree(c);
-}
-
-static void
 s_free_item(void **item)
 {
     free(*item);
@@ -156,7 +93,7 @@ static void
 s_wait_cursor(const char *sale)
 {
     char last[64], want[128], cursors[420], text[4096];
-    s_last_log_id(sale, last, sizeof last);
+    persister_proc_last_log_id(&s_stack.redis, sale, last, sizeof last);
     snprintf(want, sizeof want, "sale %s %s\n", sale, last);
     snprintf(cursors, sizeof cursors, "%s.cursors", s_path);
     int64_t deadline = tix_now_ms() + WAIT_MS;
@@ -261,10 +198,10 @@ test_a_persister_running_through_the_rush_writes_200_lines_once_each(void **stat
     th_proc_t p;
     th_rush_t r;
     s_persister_start(&p, "persister-a", s_stack.events_out, NULL);
-    s_wait_healthy(&p);
+    persister_proc_wait_healthy(&p, s_health, WAIT_MS);
     s_rush("rush-a", &r, NULL, NULL);
-    assert_int_equal(s_wait_lines(s_path, TICKETS), TICKETS);
-    s_persister_stop(&p);
+    assert_int_equal(persister_proc_wait_lines(s_path, TICKETS, WAIT_MS), TICKETS);
+    persister_proc_stop(&p);
     s_check_file("rush-a", &r);
     long long events = s_log_value(&p, "persister stopped", "events");
     long long from_log = s_log_value(&p, "persister stopped", "from_log");
@@ -282,8 +219,8 @@ test_b_persister_absent_during_the_rush_and_started_after_writes_all_200(void **
     th_rush_t r;
     s_rush("rush-b", &r, NULL, NULL);
     s_persister_start(&p, "persister-b", s_stack.events_out, NULL);
-    assert_int_equal(s_wait_lines(s_path, TICKETS), TICKETS);
-    s_persister_stop(&p);
+    assert_int_equal(persister_proc_wait_lines(s_path, TICKETS, WAIT_MS), TICKETS);
+    persister_proc_stop(&p);
     s_check_file("rush-b", &r);
     assert_int_equal(s_log_value(&p, "persister stopped", "events"), 0);
     assert_int_equal(s_log_value(&p, "persister stopped", "from_log"), TICKETS);
@@ -318,18 +255,18 @@ test_c_persister_killed_mid_rush_and_restarted_writes_all_200_none_twice(void **
      * appends; no catch-up while it runs (only at start), so no cursor is
      * stored and every line appended before the kill is beyond its cursor. */
     s_persister_start(&p, "persister-c1", s_stack.events_out, "--batch-max", "1", "--catchup-ms", "3600000", NULL);
-    s_wait_healthy(&p);
+    persister_proc_wait_healthy(&p, s_health, WAIT_MS);
     s_kill_t k = {&p, false};
     /* A small window: answers (and so our look at the file) start early. */
     s_rush_window("rush-c", 100, &r, s_kill_after_first_append, &k);
     assert_true(k.killed);
-    int at_kill = s_count_lines(s_path);
+    int at_kill = persister_proc_count_lines(s_path);
     fprintf(stderr, "(c) killed with %d of %d lines appended\n", at_kill, TICKETS);
     assert_true(at_kill > 0 && at_kill < TICKETS); /* mid-sale: some appended, not all */
     unlink(s_health);
     s_persister_start(&p2, "persister-c2", s_stack.events_out, NULL);
     s_wait_cursor("rush-c");
-    s_persister_stop(&p2);
+    persister_proc_stop(&p2);
     s_check_file("rush-c", &r);
     /* The restart recognised every line the killed one had appended. */
     assert_int_equal(s_log_value(&p2, "jsonl sink ready", "lines_beyond_cursors"), at_kill);
@@ -409,8 +346,8 @@ test_d_events_dropped_on_purpose_are_caught_up_from_the_log_while_running(void *
     }
     fprintf(stderr, "(d) events seen=%d forwarded=%d dropped=%d\n", f.seen, f.forwarded, TICKETS - f.forwarded);
     assert_true(TICKETS - f.forwarded >= TICKETS / 2);
-    assert_int_equal(s_wait_lines(s_path, TICKETS), TICKETS);
-    s_persister_stop(&p);
+    assert_int_equal(persister_proc_wait_lines(s_path, TICKETS, WAIT_MS), TICKETS);
+    persister_proc_stop(&p);
     s_check_file("rush-d", &r);
     /* Every forwarded event arrived; the catch-up found at least every
      * dropped one (and sometimes forwarded ones it got to first). */
@@ -430,11 +367,11 @@ test_sigterm_flushes_the_orders_it_holds_stores_the_cursor_and_exits_0(void **st
     /* Nothing leaves the buffer on its own: a batch waits a minute, and the
      * catch-up runs only at start. */
     s_persister_start(&p, "persister-term", s_stack.events_out, "--batch-ms", "60000", "--catchup-ms", "3600000", NULL);
-    s_wait_healthy(&p);
+    persister_proc_wait_healthy(&p, s_health, WAIT_MS);
     s_rush("rush-term", &r, NULL, NULL);
-    assert_int_equal(s_count_lines(s_path), 0); /* all held */
-    s_persister_stop(&p);
-    assert_int_equal(s_count_lines(s_path), TICKETS);
+    assert_int_equal(persister_proc_count_lines(s_path), 0); /* all held */
+    persister_proc_stop(&p);
+    assert_int_equal(persister_proc_count_lines(s_path), TICKETS);
     s_check_file("rush-term", &r);
     th_rush_free(&r);
 }
@@ -445,9 +382,7 @@ static int
 s_setup(void **state)
 {
     (void) state;
-    static int serial;
-    snprintf(s_path, sizeof s_path, "%s/orders-%d.jsonl", th_tmpdir(), ++serial);
-    snprintf(s_health, sizeof s_health, "%s.health", s_path);
+    persister_proc_jsonl_paths(s_path, sizeof s_path, s_health, sizeof s_health);
     return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
 }
 

@@ -68,14 +68,14 @@ test_rush_of_200_orders_reaches_mongodb_in_at_most_20_write_commands(void **stat
     s_persister_start(&p, "persister-mongo", uri, NULL);
     assert_true(s_health_rewritten(0, WAIT_MS)); /* subscribed, and MongoDB answers */
     s_rush("mrush", &r);
-    s_last_log_id("mrush", last, sizeof last);
+    persister_proc_last_log_id(&s_stack.redis, "mrush", last, sizeof last);
     int64_t deadline = tix_now_ms() + WAIT_MS;
     while (strcmp(cursor, last) != 0 && tix_now_ms() < deadline) {
         usleep(50000);
         mu_cursor(&m, "mrush", cursor, sizeof cursor);
     }
     assert_string_equal(cursor, last);
-    s_persister_stop(&p);
+    persister_proc_stop(&p);
     mu_stop(&m);
 
     zhashx_t *ids = zhashx_new();
@@ -121,7 +121,7 @@ test_health_file_goes_stale_while_mongodb_is_down_and_fresh_again_when_it_answer
     assert_true(th_proc_alive(&p)); /* it keeps running */
     assert_true(mu_start_on(&m, NULL));
     assert_true(s_health_rewritten(mtime, WAIT_MS));
-    s_persister_stop(&p);
+    persister_proc_stop(&p);
     mu_stop(&m);
 }
 

@@ -177,14 +177,14 @@ test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **s
     assert_true(s_health_rewritten(0, WAIT_MS));
     assert_true(s_real_unique_index(&x));
     s_rush("real", &r);
-    s_last_log_id("real", last, sizeof last);
+    persister_proc_last_log_id(&s_stack.redis, "real", last, sizeof last);
     s_real_wait(&x, "real", last);
     /* Killed and started again: the whole log is there, nothing is added. */
     th_proc_stop(&p, SIGKILL, 1000);
     s_persister_start(&p2, "persister-real-2", uri, "--database", db, NULL);
     assert_true(s_health_rewritten(s_health_mtime(), WAIT_MS));
     s_real_wait(&x, "real", last);
-    s_persister_stop(&p2);
+    persister_proc_stop(&p2);
     s_real_equal_to_log(&x, "real");
     for (int i = 0; i < r.users; i++) {
         if (!r.order_of[i])

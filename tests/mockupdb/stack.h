@@ -3,7 +3,7 @@
  * process-level MongoDB tests (tests/test_it_persist_mongo.c against the
  * mock, tests/test_it_persist_real_mongo.c against a real server): real
  * redis-server, broker and workers (th_stack_start), a rush, the persister
- * started and stopped, and its health file watched.
+ * started (tests/harness/persister_proc.h) and its health file watched.
  *
  * Header-only (static inline); define TICKETS and USERS, and include after
  * <setjmp.h>, <stdarg.h>, <stddef.h> and <cmocka.h>. Single-threaded.
@@ -11,15 +11,14 @@
 #ifndef TIX_TEST_PERSIST_STACK_H
 #define TIX_TEST_PERSIST_STACK_H
 
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "persister_proc.h"
 #include "rush.h"
 #include "tix.h"
 #include "tix_util.h"
@@ -51,38 +50,21 @@ s_rush(const char *sale, th_rush_t *r)
 static inline void
 s_persister_start(th_proc_t *p, const char *name, const char *uri, ...)
 {
-    const char *argv[24] = {
-        "tix-persister", "--events-out", s_stack.events_out, "--redis-url", s_stack.redis.url, "--mongo-uri", uri,
-        "--health-file", s_health,       "--catchup-ms",     "300"};
-    int n = 11;
+    const char *args[] = {"--events-out",
+                          s_stack.events_out,
+                          "--redis-url",
+                          s_stack.redis.url,
+                          "--mongo-uri",
+                          uri,
+                          "--health-file",
+                          s_health,
+                          "--catchup-ms",
+                          "300",
+                          NULL};
     va_list ap;
     va_start(ap, uri);
-    for (const char *a; n < 22 && (a = va_arg(ap, const char *));)
-        argv[n++] = a;
+    persister_proc_start(p, name, args, &ap);
     va_end(ap);
-    argv[n] = NULL;
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    assert_true(th_proc_start(p, argv, NULL));
-}
-
-static inline void
-s_persister_stop(th_proc_t *p)
-{
-    int status = th_proc_stop(p, SIGTERM, 10000);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-}
-
-static inline void
-s_last_log_id(const char *sale, char *buf, size_t size)
-{
-    redisContext *c = th_redis_connect(&s_stack.redis);
-    redisReply *r = redisCommand(c, "XREVRANGE tix:{%s}:log + - COUNT 1", sale);
-    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
-    snprintf(buf, size, "%s", r->element[0]->element[0]->str);
-    freeReplyObject(r);
-    redisFree(c);
 }
 
 /* The health file's mtime in ms (0 when absent). */
