@@ -93,6 +93,7 @@ s_concurrent_same_user(tix_client_t *c, const char *sale, const char *user, int 
         Tix__V1__PurchaseRequest r = TIX__V1__PURCHASE_REQUEST__INIT;
         r.sale_id = (char *) sale;
         r.user_id = (char *) user;
+        // cppcheck-suppress unreadVariable ; read through &r.base
         r.request_id = req;
         uint64_t id;
         assert_int_equal(tix_client_send(c, TIX_METHOD_PURCHASE, &r.base, 5000, &id), TIX_OK);
