@@ -200,8 +200,7 @@ test_tix_rush_survives_a_broker_killed_mid_rush(void **state)
 
 typedef struct {
     int at_answered;
-    int64_t stopped_at, continued_at;
-    int64_t stop_ms; /* how long it stays stopped */
+    int64_t stopped_at;
 } s_stop_t;
 
 static void
@@ -225,7 +224,7 @@ test_one_broker_stopped_mid_rush_clients_and_workers_move_within_2s_and_it_rejoi
     tix_client_t *probe = tix_client_new(s_m.frontends);
     assert_true(th_client_wait_serving(probe, 5000));
 
-    s_stop_t st = {.at_answered = 2000, .stopped_at = -1, .continued_at = -1};
+    s_stop_t st = {.at_answered = 2000, .stopped_at = -1};
     tf_rush_opts_t o = {.frontend = s_m.frontends,
                         .sale = sale,
                         .users = 10000,

@@ -65,7 +65,7 @@ test_rush_of_200_orders_reaches_mongodb_in_at_most_20_write_commands(void **stat
     th_rush_t r;
     assert_true(mu_start(&m, NULL));
     mu_uri(&m, NULL, uri, sizeof uri);
-    s_persister_start(&p, "persister-mongo", uri, NULL);
+    s_persister_start(&p, "persister-mongo", uri, (char *) NULL);
     assert_true(s_health_rewritten(0, WAIT_MS)); /* subscribed, and MongoDB answers */
     s_rush("mrush", &r);
     persister_proc_last_log_id(&s_stack.redis, "mrush", last, sizeof last);
@@ -104,7 +104,7 @@ test_health_file_goes_stale_while_mongodb_is_down_and_fresh_again_when_it_answer
     th_proc_t p;
     assert_true(mu_start(&m, NULL));
     mu_uri(&m, NULL, uri, sizeof uri);
-    s_persister_start(&p, "persister-health", uri, "--backoff-max-ms", "500", NULL);
+    s_persister_start(&p, "persister-health", uri, "--backoff-max-ms", "500", (char *) NULL);
     assert_true(s_health_rewritten(0, WAIT_MS));
     assert_true(s_health_rewritten(s_health_mtime(), 3000)); /* rewritten every second */
     mu_stop(&m);

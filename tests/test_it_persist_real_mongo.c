@@ -173,7 +173,7 @@ test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **s
     x.cursors = mongoc_client_get_collection(x.client, db, "cursors");
     th_proc_t p, p2;
     th_rush_t r;
-    s_persister_start(&p, "persister-real", uri, "--database", db, NULL);
+    s_persister_start(&p, "persister-real", uri, "--database", db, (char *) NULL);
     assert_true(s_health_rewritten(0, WAIT_MS));
     assert_true(s_real_unique_index(&x));
     s_rush("real", &r);
@@ -181,7 +181,7 @@ test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **s
     s_real_wait(&x, "real", last);
     /* Killed and started again: the whole log is there, nothing is added. */
     th_proc_stop(&p, SIGKILL, 1000);
-    s_persister_start(&p2, "persister-real-2", uri, "--database", db, NULL);
+    s_persister_start(&p2, "persister-real-2", uri, "--database", db, (char *) NULL);
     assert_true(s_health_rewritten(s_health_mtime(), WAIT_MS));
     s_real_wait(&x, "real", last);
     persister_proc_stop(&p2);
