@@ -1,6 +1,6 @@
 /*
  * test_cli.c - the tix command-line client, run as a process (th_run)
- * against the scripted fake broker of test_client_fake.h: usage errors,
+ * against the scripted fake broker of harness/fake_client.h: usage errors,
  * readable and JSON output, exit codes, time flags, environment twins.
  */
 #include <ctype.h>

@@ -1,7 +1,7 @@
 /*
  * test_client.c - libtix on the wire: frames, the asynchronous interface,
  * endpoints, request checks. Runs against the scripted fake broker of
- * test_client_fake.h; the blocking call's retries are in test_client_retry.c.
+ * harness/fake_client.h; the blocking call's retries are in test_client_retry.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /*
  * test_client_retry.c - the blocking call: deadlines, retries, resends,
  * stale and malformed replies, signals. Each test scripts the fake broker
- * of test_client_fake.h from a zactor, since the call blocks this thread.
+ * of harness/fake_client.h from a zactor, since the call blocks this thread.
  *
  * Times are measured only as lower bounds the code promises (it waited at
  * least retry_after_ms) and as generous failure bounds; none is a benchmark.
