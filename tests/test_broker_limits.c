@@ -15,17 +15,14 @@
 #include "broker.h"
 #include "broker_events.h"
 #include "broker_state.h"
+#include "inproc.h"
 #include "tix_codec.h"
 #include "tix_util.h"
 
 static broker_t *
 s_broker_new(uint32_t queue_limit, double client_rate, uint32_t client_burst)
 {
-    broker_config_t c;
-    broker_config_defaults(&c);
-    c.frontend = c.backend = c.events_in = c.events_out = "tcp://127.0.0.1:*";
-    c.queue_limit = queue_limit;
-    c.drain_ms = 200;
+    broker_config_t c = th_inproc_config(queue_limit);
     c.client_rate_per_s = client_rate;
     c.client_burst = client_burst;
     broker_t *b = broker_new(&c);
@@ -33,78 +30,24 @@ s_broker_new(uint32_t queue_limit, double client_rate, uint32_t client_burst)
     return b;
 }
 
-static bool
-s_pump(broker_t *b, zsock_t *sock, int timeout_ms)
-{
-    for (int64_t deadline = tix_now_ms() + timeout_ms; tix_now_ms() < deadline;) {
-        if (zsock_events(sock) & ZMQ_POLLIN)
-            return true;
-        broker_step(b, 5);
-    }
-    return zsock_events(sock) & ZMQ_POLLIN;
-}
-
-static void
-s_send_call(zsock_t *client, const char *method, uint64_t call_id, const ProtobufCMessage *body)
-{
-    zmsg_t *msg = zmsg_new();
-    zmsg_addmem(msg, NULL, 0);
-    tix_call_append(msg, method, call_id, 5000, body);
-    assert_int_equal(zmsg_send(&msg, client), 0);
-}
-
 static void
 s_send_get_sale(zsock_t *client, uint64_t call_id)
 {
     Tix__V1__GetSaleRequest r = TIX__V1__GET_SALE_REQUEST__INIT;
     r.sale_id = "s1";
-    s_send_call(client, "tix.v1.TicketService/GetSale", call_id, &r.base);
+    th_inproc_call(client, "tix.v1.TicketService/GetSale", call_id, 5000, &r.base);
 }
 
-/* The next reply's header on a DEALER client (caller frees). */
-static Tix__V1__ReplyHeader *
-s_recv_reply(broker_t *b, zsock_t *client)
-{
-    assert_true(s_pump(b, client, 3000));
-    zmsg_t *msg = zmsg_recv(client);
-    zframe_t *delim = zmsg_pop(msg);
-    zframe_destroy(&delim);
-    tix_frame_t v[3], body;
-    size_t n = tix_frames_view(msg, 0, v, 3);
-    Tix__V1__ReplyHeader *h;
-    assert_int_equal(tix_reply_decode(v, n, &h, &body), TIX_OK);
-    zmsg_destroy(&msg);
-    return h;
-}
-
+/* th_inproc_expect, and the reply's message holds needle (when not NULL). */
 static void
 s_expect(broker_t *b, zsock_t *client, uint64_t call_id, tix_code code, const char *needle)
 {
-    Tix__V1__ReplyHeader *h = s_recv_reply(b, client);
+    Tix__V1__ReplyHeader *h = th_inproc_reply(b, client, NULL);
     assert_int_equal(h->call_id, call_id);
     assert_int_equal(h->code, code);
     if (needle)
         assert_non_null(strstr(h->message, needle));
     tix__v1__reply_header__free_unpacked(h, NULL);
-}
-
-/* A fake worker of the given capacity that never answers. */
-static zsock_t *
-s_worker_new(broker_t *b, uint32_t capacity)
-{
-    zsock_t *w = zsock_new_dealer(broker_backend_endpoint(b));
-    Tix__Worker__V1__Ready ready = TIX__WORKER__V1__READY__INIT;
-    ready.worker_id = "fake";
-    ready.capacity = capacity;
-    ready.redis_ok = true;
-    ready.heartbeat_ms = 10000;
-    zmsg_t *msg = zmsg_new();
-    tix_wp_append(msg, TIX_WP_READY, &ready.base);
-    zmsg_send(&msg, w);
-    for (int i = 0; i < 200 && broker_workers_count(b->workers) == 0; i++)
-        broker_step(b, 5);
-    assert_int_equal(broker_workers_count(b->workers), 1);
-    return w;
 }
 
 static void
@@ -116,13 +59,13 @@ test_the_client_rate_limit_covers_every_method_and_each_client_alone(void **stat
     zsock_t *calm = zsock_new_dealer(broker_frontend_endpoint(b));
     Tix__V1__HealthCheckRequest health = TIX__V1__HEALTH_CHECK_REQUEST__INIT;
     for (uint64_t id = 1; id <= 3; id++)
-        s_send_call(greedy, "tix.v1.Health/Check", id, &health.base);
+        th_inproc_call(greedy, "tix.v1.Health/Check", id, 5000, &health.base);
     s_send_get_sale(greedy, 4); /* no user_id: only the client's bucket sees it */
     for (uint64_t id = 1; id <= 3; id++)
         s_expect(b, greedy, id, TIX__V1__CODE__OK, NULL);
     s_expect(b, greedy, 4, TIX__V1__CODE__RESOURCE_EXHAUSTED, "from this client");
     /* Another client has a bucket of its own. */
-    s_send_call(calm, "tix.v1.Health/Check", 5, &health.base);
+    th_inproc_call(calm, "tix.v1.Health/Check", 5, 5000, &health.base);
     s_expect(b, calm, 5, TIX__V1__CODE__OK, NULL);
     assert_int_equal(broker_stats(b)->rate_limited, 1);
     zsock_destroy(&calm);
@@ -135,7 +78,7 @@ test_a_full_queue_refuses_the_client_holding_most_not_a_newcomer(void **state)
 {
     (void) state;
     broker_t *b = s_broker_new(4, 0, 1);
-    zsock_t *w = s_worker_new(b, 1);
+    zsock_t *w = th_inproc_worker(b, 1, true, TH_INPROC_QUIET_MS);
     zsock_t *flood = zsock_new_dealer(broker_frontend_endpoint(b));
     zsock_t *calm = zsock_new_dealer(broker_frontend_endpoint(b));
     /* 1 at the worker, 4 queued: the queue is full of the flood's calls. */
@@ -167,7 +110,7 @@ s_publish_until_received(broker_t *b, zsock_t *pub, zsock_t *sub, const char *to
 {
     for (int i = 0; i < 200; i++) {
         zsock_send(pub, "ss", topic, "event");
-        if (s_pump(b, sub, 10)) {
+        if (th_inproc_pump(b, sub, 10)) {
             char *got, *body;
             zsock_recv(sub, "ss", &got, &body);
             zstr_free(&body);
@@ -186,7 +129,7 @@ test_the_feed_applies_order_subscriptions_and_passes_none_upstream(void **state)
     zsock_t *worker = zsock_new(ZMQ_XPUB);
     zsock_set_xpub_verbose(worker, 1);
     assert_int_equal(zsock_connect(worker, "%s", zsock_endpoint(b->events_in)), 0);
-    assert_true(s_pump(b, worker, 3000));
+    assert_true(th_inproc_pump(b, worker, 3000));
     char *asked = zstr_recv(worker);
     assert_string_equal(asked, "\x01order.");
     zstr_free(&asked);

@@ -13,14 +13,21 @@
 #include "broker_state.h"
 #include "tix_util.h"
 
-broker_t *
-th_inproc_broker(uint32_t queue_limit, double user_rate, uint32_t user_burst)
+broker_config_t
+th_inproc_config(uint32_t queue_limit)
 {
     broker_config_t c;
     broker_config_defaults(&c);
     c.frontend = c.backend = c.events_in = c.events_out = "tcp://127.0.0.1:*";
     c.queue_limit = queue_limit;
     c.drain_ms = 200;
+    return c;
+}
+
+broker_t *
+th_inproc_broker(uint32_t queue_limit, double user_rate, uint32_t user_burst)
+{
+    broker_config_t c = th_inproc_config(queue_limit);
     c.user_rate_per_s = user_rate;
     c.user_burst = user_burst;
     broker_t *b = broker_new(&c);

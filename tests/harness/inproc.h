@@ -25,6 +25,9 @@ typedef struct {
     zsock_t *client;  /* a DEALER connected to its frontend */
 } th_inproc_t;
 
+/* The configuration those brokers start from: defaults, loopback ports on
+ * free ports, the given queue bound, drain_ms 200. */
+broker_config_t th_inproc_config(uint32_t queue_limit);
 /* A broker on loopback ports with the given queue bound and per-user rate
  * (drain_ms 200); never NULL. */
 broker_t *th_inproc_broker(uint32_t queue_limit, double user_rate, uint32_t user_burst);
