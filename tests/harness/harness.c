@@ -188,8 +188,12 @@ s_redis_spawn(th_redis_t *r)
         "yes",          "--appendfsync", "always", "--save", "",          "--daemonize", "no",   "--protected-mode",
         "no",           "--logfile",     logfile,  NULL};
     r->pid = s_spawn("/usr/bin/redis-server", argv, NULL, logfile);
-    if (r->pid <= 0)
-        return false;
+    return r->pid > 0 && th_redis_wait_ping(r);
+}
+
+bool
+th_redis_wait_ping(const th_redis_t *r)
+{
     for (int i = 0; i < 500; i++) {
         redisContext *c = th_redis_connect(r);
         if (c) {
@@ -201,9 +205,9 @@ s_redis_spawn(th_redis_t *r)
             if (ok)
                 return true;
         }
-        usleep(10000);
+        usleep(10000); /* a poll interval: the condition is PING answering */
     }
-    fprintf(stderr, "harness: redis-server on port %d did not answer PING\n", r->port);
+    fprintf(stderr, "harness: redis on port %d did not answer PING\n", r->port);
     return false;
 }
 

@@ -49,6 +49,9 @@ bool th_redis_restart(th_redis_t *r);
 void th_redis_stop(th_redis_t *r);
 /* A new synchronous connection to r (caller frees with redisFree). */
 redisContext *th_redis_connect(const th_redis_t *r);
+/* Polls PING on r's port until it answers (5 s); false, and a line on
+ * stderr, if it never does. */
+bool th_redis_wait_ping(const th_redis_t *r);
 /* Runs a command and returns its integer reply (or -1 on error). */
 long long th_redis_int(const th_redis_t *r, const char *fmt, ...);
 

@@ -13,27 +13,6 @@
 
 #include "tix_util.h"
 
-/* Polls PING on port until it answers (5 s). */
-static bool
-s_wait_ping(const th_redis_t *n)
-{
-    for (int i = 0; i < 500; i++) {
-        redisContext *c = th_redis_connect(n);
-        if (c) {
-            redisReply *reply = redisCommand(c, "PING");
-            bool ok = reply && reply->type == REDIS_REPLY_STATUS;
-            if (reply)
-                freeReplyObject(reply);
-            redisFree(c);
-            if (ok)
-                return true;
-        }
-        usleep(10000);
-    }
-    fprintf(stderr, "harness: redis on port %d did not answer PING\n", n->port);
-    return false;
-}
-
 static void
 s_name(th_redis_t *n, const char *kind)
 {
@@ -84,7 +63,7 @@ th_repl_node_start(th_repl_t *r, int i, int replicaof)
     }
     argv[argc] = NULL;
     n->pid = th_spawn("/usr/bin/redis-server", argv, logfile);
-    return n->pid > 0 && s_wait_ping(n);
+    return n->pid > 0 && th_redis_wait_ping(n);
 }
 
 bool
@@ -110,7 +89,7 @@ th_repl_sentinel_start(th_repl_t *r, int i)
     }
     const char *argv[] = {"redis-server", conf, "--sentinel", NULL};
     n->pid = th_spawn("/usr/bin/redis-server", argv, logfile);
-    return n->pid > 0 && s_wait_ping(n);
+    return n->pid > 0 && th_redis_wait_ping(n);
 }
 
 /* ROLE of node i: "master", "slave", or "" when it does not answer. */
