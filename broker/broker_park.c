@@ -156,9 +156,13 @@ s_drop_from_biggest(broker_park_t *self, uint64_t *dropped)
 int
 broker_park_send(broker_park_t *p, void *sock, zmsg_t **msg, uint64_t *dropped)
 {
-    char key[2 * 255 + 1];
-    s_key(*msg, key, sizeof key);
-    s_client_t *c = zhashx_lookup(p->clients, key);
+    /* The usual case, nothing parked: no key, no lookup on the hot path. */
+    char key[2 * 255 + 1] = "";
+    s_client_t *c = NULL;
+    if (p->size > 0) {
+        s_key(*msg, key, sizeof key);
+        c = zhashx_lookup(p->clients, key);
+    }
     if (!c) {
         if (s_send(sock, *msg) == 0) {
             zmsg_destroy(msg);
@@ -169,6 +173,8 @@ broker_park_send(broker_park_t *p, void *sock, zmsg_t **msg, uint64_t *dropped)
             (*dropped)++;
             return 0;
         }
+        if (!key[0])
+            s_key(*msg, key, sizeof key);
         c = xcalloc(1, sizeof *c);
         c->answers = zlist_new();
         zhashx_insert(p->clients, key, c);
