@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "events.h"
 #include "fault.h"
 #include "harness.h"
 #include "tix.h"
@@ -176,6 +177,7 @@ test_a_subscription_flood_leaves_the_broker_small_and_the_feed_working(void **st
     assert_true(th_stack_start(&s_stack, 1, NULL));
     assert_true(tf_create_sale(s_stack.frontend, "flood", 100));
     zsock_t *sub = zsock_new_sub(s_stack.events_out, "order.");
+    assert_true(events_join(sub, s_stack.frontend, 10000)); /* its subscription is in force */
     assert_true(s_event_arrives(sub, "flood", "before"));
     long worker_before = tf_rss_kb(s_stack.workers[0].pid);
     long peak = tf_rss_kb(s_stack.broker.pid);
