@@ -116,7 +116,9 @@ s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
 static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
     [TIX_METHOD_PURCHASE] = s_on_forward,    [TIX_METHOD_GET_SALE] = s_on_forward,
     [TIX_METHOD_GET_ORDER] = s_on_forward,   [TIX_METHOD_CREATE_SALE] = s_on_forward,
-    [TIX_METHOD_HEALTH_CHECK] = s_on_health,
+    [TIX_METHOD_HEALTH_CHECK] = s_on_health, [TIX_METHOD_CLOSE_SALE] = s_on_forward,
+    [TIX_METHOD_LIST_SALES] = s_on_forward,  [TIX_METHOD_CANCEL_ORDER] = s_on_forward,
+    [TIX_METHOD_LIST_ORDERS] = s_on_forward,
 };
 
 /* AdminService under CURVE: only keys on the admin allow-list. True (after

@@ -150,6 +150,58 @@ s_validate_create_sale(const ProtobufCMessage *m, char *why, size_t n)
 }
 
 static bool
+s_validate_close_sale(const ProtobufCMessage *m, char *why, size_t n)
+{
+    const Tix__V1__CloseSaleRequest *r = (const Tix__V1__CloseSaleRequest *) m;
+    return tix_valid_sale_id(r->sale_id) || s_fail(why, n, SALE_ID_RULE);
+}
+
+/* A page token is what the server handed out: printable ASCII, bounded. */
+static bool
+s_valid_page(uint32_t page_size, const char *token, char *why, size_t n)
+{
+    if (page_size > TIX_PAGE_SIZE_MAX)
+        return s_fail(why, n, "page_size: must be 0..1000 (0 = the default, 100)");
+    size_t len = strlen(token);
+    for (size_t i = 0; i < len; i++) {
+        if (token[i] < 0x21 || token[i] > 0x7e)
+            return s_fail(why, n, "page_token: must be a next_page_token from an earlier reply");
+    }
+    return len <= TIX_PAGE_TOKEN_MAX_BYTES ||
+           s_fail(why, n, "page_token: must be a next_page_token from an earlier reply");
+}
+
+static bool
+s_validate_list_sales(const ProtobufCMessage *m, char *why, size_t n)
+{
+    const Tix__V1__ListSalesRequest *r = (const Tix__V1__ListSalesRequest *) m;
+    return s_valid_page(r->page_size, r->page_token, why, n);
+}
+
+static bool
+s_validate_cancel_order(const ProtobufCMessage *m, char *why, size_t n)
+{
+    const Tix__V1__CancelOrderRequest *r = (const Tix__V1__CancelOrderRequest *) m;
+    if (!tix_valid_sale_id(r->sale_id))
+        return s_fail(why, n, SALE_ID_RULE);
+    if (!tix_valid_user_id(r->user_id))
+        return s_fail(why, n, USER_ID_RULE);
+    size_t len = strlen(r->reason);
+    if (len > TIX_CANCEL_REASON_MAX_BYTES || !tix_utf8_valid((const uint8_t *) r->reason, len, false))
+        return s_fail(why, n, "reason: must be 0-256 bytes of UTF-8 without control characters");
+    return true;
+}
+
+static bool
+s_validate_list_orders(const ProtobufCMessage *m, char *why, size_t n)
+{
+    const Tix__V1__ListOrdersRequest *r = (const Tix__V1__ListOrdersRequest *) m;
+    if (!tix_valid_sale_id(r->sale_id))
+        return s_fail(why, n, SALE_ID_RULE);
+    return s_valid_page(r->page_size, r->page_token, why, n);
+}
+
+static bool
 s_validate_health(const ProtobufCMessage *m, char *why, size_t n)
 {
     const Tix__V1__HealthCheckRequest *r = (const Tix__V1__HealthCheckRequest *) m;
@@ -186,6 +238,16 @@ static const tix_method_t s_methods[TIX_METHOD_COUNT] = {
      &tix__v1__sale__descriptor, true, false, false, s_validate_create_sale},
     {TIX_METHOD_HEALTH_CHECK, "tix.v1.Health/Check", &tix__v1__health_check_request__descriptor,
      &tix__v1__health_check_response__descriptor, false, true, false, s_validate_health},
+    /* Idempotent (closing twice is closing once): safe to resend. */
+    {TIX_METHOD_CLOSE_SALE, "tix.v1.AdminService/CloseSale", &tix__v1__close_sale_request__descriptor,
+     &tix__v1__sale__descriptor, true, true, false, s_validate_close_sale},
+    {TIX_METHOD_LIST_SALES, "tix.v1.AdminService/ListSales", &tix__v1__list_sales_request__descriptor,
+     &tix__v1__list_sales_reply__descriptor, true, true, false, s_validate_list_sales},
+    /* Idempotent: a second cancel answers the same cancelled order. */
+    {TIX_METHOD_CANCEL_ORDER, "tix.v1.AdminService/CancelOrder", &tix__v1__cancel_order_request__descriptor,
+     &tix__v1__order__descriptor, true, true, false, s_validate_cancel_order},
+    {TIX_METHOD_LIST_ORDERS, "tix.v1.AdminService/ListOrders", &tix__v1__list_orders_request__descriptor,
+     &tix__v1__list_orders_reply__descriptor, true, true, false, s_validate_list_orders},
     /* Internal: the broker loads a sold-out sale's buyers through a worker,
      * so that it can answer Purchase itself, exactly (DESIGN.md, 7). */
     {TIX_METHOD_SALE_BUYERS, "tix.worker.v1.Internal/SaleBuyers", &tix__worker__v1__sale_buyers_request__descriptor,

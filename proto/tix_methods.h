@@ -19,6 +19,9 @@
 #define TIX_USER_ID_MAX_BYTES 128
 #define TIX_REQUEST_ID_MAX_BYTES 64
 #define TIX_SALE_TOTAL_MAX 10000000
+#define TIX_CANCEL_REASON_MAX_BYTES 256
+#define TIX_PAGE_SIZE_MAX 1000
+#define TIX_PAGE_TOKEN_MAX_BYTES 128
 
 /* ---- Methods ------------------------------------------------------------ */
 
@@ -28,6 +31,10 @@ typedef enum {
     TIX_METHOD_GET_ORDER,
     TIX_METHOD_CREATE_SALE,
     TIX_METHOD_HEALTH_CHECK,
+    TIX_METHOD_CLOSE_SALE,
+    TIX_METHOD_LIST_SALES,
+    TIX_METHOD_CANCEL_ORDER,
+    TIX_METHOD_LIST_ORDERS,
     TIX_METHOD_SALE_BUYERS, /* internal: broker -> worker only */
     TIX_METHOD_COUNT
 } tix_method_id;

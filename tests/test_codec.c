@@ -460,7 +460,9 @@ test_nul_in_any_request_string_is_invalid_argument_naming_it(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 10); /* Purchase 3, GetSale 1, GetOrder 2, CreateSale 1, Health 1, SaleBuyers 2 */
+    /* Purchase 3, GetSale 1, GetOrder 2, CreateSale 1, Health 1, CloseSale 1,
+     * ListSales 1, CancelOrder 3, ListOrders 2, SaleBuyers 2 */
+    assert_int_equal(checked, 17);
 }
 
 /* A CallHeader: method (with a tail when given), one metadata pair. */

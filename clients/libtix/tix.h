@@ -75,6 +75,10 @@
 #define TIX_CALL_GET_ORDER 2
 #define TIX_CALL_CREATE_SALE 3
 #define TIX_CALL_HEALTH_CHECK 4
+#define TIX_CALL_CLOSE_SALE 5
+#define TIX_CALL_LIST_SALES 6
+#define TIX_CALL_CANCEL_ORDER 7
+#define TIX_CALL_LIST_ORDERS 8
 
 #define TIX_RESULT_MESSAGE_BYTES 200 /* room for a reply's message */
 

@@ -25,7 +25,9 @@ _Static_assert(TIX_STATUS_OK == TIX__V1__CODE__OK &&
                "tix.h's TIX_STATUS_* match tix.proto's Code");
 _Static_assert(TIX_CALL_PURCHASE == TIX_METHOD_PURCHASE && TIX_CALL_GET_SALE == TIX_METHOD_GET_SALE &&
                    TIX_CALL_GET_ORDER == TIX_METHOD_GET_ORDER && TIX_CALL_CREATE_SALE == TIX_METHOD_CREATE_SALE &&
-                   TIX_CALL_HEALTH_CHECK == TIX_METHOD_HEALTH_CHECK,
+                   TIX_CALL_HEALTH_CHECK == TIX_METHOD_HEALTH_CHECK && TIX_CALL_CLOSE_SALE == TIX_METHOD_CLOSE_SALE &&
+                   TIX_CALL_LIST_SALES == TIX_METHOD_LIST_SALES && TIX_CALL_CANCEL_ORDER == TIX_METHOD_CANCEL_ORDER &&
+                   TIX_CALL_LIST_ORDERS == TIX_METHOD_LIST_ORDERS,
                "tix.h's TIX_CALL_* match tix_method_id");
 _Static_assert(TIX_RESULT_MESSAGE_BYTES == TIX_MESSAGE_MAX_BYTES, "tix_result_t.message holds a reply's message");
 
