@@ -112,6 +112,8 @@ int64_t tf_wait_persisted(const char *path, const char *sale, long expected, int
 /* Polls cond every 10 ms until it holds or timeout_ms passes. Returns the
  * milliseconds it took, or -1 on timeout. */
 int64_t tf_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
+/* Same, polling every poll_ms (a condition costly to evaluate). */
+int64_t tf_wait_every(bool (*cond)(void *arg), void *arg, int timeout_ms, int poll_ms);
 /* Waits until Health on frontend answers status (a
  * Tix__V1__HealthCheckResponse__ServingStatus), as tf_wait. */
 int64_t tf_wait_health(const char *frontend, int status, int timeout_ms);

@@ -253,7 +253,7 @@ tf_wait_persisted(const char *path, const char *sale, long expected, int timeout
 /* ---- Waits, processes, logs ------------------------------------------------------- */
 
 int64_t
-tf_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
+tf_wait_every(bool (*cond)(void *arg), void *arg, int timeout_ms, int poll_ms)
 {
     int64_t start = tix_now_ms();
     for (;;) {
@@ -261,8 +261,14 @@ tf_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
             return tix_now_ms() - start;
         if (tix_now_ms() - start >= timeout_ms)
             return -1;
-        zclock_sleep(10); /* a poll interval, not a settling delay */
+        zclock_sleep(poll_ms); /* a poll interval, not a settling delay */
     }
+}
+
+int64_t
+tf_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+    return tf_wait_every(cond, arg, timeout_ms, 10);
 }
 
 typedef struct {
