@@ -250,22 +250,6 @@ s_create_many(const persist_fixture_t *fx, int live)
     redisFree(c);
 }
 
-/* calls= of cmdstat_<name> in INFO commandstats; 0 when never called. */
-static long long
-s_calls(const persist_fixture_t *fx, const char *name)
-{
-    redisContext *c = th_redis_connect(&fx->stack.redis);
-    redisReply *r = redisCommand(c, "INFO commandstats");
-    assert_true(r && r->type == REDIS_REPLY_STRING);
-    char key[64];
-    snprintf(key, sizeof key, "cmdstat_%s:calls=", name);
-    const char *at = strstr(r->str, key);
-    long long calls = at ? atoll(at + strlen(key)) : 0;
-    freeReplyObject(r);
-    redisFree(c);
-    return calls;
-}
-
 static bool
 s_wait_live(const th_proc_t *p, long live, int timeout_ms)
 {
@@ -304,7 +288,9 @@ test_sold_out_and_closed_sales_leave_the_catch_up_and_come_back_with_news(void *
     redisReply *r = redisCommand(c, "CONFIG RESETSTAT");
     freeReplyObject(r);
     usleep(window_ms * 1000); /* a measuring window, not a wait for a condition */
-    long long xrange = s_calls(fx, "xrange"), xrevrange = s_calls(fx, "xrevrange"), fcall_ro = s_calls(fx, "fcall_ro");
+    long long xrange = th_redis_calls(&fx->stack.redis, "xrange"),
+              xrevrange = th_redis_calls(&fx->stack.redis, "xrevrange"),
+              fcall_ro = th_redis_calls(&fx->stack.redis, "fcall_ro");
     fprintf(stderr, "%d sales ended, %d live, in %d ms: XRANGE=%lld XREVRANGE (sweep)=%lld FCALL_RO=%lld\n",
             ENDED_SALES, live, window_ms, xrange, xrevrange, fcall_ro);
     assert_true(shrank);

@@ -20,27 +20,10 @@
 #include "tix.h"
 #include "tix_util.h"
 
-/* Calls of one command (e.g. "fcall") so far, from INFO commandstats. */
-static long long
-s_command_calls(const th_stack_t *stack, const char *command)
-{
-    redisContext *c = th_redis_connect(&stack->redis);
-    assert_non_null(c);
-    redisReply *r = redisCommand(c, "INFO commandstats");
-    assert_non_null(r);
-    char needle[64];
-    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", command);
-    const char *at = strstr(r->str, needle);
-    long long calls = at ? atoll(at + strlen(needle)) : 0;
-    freeReplyObject(r);
-    redisFree(c);
-    return calls;
-}
-
 static long long
 s_fcalls(const th_stack_t *stack)
 {
-    return s_command_calls(stack, "fcall") + s_command_calls(stack, "fcall_ro");
+    return th_redis_calls(&stack->redis, "fcall") + th_redis_calls(&stack->redis, "fcall_ro");
 }
 
 /* A Purchase answered OK, whatever remains; its outcome. */
@@ -165,11 +148,11 @@ test_open_sale_still_goes_to_redis(void **state)
     tix_result_t r;
     assert_int_equal(tix_create_sale(c, "open", 1000, 0, 0, 5000, &r), TIX_OK);
     tix_result_clear(&r);
-    long long before = s_command_calls(stack, "fcall");
+    long long before = th_redis_calls(&stack->redis, "fcall");
     assert_int_equal(tix_purchase(c, "open", "zed", "", 5000, &r), TIX_OK);
     assert_int_equal(((Tix__V1__PurchaseReply *) r.reply)->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
     tix_result_clear(&r);
-    assert_int_equal(s_command_calls(stack, "fcall"), before + 1);
+    assert_int_equal(th_redis_calls(&stack->redis, "fcall"), before + 1);
     tix_client_destroy(&c);
 }
 

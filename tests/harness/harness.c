@@ -177,6 +177,25 @@ th_redis_int(const th_redis_t *r, const char *fmt, ...)
     return v;
 }
 
+long long
+th_redis_calls(const th_redis_t *r, const char *command)
+{
+    redisContext *c = th_redis_connect(r);
+    redisReply *reply = c ? redisCommand(c, "INFO commandstats") : NULL;
+    long long calls = -1;
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        char key[64];
+        snprintf(key, sizeof key, "cmdstat_%s:calls=", command);
+        const char *at = strstr(reply->str, key);
+        calls = at ? atoll(at + strlen(key)) : 0;
+    }
+    if (reply)
+        freeReplyObject(reply);
+    if (c)
+        redisFree(c);
+    return calls;
+}
+
 static bool
 s_redis_spawn(th_redis_t *r)
 {
