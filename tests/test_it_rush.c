@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -164,35 +162,6 @@ test_rush_exits_1_when_answers_do_not_add_up(void **state)
     assert_non_null(strstr(out, "\"pass\":false}\n"));
 }
 
-/* Runs tix-rush with argv, capturing its stderr; returns the exit status. */
-static int
-s_run_stderr(const char *const argv[], char *err, size_t size)
-{
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", TIX_BIN_DIR, argv[0]);
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(fd[1], 2);
-        close(fd[0]);
-        close(fd[1]);
-        execv(path, (char *const *) argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t used = 0;
-    ssize_t n;
-    while (used + 1 < size && (n = read(fd[0], err + used, size - used - 1)) > 0)
-        used += (size_t) n;
-    err[used] = '\0';
-    close(fd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static size_t
 s_lines(const char *s)
 {
@@ -208,19 +177,19 @@ test_rush_bad_flag_exits_2_with_one_line(void **state)
     (void) state;
     char err[4096];
     const char *const unknown[] = {"tix-rush", "--bogus", NULL};
-    assert_int_equal(s_run_stderr(unknown, err, sizeof err), 2);
+    assert_int_equal(th_run_stderr(unknown, err, sizeof err), 2);
     assert_int_equal(s_lines(err), 1);
     assert_non_null(strstr(err, "--bogus"));
     const char *const zero[] = {"tix-rush", "--users", "0", NULL};
-    assert_int_equal(s_run_stderr(zero, err, sizeof err), 2);
+    assert_int_equal(th_run_stderr(zero, err, sizeof err), 2);
     assert_int_equal(s_lines(err), 1);
     assert_non_null(strstr(err, "--users"));
     const char *const orphan[] = {"tix-rush", "--no-create", NULL};
-    assert_int_equal(s_run_stderr(orphan, err, sizeof err), 2);
+    assert_int_equal(th_run_stderr(orphan, err, sizeof err), 2);
     assert_int_equal(s_lines(err), 1);
     assert_non_null(strstr(err, "--sale"));
     const char *const sale[] = {"tix-rush", "--sale", "no spaces allowed", NULL};
-    assert_int_equal(s_run_stderr(sale, err, sizeof err), 2);
+    assert_int_equal(th_run_stderr(sale, err, sizeof err), 2);
     assert_int_equal(s_lines(err), 1);
 }
 
@@ -231,7 +200,7 @@ test_rush_without_broker_exits_3(void **state)
     char frontend[64], err[4096];
     snprintf(frontend, sizeof frontend, "tcp://127.0.0.1:%d", th_free_port());
     const char *const argv[] = {"tix-rush", "--frontend", frontend, "--timeout-ms", "300", "--users", "10", NULL};
-    assert_int_equal(s_run_stderr(argv, err, sizeof err), 3);
+    assert_int_equal(th_run_stderr(argv, err, sizeof err), 3);
     assert_non_null(strstr(err, "tix-rush: "));
 }
 

@@ -310,8 +310,9 @@ th_proc_stop(th_proc_t *p, int sig, int timeout_ms)
     return status;
 }
 
-int
-th_run(const char *const argv[], const char *const env[], char *out, size_t out_size)
+/* th_run and th_run_stderr: fd (1 or 2) of the program goes to out. */
+static int
+s_run(const char *const argv[], const char *const env[], int fd, char *out, size_t out_size)
 {
     int pipefd[2];
     if (pipe(pipefd) != 0)
@@ -321,7 +322,7 @@ th_run(const char *const argv[], const char *const env[], char *out, size_t out_
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(pipefd[1], 1);
+        dup2(pipefd[1], fd);
         close(pipefd[0]);
         close(pipefd[1]);
         for (int i = 0; env && env[i]; i++)
@@ -348,6 +349,18 @@ th_run(const char *const argv[], const char *const env[], char *out, size_t out_
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+th_run(const char *const argv[], const char *const env[], char *out, size_t out_size)
+{
+    return s_run(argv, env, 1, out, out_size);
+}
+
+int
+th_run_stderr(const char *const argv[], char *err, size_t err_size)
+{
+    return s_run(argv, NULL, 2, err, err_size);
 }
 
 bool

@@ -69,6 +69,8 @@ bool th_proc_alive(th_proc_t *p);
 /* Runs a program to completion, capturing stdout into out (NUL-terminated,
  * truncated to out_size). Returns its exit code, or -1. */
 int th_run(const char *const argv[], const char *const env[], char *out, size_t out_size);
+/* Same, capturing stderr (stdout is left alone). */
+int th_run_stderr(const char *const argv[], char *err, size_t err_size);
 
 /* A whole local stack: redis, a broker on free ports, n workers. */
 typedef struct {
