@@ -476,9 +476,8 @@ test_drain_answers_queued_and_held_calls(void **state)
 int
 main(void)
 {
-    zsys_init();
-    zsys_set_linger(0);
-#define T(name) cmocka_unit_test_setup_teardown(name, th_inproc_setup, th_inproc_teardown)
+    th_inproc_init();
+#define T TH_INPROC_TEST
     const struct CMUnitTest tests[] = {
         T(test_health_serving_only_with_a_worker_that_has_redis),
         T(test_purchase_without_workers_is_unavailable_with_retry_after),

@@ -223,9 +223,8 @@ test_edge_entry_is_dropped_when_redis_shows_the_sale_changed(void **state)
 int
 main(void)
 {
-    zsys_init();
-    zsys_set_linger(0);
-#define T(name) cmocka_unit_test_setup_teardown(name, th_inproc_setup, th_inproc_teardown)
+    th_inproc_init();
+#define T TH_INPROC_TEST
     const struct CMUnitTest tests[] = {
         T(test_sold_out_sale_is_loaded_once_then_answered_by_the_broker),
         T(test_edge_closes_by_redis_clock_when_the_broker_clock_is_ahead),

@@ -25,9 +25,7 @@ s_broker_new(uint32_t queue_limit, double client_rate, uint32_t client_burst)
     broker_config_t c = th_inproc_config(queue_limit);
     c.client_rate_per_s = client_rate;
     c.client_burst = client_burst;
-    broker_t *b = broker_new(&c);
-    assert_non_null(b);
-    return b;
+    return th_inproc_broker_new(&c);
 }
 
 static void
@@ -174,8 +172,7 @@ test_the_feed_applies_order_subscriptions_and_passes_none_upstream(void **state)
 int
 main(void)
 {
-    zsys_init();
-    zsys_set_linger(0);
+    th_inproc_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_client_rate_limit_covers_every_method_and_each_client_alone),
         cmocka_unit_test(test_a_full_queue_refuses_the_client_holding_most_not_a_newcomer),

@@ -319,14 +319,26 @@ test_final_reply_to_an_earlier_attempt_is_accepted(void **state)
     fake_client_destroy(&fb);
 }
 
-static pthread_t s_main_thread;
+typedef struct {
+    pthread_t main_thread; /* the one in the blocking call */
+    fake_client_t *fb;     /* its broker */
+    int returned;          /* set (atomically) once the call is back */
+} s_interrupt_t;
 
+/* Once the call has reached the broker (the main thread waits for its
+ * answer), SIGINT to the main thread; again every 50 ms until the call is
+ * back, should one land just before its poll. */
 static void *
-s_interrupt_later(void *arg)
+s_interrupt_when_waiting(void *arg)
 {
-    (void) arg;
-    usleep(200 * 1000);
-    pthread_kill(s_main_thread, SIGINT);
+    s_interrupt_t *x = arg;
+    int64_t deadline = tix_now_ms() + 10000;
+    while (fake_client_ncalls(x->fb) == 0 && tix_now_ms() < deadline)
+        usleep(1000); /* a poll interval: the condition is the call arriving */
+    while (!__atomic_load_n(&x->returned, __ATOMIC_ACQUIRE) && tix_now_ms() < deadline) {
+        pthread_kill(x->main_thread, SIGINT);
+        usleep(50000); /* a resend interval, not a settling delay */
+    }
     return NULL;
 }
 
@@ -338,12 +350,14 @@ test_signal_interrupts_a_blocking_call(void **state)
     tix_signals_install();
     fake_client_t *fb = fake_client_new(fake_client_script_silent, NULL);
     tix_client_t *c = tix_client_new(fb->endpoint);
-    s_main_thread = pthread_self();
+    s_interrupt_t x = {pthread_self(), fb, 0};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, s_interrupt_later, NULL), 0);
+    assert_int_equal(pthread_create(&t, NULL, s_interrupt_when_waiting, &x), 0);
     tix_result_t r;
     int64_t start = tix_now_ms();
-    assert_int_equal(tix_get_sale(c, "s1", 30000, &r), TIX_ERR_INTERRUPTED);
+    tix_err err = tix_get_sale(c, "s1", 30000, &r);
+    __atomic_store_n(&x.returned, 1, __ATOMIC_RELEASE);
+    assert_int_equal(err, TIX_ERR_INTERRUPTED);
     assert_true(tix_now_ms() - start < 10000);
     assert_int_equal(r.code, TIX__V1__CODE__CANCELLED);
     assert_true(tix_stopping());

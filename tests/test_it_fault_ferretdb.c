@@ -212,20 +212,6 @@ s_missing_behind_cursor(const char *sale)
     return missing;
 }
 
-/* tf_wait, polling every POLL_MS. */
-static int64_t
-s_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
-{
-    int64_t start = tix_now_ms();
-    for (;;) {
-        if (cond(arg))
-            return tix_now_ms() - start;
-        if (tix_now_ms() - start >= timeout_ms)
-            return -1;
-        zclock_sleep(POLL_MS); /* a poll interval, not a settling delay */
-    }
-}
-
 /* For on_tick callbacks (every ~10 ms): true once per POLL_MS. */
 static bool
 s_poll_due(int64_t *last_ms)
@@ -266,7 +252,7 @@ s_check_exactly_once(const char *sale, const tf_rush_result_t *r, int timeout_ms
     assert_int_equal(tf_check_invariants(sale, &f, f.total, r), 0);
     s_done_t d = {sale, f.log_len, ""};
     persister_proc_last_log_id(&s_stack.redis, sale, d.last, sizeof d.last);
-    int64_t took = s_wait(s_all_stored, &d, timeout_ms);
+    int64_t took = tf_wait_every(s_all_stored, &d, timeout_ms, POLL_MS);
     fprintf(stderr, "every order stored %lld ms after the rush; cursor ahead seen %d times\n", (long long) took,
             s_cursor_ahead);
     assert_true(took >= 0);
@@ -470,7 +456,7 @@ test_ferretdb_unique_index_after_start_up_and_a_replayed_log_leaves_the_collecti
     s_skip_without_ferretdb();
     const char *sale = "fdb-replay";
     s_persister_start("persister-replay-1");
-    assert_true(s_wait(s_unique_index, NULL, 10000) >= 0); /* before any order */
+    assert_true(tf_wait_every(s_unique_index, NULL, 10000, POLL_MS) >= 0); /* before any order */
     assert_true(tf_create_sale(s_stack.frontend, sale, 200));
     tf_rush_opts_t o = {.frontend = s_stack.frontend, .sale = sale, .users = 400, .window = 100};
     tf_rush_result_t r;
@@ -540,7 +526,7 @@ test_ferretdb_refusing_an_order_for_good_logged_once_counted_and_the_rest_stored
     free(user);
     s_done_t d = {sale, 51, ""};
     persister_proc_last_log_id(&s_stack.redis, sale, d.last, sizeof d.last);
-    int64_t took = s_wait(s_all_stored, &d, 20000); /* the cursor passes the refused order */
+    int64_t took = tf_wait_every(s_all_stored, &d, 20000, POLL_MS); /* the cursor passes the refused order */
     fprintf(stderr, "the 50 orders and the one behind the refused one stored, cursor at the end, in %lld ms\n",
             (long long) took);
     assert_true(took >= 0);

@@ -58,49 +58,6 @@ s_teardown(void **state)
 
 /* ---- Probes ------------------------------------------------------------------- */
 
-/* utime + stime of pid, in clock ticks, or -1. */
-static long long
-s_cpu_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (long long) (ut + st);
-}
-
-/* Waits (up to timeout_ms) until pid has used no CPU for 2 s: it has
- * handled everything sent to it. Returns the highest VmRSS seen meanwhile,
- * folded into *peak_kb. */
-static void
-s_wait_idle(pid_t pid, long *peak_kb, int timeout_ms)
-{
-    int64_t deadline = tix_now_ms() + timeout_ms;
-    long long last = -2;
-    int64_t still_since = tix_now_ms();
-    while (tix_now_ms() < deadline) {
-        long rss = tf_rss_kb(pid);
-        if (rss > *peak_kb)
-            *peak_kb = rss;
-        long long now = s_cpu_ticks(pid);
-        if (now != last) {
-            last = now;
-            still_since = tix_now_ms();
-        } else if (tix_now_ms() - still_since >= 2000) {
-            return;
-        }
-        zclock_sleep(20);
-    }
-}
-
 /* Health on a raw DEALER: true when answered within timeout_ms. */
 static bool
 s_health_answered(zsock_t *d, uint64_t call_id, int timeout_ms)
@@ -192,7 +149,7 @@ test_a_subscription_flood_leaves_the_broker_small_and_the_feed_working(void **st
         s_subscribe_raw(x, junk, SUB_FLOOD_TOPIC_BYTES);
     }
     free(junk);
-    s_wait_idle(s_stack.broker.pid, &peak, 60000);
+    tf_wait_idle(s_stack.broker.pid, &peak, 60000);
     fprintf(stderr, "broker VmRSS peak after %d x %d B topics: %ld KiB\n", SUB_FLOOD_TOPICS, SUB_FLOOD_TOPIC_BYTES,
             peak);
     zsock_destroy(&x);
@@ -206,7 +163,7 @@ test_a_subscription_flood_leaves_the_broker_small_and_the_feed_working(void **st
             int n = snprintf(topic, sizeof topic, junk_topics ? "junk-%d-%050d" : "order.sale-%d-%040d", i, i);
             s_subscribe_raw(x, topic, (size_t) n);
         }
-        s_wait_idle(s_stack.broker.pid, &peak, 60000);
+        tf_wait_idle(s_stack.broker.pid, &peak, 60000);
         zsock_destroy(&x);
     }
     fprintf(stderr, "broker VmRSS peak after 2 x %d small topics: %ld KiB\n", SUB_SMALL_TOPICS, peak);
@@ -266,7 +223,7 @@ test_clients_that_never_read_leave_the_broker_bounded_and_others_served(void **s
         }
     }
     zmsg_destroy(&call);
-    s_wait_idle(s_stack.broker.pid, &peak, 120000);
+    tf_wait_idle(s_stack.broker.pid, &peak, 120000);
     fprintf(stderr, "broker VmRSS peak with %d clients x %d unread Health calls: %ld KiB\n", SILENT_CLIENTS,
             SILENT_CALLS, peak);
     /* Another client is answered at once. */
@@ -360,33 +317,10 @@ test_a_get_sale_flood_from_one_client_costs_another_none_of_its_purchases(void *
     assert_int_equal(ok, FAIR_PURCHASES);
 }
 
-/* Under AddressSanitizer freed memory waits in a 256 MiB quarantine, so
- * RSS grows with every free; the processes inherit our environment, and a
- * small quarantine lets RSS measure the program again. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) /* clang's way of saying it */
-#define S_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) /* gcc's */
-#define S_ASAN 1
-#endif
-
-static void
-s_small_asan_quarantine(void)
-{
-#ifdef S_ASAN
-    const char *old = getenv("ASAN_OPTIONS");
-    char opts[1024];
-    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=8", old ? old : "", old && *old ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
-#endif
-}
-
 int
 main(void)
 {
-    s_small_asan_quarantine();
+    tf_small_asan_quarantine(); /* RSS measures the broker, not the sanitizer */
     zsys_init();
     zsys_set_linger(0);
     /* CMOCKA_TEST_FILTER=test_clients* runs one of them. */

@@ -27,14 +27,6 @@
 
 #include <cmocka.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SOAK_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SOAK_UNDER_ASAN 1
-#endif
-#endif
-
 #include "fault.h"
 #include "harness.h"
 #include "tix.h"
@@ -53,47 +45,10 @@ enum { P_BROKER, P_W0, P_W1, P_REDIS, P_PERSISTER, P_COUNT };
 static const char *const s_names[P_COUNT] = {"tix-broker", "tix-worker-0", "tix-worker-1", "redis-server",
                                              "tix-persister"};
 
-static th_stack_t s_stack;
-static th_proc_t s_persister;
-static char s_jsonl[300];
-
-/* Under AddressSanitizer, freed memory waits in a quarantine (256 MiB by
- * default) so that a use after free is caught: every process's RSS then
- * grows with each free, leak or not. The processes inherit our
- * environment; a small quarantine keeps that check and lets RSS measure
- * the program again. */
-static void
-s_small_asan_quarantine(void)
-{
-#ifdef __SANITIZE_ADDRESS__
-    const char *old = getenv("ASAN_OPTIONS");
-    char opts[1024];
-    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=8", old ? old : "", old && *old ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
-#endif
-}
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    s_small_asan_quarantine();
-    if (!th_stack_start(&s_stack, 2, NULL))
-        return -1;
-    return tf_persister_start_jsonl(&s_persister, &s_stack, s_jsonl, sizeof s_jsonl) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    tf_teardown(&s_persister, &s_stack);
-    return 0;
-}
-
 /* ---- The load: tix-rush in a thread ------------------------------------------ */
 
 typedef struct {
+    const char *frontend;
     int exit_code;
     char out[4096];    /* its --quiet verdict */
     volatile int done; /* set by the thread when tix-rush has exited */
@@ -107,9 +62,9 @@ s_run_rush(void *arg)
     snprintf(users, sizeof users, "%d", SOAK_USERS);
     snprintf(rate, sizeof rate, "%d", SOAK_RATE);
     snprintf(tickets, sizeof tickets, "%d", SOAK_TICKETS);
-    const char *argv[] = {"tix-rush",     "--frontend", s_stack.frontend, "--sale",     "soak",        "--no-create",
-                          "--users",      users,        "--rate",         rate,         "--in-flight", "2000",
-                          "--timeout-ms", "10000",      "--user-prefix",  "soak-user-", "--quiet",     NULL};
+    const char *argv[] = {"tix-rush",     "--frontend", l->frontend,     "--sale",     "soak",        "--no-create",
+                          "--users",      users,        "--rate",        rate,         "--in-flight", "2000",
+                          "--timeout-ms", "10000",      "--user-prefix", "soak-user-", "--quiet",     NULL};
     l->exit_code = th_run(argv, NULL, l->out, sizeof l->out);
     __atomic_store_n(&l->done, 1, __ATOMIC_RELEASE);
     return NULL;
@@ -131,9 +86,9 @@ typedef struct {
 } s_samples_t;
 
 static long
-s_redis_dataset_kb(void)
+s_redis_dataset_kb(const th_redis_t *redis)
 {
-    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisContext *c = th_redis_connect(redis);
     if (!c)
         return -1;
     redisReply *info = redisCommand(c, "INFO memory");
@@ -148,15 +103,15 @@ s_redis_dataset_kb(void)
 }
 
 static void
-s_sample(s_samples_t *s)
+s_sample(const tf_world_t *w, s_samples_t *s)
 {
-    pid_t pids[P_COUNT] = {s_stack.broker.pid, s_stack.workers[0].pid, s_stack.workers[1].pid, s_stack.redis.pid,
-                           s_persister.pid};
+    pid_t pids[P_COUNT] = {w->stack.broker.pid, w->stack.workers[0].pid, w->stack.workers[1].pid, w->stack.redis.pid,
+                           w->persister.pid};
     int i = s->n++;
     for (int p = 0; p < P_COUNT; p++)
         s->kb[p][i] = tf_rss_kb(pids[p]);
     s->redis_rss[i] = s->kb[P_REDIS][i];
-    s->redis_dataset[i] = s_redis_dataset_kb();
+    s->redis_dataset[i] = s_redis_dataset_kb(&w->stack.redis);
     s->kb[P_REDIS][i] = s->redis_rss[i] - s->redis_dataset[i];
 }
 
@@ -189,15 +144,15 @@ s_report(const s_samples_t *s, int p)
 static void
 test_30s_steady_load_memory_of_every_process_stays_bounded(void **state)
 {
-    (void) state;
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tf_world_t *w = *state;
+    tix_client_t *c = tix_client_new(w->stack.frontend);
     tix_result_t r;
     assert_int_equal(tix_create_sale(c, "soak", SOAK_TICKETS, 0, 0, 5000, &r), TIX_OK);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     tix_result_clear(&r);
     tix_client_destroy(&c);
 
-    s_load_t load = {.exit_code = -1};
+    s_load_t load = {.frontend = w->stack.frontend, .exit_code = -1};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, s_run_rush, &load), 0);
     s_samples_t samples = {.n = 0};
@@ -209,7 +164,7 @@ test_30s_steady_load_memory_of_every_process_stays_bounded(void **state)
         int64_t wait = due - tix_now_ms();
         if (tf_wait(s_load_done, &load, wait > 0 ? (int) wait : 0) >= 0)
             break;
-        s_sample(&samples);
+        s_sample(w, &samples);
     }
     pthread_join(thread, NULL);
     fprintf(stderr, "soak: tix-rush exit=%d after %lld ms: %s", load.exit_code, (long long) (tix_now_ms() - start),
@@ -225,7 +180,7 @@ test_30s_steady_load_memory_of_every_process_stays_bounded(void **state)
 
     /* The invariants over the whole soak. */
     tf_sale_facts_t f;
-    assert_true(tf_sale_facts(&s_stack.redis, "soak", &f));
+    assert_true(tf_sale_facts(&w->stack.redis, "soak", &f));
     fprintf(stderr, "soak: total=%lld remaining=%lld XLEN=%lld HLEN=%lld distinct orders=%lld users=%lld\n", f.total,
             f.remaining, f.log_len, f.buyers, f.distinct_orders, f.distinct_users);
     assert_int_equal(f.total, SOAK_TICKETS);
@@ -234,28 +189,27 @@ test_30s_steady_load_memory_of_every_process_stays_bounded(void **state)
     assert_int_equal(f.total - f.remaining, SOAK_USERS);
     assert_int_equal(f.distinct_orders, SOAK_USERS);
     assert_int_equal(f.distinct_users, SOAK_USERS);
-    assert_true(tf_wait_persisted(s_jsonl, "soak", f.log_len, 20000) >= 0);
-    assert_int_equal(th_proc_stop(&s_persister, SIGTERM, 15000), 0);
-    assert_int_equal(tf_check_persisted(s_jsonl, "soak", &f), 0);
+    assert_true(tf_wait_persisted(w->jsonl, "soak", f.log_len, 20000) >= 0);
+    assert_int_equal(th_proc_stop(&w->persister, SIGTERM, 15000), 0);
+    assert_int_equal(tf_check_persisted(w->jsonl, "soak", &f), 0);
     tf_sale_facts_free(&f);
-#ifdef SOAK_UNDER_ASAN
     /* Under AddressSanitizer every tix process's RSS grows with the number
      * of allocations made (seen: ~13 MB/s in each, even with an 8 MiB
      * quarantine), while the same soak in the plain build stays flat to a
      * few KiB. RSS then measures the sanitizer, not tix: the bound is judged
      * in the plain build, and LeakSanitizer checks leaks in this one. */
-    if (grew)
+    if (tf_under_asan() && grew)
         fprintf(stderr, "soak: RSS bound not judged under AddressSanitizer (%d processes grew)\n", grew);
-#else
-    assert_int_equal(grew, 0);
-#endif
+    else
+        assert_int_equal(grew, 0);
 }
 
 int
 main(void)
 {
+    tf_small_asan_quarantine(); /* before any process starts: RSS measures tix */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_30s_steady_load_memory_of_every_process_stays_bounded),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, tf_world_setup, tf_world_teardown);
 }

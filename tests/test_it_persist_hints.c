@@ -29,6 +29,7 @@
 
 #include "fault.h"
 #include "harness.h"
+#include "persist_fixture.h"
 #include "persister_proc.h"
 #include "tix.h"
 #include "tix.pb-c.h"
@@ -38,56 +39,45 @@
 #define WAIT_MS 15000
 #define ENDED_SALES 2000 /* half sold out (one order each), half closed (none) */
 
-static th_stack_t s_stack;
-static char s_path[400];   /* the jsonl file of the running test */
-static char s_health[420]; /* its health file */
-
 /* ---- Helpers ------------------------------------------------------------- */
 
-/* Starts tix-persister on s_path, reading events from events_out; extra
- * args may follow (NULL-terminated). Returns once it is healthy. */
+/* Starts tix-persister on the fixture's jsonl sink, reading events from
+ * events_out, with --catchup-ms catchup_ms; returns once it is healthy. */
 static void
-s_persister_start(th_proc_t *p, const char *events_out, ...)
+s_persister_start(persist_fixture_t *fx, th_proc_t *p, const char *events_out, const char *catchup_ms)
 {
-    char sink[420];
-    snprintf(sink, sizeof sink, "jsonl:%s", s_path);
-    const char *args[] = {"--events-out",  events_out, "--redis-url", s_stack.redis.url, "--sink", sink,
-                          "--health-file", s_health,   NULL};
-    va_list ap;
-    va_start(ap, events_out);
-    persister_proc_start(p, "persister", args, &ap);
-    va_end(ap);
-    persister_proc_wait_healthy(p, s_health, WAIT_MS);
+    persist_fixture_start(fx, p, "persister", events_out, NULL, "--catchup-ms", catchup_ms, NULL);
+    persister_proc_wait_healthy(p, fx->health, WAIT_MS);
 }
 
 /* Lines of the file holding needle. */
 static int
-s_lines_with(const char *needle)
+s_lines_with(const persist_fixture_t *fx, const char *needle)
 {
-    return tf_log_count(s_path, needle);
+    return tf_log_count(fx->path, needle);
 }
 
 /* Polls until the file holds at least n lines with needle. */
 static bool
-s_wait_lines_with(const char *needle, int n, int timeout_ms)
+s_wait_lines_with(const persist_fixture_t *fx, const char *needle, int n, int timeout_ms)
 {
     int64_t deadline = tix_now_ms() + timeout_ms;
-    while (s_lines_with(needle) < n && tix_now_ms() < deadline)
-        usleep(20000);
-    return s_lines_with(needle) >= n;
+    while (s_lines_with(fx, needle) < n && tix_now_ms() < deadline)
+        usleep(20000); /* a poll interval: the condition is the file's lines */
+    return s_lines_with(fx, needle) >= n;
 }
 
 /* The id of the n-th order of sale's current incarnation, as tix_buy makes
  * it: <sale>:<created_at_ms in base 36>:<n> (docs/REDIS.md). */
 static const char *
-s_order_id(const char *sale, int n)
+s_order_id(const persist_fixture_t *fx, const char *sale, int n)
 {
     static char out[4][128];
     static int next;
     char *id = out[next++ % 4];
     char cmd[128];
     snprintf(cmd, sizeof cmd, "HGET tix:{%s}:sale created_at_ms", sale);
-    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisContext *c = th_redis_connect(&fx->stack.redis);
     redisReply *r = redisCommand(c, cmd);
     assert_true(r && r->type == REDIS_REPLY_STRING);
     unsigned long long created = strtoull(r->str, NULL, 10);
@@ -103,9 +93,9 @@ s_order_id(const char *sale, int n)
 }
 
 static void
-s_purchase(const char *sale, const char *user, const char *order_id)
+s_purchase(const persist_fixture_t *fx, const char *sale, const char *user, const char *order_id)
 {
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    tix_client_t *c = tix_client_new(fx->stack.frontend);
     tix_result_t r;
     assert_int_equal(tix_purchase(c, sale, user, "req-1", 5000, &r), TIX_OK);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
@@ -144,34 +134,34 @@ s_forge(zsock_t *pub, const char *sale, const char *order_id, const char *user, 
 static void
 test_event_forged_on_the_intake_before_the_purchase_writes_nothing_and_the_log_order_is_written(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     th_proc_t p;
-    assert_true(tf_create_sale(s_stack.frontend, "forge", 5));
-    s_persister_start(&p, s_stack.events_out, "--catchup-ms", "300", NULL);
+    assert_true(tf_create_sale(fx->stack.frontend, "forge", 5));
+    s_persister_start(fx, &p, fx->stack.events_out, "300");
     /* mallory publishes on the broker's event intake, as any process that
      * reaches it can: S:1 for herself, and S:2 for bob, before anyone
      * bought. Again until the persister has seen one (subscriptions
      * travel upstream asynchronously). */
     zsock_t *pub = zsock_new_pub(NULL);
-    assert_int_equal(zsock_connect(pub, "%s", s_stack.events_in), 0);
+    assert_int_equal(zsock_connect(pub, "%s", fx->stack.events_in), 0);
     char log_id[48];
     snprintf(log_id, sizeof log_id, "%lld-0", (long long) tix_wall_ms());
     int64_t deadline = tix_now_ms() + WAIT_MS;
-    while (tf_log_count(p.log, "order event") == 0 && s_lines_with("\"forge:") == 0 && tix_now_ms() < deadline) {
-        s_forge(pub, "forge", s_order_id("forge", 1), "mallory", log_id);
-        s_forge(pub, "forge", s_order_id("forge", 2), "bob", "1-1");
+    while (tf_log_count(p.log, "order event") == 0 && s_lines_with(fx, "\"forge:") == 0 && tix_now_ms() < deadline) {
+        s_forge(pub, "forge", s_order_id(fx, "forge", 1), "mallory", log_id);
+        s_forge(pub, "forge", s_order_id(fx, "forge", 2), "bob", "1-1");
         usleep(50000);
     }
-    s_purchase("forge", "alice", s_order_id("forge", 1));
-    assert_true(s_wait_lines_with("\"alice\"", 1, WAIT_MS));
+    s_purchase(fx, "forge", "alice", s_order_id(fx, "forge", 1));
+    assert_true(s_wait_lines_with(fx, "\"alice\"", 1, WAIT_MS));
     persister_proc_stop(&p);
     zsock_destroy(&pub);
     char line[256];
     snprintf(line, sizeof line, "\"_id\" : \"%s\", \"sale_id\" : \"forge\", \"user_id\" : \"alice\"",
-             s_order_id("forge", 1));
-    assert_int_equal(s_lines_with(line), 1);
-    assert_int_equal(s_lines_with("mallory"), 0);
-    assert_int_equal(s_lines_with(s_order_id("forge", 2)), 0); /* not in the log: not written */
+             s_order_id(fx, "forge", 1));
+    assert_int_equal(s_lines_with(fx, line), 1);
+    assert_int_equal(s_lines_with(fx, "mallory"), 0);
+    assert_int_equal(s_lines_with(fx, s_order_id(fx, "forge", 2)), 0); /* not in the log: not written */
     long mismatched = tf_log_last(p.log, "persister stopped", "mismatched");
     fprintf(stderr, "forged on the intake: mismatched=%ld\n", mismatched);
     assert_true(mismatched >= 2);
@@ -181,7 +171,7 @@ test_event_forged_on_the_intake_before_the_purchase_writes_nothing_and_the_log_o
 static void
 test_event_naming_a_real_log_entry_with_another_order_is_counted_and_the_log_order_is_written(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     th_proc_t p;
     char feed[64];
     snprintf(feed, sizeof feed, "tcp://127.0.0.1:%d", th_free_port());
@@ -191,23 +181,23 @@ test_event_naming_a_real_log_entry_with_another_order_is_counted_and_the_log_ord
     zsock_t *xpub = zsock_new(ZMQ_XPUB);
     assert_true(zsock_bind(xpub, "%s", feed) >= 0);
     zsock_set_rcvtimeo(xpub, WAIT_MS);
-    assert_true(tf_create_sale(s_stack.frontend, "swap", 5));
-    s_persister_start(&p, feed, "--catchup-ms", "3600000", NULL);
+    assert_true(tf_create_sale(fx->stack.frontend, "swap", 5));
+    s_persister_start(fx, &p, feed, "3600000");
     zframe_t *subscribe = zframe_recv(xpub);
     assert_true(subscribe && zframe_size(subscribe) > 0 && zframe_data(subscribe)[0] == 1);
     zframe_destroy(&subscribe);
-    s_purchase("swap", "alice", s_order_id("swap", 1));
+    s_purchase(fx, "swap", "alice", s_order_id(fx, "swap", 1));
     char log_id[48];
-    persister_proc_last_log_id(&s_stack.redis, "swap", log_id, sizeof log_id);
-    s_forge(xpub, "swap", s_order_id("swap", 1), "mallory", log_id); /* alice's entry, mallory's name */
-    assert_true(s_wait_lines_with("\"alice\"", 1, WAIT_MS));
+    persister_proc_last_log_id(&fx->stack.redis, "swap", log_id, sizeof log_id);
+    s_forge(xpub, "swap", s_order_id(fx, "swap", 1), "mallory", log_id); /* alice's entry, mallory's name */
+    assert_true(s_wait_lines_with(fx, "\"alice\"", 1, WAIT_MS));
     persister_proc_stop(&p);
     zsock_destroy(&xpub);
     char line[256];
     snprintf(line, sizeof line, "\"_id\" : \"%s\", \"sale_id\" : \"swap\", \"user_id\" : \"alice\"",
-             s_order_id("swap", 1));
-    assert_int_equal(s_lines_with(line), 1);
-    assert_int_equal(s_lines_with("mallory"), 0);
+             s_order_id(fx, "swap", 1));
+    assert_int_equal(s_lines_with(fx, line), 1);
+    assert_int_equal(s_lines_with(fx, "mallory"), 0);
     assert_int_equal(tf_log_last(p.log, "persister stopped", "mismatched"), 1);
     assert_int_equal(tf_log_count(p.log, "order event disagrees with the order log"), 1);
 }
@@ -232,9 +222,9 @@ s_fcall(redisContext *c, const char *status, const char *fmt, ...)
  * out with their one order, odd ones closed (closes_at_ms 1) without any;
  * then `live` open ones of 100 tickets with one order each. */
 static void
-s_create_many(int live)
+s_create_many(const persist_fixture_t *fx, int live)
 {
-    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisContext *c = th_redis_connect(&fx->stack.redis);
     int sent = 0;
     for (int i = 0; i < ENDED_SALES + live; i++) {
         char sale[32];
@@ -260,22 +250,6 @@ s_create_many(int live)
     redisFree(c);
 }
 
-/* calls= of cmdstat_<name> in INFO commandstats; 0 when never called. */
-static long long
-s_calls(const char *name)
-{
-    redisContext *c = th_redis_connect(&s_stack.redis);
-    redisReply *r = redisCommand(c, "INFO commandstats");
-    assert_true(r && r->type == REDIS_REPLY_STRING);
-    char key[64];
-    snprintf(key, sizeof key, "cmdstat_%s:calls=", name);
-    const char *at = strstr(r->str, key);
-    long long calls = at ? atoll(at + strlen(key)) : 0;
-    freeReplyObject(r);
-    redisFree(c);
-    return calls;
-}
-
 static bool
 s_wait_live(const th_proc_t *p, long live, int timeout_ms)
 {
@@ -299,22 +273,24 @@ s_more_stock(redisContext *c, const char *sale)
 static void
 test_sold_out_and_closed_sales_leave_the_catch_up_and_come_back_with_news(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     th_proc_t p;
     const int live = 2, window_ms = 3000, catchup_ms = 200;
-    s_create_many(live);
+    s_create_many(fx, live);
     setenv("TIX_SWEEP_MS", "2000", 1); /* as a variable: a persister without the flag still starts */
-    s_persister_start(&p, s_stack.events_out, "--catchup-ms", "200", NULL);
+    s_persister_start(fx, &p, fx->stack.events_out, "200");
     unsetenv("TIX_SWEEP_MS");
-    assert_true(s_wait_lines_with("\"_id\"", ENDED_SALES / 2 + live, WAIT_MS));
+    assert_true(s_wait_lines_with(fx, "\"_id\"", ENDED_SALES / 2 + live, WAIT_MS));
     bool shrank = s_wait_live(&p, live, WAIT_MS);
 
     /* The cost of the catch-up now: the live sales, not all of them. */
-    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisContext *c = th_redis_connect(&fx->stack.redis);
     redisReply *r = redisCommand(c, "CONFIG RESETSTAT");
     freeReplyObject(r);
     usleep(window_ms * 1000); /* a measuring window, not a wait for a condition */
-    long long xrange = s_calls("xrange"), xrevrange = s_calls("xrevrange"), fcall_ro = s_calls("fcall_ro");
+    long long xrange = th_redis_calls(&fx->stack.redis, "xrange"),
+              xrevrange = th_redis_calls(&fx->stack.redis, "xrevrange"),
+              fcall_ro = th_redis_calls(&fx->stack.redis, "fcall_ro");
     fprintf(stderr, "%d sales ended, %d live, in %d ms: XRANGE=%lld XREVRANGE (sweep)=%lld FCALL_RO=%lld\n",
             ENDED_SALES, live, window_ms, xrange, xrevrange, fcall_ro);
     assert_true(shrank);
@@ -324,10 +300,10 @@ test_sold_out_and_closed_sales_leave_the_catch_up_and_come_back_with_news(void *
 
     /* Back with news: by an event, and silently (the sweep sees it). */
     s_more_stock(c, "ended-0");
-    s_purchase("ended-0", "alice", s_order_id("ended-0", 2));
+    s_purchase(fx, "ended-0", "alice", s_order_id(fx, "ended-0", 2));
     char quoted[160];
-    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id("ended-0", 2));
-    assert_true(s_wait_lines_with(quoted, 1, WAIT_MS));
+    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id(fx, "ended-0", 2));
+    assert_true(s_wait_lines_with(fx, quoted, 1, WAIT_MS));
     s_more_stock(c, "ended-2");
     s_fcall(c, "PURCHASED",
             "FCALL tix_buy 4 tix:{ended-2}:sale tix:{ended-2}:stock tix:{ended-2}:buyers "
@@ -338,32 +314,14 @@ test_sold_out_and_closed_sales_leave_the_catch_up_and_come_back_with_news(void *
             "FCALL tix_buy 4 tix:{ended-1}:sale tix:{ended-1}:stock tix:{ended-1}:buyers "
             "tix:{ended-1}:log ended-1 carol r");
     redisFree(c);
-    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id("ended-2", 2));
-    assert_true(s_wait_lines_with(quoted, 1, WAIT_MS));
-    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id("ended-1", 1));
-    assert_true(s_wait_lines_with(quoted, 1, WAIT_MS));
+    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id(fx, "ended-2", 2));
+    assert_true(s_wait_lines_with(fx, quoted, 1, WAIT_MS));
+    snprintf(quoted, sizeof quoted, "\"%s\"", s_order_id(fx, "ended-1", 1));
+    assert_true(s_wait_lines_with(fx, quoted, 1, WAIT_MS));
     persister_proc_stop(&p);
-    assert_int_equal(s_lines_with("\"_id\""), ENDED_SALES / 2 + live + 3);
+    assert_int_equal(s_lines_with(fx, "\"_id\""), ENDED_SALES / 2 + live + 3);
     assert_true(tf_log_count(p.log, "retired sale named by an event") >= 1);
     assert_true(tf_log_count(p.log, "retired sale has new orders") >= 2);
-}
-
-/* ---- Fixtures ------------------------------------------------------------ */
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    persister_proc_jsonl_paths(s_path, sizeof s_path, s_health, sizeof s_health);
-    return th_stack_start(&s_stack, 1, NULL) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    th_stack_stop(&s_stack);
-    return 0;
 }
 
 int
@@ -371,13 +329,13 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_event_forged_on_the_intake_before_the_purchase_writes_nothing_and_the_log_order_is_written, s_setup,
-            s_teardown),
+            test_event_forged_on_the_intake_before_the_purchase_writes_nothing_and_the_log_order_is_written,
+            persist_fixture_setup_1, persist_fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_event_naming_a_real_log_entry_with_another_order_is_counted_and_the_log_order_is_written, s_setup,
-            s_teardown),
+            test_event_naming_a_real_log_entry_with_another_order_is_counted_and_the_log_order_is_written,
+            persist_fixture_setup_1, persist_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_sold_out_and_closed_sales_leave_the_catch_up_and_come_back_with_news,
-                                        s_setup, s_teardown),
+                                        persist_fixture_setup_1, persist_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,8 +18,10 @@
 #include <bson/bson.h>
 #include <cmocka.h>
 
+#include "fault.h"
 #include "harness.h"
 #include "persister_order.h"
+#include "persist_fixture.h"
 #include "persister_proc.h"
 #include "rush.h"
 #include "tix.h"
@@ -29,56 +31,7 @@
 #define USERS 20000
 #define WAIT_MS 15000
 
-static th_stack_t s_stack;
-static char s_path[400];   /* the jsonl file of the running test */
-static char s_health[420]; /* its health file */
-
 /* ---- Helpers ------------------------------------------------------------- */
-
-static void
-s_create_sale(const char *sale, uint32_t total)
-{
-    tix_client_t *c = tix_client_new(s_stack.frontend);
-    tix_result_t r;
-    assert_int_equal(tix_create_sale(c, sale, total, 0, 0, 5000, &r), TIX_OK);
-    assert_int_equal(r.code, TIX__V1__CODE__OK);
-    tix_result_clear(&r);
-    tix_client_destroy(&c);
-}
-
-/* Starts tix-persister with the jsonl sink on s_path; extra args may follow
- * (NULL-terminated). */
-static void
-s_persister_start(th_proc_t *p, const char *name, const char *events_out, ...)
-{
-    char sink[420];
-    snprintf(sink, sizeof sink, "jsonl:%s", s_path);
-    const char *args[] = {"--events-out", events_out, "--redis-url",   s_stack.redis.url, "--sink", sink,
-                          "--catchup-ms", "300",      "--health-file", s_health,          NULL};
-    va_list ap;
-    va_start(ap, events_out);
-    persister_proc_start(p, name, args, &ap);
-    va_end(ap);
-}
-
-/* The value of "key=" on the last log line of p holding marker; -1 if none. */
-static long long
-s_log_value(const th_proc_t *p, const char *marker, const char *key)
-{
-    FILE *f = fopen(p->log, "r");
-    char line[2048];
-    long long v = -1;
-    char pat[64];
-    snprintf(pat, sizeof pat, " %s=", key);
-    while (f && fgets(line, sizeof line, f)) {
-        const char *k = strstr(line, marker) ? strstr(line, pat) : NULL;
-        if (k)
-            v = atoll(k + strlen(pat));
-    }
-    if (f)
-        fclose(f);
-    return v;
-}
 
 static void
 s_free_item(void **item)
@@ -90,12 +43,12 @@ s_free_item(void **item)
 /* Polls until the cursor file points at the sale's last log entry: every
  * order of the sale is durable in the file. */
 static void
-s_wait_cursor(const char *sale)
+s_wait_cursor(persist_fixture_t *fx, const char *sale)
 {
     char last[64], want[128], cursors[420], text[4096];
-    persister_proc_last_log_id(&s_stack.redis, sale, last, sizeof last);
+    persister_proc_last_log_id(&fx->stack.redis, sale, last, sizeof last);
     snprintf(want, sizeof want, "sale %s %s\n", sale, last);
-    snprintf(cursors, sizeof cursors, "%s.cursors", s_path);
+    snprintf(cursors, sizeof cursors, "%s.cursors", fx->path);
     int64_t deadline = tix_now_ms() + WAIT_MS;
     while (tix_now_ms() < deadline) {
         FILE *f = fopen(cursors, "r");
@@ -140,7 +93,7 @@ s_check_line(const char *line, const char *sale, zhashx_t *winners, zhashx_t *se
 /* The file holds exactly the rush's winners, once each, as whole order
  * documents of sale; and the cursor file points at the log's last entry. */
 static void
-s_check_file(const char *sale, const th_rush_t *rush)
+s_check_file(persist_fixture_t *fx, const char *sale, const th_rush_t *rush)
 {
     zhashx_t *winners = zhashx_new(), *seen = zhashx_new();
     zhashx_set_destructor(winners, s_free_item);
@@ -151,7 +104,7 @@ s_check_file(const char *sale, const th_rush_t *rush)
             zhashx_insert(winners, rush->order_of[i], user);
         }
     }
-    FILE *f = fopen(s_path, "r");
+    FILE *f = fopen(fx->path, "r");
     assert_non_null(f);
     char *line = NULL;
     size_t cap = 0;
@@ -164,29 +117,14 @@ s_check_file(const char *sale, const th_rush_t *rush)
     assert_int_equal(zhashx_size(seen), zhashx_size(winners));
     zhashx_destroy(&seen);
     zhashx_destroy(&winners);
-    s_wait_cursor(sale); /* already there: the persister stopped after storing it */
+    s_wait_cursor(fx, sale); /* already there: the persister stopped after storing it */
 }
 
-/* Creates the sale (unless it exists) and runs the rush, window calls in
- * flight. */
+/* The rush of these tests, 4,000 calls in flight. */
 static void
-s_rush_window(const char *sale, int window, th_rush_t *r, void (*on_answer)(int, void *), void *arg)
+s_rush(persist_fixture_t *fx, const char *sale, th_rush_t *r, void (*on_answer)(int, void *), void *arg)
 {
-    tix_client_t *c = tix_client_new(s_stack.frontend);
-    tix_result_t res;
-    assert_int_equal(tix_create_sale(c, sale, TICKETS, 0, 0, 5000, &res), TIX_OK);
-    assert_true(res.code == TIX__V1__CODE__OK || res.code == TIX__V1__CODE__ALREADY_EXISTS);
-    tix_result_clear(&res);
-    tix_client_destroy(&c);
-    assert_true(th_rush(s_stack.frontend, sale, USERS, window, r, on_answer, arg));
-    assert_int_equal(r->purchased, TICKETS);
-    assert_int_equal(r->other, 0);
-}
-
-static void
-s_rush(const char *sale, th_rush_t *r, void (*on_answer)(int, void *), void *arg)
-{
-    s_rush_window(sale, 4000, r, on_answer, arg);
+    persist_fixture_rush(fx, sale, TICKETS, USERS, 4000, r, on_answer, arg);
 }
 
 /* ---- Tests --------------------------------------------------------------- */
@@ -194,18 +132,18 @@ s_rush(const char *sale, th_rush_t *r, void (*on_answer)(int, void *), void *arg
 static void
 test_a_persister_running_through_the_rush_writes_200_lines_once_each(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     th_proc_t p;
     th_rush_t r;
-    s_persister_start(&p, "persister-a", s_stack.events_out, NULL);
-    persister_proc_wait_healthy(&p, s_health, WAIT_MS);
-    s_rush("rush-a", &r, NULL, NULL);
-    assert_int_equal(persister_proc_wait_lines(s_path, TICKETS, WAIT_MS), TICKETS);
+    persist_fixture_start(fx, &p, "persister-a", fx->stack.events_out, NULL, NULL);
+    persister_proc_wait_healthy(&p, fx->health, WAIT_MS);
+    s_rush(fx, "rush-a", &r, NULL, NULL);
+    assert_int_equal(persister_proc_wait_lines(fx->path, TICKETS, WAIT_MS), TICKETS);
     persister_proc_stop(&p);
-    s_check_file("rush-a", &r);
-    long long events = s_log_value(&p, "persister stopped", "events");
-    long long from_log = s_log_value(&p, "persister stopped", "from_log");
-    fprintf(stderr, "(a) events=%lld from_log=%lld\n", events, from_log);
+    s_check_file(fx, "rush-a", &r);
+    long events = tf_log_last(p.log, "persister stopped", "events");
+    long from_log = tf_log_last(p.log, "persister stopped", "from_log");
+    fprintf(stderr, "(a) events=%ld from_log=%ld\n", events, from_log);
     assert_true(events > 0);                   /* the event path did the work ... */
     assert_true(events + from_log >= TICKETS); /* ... and the log covered any gap */
     th_rush_free(&r);
@@ -214,21 +152,22 @@ test_a_persister_running_through_the_rush_writes_200_lines_once_each(void **stat
 static void
 test_b_persister_absent_during_the_rush_and_started_after_writes_all_200(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     th_proc_t p;
     th_rush_t r;
-    s_rush("rush-b", &r, NULL, NULL);
-    s_persister_start(&p, "persister-b", s_stack.events_out, NULL);
-    assert_int_equal(persister_proc_wait_lines(s_path, TICKETS, WAIT_MS), TICKETS);
+    s_rush(fx, "rush-b", &r, NULL, NULL);
+    persist_fixture_start(fx, &p, "persister-b", fx->stack.events_out, NULL, NULL);
+    assert_int_equal(persister_proc_wait_lines(fx->path, TICKETS, WAIT_MS), TICKETS);
     persister_proc_stop(&p);
-    s_check_file("rush-b", &r);
-    assert_int_equal(s_log_value(&p, "persister stopped", "events"), 0);
-    assert_int_equal(s_log_value(&p, "persister stopped", "from_log"), TICKETS);
+    s_check_file(fx, "rush-b", &r);
+    assert_int_equal(tf_log_last(p.log, "persister stopped", "events"), 0);
+    assert_int_equal(tf_log_last(p.log, "persister stopped", "from_log"), TICKETS);
     th_rush_free(&r);
 }
 
 typedef struct {
     th_proc_t *p;
+    const char *path; /* the jsonl sink */
     bool killed;
 } s_kill_t;
 
@@ -239,7 +178,7 @@ s_kill_after_first_append(int answered, void *arg)
     s_kill_t *k = arg;
     struct stat st;
     (void) answered;
-    if (!k->killed && stat(s_path, &st) == 0 && st.st_size > 0) {
+    if (!k->killed && stat(k->path, &st) == 0 && st.st_size > 0) {
         th_proc_stop(k->p, SIGKILL, 1000);
         k->killed = true;
     }
@@ -248,29 +187,30 @@ s_kill_after_first_append(int answered, void *arg)
 static void
 test_c_persister_killed_mid_rush_and_restarted_writes_all_200_none_twice(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     th_proc_t p, p2;
     th_rush_t r;
     /* One order per append (each fsync'd), so that the kill lands between
      * appends; no catch-up while it runs (only at start), so no cursor is
      * stored and every line appended before the kill is beyond its cursor. */
-    s_persister_start(&p, "persister-c1", s_stack.events_out, "--batch-max", "1", "--catchup-ms", "3600000", NULL);
-    persister_proc_wait_healthy(&p, s_health, WAIT_MS);
-    s_kill_t k = {&p, false};
+    persist_fixture_start(fx, &p, "persister-c1", fx->stack.events_out, NULL, "--batch-max", "1", "--catchup-ms",
+                          "3600000", NULL);
+    persister_proc_wait_healthy(&p, fx->health, WAIT_MS);
+    s_kill_t k = {&p, fx->path, false};
     /* A small window: answers (and so our look at the file) start early. */
-    s_rush_window("rush-c", 100, &r, s_kill_after_first_append, &k);
+    persist_fixture_rush(fx, "rush-c", TICKETS, USERS, 100, &r, s_kill_after_first_append, &k);
     assert_true(k.killed);
-    int at_kill = persister_proc_count_lines(s_path);
+    int at_kill = persister_proc_count_lines(fx->path);
     fprintf(stderr, "(c) killed with %d of %d lines appended\n", at_kill, TICKETS);
     assert_true(at_kill > 0 && at_kill < TICKETS); /* mid-sale: some appended, not all */
-    unlink(s_health);
-    s_persister_start(&p2, "persister-c2", s_stack.events_out, NULL);
-    s_wait_cursor("rush-c");
+    unlink(fx->health);
+    persist_fixture_start(fx, &p2, "persister-c2", fx->stack.events_out, NULL, NULL);
+    s_wait_cursor(fx, "rush-c");
     persister_proc_stop(&p2);
-    s_check_file("rush-c", &r);
+    s_check_file(fx, "rush-c", &r);
     /* The restart recognised every line the killed one had appended. */
-    assert_int_equal(s_log_value(&p2, "jsonl sink ready", "lines_beyond_cursors"), at_kill);
-    assert_int_equal(s_log_value(&p2, "persister stopped", "from_log"), TICKETS);
+    assert_int_equal(tf_log_last(p2.log, "jsonl sink ready", "lines_beyond_cursors"), at_kill);
+    assert_int_equal(tf_log_last(p2.log, "persister stopped", "from_log"), TICKETS);
     th_rush_free(&r);
 }
 
@@ -307,15 +247,15 @@ s_pump_on_answer(int answered, void *arg)
 static void
 test_d_events_dropped_on_purpose_are_caught_up_from_the_log_while_running(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     th_proc_t p;
     th_rush_t r;
     char feed[64];
     snprintf(feed, sizeof feed, "tcp://127.0.0.1:%d", th_free_port());
-    s_forwarder_t f = {zsock_new_sub(s_stack.events_out, "order."), zsock_new(ZMQ_XPUB), 0, 0};
+    s_forwarder_t f = {zsock_new_sub(fx->stack.events_out, "order."), zsock_new(ZMQ_XPUB), 0, 0};
     assert_true(zsock_bind(f.pub, "%s", feed) >= 0);
     zsock_set_rcvtimeo(f.pub, WAIT_MS);
-    s_persister_start(&p, "persister-d", feed, NULL);
+    persist_fixture_start(fx, &p, "persister-d", feed, NULL, NULL);
     zframe_t *subscribe = zframe_recv(f.pub); /* the persister's subscription reached us */
     assert_true(subscribe && zframe_size(subscribe) > 0 && zframe_data(subscribe)[0] == 1);
     zframe_destroy(&subscribe);
@@ -323,8 +263,8 @@ test_d_events_dropped_on_purpose_are_caught_up_from_the_log_while_running(void *
      * (through the broker): buy as the rush's first users, one at a time,
      * until an event comes through. The rush then retries those purchases
      * with the same request ids and gets the same orders. */
-    s_create_sale("rush-d", TICKETS);
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    persist_fixture_create_sale(fx, "rush-d", TICKETS);
+    tix_client_t *c = tix_client_new(fx->stack.frontend);
     for (int i = 0; f.seen == 0 && i < 50; i++) {
         char user[96], req[32];
         th_rush_user(user, sizeof user, "rush-d", i);
@@ -337,7 +277,7 @@ test_d_events_dropped_on_purpose_are_caught_up_from_the_log_while_running(void *
     }
     tix_client_destroy(&c);
     assert_true(f.seen > 0);
-    s_rush("rush-d", &r, s_pump_on_answer, &f);
+    s_rush(fx, "rush-d", &r, s_pump_on_answer, &f);
     while (f.seen < TICKETS) {
         int before = f.seen;
         s_pump(&f, 2000);
@@ -346,13 +286,13 @@ test_d_events_dropped_on_purpose_are_caught_up_from_the_log_while_running(void *
     }
     fprintf(stderr, "(d) events seen=%d forwarded=%d dropped=%d\n", f.seen, f.forwarded, TICKETS - f.forwarded);
     assert_true(TICKETS - f.forwarded >= TICKETS / 2);
-    assert_int_equal(persister_proc_wait_lines(s_path, TICKETS, WAIT_MS), TICKETS);
+    assert_int_equal(persister_proc_wait_lines(fx->path, TICKETS, WAIT_MS), TICKETS);
     persister_proc_stop(&p);
-    s_check_file("rush-d", &r);
+    s_check_file(fx, "rush-d", &r);
     /* Every forwarded event arrived; the catch-up found at least every
      * dropped one (and sometimes forwarded ones it got to first). */
-    assert_int_equal(s_log_value(&p, "persister stopped", "events"), f.forwarded);
-    assert_true(s_log_value(&p, "persister stopped", "from_log") >= TICKETS - f.forwarded);
+    assert_int_equal(tf_log_last(p.log, "persister stopped", "events"), f.forwarded);
+    assert_true(tf_log_last(p.log, "persister stopped", "from_log") >= TICKETS - f.forwarded);
     zsock_destroy(&f.sub);
     zsock_destroy(&f.pub);
     th_rush_free(&r);
@@ -361,53 +301,36 @@ test_d_events_dropped_on_purpose_are_caught_up_from_the_log_while_running(void *
 static void
 test_sigterm_flushes_the_orders_it_holds_stores_the_cursor_and_exits_0(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     th_proc_t p;
     th_rush_t r;
     /* Nothing leaves the buffer on its own: a batch waits a minute, and the
      * catch-up runs only at start. */
-    s_persister_start(&p, "persister-term", s_stack.events_out, "--batch-ms", "60000", "--catchup-ms", "3600000", NULL);
-    persister_proc_wait_healthy(&p, s_health, WAIT_MS);
-    s_rush("rush-term", &r, NULL, NULL);
-    assert_int_equal(persister_proc_count_lines(s_path), 0); /* all held */
+    persist_fixture_start(fx, &p, "persister-term", fx->stack.events_out, NULL, "--batch-ms", "60000", "--catchup-ms",
+                          "3600000", NULL);
+    persister_proc_wait_healthy(&p, fx->health, WAIT_MS);
+    s_rush(fx, "rush-term", &r, NULL, NULL);
+    assert_int_equal(persister_proc_count_lines(fx->path), 0); /* all held */
     persister_proc_stop(&p);
-    assert_int_equal(persister_proc_count_lines(s_path), TICKETS);
-    s_check_file("rush-term", &r);
+    assert_int_equal(persister_proc_count_lines(fx->path), TICKETS);
+    s_check_file(fx, "rush-term", &r);
     th_rush_free(&r);
-}
-
-/* ---- Fixtures ------------------------------------------------------------ */
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    persister_proc_jsonl_paths(s_path, sizeof s_path, s_health, sizeof s_health);
-    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    th_stack_stop(&s_stack);
-    return 0;
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_a_persister_running_through_the_rush_writes_200_lines_once_each, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_a_persister_running_through_the_rush_writes_200_lines_once_each,
+                                        persist_fixture_setup, persist_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_b_persister_absent_during_the_rush_and_started_after_writes_all_200,
-                                        s_setup, s_teardown),
+                                        persist_fixture_setup, persist_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_c_persister_killed_mid_rush_and_restarted_writes_all_200_none_twice,
-                                        s_setup, s_teardown),
+                                        persist_fixture_setup, persist_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_d_events_dropped_on_purpose_are_caught_up_from_the_log_while_running,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sigterm_flushes_the_orders_it_holds_stores_the_cursor_and_exits_0, s_setup,
-                                        s_teardown),
+                                        persist_fixture_setup, persist_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_flushes_the_orders_it_holds_stores_the_cursor_and_exits_0,
+                                        persist_fixture_setup, persist_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

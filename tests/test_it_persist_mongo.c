@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "persist_fixture.h"
+#include "persister_proc.h"
 #include "mockupdb.h"
 #include "rush.h"
 #include "tix.h"
@@ -27,8 +29,6 @@
 #define USERS 20000
 #define WAIT_MS 20000
 #define MAX_WRITE_COMMANDS 20
-
-#include "mockupdb/stack.h"
 
 /* ---- With mockupdb ------------------------------------------------------- */
 
@@ -58,17 +58,17 @@ s_count_writes(const bson_t *line, void *arg)
 static void
 test_rush_of_200_orders_reaches_mongodb_in_at_most_20_write_commands(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     mu_t m;
     char uri[128], last[64], cursor[64] = "";
     th_proc_t p;
     th_rush_t r;
     assert_true(mu_start(&m, NULL));
     mu_uri(&m, NULL, uri, sizeof uri);
-    s_persister_start(&p, "persister-mongo", uri, (char *) NULL);
-    assert_true(s_health_rewritten(0, WAIT_MS)); /* subscribed, and MongoDB answers */
-    s_rush("mrush", &r);
-    persister_proc_last_log_id(&s_stack.redis, "mrush", last, sizeof last);
+    persist_fixture_start(fx, &p, "persister-mongo", fx->stack.events_out, uri, (char *) NULL);
+    assert_true(persist_fixture_health_rewritten(fx, 0, WAIT_MS)); /* subscribed, and MongoDB answers */
+    persist_fixture_rush(fx, "mrush", TICKETS, USERS, 4000, &r, NULL, NULL);
+    persister_proc_last_log_id(&fx->stack.redis, "mrush", last, sizeof last);
     int64_t deadline = tix_now_ms() + WAIT_MS;
     while (strcmp(cursor, last) != 0 && tix_now_ms() < deadline) {
         usleep(50000);
@@ -98,58 +98,44 @@ test_rush_of_200_orders_reaches_mongodb_in_at_most_20_write_commands(void **stat
 static void
 test_health_file_goes_stale_while_mongodb_is_down_and_fresh_again_when_it_answers(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     mu_t m;
     char uri[128];
     th_proc_t p;
     assert_true(mu_start(&m, NULL));
     mu_uri(&m, NULL, uri, sizeof uri);
-    s_persister_start(&p, "persister-health", uri, "--backoff-max-ms", "500", (char *) NULL);
-    assert_true(s_health_rewritten(0, WAIT_MS));
-    assert_true(s_health_rewritten(s_health_mtime(), 3000)); /* rewritten every second */
+    persist_fixture_start(fx, &p, "persister-health", fx->stack.events_out, uri, "--backoff-max-ms", "500",
+                          (char *) NULL);
+    assert_true(persist_fixture_health_rewritten(fx, 0, WAIT_MS));
+    assert_true(
+        persist_fixture_health_rewritten(fx, persist_fixture_health_mtime(fx), 3000)); /* rewritten every second */
     mu_stop(&m);
     /* Stale: no rewrite for 2.5 s (the first catch-up after the stop sees it). */
-    int64_t deadline = tix_now_ms() + 10000, changed = tix_now_ms(), mtime = s_health_mtime();
+    int64_t deadline = tix_now_ms() + 10000, changed = tix_now_ms(), mtime = persist_fixture_health_mtime(fx);
     while (tix_now_ms() - changed < 2500 && tix_now_ms() < deadline) {
         usleep(50000);
-        if (s_health_mtime() != mtime) {
-            mtime = s_health_mtime();
+        if (persist_fixture_health_mtime(fx) != mtime) {
+            mtime = persist_fixture_health_mtime(fx);
             changed = tix_now_ms();
         }
     }
     assert_true(tix_now_ms() - changed >= 2500);
     assert_true(th_proc_alive(&p)); /* it keeps running */
     assert_true(mu_start_on(&m, NULL));
-    assert_true(s_health_rewritten(mtime, WAIT_MS));
+    assert_true(persist_fixture_health_rewritten(fx, mtime, WAIT_MS));
     persister_proc_stop(&p);
     mu_stop(&m);
-}
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    static int serial;
-    snprintf(s_health, sizeof s_health, "%s/health-%d", th_tmpdir(), ++serial);
-    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    th_stack_stop(&s_stack);
-    return 0;
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_rush_of_200_orders_reaches_mongodb_in_at_most_20_write_commands, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_rush_of_200_orders_reaches_mongodb_in_at_most_20_write_commands,
+                                        persist_fixture_setup, persist_fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_health_file_goes_stale_while_mongodb_is_down_and_fresh_again_when_it_answers, s_setup, s_teardown),
+            test_health_file_goes_stale_while_mongodb_is_down_and_fresh_again_when_it_answers, persist_fixture_setup,
+            persist_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,8 @@
 
 #include "ferretdb.h"
 #include "harness.h"
+#include "persist_fixture.h"
+#include "persister_proc.h"
 #include "rush.h"
 #include "tix.h"
 #include "tix_util.h"
@@ -32,8 +34,6 @@
 #define TICKETS 200
 #define USERS 20000
 #define WAIT_MS 20000
-
-#include "mockupdb/stack.h"
 
 static th_ferretdb_t s_ferret;
 
@@ -117,9 +117,9 @@ s_doc_utf8(const bson_t *doc, const char *name)
 /* Every document of the collection equals its log entry, field by field;
  * the collection holds exactly the log's orders. */
 static void
-s_real_equal_to_log(s_real_t *x, const char *sale)
+s_real_equal_to_log(s_real_t *x, const th_redis_t *redis, const char *sale)
 {
-    redisContext *c = th_redis_connect(&s_stack.redis);
+    redisContext *c = th_redis_connect(redis);
     redisReply *log = redisCommand(c, "XRANGE tix:{%s}:log - +", sale);
     assert_true(log && log->type == REDIS_REPLY_ARRAY);
     assert_int_equal(log->elements, TICKETS);
@@ -157,7 +157,7 @@ s_real_equal_to_log(s_real_t *x, const char *sale)
 static void
 test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **state)
 {
-    (void) state;
+    persist_fixture_t *fx = *state;
     char uri[256], why[160], db[64], last[64];
     if (!th_mongo_uri_or_ferretdb(&s_ferret, uri, sizeof uri, why, sizeof why)) {
         fprintf(stderr, "no real MongoDB-wire server to test against: %s\n", why);
@@ -173,19 +173,19 @@ test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **s
     x.cursors = mongoc_client_get_collection(x.client, db, "cursors");
     th_proc_t p, p2;
     th_rush_t r;
-    s_persister_start(&p, "persister-real", uri, "--database", db, (char *) NULL);
-    assert_true(s_health_rewritten(0, WAIT_MS));
+    persist_fixture_start(fx, &p, "persister-real", fx->stack.events_out, uri, "--database", db, (char *) NULL);
+    assert_true(persist_fixture_health_rewritten(fx, 0, WAIT_MS));
     assert_true(s_real_unique_index(&x));
-    s_rush("real", &r);
-    persister_proc_last_log_id(&s_stack.redis, "real", last, sizeof last);
+    persist_fixture_rush(fx, "real", TICKETS, USERS, 4000, &r, NULL, NULL);
+    persister_proc_last_log_id(&fx->stack.redis, "real", last, sizeof last);
     s_real_wait(&x, "real", last);
     /* Killed and started again: the whole log is there, nothing is added. */
     th_proc_stop(&p, SIGKILL, 1000);
-    s_persister_start(&p2, "persister-real-2", uri, "--database", db, (char *) NULL);
-    assert_true(s_health_rewritten(s_health_mtime(), WAIT_MS));
+    persist_fixture_start(fx, &p2, "persister-real-2", fx->stack.events_out, uri, "--database", db, (char *) NULL);
+    assert_true(persist_fixture_health_rewritten(fx, persist_fixture_health_mtime(fx), WAIT_MS));
     s_real_wait(&x, "real", last);
     persister_proc_stop(&p2);
-    s_real_equal_to_log(&x, "real");
+    s_real_equal_to_log(&x, &fx->stack.redis, "real");
     for (int i = 0; i < r.users; i++) {
         if (!r.order_of[i])
             continue;
@@ -205,25 +205,22 @@ test_real_mongodb_gets_every_order_of_a_rush_exactly_once_across_a_kill(void **s
     th_rush_free(&r);
 }
 
+/* The stack only where the test will run: it skips itself when it has
+ * neither a MongoDB nor Go to build FerretDB. */
 static int
 s_setup(void **state)
 {
-    (void) state;
-    static int serial;
-    snprintf(s_health, sizeof s_health, "%s/health-%d", th_tmpdir(), ++serial);
     char why[160];
     if (!getenv("TIX_TEST_MONGO_URI") && !th_ferretdb_available(why, sizeof why))
-        return 0; /* the test skips itself; no stack needed */
-    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
+        return persist_fixture_setup_idle(state);
+    return persist_fixture_setup(state);
 }
 
 static int
 s_teardown(void **state)
 {
-    (void) state;
     th_ferretdb_stop(&s_ferret, "TERM");
-    th_stack_stop(&s_stack);
-    return 0;
+    return persist_fixture_teardown(state);
 }
 
 int

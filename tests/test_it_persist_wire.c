@@ -14,7 +14,10 @@
 
 #include <cmocka.h>
 
-#include "mockupdb/world.h"
+#include "mockupdb.h"
+#include "persister.h"
+#include "tix_util.h"
+#include "wire_world.h"
 
 /* ---- Tests --------------------------------------------------------------- */
 
@@ -81,13 +84,13 @@ s_shape(const bson_t *line, void *arg)
 static void
 test_orders_are_sent_as_unordered_bulk_upserts_keyed_by_order_id_with_write_concern_majority(void **state)
 {
-    (void) state;
-    s_order_t orders[40];
-    s_seen_t seen = {0};
+    wire_world_t *w = *state;
+    wire_world_order_t orders[40];
+    wire_world_seen_t seen = {0};
     persister_stats_t stats;
     mu_t m;
-    s_scenario(&m, "shape", 40, NULL, NULL, &seen, &stats, orders);
-    s_assert_each_once(&seen, orders, 40, -1);
+    wire_world_scenario(w, &m, "shape", 40, NULL, NULL, &seen, &stats, orders);
+    wire_world_assert_each_once(&seen, orders, 40, -1);
     assert_int_equal(stats.written, 40);
     assert_int_equal(stats.write_failures, 0);
     s_shape_t shape = {0};
@@ -96,7 +99,7 @@ test_orders_are_sent_as_unordered_bulk_upserts_keyed_by_order_id_with_write_conc
     assert_int_equal(shape.statements, 40); /* events wrote them all; the catch-up found nothing to rewrite */
     assert_int_equal(shape.bad, 0);
     assert_string_equal(shape.wc, "majority");
-    s_seen_free(&seen);
+    wire_world_seen_free(&seen);
 }
 
 /* The createIndexes command: unique (sale_id, user_id), majority, first. */
@@ -131,12 +134,12 @@ s_index(const bson_t *line, void *arg)
 static void
 test_unique_index_on_sale_id_and_user_id_is_created_before_the_first_order(void **state)
 {
-    (void) state;
-    s_order_t orders[5];
-    s_seen_t seen = {0};
+    wire_world_t *w = *state;
+    wire_world_order_t orders[5];
+    wire_world_seen_t seen = {0};
     persister_stats_t stats;
     mu_t m;
-    s_scenario(&m, "indexed", 5, NULL, NULL, &seen, &stats, orders);
+    wire_world_scenario(w, &m, "indexed", 5, NULL, NULL, &seen, &stats, orders);
     s_index_t x = {0};
     mu_each(&m, s_index, &x);
     assert_true(x.index_seq > 0);
@@ -145,63 +148,63 @@ test_unique_index_on_sale_id_and_user_id_is_created_before_the_first_order(void 
     assert_true(x.majority);
     assert_true(x.first_write_seq > x.index_seq);
     assert_int_equal(mu_count(&m, "createIndexes", NULL), 1); /* once, not per write */
-    s_seen_free(&seen);
+    wire_world_seen_free(&seen);
 }
 
 static void
 test_integer_write_concern_is_sent_as_a_number_of_nodes(void **state)
 {
-    (void) state;
-    s_order_t orders[3];
+    wire_world_t *w = *state;
+    wire_world_order_t orders[3];
     mu_t m;
     char uri[160];
-    s_seen_t seen = {0};
+    wire_world_seen_t seen = {0};
     assert_true(mu_start(&m, NULL));
     mu_uri(&m, NULL, uri, sizeof uri);
-    persister_t *p = s_persister_new(uri, 2, 50000, 500);
-    s_sell("wtwo", 0, 3, orders);
-    s_run_until_persisted(p, &m, "wtwo", 3, orders[2].log_id, &seen);
+    persister_t *p = wire_world_persister_new(w, uri, 2, 50000, 500);
+    wire_world_sell(w, "wtwo", 0, 3, orders);
+    wire_world_run_until_persisted(p, &m, "wtwo", 3, orders[2].log_id, &seen);
     persister_destroy(&p);
     mu_stop(&m);
     s_shape_t shape = {0};
     mu_each(&m, s_shape, &shape);
     assert_string_equal(shape.wc, "2");
     assert_int_equal(shape.bad, 0);
-    s_seen_free(&seen);
+    wire_world_seen_free(&seen);
 }
 
 static void
 test_restart_resumes_after_the_stored_cursor_without_rewriting(void **state)
 {
-    (void) state;
-    s_order_t orders[30];
+    wire_world_t *w = *state;
+    wire_world_order_t orders[30];
     mu_t m;
     char uri[160];
-    s_seen_t seen = {0};
+    wire_world_seen_t seen = {0};
     assert_true(mu_start(&m, NULL));
     mu_uri(&m, NULL, uri, sizeof uri);
-    persister_t *p = s_persister_new(uri, PERSISTER_W_MAJORITY, 50000, 500);
-    s_sell("resume", 0, 20, orders);
-    s_run_until_persisted(p, &m, "resume", 20, orders[19].log_id, &seen);
+    persister_t *p = wire_world_persister_new(w, uri, PERSISTER_W_MAJORITY, 50000, 500);
+    wire_world_sell(w, "resume", 0, 20, orders);
+    wire_world_run_until_persisted(p, &m, "resume", 20, orders[19].log_id, &seen);
     persister_destroy(&p); /* as after a crash: nothing flushed on the way out */
     int writes_before = seen.order_writes;
     /* Ten more orders while no persister runs; a new one writes just those. */
-    s_sell("resume", 20, 10, orders + 20);
-    p = s_persister_new(uri, PERSISTER_W_MAJORITY, 50000, 500);
-    int64_t deadline = tix_now_ms() + RUN_TIMEOUT_MS;
+    wire_world_sell(w, "resume", 20, 10, orders + 20);
+    p = wire_world_persister_new(w, uri, PERSISTER_W_MAJORITY, 50000, 500);
+    int64_t deadline = tix_now_ms() + WIRE_WORLD_RUN_TIMEOUT_MS;
     while (persister_stats(p)->written < 10 && tix_now_ms() < deadline)
         persister_step(p, 20);
     assert_int_equal(persister_stats(p)->written, 10);
     assert_int_equal(persister_stats(p)->from_log, 10);
     persister_destroy(&p);
     mu_stop(&m);
-    s_seen_read(&m, "resume", &seen);
+    wire_world_seen_read(&m, "resume", &seen);
     assert_true(mu_count(&m, "find", "cursors") >= 2); /* each start read the stored cursor */
     assert_int_equal(seen.order_writes, writes_before + 1);
-    s_assert_each_once(&seen, orders, 30, -1);
+    wire_world_assert_each_once(&seen, orders, 30, -1);
     for (int i = 0; i < 30; i++)
-        assert_int_equal(s_times(seen.statements, orders[i].order_id), 1); /* none sent twice */
-    s_seen_free(&seen);
+        assert_int_equal(wire_world_times(seen.statements, orders[i].order_id), 1); /* none sent twice */
+    wire_world_seen_free(&seen);
 }
 
 int
@@ -209,10 +212,12 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(
-            test_orders_are_sent_as_unordered_bulk_upserts_keyed_by_order_id_with_write_concern_majority, s_setup),
-        cmocka_unit_test_setup(test_unique_index_on_sale_id_and_user_id_is_created_before_the_first_order, s_setup),
-        cmocka_unit_test_setup(test_integer_write_concern_is_sent_as_a_number_of_nodes, s_setup),
-        cmocka_unit_test_setup(test_restart_resumes_after_the_stored_cursor_without_rewriting, s_setup),
+            test_orders_are_sent_as_unordered_bulk_upserts_keyed_by_order_id_with_write_concern_majority,
+            wire_world_setup),
+        cmocka_unit_test_setup(test_unique_index_on_sale_id_and_user_id_is_created_before_the_first_order,
+                               wire_world_setup),
+        cmocka_unit_test_setup(test_integer_write_concern_is_sent_as_a_number_of_nodes, wire_world_setup),
+        cmocka_unit_test_setup(test_restart_resumes_after_the_stored_cursor_without_rewriting, wire_world_setup),
     };
-    return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests(tests, wire_world_group_setup, wire_world_group_teardown);
 }

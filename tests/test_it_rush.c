@@ -16,12 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "fault.h"
 #include "harness.h"
 #include "stack_fixture.h"
 #include "tix.h"
@@ -148,10 +147,9 @@ test_rush_exits_1_when_answers_do_not_add_up(void **state)
     /* One of the rush's users already bought, under the very request_id the
      * rush will send ("r0"): the service rightly answers PURCHASED again, so
      * the rush sees one PURCHASED more than the tickets it found left. */
+    assert_true(tf_create_sale(stack->frontend, "it-rush-pre", 10));
     tix_client_t *c = tix_client_new(stack->frontend);
     tix_result_t r;
-    assert_int_equal(tix_create_sale(c, "it-rush-pre", 10, 0, 0, 5000, &r), TIX_OK);
-    tix_result_clear(&r);
     assert_int_equal(tix_purchase(c, "it-rush-pre", "pre-0", "r0", 5000, &r), TIX_OK);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
     tix_result_clear(&r);
@@ -162,35 +160,6 @@ test_rush_exits_1_when_answers_do_not_add_up(void **state)
     assert_int_equal(s_json_int(out, NULL, "PURCHASED"), 10);
     assert_non_null(strstr(out, "{\"name\":\"purchased_exact\",\"pass\":false"));
     assert_non_null(strstr(out, "\"pass\":false}\n"));
-}
-
-/* Runs tix-rush with argv, capturing its stderr; returns the exit status. */
-static int
-s_run_stderr(const char *const argv[], char *err, size_t size)
-{
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", TIX_BIN_DIR, argv[0]);
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(fd[1], 2);
-        close(fd[0]);
-        close(fd[1]);
-        execv(path, (char *const *) argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t used = 0;
-    ssize_t n;
-    while (used + 1 < size && (n = read(fd[0], err + used, size - used - 1)) > 0)
-        used += (size_t) n;
-    err[used] = '\0';
-    close(fd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static size_t
@@ -208,19 +177,19 @@ test_rush_bad_flag_exits_2_with_one_line(void **state)
     (void) state;
     char err[4096];
     const char *const unknown[] = {"tix-rush", "--bogus", NULL};
-    assert_int_equal(s_run_stderr(unknown, err, sizeof err), 2);
+    assert_int_equal(th_run_stderr(unknown, err, sizeof err), 2);
     assert_int_equal(s_lines(err), 1);
     assert_non_null(strstr(err, "--bogus"));
     const char *const zero[] = {"tix-rush", "--users", "0", NULL};
-    assert_int_equal(s_run_stderr(zero, err, sizeof err), 2);
+    assert_int_equal(th_run_stderr(zero, err, sizeof err), 2);
     assert_int_equal(s_lines(err), 1);
     assert_non_null(strstr(err, "--users"));
     const char *const orphan[] = {"tix-rush", "--no-create", NULL};
-    assert_int_equal(s_run_stderr(orphan, err, sizeof err), 2);
+    assert_int_equal(th_run_stderr(orphan, err, sizeof err), 2);
     assert_int_equal(s_lines(err), 1);
     assert_non_null(strstr(err, "--sale"));
     const char *const sale[] = {"tix-rush", "--sale", "no spaces allowed", NULL};
-    assert_int_equal(s_run_stderr(sale, err, sizeof err), 2);
+    assert_int_equal(th_run_stderr(sale, err, sizeof err), 2);
     assert_int_equal(s_lines(err), 1);
 }
 
@@ -231,7 +200,7 @@ test_rush_without_broker_exits_3(void **state)
     char frontend[64], err[4096];
     snprintf(frontend, sizeof frontend, "tcp://127.0.0.1:%d", th_free_port());
     const char *const argv[] = {"tix-rush", "--frontend", frontend, "--timeout-ms", "300", "--users", "10", NULL};
-    assert_int_equal(s_run_stderr(argv, err, sizeof err), 3);
+    assert_int_equal(th_run_stderr(argv, err, sizeof err), 3);
     assert_non_null(strstr(err, "tix-rush: "));
 }
 

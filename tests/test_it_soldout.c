@@ -14,33 +14,17 @@
 
 #include <cmocka.h>
 
+#include "fault.h"
 #include "harness.h"
 #include "stack_fixture.h"
 #include "rush.h"
 #include "tix.h"
 #include "tix_util.h"
 
-/* Calls of one command (e.g. "fcall") so far, from INFO commandstats. */
-static long long
-s_command_calls(const th_stack_t *stack, const char *command)
-{
-    redisContext *c = th_redis_connect(&stack->redis);
-    assert_non_null(c);
-    redisReply *r = redisCommand(c, "INFO commandstats");
-    assert_non_null(r);
-    char needle[64];
-    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", command);
-    const char *at = strstr(r->str, needle);
-    long long calls = at ? atoll(at + strlen(needle)) : 0;
-    freeReplyObject(r);
-    redisFree(c);
-    return calls;
-}
-
 static long long
 s_fcalls(const th_stack_t *stack)
 {
-    return s_command_calls(stack, "fcall") + s_command_calls(stack, "fcall_ro");
+    return th_redis_calls(&stack->redis, "fcall") + th_redis_calls(&stack->redis, "fcall_ro");
 }
 
 /* A Purchase answered OK, whatever remains; its outcome. */
@@ -161,15 +145,14 @@ static void
 test_open_sale_still_goes_to_redis(void **state)
 {
     th_stack_t *stack = *state;
+    assert_true(tf_create_sale(stack->frontend, "open", 1000));
     tix_client_t *c = tix_client_new(stack->frontend);
     tix_result_t r;
-    assert_int_equal(tix_create_sale(c, "open", 1000, 0, 0, 5000, &r), TIX_OK);
-    tix_result_clear(&r);
-    long long before = s_command_calls(stack, "fcall");
+    long long before = th_redis_calls(&stack->redis, "fcall");
     assert_int_equal(tix_purchase(c, "open", "zed", "", 5000, &r), TIX_OK);
     assert_int_equal(((Tix__V1__PurchaseReply *) r.reply)->outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
     tix_result_clear(&r);
-    assert_int_equal(s_command_calls(stack, "fcall"), before + 1);
+    assert_int_equal(th_redis_calls(&stack->redis, "fcall"), before + 1);
     tix_client_destroy(&c);
 }
 
@@ -181,10 +164,9 @@ static void
 test_edge_forgets_a_sale_created_again_after_redis_lost_its_data(void **state)
 {
     th_stack_t *stack = *state;
+    assert_true(tf_create_sale(stack->frontend, "reborn", 2));
     tix_client_t *c = tix_client_new(stack->frontend);
     tix_result_t r;
-    assert_int_equal(tix_create_sale(c, "reborn", 2, 0, 0, 5000, &r), TIX_OK);
-    tix_result_clear(&r);
     char old_order[128];
     assert_int_equal(s_buy_any(c, "reborn", "first", "r-1", old_order, sizeof old_order, NULL),
                      TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);

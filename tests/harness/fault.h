@@ -112,12 +112,29 @@ int64_t tf_wait_persisted(const char *path, const char *sale, long expected, int
 /* Polls cond every 10 ms until it holds or timeout_ms passes. Returns the
  * milliseconds it took, or -1 on timeout. */
 int64_t tf_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
+/* Same, polling every poll_ms (a condition costly to evaluate). */
+int64_t tf_wait_every(bool (*cond)(void *arg), void *arg, int timeout_ms, int poll_ms);
 /* Waits until Health on frontend answers status (a
  * Tix__V1__HealthCheckResponse__ServingStatus), as tf_wait. */
 int64_t tf_wait_health(const char *frontend, int status, int timeout_ms);
 
 /* VmRSS of pid in KiB, or -1. */
 long tf_rss_kb(pid_t pid);
+/* utime + stime of pid, in clock ticks, or -1. */
+long long tf_cpu_ticks(pid_t pid);
+/* Waits (up to timeout_ms) until pid has used no CPU for 2 s: it has
+ * handled everything sent to it. Folds the highest VmRSS seen meanwhile
+ * into *peak_kb. */
+void tf_wait_idle(pid_t pid, long *peak_kb, int timeout_ms);
+/* Whether this build runs under AddressSanitizer (clang or gcc). */
+bool tf_under_asan(void);
+/* Under AddressSanitizer freed memory waits in a quarantine (256 MiB by
+ * default) so that a use after free is caught: every process's RSS then
+ * grows with each free, leak or not. Asks for an 8 MiB one in ASAN_OPTIONS,
+ * which the processes started afterwards inherit: the check stays and RSS
+ * measures the program again. Nothing without AddressSanitizer; call before
+ * starting the processes to measure. */
+void tf_small_asan_quarantine(void);
 /* Lines of a log file containing needle. */
 int tf_log_count(const char *path, const char *needle);
 /* Sum of the integer values of key=N on the lines containing needle. */

@@ -253,7 +253,7 @@ tf_wait_persisted(const char *path, const char *sale, long expected, int timeout
 /* ---- Waits, processes, logs ------------------------------------------------------- */
 
 int64_t
-tf_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
+tf_wait_every(bool (*cond)(void *arg), void *arg, int timeout_ms, int poll_ms)
 {
     int64_t start = tix_now_ms();
     for (;;) {
@@ -261,8 +261,14 @@ tf_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
             return tix_now_ms() - start;
         if (tix_now_ms() - start >= timeout_ms)
             return -1;
-        zclock_sleep(10); /* a poll interval, not a settling delay */
+        zclock_sleep(poll_ms); /* a poll interval, not a settling delay */
     }
+}
+
+int64_t
+tf_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+    return tf_wait_every(cond, arg, timeout_ms, 10);
 }
 
 typedef struct {
@@ -307,6 +313,76 @@ tf_rss_kb(pid_t pid)
     }
     fclose(f);
     return kb;
+}
+
+long long
+tf_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (long long) (ut + st);
+}
+
+void
+tf_wait_idle(pid_t pid, long *peak_kb, int timeout_ms)
+{
+    int64_t deadline = tix_now_ms() + timeout_ms;
+    long long last = -2;
+    int64_t still_since = tix_now_ms();
+    while (tix_now_ms() < deadline) {
+        long rss = tf_rss_kb(pid);
+        if (rss > *peak_kb)
+            *peak_kb = rss;
+        long long now = tf_cpu_ticks(pid);
+        if (now != last) {
+            last = now;
+            still_since = tix_now_ms();
+        } else if (tix_now_ms() - still_since >= 2000) {
+            return;
+        }
+        zclock_sleep(20); /* a sampling interval: the condition is 2 s without CPU */
+    }
+}
+
+/* clang says so through __has_feature, gcc through __SANITIZE_ADDRESS__. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define S_ASAN 1
+#endif
+
+bool
+tf_under_asan(void)
+{
+#ifdef S_ASAN
+    return true;
+#else
+    return false;
+#endif
+}
+
+void
+tf_small_asan_quarantine(void)
+{
+    if (!tf_under_asan())
+        return;
+    const char *old = getenv("ASAN_OPTIONS");
+    char opts[1024];
+    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=8", old ? old : "", old && *old ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
 }
 
 /* Calls fn on each line of path containing needle. */

@@ -177,6 +177,25 @@ th_redis_int(const th_redis_t *r, const char *fmt, ...)
     return v;
 }
 
+long long
+th_redis_calls(const th_redis_t *r, const char *command)
+{
+    redisContext *c = th_redis_connect(r);
+    redisReply *reply = c ? redisCommand(c, "INFO commandstats") : NULL;
+    long long calls = -1;
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        char key[64];
+        snprintf(key, sizeof key, "cmdstat_%s:calls=", command);
+        const char *at = strstr(reply->str, key);
+        calls = at ? atoll(at + strlen(key)) : 0;
+    }
+    if (reply)
+        freeReplyObject(reply);
+    if (c)
+        redisFree(c);
+    return calls;
+}
+
 static bool
 s_redis_spawn(th_redis_t *r)
 {
@@ -291,8 +310,9 @@ th_proc_stop(th_proc_t *p, int sig, int timeout_ms)
     return status;
 }
 
-int
-th_run(const char *const argv[], const char *const env[], char *out, size_t out_size)
+/* th_run and th_run_stderr: fd (1 or 2) of the program goes to out. */
+static int
+s_run(const char *const argv[], const char *const env[], int fd, char *out, size_t out_size)
 {
     int pipefd[2];
     if (pipe(pipefd) != 0)
@@ -302,7 +322,7 @@ th_run(const char *const argv[], const char *const env[], char *out, size_t out_
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(pipefd[1], 1);
+        dup2(pipefd[1], fd);
         close(pipefd[0]);
         close(pipefd[1]);
         for (int i = 0; env && env[i]; i++)
@@ -329,6 +349,18 @@ th_run(const char *const argv[], const char *const env[], char *out, size_t out_
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+th_run(const char *const argv[], const char *const env[], char *out, size_t out_size)
+{
+    return s_run(argv, env, 1, out, out_size);
+}
+
+int
+th_run_stderr(const char *const argv[], char *err, size_t err_size)
+{
+    return s_run(argv, NULL, 2, err, err_size);
 }
 
 bool

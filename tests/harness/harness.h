@@ -54,6 +54,9 @@ redisContext *th_redis_connect(const th_redis_t *r);
 bool th_redis_wait_ping(const th_redis_t *r);
 /* Runs a command and returns its integer reply (or -1 on error). */
 long long th_redis_int(const th_redis_t *r, const char *fmt, ...);
+/* Calls of command (lower case, e.g. "fcall") so far, from INFO
+ * commandstats: 0 when never called, -1 when Redis does not answer. */
+long long th_redis_calls(const th_redis_t *r, const char *command);
 
 /* Starts TIX_BIN_DIR/<argv[0]> (e.g. "tix-broker") with argv and extra
  * environment "KEY=VALUE" strings (NULL-terminated, may be NULL). */
@@ -66,6 +69,8 @@ bool th_proc_alive(th_proc_t *p);
 /* Runs a program to completion, capturing stdout into out (NUL-terminated,
  * truncated to out_size). Returns its exit code, or -1. */
 int th_run(const char *const argv[], const char *const env[], char *out, size_t out_size);
+/* Same, capturing stderr (stdout is left alone). */
+int th_run_stderr(const char *const argv[], char *err, size_t err_size);
 
 /* A whole local stack: redis, a broker on free ports, n workers. */
 typedef struct {

@@ -24,15 +24,28 @@ th_inproc_config(uint32_t queue_limit)
     return c;
 }
 
+void
+th_inproc_init(void)
+{
+    zsys_init();
+    zsys_set_linger(0);
+}
+
+broker_t *
+th_inproc_broker_new(const broker_config_t *c)
+{
+    broker_t *b = broker_new(c);
+    assert_non_null(b);
+    return b;
+}
+
 broker_t *
 th_inproc_broker(uint32_t queue_limit, double user_rate, uint32_t user_burst)
 {
     broker_config_t c = th_inproc_config(queue_limit);
     c.user_rate_per_s = user_rate;
     c.user_burst = user_burst;
-    broker_t *b = broker_new(&c);
-    assert_non_null(b);
-    return b;
+    return th_inproc_broker_new(&c);
 }
 
 int

@@ -25,9 +25,17 @@ typedef struct {
     zsock_t *client;  /* a DEALER connected to its frontend */
 } th_inproc_t;
 
+/* main's first call in these tests: czmq set up, sockets closed without
+ * lingering. */
+void th_inproc_init(void);
+/* A test on the fixtures below: T(name) in a tests[] list. */
+#define TH_INPROC_TEST(name) cmocka_unit_test_setup_teardown(name, th_inproc_setup, th_inproc_teardown)
+
 /* The configuration those brokers start from: defaults, loopback ports on
  * free ports, the given queue bound, drain_ms 200. */
 broker_config_t th_inproc_config(uint32_t queue_limit);
+/* A broker on c (loopback ports); never NULL. */
+broker_t *th_inproc_broker_new(const broker_config_t *c);
 /* A broker on loopback ports with the given queue bound and per-user rate
  * (drain_ms 200); never NULL. */
 broker_t *th_inproc_broker(uint32_t queue_limit, double user_rate, uint32_t user_burst);
