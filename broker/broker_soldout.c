@@ -148,6 +148,16 @@ broker_soldout_on_reply(broker_t *self, const broker_job_t *job, tix_code code, 
         s_drop_job_sale(self, job);
 }
 
+void
+broker_soldout_sale_changed(broker_t *self, const char *sale_id, int64_t created_at_ms, uint64_t version)
+{
+    self->stats.edge_notices++;
+    if (broker_edge_drop(self->edge, sale_id))
+        tix_debug("sale changed: dropped from the edge\tsale=%s created_at_ms=%lld version=%llu", sale_id,
+                  (long long) created_at_ms, (unsigned long long) version);
+    self->stats.edge_dropped = broker_edge_dropped(self->edge);
+}
+
 #define EDGE_REPLY_MAX 256 /* a PurchaseReply with PROTOCOL.md's id limits is < 120 bytes */
 
 /* Fills buf with the edge's answer to req; returns its size, or 0 when the
