@@ -130,6 +130,7 @@ s_create(const char *sale, uint32_t total)
 }
 
 #define ROUNDS 6
+#define BROKER_EDGE_CHECK_MS_FOR_TEST 1000 /* broker_edge.h's BROKER_EDGE_CHECK_MS */
 
 /* Each round: a sold-out sale at the edge of both brokers, one order
  * cancelled through broker a, and right after the answer a new buyer
@@ -216,12 +217,49 @@ test_close_of_a_sold_out_sale_is_seen_at_every_broker_at_once(void **state)
     s_wait_edge(1, sale, TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED);
 }
 
+/* A notice can be lost (a broker the worker is not connected to): here a
+ * cancel made in Redis behind the workers' back sends none at all. Every
+ * broker's edge still lets the next buyer in within its check period. */
+static void
+test_a_change_no_notice_told_is_seen_at_the_edge_within_the_check_period(void **state)
+{
+    (void) state;
+    for (int b = 0; b < 2; b++) {
+        char sale[16];
+        snprintf(sale, sizeof sale, "cq%d", b);
+        s_create(sale, 1);
+        assert_int_equal(s_buy(0, sale, "first", "r", NULL, 0), TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+        s_wait_edge(0, sale, TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+        s_wait_edge(1, sale, TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT);
+        assert_int_equal(th_redis_int(&s_m.redis,
+                                      "FCALL tix_cancel 5 tix:{%s}:sale tix:{%s}:stock tix:{%s}:buyers tix:{%s}:log "
+                                      "tix:{%s}:cancels %s first behind-the-back",
+                                      sale, sale, sale, sale, sale, sale),
+                         -1); /* an array reply */
+        assert_int_equal(th_redis_int(&s_m.redis, "GET tix:{%s}:stock", sale), 1);
+        int64_t t0 = tix_now_ms();
+        int outcome = TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT;
+        for (int i = 0; outcome == TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT && tix_now_ms() - t0 < 5000; i++) {
+            char user[32];
+            snprintf(user, sizeof user, "next-%d", i);
+            outcome = s_buy(b, sale, user, "", NULL, 0);
+            if (outcome == TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT)
+                usleep(20000);
+        }
+        int64_t took = tix_now_ms() - t0;
+        fprintf(stderr, "broker %d: the change seen at the edge after %lld ms\n", b, (long long) took);
+        assert_int_equal(outcome, TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+        assert_true(took < 3 * BROKER_EDGE_CHECK_MS_FOR_TEST);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_on_sold_out_sale_lets_the_next_buyer_in_through_every_broker),
         cmocka_unit_test(test_close_of_a_sold_out_sale_is_seen_at_every_broker_at_once),
+        cmocka_unit_test(test_a_change_no_notice_told_is_seen_at_the_edge_within_the_check_period),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
