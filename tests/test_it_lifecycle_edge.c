@@ -253,6 +253,87 @@ test_a_change_no_notice_told_is_seen_at_the_edge_within_the_check_period(void **
     }
 }
 
+/* ListOrders through a broker: pages of up to 1,000 entries trimmed to the
+ * 64 KiB message limit, every entry exactly once in log order, cancels with
+ * their reason; a token that is no log id is INVALID_ARGUMENT. ListSales
+ * shows each sale with its state. */
+static void
+test_list_orders_and_list_sales_through_a_broker(void **state)
+{
+    (void) state;
+    const char *sale = "lx";
+    enum { N = 300 };
+    s_create(sale, N);
+    char user[32], reason[257];
+    memset(reason, 'x', 256);
+    reason[256] = '\0';
+    for (int i = 0; i < N; i++) {
+        snprintf(user, sizeof user, "u%03d", i);
+        assert_int_equal(s_buy(i % 2, sale, user, "r", NULL, 0), TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+        Tix__V1__CancelOrderRequest req = TIX__V1__CANCEL_ORDER_REQUEST__INIT;
+        req.sale_id = (char *) sale;
+        req.user_id = user;
+        req.reason = reason;
+        tix_code code;
+        ProtobufCMessage *reply;
+        assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_CANCEL_ORDER, &req.base, 5000, &code, &reply));
+        assert_int_equal(code, TIX__V1__CODE__OK);
+        protobuf_c_message_free_unpacked(reply, NULL);
+    }
+    char token[128] = "";
+    int pages = 0, purchases = 0, cancels = 0;
+    do {
+        Tix__V1__ListOrdersRequest req = TIX__V1__LIST_ORDERS_REQUEST__INIT;
+        req.sale_id = (char *) sale;
+        req.page_size = 1000;
+        req.page_token = token;
+        tix_code code;
+        ProtobufCMessage *reply;
+        assert_true(th_admin_call(s_m.broker[1].frontend, TIX_METHOD_LIST_ORDERS, &req.base, 5000, &code, &reply));
+        assert_int_equal(code, TIX__V1__CODE__OK);
+        const Tix__V1__ListOrdersReply *page = (const Tix__V1__ListOrdersReply *) reply;
+        assert_true(page->n_orders > 0 && page->n_orders < 2 * N);
+        for (size_t i = 0; i < page->n_orders; i++) {
+            const Tix__V1__Order *o = page->orders[i];
+            assert_string_equal(o->sale_id, sale);
+            if (o->cancelled_at_ms) {
+                assert_string_equal(o->cancel_reason, reason);
+                cancels++;
+            } else {
+                purchases++;
+            }
+        }
+        snprintf(token, sizeof token, "%s", page->next_page_token);
+        protobuf_c_message_free_unpacked(reply, NULL);
+        pages++;
+    } while (token[0] && pages < 10);
+    fprintf(stderr, "ListOrders: %d entries of ~300 bytes in %d pages\n", purchases + cancels, pages);
+    assert_int_equal(purchases, N);
+    assert_int_equal(cancels, N);
+    assert_true(pages >= 2); /* 600 x ~300 bytes do not fit one 64 KiB message */
+
+    Tix__V1__ListOrdersRequest bad = TIX__V1__LIST_ORDERS_REQUEST__INIT;
+    bad.sale_id = (char *) sale;
+    bad.page_token = "not-a-log-id";
+    tix_code code;
+    ProtobufCMessage *reply;
+    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_LIST_ORDERS, &bad.base, 5000, &code, &reply));
+    assert_int_equal(code, TIX__V1__CODE__INVALID_ARGUMENT);
+
+    Tix__V1__ListSalesRequest list = TIX__V1__LIST_SALES_REQUEST__INIT;
+    list.page_token = "lw"; /* from after "lw": "lx" first */
+    list.page_size = 1;
+    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_LIST_SALES, &list.base, 5000, &code, &reply));
+    assert_int_equal(code, TIX__V1__CODE__OK);
+    const Tix__V1__ListSalesReply *sales = (const Tix__V1__ListSalesReply *) reply;
+    assert_int_equal(sales->n_sales, 1);
+    assert_string_equal(sales->sales[0]->sale_id, sale);
+    assert_int_equal(sales->sales[0]->remaining, N);
+    assert_int_equal(sales->sales[0]->state, TIX__V1__SALE__STATE__OPEN);
+    assert_string_equal(sales->next_page_token, sale);
+    protobuf_c_message_free_unpacked(reply, NULL);
+}
+
 int
 main(void)
 {
@@ -260,6 +341,7 @@ main(void)
         cmocka_unit_test(test_cancel_on_sold_out_sale_lets_the_next_buyer_in_through_every_broker),
         cmocka_unit_test(test_close_of_a_sold_out_sale_is_seen_at_every_broker_at_once),
         cmocka_unit_test(test_a_change_no_notice_told_is_seen_at_the_edge_within_the_check_period),
+        cmocka_unit_test(test_list_orders_and_list_sales_through_a_broker),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
