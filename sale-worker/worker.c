@@ -311,10 +311,12 @@ worker_destroy(worker_t **self_p)
     assert(self->jobs_in_flight == 0);
     worker_link_close(self);
     if (self->started)
-        tix_info("worker stopped\tjobs=%llu events=%llu events_unsent=%llu garbage=%llu stale=%llu unsent=%llu",
+        tix_info("worker stopped\tjobs=%llu events=%llu events_unsent=%llu garbage=%llu stale=%llu unsent=%llu "
+                 "notices=%llu",
                  (unsigned long long) self->stats.jobs, (unsigned long long) self->stats.events,
                  (unsigned long long) self->stats.events_unsent, (unsigned long long) self->stats.garbage,
-                 (unsigned long long) self->stats.stale, (unsigned long long) self->stats.unsent);
+                 (unsigned long long) self->stats.stale, (unsigned long long) self->stats.unsent,
+                 (unsigned long long) self->stats.notices);
     worker_link_jobs_free(self);
     free(self->body_buf);
     free(self);
