@@ -102,7 +102,7 @@ s_cancel(int b, const char *sale, const char *user, char *order, size_t size)
     req.reason = "payment failed";
     tix_code code;
     ProtobufCMessage *reply;
-    assert_true(th_admin_call(s_m.broker[b].frontend, TIX_METHOD_CANCEL_ORDER, &req.base, 5000, &code, &reply));
+    assert_true(th_admin_call(s_m.broker[b].frontend, TIX_METHOD_CANCEL_ORDER, &req, 5000, &code, &reply));
     assert_int_equal(code, TIX__V1__CODE__OK);
     const Tix__V1__Order *o = (const Tix__V1__Order *) reply;
     assert_true(o->cancelled_at_ms > 0);
@@ -212,7 +212,7 @@ test_close_of_a_sold_out_sale_is_seen_at_every_broker_at_once(void **state)
     req.sale_id = (char *) sale;
     tix_code code;
     ProtobufCMessage *reply;
-    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_CLOSE_SALE, &req.base, 5000, &code, &reply));
+    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_CLOSE_SALE, &req, 5000, &code, &reply));
     assert_int_equal(code, TIX__V1__CODE__OK);
     assert_int_equal(((Tix__V1__Sale *) reply)->state, TIX__V1__SALE__STATE__CLOSED);
     protobuf_c_message_free_unpacked(reply, NULL);
@@ -283,7 +283,7 @@ test_list_orders_and_list_sales_through_a_broker(void **state)
         req.reason = reason;
         tix_code code;
         ProtobufCMessage *reply;
-        assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_CANCEL_ORDER, &req.base, 5000, &code, &reply));
+        assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_CANCEL_ORDER, &req, 5000, &code, &reply));
         assert_int_equal(code, TIX__V1__CODE__OK);
         protobuf_c_message_free_unpacked(reply, NULL);
     }
@@ -296,7 +296,7 @@ test_list_orders_and_list_sales_through_a_broker(void **state)
         req.page_token = token;
         tix_code code;
         ProtobufCMessage *reply;
-        assert_true(th_admin_call(s_m.broker[1].frontend, TIX_METHOD_LIST_ORDERS, &req.base, 5000, &code, &reply));
+        assert_true(th_admin_call(s_m.broker[1].frontend, TIX_METHOD_LIST_ORDERS, &req, 5000, &code, &reply));
         assert_int_equal(code, TIX__V1__CODE__OK);
         const Tix__V1__ListOrdersReply *page = (const Tix__V1__ListOrdersReply *) reply;
         assert_true(page->n_orders > 0 && page->n_orders < 2 * N);
@@ -324,13 +324,13 @@ test_list_orders_and_list_sales_through_a_broker(void **state)
     bad.page_token = "not-a-log-id";
     tix_code code;
     ProtobufCMessage *reply;
-    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_LIST_ORDERS, &bad.base, 5000, &code, &reply));
+    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_LIST_ORDERS, &bad, 5000, &code, &reply));
     assert_int_equal(code, TIX__V1__CODE__INVALID_ARGUMENT);
 
     Tix__V1__ListSalesRequest list = TIX__V1__LIST_SALES_REQUEST__INIT;
     list.page_token = "lw"; /* from after "lw": "lx" first */
     list.page_size = 1;
-    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_LIST_SALES, &list.base, 5000, &code, &reply));
+    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_LIST_SALES, &list, 5000, &code, &reply));
     assert_int_equal(code, TIX__V1__CODE__OK);
     const Tix__V1__ListSalesReply *sales = (const Tix__V1__ListSalesReply *) reply;
     assert_int_equal(sales->n_sales, 1);

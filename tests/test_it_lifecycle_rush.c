@@ -86,7 +86,7 @@ s_close_tick(const tf_rush_result_t *progress, int64_t elapsed_ms, void *arg)
     req.sale_id = "closing";
     tix_code code;
     ProtobufCMessage *reply;
-    assert_true(th_admin_call(s_m.broker[1].frontend, TIX_METHOD_CLOSE_SALE, &req.base, 5000, &code, &reply));
+    assert_true(th_admin_call(s_m.broker[1].frontend, TIX_METHOD_CLOSE_SALE, &req, 5000, &code, &reply));
     assert_int_equal(code, TIX__V1__CODE__OK);
     const Tix__V1__Sale *sale = (const Tix__V1__Sale *) reply;
     assert_int_equal(sale->state, TIX__V1__SALE__STATE__CLOSED);
@@ -189,8 +189,7 @@ s_canceller(void *arg)
             req.reason = "payment failed";
             tix_code code;
             ProtobufCMessage *reply = NULL;
-            if (!th_admin_call(s_m.broker[c->done % 2].frontend, TIX_METHOD_CANCEL_ORDER, &req.base, 5000, &code,
-                               &reply) ||
+            if (!th_admin_call(s_m.broker[c->done % 2].frontend, TIX_METHOD_CANCEL_ORDER, &req, 5000, &code, &reply) ||
                 code != TIX__V1__CODE__OK) {
                 fprintf(stderr, "cancel %s failed\n", user);
                 continue;

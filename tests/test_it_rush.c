@@ -181,7 +181,7 @@ s_cancel_buyers(void *arg)
         req.user_id = keys->element[i]->str;
         tix_code code;
         ProtobufCMessage *reply = NULL;
-        if (th_admin_call(run->stack->frontend, TIX_METHOD_CANCEL_ORDER, &req.base, 5000, &code, &reply) &&
+        if (th_admin_call(run->stack->frontend, TIX_METHOD_CANCEL_ORDER, &req, 5000, &code, &reply) &&
             code == TIX__V1__CODE__OK)
             run->cancelled++;
         if (reply)

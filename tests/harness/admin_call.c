@@ -9,8 +9,8 @@
 #include "tix_util.h"
 
 bool
-th_admin_call(const char *frontend, tix_method_id method, const ProtobufCMessage *request, int timeout_ms,
-              tix_code *code, ProtobufCMessage **reply)
+th_admin_call(const char *frontend, tix_method_id method, const void *request, int timeout_ms, tix_code *code,
+              ProtobufCMessage **reply)
 {
     *reply = NULL;
     const tix_method_t *m = tix_method_get(method);
@@ -22,7 +22,7 @@ th_admin_call(const char *frontend, tix_method_id method, const ProtobufCMessage
     zsock_set_rcvtimeo(s, timeout_ms);
     zmsg_t *msg = zmsg_new();
     zmsg_addmem(msg, NULL, 0);
-    tix_call_append(msg, m->name, 1, (uint32_t) timeout_ms, request);
+    tix_call_append(msg, m->name, 1, (uint32_t) timeout_ms, (const ProtobufCMessage *) request);
     bool ok = zmsg_send(&msg, s) == 0;
     zmsg_t *answer = ok ? zmsg_recv(s) : NULL;
     tix_frame_t views[4];

@@ -16,7 +16,7 @@
  * to timeout_ms. On true, *code is the answer's code and *reply (owned:
  * protobuf_c_message_free_unpacked) the reply when code is OK, else NULL.
  * False when no answer came or it could not be read. */
-bool th_admin_call(const char *frontend, tix_method_id method, const ProtobufCMessage *request, int timeout_ms,
-                   tix_code *code, ProtobufCMessage **reply);
+bool th_admin_call(const char *frontend, tix_method_id method, const void *request, int timeout_ms, tix_code *code,
+                   ProtobufCMessage **reply);
 
 #endif

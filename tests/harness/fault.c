@@ -285,10 +285,12 @@ void
 tf_rush_print(const char *label, const tf_rush_result_t *r)
 {
     fprintf(stderr,
-            "%s: users=%d answered=%d purchased=%d sold_out=%d sale_closed=%d order_cancelled=%d other=%d sends=%d retried=%d "
+            "%s: users=%d answered=%d purchased=%d sold_out=%d sale_closed=%d order_cancelled=%d other=%d "
+            "sends=%d retried=%d "
             "retried_without_delay=%d resent_silent=%d elapsed_ms=%lld longest_silence_ms=%lld codes:",
-            label, r->users, r->answered, r->purchased, r->sold_out, r->closed, r->cancelled, r->other, r->sends, r->retried,
-            r->retried_without_delay, r->resent_silent, (long long) r->elapsed_ms, (long long) r->longest_silence_ms);
+            label, r->users, r->answered, r->purchased, r->sold_out, r->closed, r->cancelled, r->other, r->sends,
+            r->retried, r->retried_without_delay, r->resent_silent, (long long) r->elapsed_ms,
+            (long long) r->longest_silence_ms);
     for (int c = 0; c <= TF_CODES; c++) {
         if (r->codes[c])
             fprintf(stderr, " %s=%d", c < TF_CODES ? tix_code_name((tix_code) c) : "undocumented", r->codes[c]);
