@@ -49,9 +49,9 @@ Any function may also answer {'DATA_LOSS', why} when a sale's keys disagree
     {'NO_SALE'} | {'BAD_TOKEN'}
 
 Counters in the sale hash (absent in hashes written before they existed:
-read as their starting value): seq, the last order number handed out;
-cancelled, orders cancelled; version, bumped by every close and cancel, so
-that a cache of the sale (the broker's sold-out edge) can tell it changed.
+read as 0): cancelled, orders cancelled; version, bumped by every close and
+cancel that changes the sale, so that a cache of the sale (the broker's
+sold-out edge) can tell it changed.
 ]]
 
 -- Unix milliseconds from Redis's clock.
@@ -64,8 +64,8 @@ end
 -- "0" for a hash without it), nil when there is no sale, or nil plus a
 -- reason when the hash is there but unusable.
 local function read_sale(key)
-  local v = redis.call('HMGET', key, 'total', 'opens_at_ms', 'closes_at_ms', 'created_at_ms', 'seq',
-                       'cancelled', 'version')
+  local v = redis.call('HMGET', key, 'total', 'opens_at_ms', 'closes_at_ms', 'created_at_ms', 'cancelled',
+                       'version')
   if not v[1] and not v[2] and not v[3] then
     return nil
   end
@@ -73,7 +73,7 @@ local function read_sale(key)
     return nil, 'sale hash lacks total, opens_at_ms or closes_at_ms'
   end
   return {total = v[1], opens = v[2], closes = v[3], created = tonumber(v[4]) and v[4] or '0',
-          seq = tonumber(v[5]), cancelled = tonumber(v[6]) or 0, version = tonumber(v[7]) or 0}
+          cancelled = tonumber(v[5]) or 0, version = tonumber(v[6]) or 0}
 end
 
 -- n in base 36 (lowercase): a short, stable spelling of a sale's
@@ -207,14 +207,16 @@ local function buy(keys, args)
   if stock <= 0 then
     return {'SOLD_OUT', 0}
   end
-  -- S:<incarnation>:<n>. n comes from the sale's seq, which only ever goes
-  -- up (a hash from before seq existed had no cancels: total - stock was
-  -- its last number), so a cancelled order's number is never handed out
-  -- again; the incarnation (created_at_ms, base 36) keeps the id unique
-  -- when a Redis that lost the sale sees it created again, while the
-  -- persister's store still holds the earlier incarnation's orders.
+  -- S:<incarnation>:<n>. n counts every order ever sold: the live ones
+  -- (total - stock) and the cancelled ones. That count only ever goes up
+  -- (a cancel gives stock back but adds to cancelled), so a cancelled
+  -- order's number is never handed out again, and check_counts refused a
+  -- sale whose buyers or log went missing; the incarnation (created_at_ms,
+  -- base 36) keeps the id unique when a Redis that lost the sale sees it
+  -- created again, while the persister's store still holds the earlier
+  -- incarnation's orders.
   remaining = stock - 1
-  local n = (sale.seq or (tonumber(sale.total) - stock)) + 1
+  local n = tonumber(sale.total) - stock + sale.cancelled + 1
   local order_id = sale_id .. ':' .. base36(sale.created) .. ':' .. string.format('%d', n)
   local at = string.format('%d', now)
   -- XADD first: if it fails nothing has been written yet (a function's
@@ -222,7 +224,6 @@ local function buy(keys, args)
   local log_id = redis.call('XADD', log_key, '*', 'order_id', order_id, 'sale_id', sale_id,
                             'user_id', user_id, 'request_id', request_id, 'purchased_at_ms', at)
   redis.call('DECR', stock_key)
-  redis.call('HSET', sale_key, 'seq', string.format('%d', n))
   redis.call('HSET', buyers_key, user_id, cjson.encode({order_id = order_id,
              request_id = request_id, purchased_at_ms = at, log_id = log_id}))
   return {'PURCHASED', remaining, order_id, at, log_id, 1}
@@ -283,10 +284,7 @@ local function cancel(keys, args)
                                'cancel_reason', reason)
   o.cancelled_at_ms, o.cancel_reason = at, reason
   local version = sale.version + 1
-  -- seq first: while a hash has none, buy numbers from total - stock,
-  -- which the INCR below would make hand out this order's number again.
-  redis.call('HSET', sale_key, 'seq', string.format('%d', sale.seq or (tonumber(sale.total) - stock)),
-             'cancelled', sale.cancelled + 1, 'version', version)
+  redis.call('HSET', sale_key, 'cancelled', sale.cancelled + 1, 'version', version)
   redis.call('INCR', stock_key)
   redis.call('HDEL', buyers_key, user_id)
   local record = cjson.encode(o)
