@@ -17,9 +17,10 @@
  *
  * How an entry stops answering when its version ends:
  * - at once, on the worker's SALE_CHANGED notice, which a worker sends to
- *   every broker it is connected to before it answers the CloseSale or
- *   CancelOrder that changed the sale (broker_edge_drop); a load under way
- *   is discarded with the entry (its pages no longer match a load);
+ *   every broker it is connected to, and answers the CloseSale or
+ *   CancelOrder that changed the sale only after their echoes
+ *   (broker_edge_drop, then the echo); a load under way is discarded with
+ *   the entry (its pages no longer match a load);
  * - on a bound, for a broker the notice missed (a worker not connected to
  *   it): every BROKER_EDGE_CHECK_MS while an entry answers, the broker reads
  *   the sale's first page again (broker_edge_checks_due) and drops the

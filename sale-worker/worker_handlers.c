@@ -109,15 +109,21 @@ s_sale_state(const worker_store_result_t *r)
 }
 
 static void
+s_sale_fill(Tix__V1__Sale *sale, const worker_store_result_t *r, const char *sale_id)
+{
+    sale->sale_id = (char *) sale_id;
+    sale->total = r->total;
+    sale->remaining = r->remaining;
+    sale->opens_at_ms = r->opens_at_ms;
+    sale->closes_at_ms = r->closes_at_ms;
+    sale->state = s_sale_state(r);
+}
+
+static void
 s_sale_reply(worker_job_t *job, const worker_store_result_t *r, const char *sale_id)
 {
     Tix__V1__Sale sale = TIX__V1__SALE__INIT;
-    sale.sale_id = (char *) sale_id;
-    sale.total = r->total;
-    sale.remaining = r->remaining;
-    sale.opens_at_ms = r->opens_at_ms;
-    sale.closes_at_ms = r->closes_at_ms;
-    sale.state = s_sale_state(r);
+    s_sale_fill(&sale, r, sale_id);
     worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &sale.base);
 }
 
@@ -181,10 +187,15 @@ s_close_sale_done(void *arg, const worker_store_result_t *r)
         s_unexpected(job);
         return;
     }
-    /* Before the answer: whoever acts on it finds every broker told. */
-    if (r->is_new)
-        worker_link_sale_changed(job->worker, req->sale_id, r->created_at_ms, r->version);
-    s_sale_reply(job, r, req->sale_id);
+    if (!r->is_new) {
+        s_sale_reply(job, r, req->sale_id); /* closed already: nothing changed */
+        return;
+    }
+    /* Every broker told before the answer: whoever acts on it finds them
+     * so. */
+    Tix__V1__Sale sale = TIX__V1__SALE__INIT;
+    s_sale_fill(&sale, r, req->sale_id);
+    worker_link_reply_after_notice(job, req->sale_id, r->created_at_ms, r->version, &sale.base);
 }
 
 static tix_err
@@ -257,13 +268,14 @@ s_cancel_order_done(void *arg, const worker_store_result_t *r)
     order.purchased_at_ms = r->purchased_at_ms;
     order.cancelled_at_ms = r->cancelled_at_ms;
     order.cancel_reason = (char *) r->reason;
-    if (r->is_new) {
-        /* The brokers first (their edges may answer SOLD_OUT no longer),
-         * then the hint for the persister, then the caller. */
-        worker_link_sale_changed(job->worker, req->sale_id, r->created_at_ms, r->version);
-        worker_link_publish(job->worker, &order, r->log_id);
+    if (!r->is_new) {
+        worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &order.base); /* cancelled already */
+        return;
     }
-    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &order.base);
+    /* The hint for the persister, and every broker told (their edges may
+     * answer SOLD_OUT no longer) before the caller hears. */
+    worker_link_publish(job->worker, &order, r->log_id);
+    worker_link_reply_after_notice(job, req->sale_id, r->created_at_ms, r->version, &order.base);
 }
 
 static tix_err

@@ -222,6 +222,16 @@ test_close_of_a_sold_out_sale_is_seen_at_every_broker_at_once(void **state)
     /* And the edge, loaded again, agrees. */
     s_wait_edge(0, sale, TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED);
     s_wait_edge(1, sale, TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED);
+
+    /* Closing again changes nothing and tells no broker: both edges keep
+     * answering without a Purchase reaching Redis. */
+    assert_true(th_admin_call(s_m.broker[0].frontend, TIX_METHOD_CLOSE_SALE, &req, 5000, &code, &reply));
+    assert_int_equal(code, TIX__V1__CODE__OK);
+    protobuf_c_message_free_unpacked(reply, NULL);
+    long long writes = s_calls(true);
+    for (int b = 0; b < 2; b++)
+        assert_int_equal(s_buy(b, sale, "later", "", NULL, 0), TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED);
+    assert_int_equal(s_calls(true), writes);
 }
 
 /* A notice can be lost (a broker the worker is not connected to): here a
@@ -341,6 +351,32 @@ test_list_orders_and_list_sales_through_a_broker(void **state)
     protobuf_c_message_free_unpacked(reply, NULL);
 }
 
+/* A broker that does not echo the notice (stopped: its socket stays open)
+ * delays a CancelOrder's answer by WORKER_NOTICE_WAIT_MS (200) at most,
+ * never more; the broker that answers still echoes in time. */
+static void
+test_a_broker_that_does_not_echo_the_notice_delays_the_answer_a_bounded_time(void **state)
+{
+    (void) state;
+    const char *sale = "cw";
+    s_create(sale, 2);
+    assert_int_equal(s_buy(0, sale, "a", "r", NULL, 0), TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    assert_int_equal(s_buy(0, sale, "b", "r", NULL, 0), TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED);
+    char order[128];
+    int64_t t0 = tix_now_ms();
+    s_cancel(0, sale, "a", order, sizeof order);
+    int64_t both = tix_now_ms() - t0;
+    assert_int_equal(kill(s_m.broker[1].proc.pid, SIGSTOP), 0);
+    t0 = tix_now_ms();
+    s_cancel(0, sale, "b", order, sizeof order);
+    int64_t one = tix_now_ms() - t0;
+    assert_int_equal(kill(s_m.broker[1].proc.pid, SIGCONT), 0);
+    fprintf(stderr, "CancelOrder answered in %lld ms with both brokers echoing, %lld ms with one stopped\n",
+            (long long) both, (long long) one);
+    assert_true(one >= 150 && one < 2000);
+    assert_true(th_wait_serving(s_m.broker[1].frontend, 10000));
+}
+
 int
 main(void)
 {
@@ -349,6 +385,7 @@ main(void)
         cmocka_unit_test(test_close_of_a_sold_out_sale_is_seen_at_every_broker_at_once),
         cmocka_unit_test(test_a_change_no_notice_told_is_seen_at_the_edge_within_the_check_period),
         cmocka_unit_test(test_list_orders_and_list_sales_through_a_broker),
+        cmocka_unit_test(test_a_broker_that_does_not_echo_the_notice_delays_the_answer_a_bounded_time),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
