@@ -10,6 +10,7 @@
 #include "broker_dispatch.h"
 #include "broker_events.h"
 #include "broker_frontend.h"
+#include "broker_soldout.h"
 #include "broker_reply.h"
 #include "broker_state.h"
 #include "tix_log.h"
@@ -169,6 +170,7 @@ s_tick(broker_t *self, int64_t now)
 {
     broker_jobs_expire(self->jobs, now, s_on_deadline, self);
     broker_backend_tick(self, now);
+    broker_soldout_tick(self, now);
     broker_dispatch(self);
     self->next_tick_ms = now + BROKER_TICK_MS;
 }
@@ -219,9 +221,10 @@ broker_step(broker_t *self, int timeout_ms)
     /* Handshakes wait for these answers: give them first. */
     if (self->zap && (items[4].revents & ZMQ_POLLIN))
         broker_zap_recv(self->zap, tix_now_ms());
-    /* Backend first: replies free credit for the calls that follow. */
-    if (items[0].revents & ZMQ_POLLIN)
-        s_drain_socket(self, self->backend);
+    /* Backend first, whatever the poll saw (s_drain_socket asks the socket):
+     * replies free credit for the calls that follow, and a worker's
+     * SALE_CHANGED notice that came before a call must be handled first. */
+    s_drain_socket(self, self->backend);
     if (items[1].revents & ZMQ_POLLIN)
         s_drain_socket(self, self->frontend);
     if (items[2].revents & ZMQ_POLLIN)
@@ -276,16 +279,18 @@ broker_drain(broker_t *self)
     while (broker_park_size(self->park) > 0 && tix_now_ms() < deadline)
         broker_step(self, BROKER_PARK_RETRY_MS);
     const broker_stats_t *s = &self->stats;
-    tix_info("broker stopped\tcalls=%llu replied=%llu forwarded=%llu unroutable=%llu exhausted=%llu expired=%llu "
-             "unavailable=%llu invalid=%llu workers_lost=%llu redispatched=%llu stale_replies=%llu events=%llu "
-             "edge_answers=%llu edge_evicted=%llu edge_dropped=%llu rate_limited=%llu fair_refused=%llu "
-             "curve_denied=%llu subscriptions_refused=%llu subscribers_cut=%llu",
-             (unsigned long long) s->calls, (unsigned long long) s->replied, (unsigned long long) s->forwarded,
-             (unsigned long long) s->unroutable, (unsigned long long) s->exhausted, (unsigned long long) s->expired,
-             (unsigned long long) s->unavailable, (unsigned long long) s->invalid, (unsigned long long) s->workers_lost,
-             (unsigned long long) s->redispatched, (unsigned long long) s->stale_replies,
-             (unsigned long long) s->events, (unsigned long long) s->edge_answers, (unsigned long long) s->edge_evicted,
-             (unsigned long long) s->edge_dropped, (unsigned long long) s->rate_limited,
-             (unsigned long long) s->fair_refused, (unsigned long long) (self->zap ? broker_zap_denied(self->zap) : 0),
-             (unsigned long long) s->subscriptions_refused, (unsigned long long) s->subscribers_cut);
+    tix_info(
+        "broker stopped\tcalls=%llu replied=%llu forwarded=%llu unroutable=%llu exhausted=%llu expired=%llu "
+        "unavailable=%llu invalid=%llu workers_lost=%llu redispatched=%llu stale_replies=%llu events=%llu "
+        "edge_answers=%llu edge_evicted=%llu edge_dropped=%llu edge_notices=%llu rate_limited=%llu fair_refused=%llu "
+        "curve_denied=%llu subscriptions_refused=%llu subscribers_cut=%llu",
+        (unsigned long long) s->calls, (unsigned long long) s->replied, (unsigned long long) s->forwarded,
+        (unsigned long long) s->unroutable, (unsigned long long) s->exhausted, (unsigned long long) s->expired,
+        (unsigned long long) s->unavailable, (unsigned long long) s->invalid, (unsigned long long) s->workers_lost,
+        (unsigned long long) s->redispatched, (unsigned long long) s->stale_replies, (unsigned long long) s->events,
+        (unsigned long long) s->edge_answers, (unsigned long long) s->edge_evicted,
+        (unsigned long long) s->edge_dropped, (unsigned long long) s->edge_notices,
+        (unsigned long long) s->rate_limited, (unsigned long long) s->fair_refused,
+        (unsigned long long) (self->zap ? broker_zap_denied(self->zap) : 0),
+        (unsigned long long) s->subscriptions_refused, (unsigned long long) s->subscribers_cut);
 }

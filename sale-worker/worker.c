@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,13 @@ s_on_job(worker_broker_t *b, const ProtobufCMessage *body)
     worker_jobs_accept(b, (const Tix__Worker__V1__Job *) body, tix_now_ms());
 }
 
+/* The broker's echo of our SALE_CHANGED: it has dropped what it cached. */
+static void
+s_on_sale_changed(worker_broker_t *b, const ProtobufCMessage *body)
+{
+    worker_link_notice_seen(b, ((const Tix__Worker__V1__SaleChanged *) body)->notice_id);
+}
+
 static void
 s_on_disconnect(worker_broker_t *b, const ProtobufCMessage *body)
 {
@@ -109,6 +117,7 @@ static void (*const s_commands[TIX_WP_COUNT])(worker_broker_t *, const ProtobufC
     [TIX_WP_HEARTBEAT] = s_on_heartbeat,
     [TIX_WP_JOB] = s_on_job,
     [TIX_WP_DISCONNECT] = s_on_disconnect,
+    [TIX_WP_SALE_CHANGED] = s_on_sale_changed,
 };
 
 static void
@@ -179,6 +188,7 @@ s_timers(worker_t *self)
      * not make the worker unhealthy: it serves the others. */
     bool healthy = !self->draining && heard && worker_state_redis_ok(self);
     tix_health_tick(self->config.health_file, healthy, &self->health_at_ms);
+    worker_link_notices_tick(self, now);
     return TIX_OK;
 }
 
@@ -197,6 +207,9 @@ s_poll_timeout(const worker_t *self)
     int store = worker_store_timeout_ms(self->store);
     if (store >= 0 && now + store < due)
         due = now + store;
+    int64_t held = worker_link_notices_due(self);
+    if (held < due)
+        due = held;
     int64_t wait = due - now;
     return wait < 0 ? 0 : wait > WORKER_POLL_MAX_MS ? WORKER_POLL_MAX_MS : (long) wait;
 }
@@ -306,15 +319,19 @@ worker_destroy(worker_t **self_p)
         return;
     worker_t *self = *self_p;
     self->draining = true;
-    /* First, while the DEALER is open: pending calls answer UNAVAILABLE. */
+    /* First, while the DEALER is open: pending calls answer UNAVAILABLE,
+     * replies held for the brokers' echoes go out now. */
     worker_store_destroy(&self->store);
+    worker_link_notices_tick(self, INT64_MAX);
     assert(self->jobs_in_flight == 0);
     worker_link_close(self);
     if (self->started)
-        tix_info("worker stopped\tjobs=%llu events=%llu events_unsent=%llu garbage=%llu stale=%llu unsent=%llu",
+        tix_info("worker stopped\tjobs=%llu events=%llu events_unsent=%llu garbage=%llu stale=%llu unsent=%llu "
+                 "notices=%llu notice_waits=%llu",
                  (unsigned long long) self->stats.jobs, (unsigned long long) self->stats.events,
                  (unsigned long long) self->stats.events_unsent, (unsigned long long) self->stats.garbage,
-                 (unsigned long long) self->stats.stale, (unsigned long long) self->stats.unsent);
+                 (unsigned long long) self->stats.stale, (unsigned long long) self->stats.unsent,
+                 (unsigned long long) self->stats.notices, (unsigned long long) self->stats.notice_waits);
     worker_link_jobs_free(self);
     free(self->body_buf);
     free(self);

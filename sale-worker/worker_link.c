@@ -6,6 +6,7 @@
 #include "worker_link.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,10 +130,11 @@ worker_link_send(worker_broker_t *b, tix_wp_command command, const ProtobufCMess
     zmsg_destroy(&msg);
 }
 
-/* Sends REPLY{job_id, code, message, retry_after_ms, body}; body may be NULL. */
+/* Sends REPLY{job_id, code, message, retry_after_ms, body}: body packed
+ * (data/size), or NULL/0. */
 static void
-s_reply(worker_broker_t *b, uint64_t job_id, tix_code code, const char *message, uint32_t retry_after_ms,
-        const ProtobufCMessage *body)
+s_reply_packed(worker_broker_t *b, uint64_t job_id, tix_code code, const char *message, uint32_t retry_after_ms,
+               const uint8_t *data, size_t size)
 {
     Tix__Worker__V1__JobReply reply = TIX__WORKER__V1__JOB_REPLY__INIT;
     reply.job_id = job_id;
@@ -145,17 +147,31 @@ s_reply(worker_broker_t *b, uint64_t job_id, tix_code code, const char *message,
     text[len] = '\0';
     reply.message = text;
     reply.retry_after_ms = retry_after_ms;
-    worker_t *self = b->worker;
-    if (body) {
-        size_t size = protobuf_c_message_get_packed_size(body);
-        if (size > self->body_cap) {
-            self->body_buf = xrealloc(self->body_buf, size);
-            self->body_cap = size;
-        }
-        reply.body.len = protobuf_c_message_pack(body, self->body_buf);
-        reply.body.data = self->body_buf;
-    }
+    reply.body.data = (uint8_t *) data;
+    reply.body.len = size;
     worker_link_send(b, TIX_WP_REPLY, &reply.base);
+}
+
+/* Packs body into the worker's reply buffer; returns its size (0 for NULL). */
+static size_t
+s_pack(worker_t *self, const ProtobufCMessage *body)
+{
+    if (!body)
+        return 0;
+    size_t size = protobuf_c_message_get_packed_size(body);
+    if (size > self->body_cap) {
+        self->body_buf = xrealloc(self->body_buf, size);
+        self->body_cap = size;
+    }
+    return protobuf_c_message_pack(body, self->body_buf);
+}
+
+static void
+s_reply(worker_broker_t *b, uint64_t job_id, tix_code code, const char *message, uint32_t retry_after_ms,
+        const ProtobufCMessage *body)
+{
+    size_t size = s_pack(b->worker, body);
+    s_reply_packed(b, job_id, code, message, retry_after_ms, body ? b->worker->body_buf : NULL, size);
 }
 
 void
@@ -189,15 +205,16 @@ worker_link_job_new(worker_broker_t *b, uint64_t job_id, const tix_method_t *met
     return job;
 }
 
-void
-worker_link_job_reply(worker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
-                      const ProtobufCMessage *body)
+/* Ends job with its REPLY (body packed: data/size, or NULL/0). */
+static void
+s_job_reply_packed(worker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms, const uint8_t *data,
+                   size_t size)
 {
     worker_t *self = job->worker;
     self->jobs_in_flight--;
     if (job->session == job->broker->session) {
         job->broker->session_jobs--;
-        s_reply(job->broker, job->job_id, code, message, retry_after_ms, body);
+        s_reply_packed(job->broker, job->job_id, code, message, retry_after_ms, data, size);
     } else {
         /* Its broker has re-registered this worker since: it answered or
          * re-dispatched the job already and would drop this reply. Other
@@ -212,6 +229,14 @@ worker_link_job_reply(worker_job_t *job, tix_code code, const char *message, uin
 }
 
 void
+worker_link_job_reply(worker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
+                      const ProtobufCMessage *body)
+{
+    size_t size = s_pack(job->worker, body);
+    s_job_reply_packed(job, code, message, retry_after_ms, body ? job->worker->body_buf : NULL, size);
+}
+
+void
 worker_link_jobs_free(worker_t *self)
 {
     while (self->spare_jobs) {
@@ -219,6 +244,103 @@ worker_link_jobs_free(worker_t *self)
         self->spare_jobs = job->next;
         free(job);
     }
+}
+
+/* ---- SALE_CHANGED ----------------------------------------------------------- */
+
+/* A reply held until the brokers echo the notice sent before it. */
+struct worker_notice {
+    uint64_t id;
+    uint32_t awaiting; /* bit i: broker i's echo is awaited */
+    int64_t deadline_ms;
+    worker_job_t *job;
+    size_t size;
+    worker_notice_t *next;
+    uint8_t body[]; /* the packed reply */
+};
+
+void
+worker_link_reply_after_notice(worker_job_t *job, const char *sale_id, int64_t created_at_ms, uint64_t version,
+                               const ProtobufCMessage *body)
+{
+    worker_t *self = job->worker;
+    Tix__Worker__V1__SaleChanged notice = TIX__WORKER__V1__SALE_CHANGED__INIT;
+    notice.sale_id = (char *) sale_id;
+    notice.created_at_ms = created_at_ms;
+    notice.version = version;
+    notice.notice_id = ++self->notice_seq;
+    /* Every DEALER, whatever its session's state: a broker that does not
+     * know this worker still caches sales. The echo is awaited from those
+     * heard from lately only: a silent one would only make us wait. */
+    uint32_t awaiting = 0;
+    for (size_t i = 0; i < self->nbrokers; i++) {
+        worker_link_send(&self->brokers[i], TIX_WP_SALE_CHANGED, &notice.base);
+        if (self->brokers[i].dealer && !self->brokers[i].lost)
+            awaiting |= 1u << i;
+    }
+    self->stats.notices++;
+    size_t size = s_pack(self, body);
+    if (!awaiting) {
+        s_job_reply_packed(job, TIX__V1__CODE__OK, NULL, 0, self->body_buf, size);
+        return;
+    }
+    worker_notice_t *n = xmalloc(sizeof *n + size);
+    *n = (worker_notice_t){.id = notice.notice_id, .awaiting = awaiting, .job = job, .size = size};
+    n->deadline_ms = tix_now_ms() + WORKER_NOTICE_WAIT_MS;
+    memcpy(n->body, self->body_buf, size);
+    if (self->notices_tail)
+        self->notices_tail->next = n;
+    else
+        self->notices = n;
+    self->notices_tail = n;
+}
+
+/* Answers and frees the held reply after prev (NULL: the first). */
+static void
+s_notice_done(worker_t *self, worker_notice_t *prev, worker_notice_t *n)
+{
+    if (prev)
+        prev->next = n->next;
+    else
+        self->notices = n->next;
+    if (self->notices_tail == n)
+        self->notices_tail = prev;
+    s_job_reply_packed(n->job, TIX__V1__CODE__OK, NULL, 0, n->body, n->size);
+    free(n);
+}
+
+void
+worker_link_notice_seen(worker_broker_t *b, uint64_t notice_id)
+{
+    worker_t *self = b->worker;
+    uint32_t bit = 1u << (size_t) (b - self->brokers);
+    for (worker_notice_t *prev = NULL, *n = self->notices; n; prev = n, n = n->next) {
+        if (n->id != notice_id)
+            continue;
+        n->awaiting &= ~bit;
+        if (!n->awaiting)
+            s_notice_done(self, prev, n);
+        return;
+    }
+}
+
+int64_t
+worker_link_notices_tick(worker_t *self, int64_t now)
+{
+    /* All wait the same time: the oldest ends first. */
+    while (self->notices && now >= self->notices->deadline_ms) {
+        self->stats.notice_waits++;
+        tix_debug("a broker did not echo SALE_CHANGED in time; answering\tnotice_id=%llu awaiting=0x%x",
+                  (unsigned long long) self->notices->id, self->notices->awaiting);
+        s_notice_done(self, NULL, self->notices);
+    }
+    return self->notices ? self->notices->deadline_ms - now : -1;
+}
+
+int64_t
+worker_link_notices_due(const worker_t *self)
+{
+    return self->notices ? self->notices->deadline_ms : INT64_MAX;
 }
 
 /* ---- Order events --------------------------------------------------------- */

@@ -60,6 +60,26 @@ void worker_link_job_reply(worker_job_t *job, tix_code code, const char *message
 /* Frees the spare records (at destroy, when none is in flight). */
 void worker_link_jobs_free(worker_t *self);
 
+/* ---- SALE_CHANGED: a change every broker hears of before the caller ------- */
+
+/* Tells every broker that sale_id changed (SALE_CHANGED{sale_id,
+ * created_at_ms, version, notice_id} on each DEALER), then answers job with
+ * code OK and body (packed now, held) once every broker heard from lately
+ * (not lost) has echoed the notice - so that a broker's sold-out edge has
+ * forgotten the sale before the caller can act on the answer - or after
+ * WORKER_NOTICE_WAIT_MS (a broker that misses it has its own bound: the
+ * edge's checks). */
+void worker_link_reply_after_notice(worker_job_t *job, const char *sale_id, int64_t created_at_ms, uint64_t version,
+                                    const ProtobufCMessage *body);
+/* Broker b echoed notice notice_id. */
+void worker_link_notice_seen(worker_broker_t *b, uint64_t notice_id);
+/* Answers the held replies whose wait ended by now; returns the ms until
+ * the next one ends, or -1 when none is held. */
+int64_t worker_link_notices_tick(worker_t *self, int64_t now);
+/* When the oldest held reply's wait ends (tix_now_ms clock), INT64_MAX
+ * when none is held. */
+int64_t worker_link_notices_due(const worker_t *self);
+
 /* ---- Order events --------------------------------------------------------- */
 
 /* Publishes [order.<sale_id>][OrderEvent] for a new order on the PUB (to

@@ -25,10 +25,12 @@
 #define WORKER_POLL_MAX_MS 100          /* longest poll: bounds how late a signal is seen */
 #define WORKER_LINGER_MS 500            /* on close: time for queued replies and events to leave */
 #define WORKER_UNAVAILABLE_RETRY_MS 500 /* retry_after_ms with UNAVAILABLE */
+#define WORKER_NOTICE_WAIT_MS 200       /* longest wait for the brokers' echoes of a SALE_CHANGED */
 
 typedef struct worker worker_t;
 typedef struct worker_job worker_job_t;
 typedef struct worker_broker worker_broker_t;
+typedef struct worker_notice worker_notice_t;
 
 /* One job between its JOB and its REPLY (worker_link.h hands them out). */
 struct worker_job {
@@ -69,6 +71,9 @@ struct worker {
     bool started;                                /* worker_run ran: there are stats to log */
     int64_t health_at_ms;                        /* last rewrite of config.health_file */
     worker_job_t *spare_jobs;                    /* finished jobs, kept for reuse */
+    worker_notice_t *notices;                    /* replies held for the brokers' echoes, oldest first */
+    worker_notice_t *notices_tail;               /* where the next one is appended */
+    uint64_t notice_seq;                         /* the last notice_id handed out */
     uint8_t *body_buf;                           /* reply bodies are packed here (reused) */
     size_t body_cap;                             /* its size */
     struct {
@@ -78,6 +83,8 @@ struct worker {
         uint64_t unsent;        /* replies or heartbeats the socket refused */
         uint64_t events;        /* OrderEvents published */
         uint64_t events_unsent; /* OrderEvents the PUB socket refused */
+        uint64_t notices;       /* SALE_CHANGED rounds sent (one per close or cancel that changed a sale) */
+        uint64_t notice_waits;  /* of those, answered at WORKER_NOTICE_WAIT_MS with an echo missing */
     } stats;
 };
 

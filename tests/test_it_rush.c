@@ -8,6 +8,7 @@
  * sells nothing; its checks fail (exit 1) when the answers do not add up;
  * a bad flag exits 2 with one line on stderr; no broker exits 3.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "admin_call.h"
 #include "fault.h"
 #include "harness.h"
 #include "stack_fixture.h"
@@ -140,6 +142,85 @@ test_rush_on_sold_out_sale_sells_nothing(void **state)
     assert_int_equal(th_redis_int(&stack->redis, "HLEN tix:{it-rush-gone}:buyers"), 20);
 }
 
+/* FCALL_RO calls Redis has run (INFO commandstats). */
+static long long
+s_fcall_ro(const th_stack_t *stack)
+{
+    redisContext *c = th_redis_connect(&stack->redis);
+    redisReply *r = c ? redisCommand(c, "INFO commandstats") : NULL;
+    const char *at = r ? strstr(r->str, "cmdstat_fcall_ro:calls=") : NULL;
+    long long n = at ? atoll(at + strlen("cmdstat_fcall_ro:calls=")) : 0;
+    if (r)
+        freeReplyObject(r);
+    if (c)
+        redisFree(c);
+    return n;
+}
+
+typedef struct {
+    const th_stack_t *stack;
+    long long reads_before; /* FCALL_RO calls before tix-rush started */
+    int cancelled;
+} s_cancel_run_t;
+
+/* Once tix-rush has read the sale (GetSale and ListOrders: two FCALL_RO),
+ * cancels every buyer of it-rush-cx. */
+static void *
+s_cancel_buyers(void *arg)
+{
+    s_cancel_run_t *run = arg;
+    int64_t until = tix_now_ms() + 20000;
+    while (s_fcall_ro(run->stack) < run->reads_before + 2 && tix_now_ms() < until)
+        usleep(1000);
+    redisContext *c = th_redis_connect(&run->stack->redis);
+    redisReply *keys = c ? redisCommand(c, "HKEYS tix:{it-rush-cx}:buyers") : NULL;
+    for (size_t i = 0; keys && i < keys->elements; i++) {
+        Tix__V1__CancelOrderRequest req = TIX__V1__CANCEL_ORDER_REQUEST__INIT;
+        req.sale_id = "it-rush-cx";
+        req.user_id = keys->element[i]->str;
+        tix_code code;
+        ProtobufCMessage *reply = NULL;
+        if (th_admin_call(run->stack->frontend, TIX_METHOD_CANCEL_ORDER, &req, 5000, &code, &reply) &&
+            code == TIX__V1__CODE__OK)
+            run->cancelled++;
+        if (reply)
+            protobuf_c_message_free_unpacked(reply, NULL);
+    }
+    if (keys)
+        freeReplyObject(keys);
+    if (c)
+        redisFree(c);
+    return NULL;
+}
+
+/* A sold-out sale whose 30 orders are all cancelled while tix-rush runs:
+ * the tickets sell again, and the checks count the cancels in (the order
+ * log's cancel entries after minus before) instead of failing on 30
+ * PURCHASED of 0 available. */
+static void
+test_rush_accounts_for_orders_cancelled_while_it_runs(void **state)
+{
+    th_stack_t *stack = *state;
+    char out[OUT_BYTES];
+    const char *const first[] = {"--sale", "it-rush-cx", "--users", "30", "--tickets", "30", NULL};
+    assert_int_equal(s_rush(stack, out, first), 0);
+    s_cancel_run_t run = {stack, s_fcall_ro(stack), 0};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, s_cancel_buyers, &run), 0);
+    const char *const again[] = {"--sale", "it-rush-cx", "--no-create", "--users", "3000", "--rate", "3000", NULL};
+    int status = s_rush(stack, out, again);
+    pthread_join(thread, NULL);
+    assert_int_equal(run.cancelled, 30);
+    assert_int_equal(status, 0);
+    assert_int_equal(s_json_int(out, "\"sale_before\":", "remaining"), 0);
+    assert_int_equal(s_json_int(out, "\"sale_before\":", "cancels"), 0);
+    assert_int_equal(s_json_int(out, "\"sale_after\":", "cancels"), 30);
+    long long bought = s_json_int(out, NULL, "PURCHASED");
+    assert_true(bought > 0 && bought <= 30);
+    s_assert_all_checks_pass(out);
+    assert_int_equal(th_redis_int(&stack->redis, "HLEN tix:{it-rush-cx}:buyers"), bought);
+}
+
 static void
 test_rush_exits_1_when_answers_do_not_add_up(void **state)
 {
@@ -212,6 +293,7 @@ main(void)
         cmocka_unit_test(test_rush_fewer_users_than_tickets_each_buys_one),
         cmocka_unit_test(test_rush_open_loop_at_a_fixed_rate),
         cmocka_unit_test(test_rush_on_sold_out_sale_sells_nothing),
+        cmocka_unit_test(test_rush_accounts_for_orders_cancelled_while_it_runs),
         cmocka_unit_test(test_rush_exits_1_when_answers_do_not_add_up),
         cmocka_unit_test(test_rush_bad_flag_exits_2_with_one_line),
         cmocka_unit_test(test_rush_without_broker_exits_3),

@@ -65,7 +65,8 @@ test_tally_correct_rush_passes_every_check(void **state)
     assert_int_equal(c->outcomes[TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT], 800);
     assert_int_equal(c->sellout_us, 200 * 1000); /* the 200th purchase sold the last ticket */
     assert_true(rush_tally_answered(t, 999));
-    rush_sale_t before = {200, 200, TIX__V1__SALE__STATE__OPEN}, after = {200, 0, TIX__V1__SALE__STATE__SOLD_OUT};
+    rush_sale_t before = {200, 200, TIX__V1__SALE__STATE__OPEN, -1},
+                after = {200, 0, TIX__V1__SALE__STATE__SOLD_OUT, -1};
     rush_checks_t checks;
     rush_check_all(c, &before, &after, NULL, &checks);
     for (size_t i = 0; i < checks.n; i++)
@@ -84,7 +85,7 @@ test_tally_fewer_users_than_tickets_never_sells_out(void **state)
     const rush_counts_t *c = rush_tally_counts(t);
     assert_int_equal(c->expected_purchases, 50);
     assert_int_equal(c->sellout_us, -1);
-    rush_sale_t before = {200, 200, TIX__V1__SALE__STATE__OPEN}, after = {200, 150, TIX__V1__SALE__STATE__OPEN};
+    rush_sale_t before = {200, 200, TIX__V1__SALE__STATE__OPEN, -1}, after = {200, 150, TIX__V1__SALE__STATE__OPEN, -1};
     rush_checks_t checks;
     rush_check_all(c, &before, &after, NULL, &checks);
     assert_true(checks.pass);
@@ -100,11 +101,37 @@ test_tally_oversold_fails_purchased_exact(void **state)
 {
     (void) state;
     rush_tally_t *t = s_correct_run(1000, 201); /* the service sold 201 of 200 */
-    rush_sale_t before = {200, 200, TIX__V1__SALE__STATE__OPEN}, after = {200, 0, TIX__V1__SALE__STATE__SOLD_OUT};
+    rush_sale_t before = {200, 200, TIX__V1__SALE__STATE__OPEN, -1},
+                after = {200, 0, TIX__V1__SALE__STATE__SOLD_OUT, -1};
     rush_counts_t c = *rush_tally_counts(t);
     c.available = 200;
     c.expected_purchases = 200;
     rush_checks_t checks;
+    rush_check_all(&c, &before, &after, NULL, &checks);
+    assert_false(s_find(&checks, "purchased_exact")->pass);
+    assert_false(checks.pass);
+    rush_tally_destroy(&t);
+}
+
+/* 50 orders cancelled while the rush ran (the order log's cancel entries
+ * after minus before) and sold again: 250 PURCHASED of 200 is no
+ * oversell; 251 is. */
+static void
+test_tally_cancels_during_the_rush_are_accounted_for(void **state)
+{
+    (void) state;
+    rush_tally_t *t = s_correct_run(1000, 250);
+    rush_counts_t c = *rush_tally_counts(t);
+    c.available = 200;
+    c.expected_purchases = 200;
+    rush_sale_t before = {200, 200, TIX__V1__SALE__STATE__OPEN, 7},
+                after = {200, 0, TIX__V1__SALE__STATE__SOLD_OUT, 57};
+    rush_checks_t checks;
+    rush_check_all(&c, &before, &after, NULL, &checks);
+    for (size_t i = 0; i < checks.n; i++)
+        if (!checks.items[i].pass)
+            fail_msg("%s: %s", checks.items[i].name, checks.items[i].detail);
+    after.cancels = 56; /* one cancel fewer: 250 sold would be one too many */
     rush_check_all(&c, &before, &after, NULL, &checks);
     assert_false(s_find(&checks, "purchased_exact")->pass);
     assert_false(checks.pass);
@@ -124,7 +151,7 @@ test_tally_shared_order_and_double_answer_fail_one_per_user(void **state)
     assert_int_equal(c->shared_orders, 1);
     assert_int_equal(c->duplicate_answers, 1);
     assert_int_equal(c->answered, 2);
-    rush_sale_t before = {2, 2, TIX__V1__SALE__STATE__OPEN};
+    rush_sale_t before = {2, 2, TIX__V1__SALE__STATE__OPEN, -1};
     rush_checks_t checks;
     rush_check_all(c, &before, NULL, "UNAVAILABLE", &checks);
     assert_false(s_find(&checks, "one_per_user")->pass);
@@ -149,7 +176,7 @@ test_tally_errors_and_client_timeouts_fail_their_checks(void **state)
     assert_int_equal(c->errors[TIX__V1__CODE__RESOURCE_EXHAUSTED], 1);
     assert_int_equal(c->retries[TIX__V1__CODE__RESOURCE_EXHAUSTED], 1);
     assert_int_equal(c->client_timeouts, 1);
-    rush_sale_t before = {5, 0, TIX__V1__SALE__STATE__SOLD_OUT}, after = before;
+    rush_sale_t before = {5, 0, TIX__V1__SALE__STATE__SOLD_OUT, -1}, after = before;
     rush_checks_t checks;
     rush_check_all(c, &before, &after, NULL, &checks);
     assert_false(s_find(&checks, "all_answered")->pass);
@@ -185,6 +212,7 @@ main(void)
         cmocka_unit_test(test_tally_correct_rush_passes_every_check),
         cmocka_unit_test(test_tally_fewer_users_than_tickets_never_sells_out),
         cmocka_unit_test(test_tally_oversold_fails_purchased_exact),
+        cmocka_unit_test(test_tally_cancels_during_the_rush_are_accounted_for),
         cmocka_unit_test(test_tally_shared_order_and_double_answer_fail_one_per_user),
         cmocka_unit_test(test_tally_errors_and_client_timeouts_fail_their_checks),
         cmocka_unit_test(test_tally_order_set_grows_past_its_expected_size),

@@ -44,13 +44,36 @@ s_check_answers(const rush_counts_t *c, rush_checks_t *out)
           (unsigned long long) errors, (unsigned long long) c->malformed);
 }
 
+/* Orders cancelled while the rush ran (their tickets went back to the
+ * sale): the order log's cancel entries after minus before, 0 when either
+ * count is unknown. */
+static uint64_t
+s_cancelled(const rush_sale_t *before, const rush_sale_t *after)
+{
+    if (!after || before->cancels < 0 || after->cancels < before->cancels)
+        return 0;
+    return (uint64_t) (after->cancels - before->cancels);
+}
+
 static void
-s_check_orders(const rush_counts_t *c, rush_checks_t *out)
+s_check_orders(const rush_counts_t *c, uint64_t cancelled, rush_checks_t *out)
 {
     uint64_t purchased = c->outcomes[TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED];
-    s_add(out, "purchased_exact", purchased == c->expected_purchases,
-          "%llu PURCHASED, expected min(available %llu, users %llu) = %llu", (unsigned long long) purchased,
-          (unsigned long long) c->available, (unsigned long long) c->users, (unsigned long long) c->expected_purchases);
+    if (cancelled == 0) {
+        s_add(out, "purchased_exact", purchased == c->expected_purchases,
+              "%llu PURCHASED, expected min(available %llu, users %llu) = %llu", (unsigned long long) purchased,
+              (unsigned long long) c->available, (unsigned long long) c->users,
+              (unsigned long long) c->expected_purchases);
+    } else {
+        /* Tickets given back meanwhile may be sold again: live = sold -
+         * cancelled never exceeds what was available, and nothing is
+         * undersold. */
+        bool ok = purchased >= c->expected_purchases && purchased <= c->available + cancelled;
+        s_add(out, "purchased_exact", ok,
+              "%llu PURCHASED, expected min(available %llu, users %llu) = %llu .. available + %llu cancelled",
+              (unsigned long long) purchased, (unsigned long long) c->available, (unsigned long long) c->users,
+              (unsigned long long) c->expected_purchases, (unsigned long long) cancelled);
+    }
     bool ok = c->shared_orders == 0 && c->users_with_two_orders == 0 && c->duplicate_answers == 0;
     s_add(out, "one_per_user", ok,
           "%llu order_ids shared by two users, %llu users with two orders, %llu users "
@@ -68,11 +91,13 @@ s_check_sale(const rush_counts_t *c, const rush_sale_t *before, const rush_sale_
         return;
     }
     uint64_t purchased = c->outcomes[TIX__V1__PURCHASE_REPLY__OUTCOME__PURCHASED];
-    uint64_t want = before->remaining > purchased ? before->remaining - purchased : 0;
-    bool sold_out = c->users >= before->remaining;
+    uint64_t cancelled = s_cancelled(before, after), back = before->remaining + cancelled;
+    uint64_t want = back > purchased ? back - purchased : 0;
+    bool sold_out = c->users >= back;
     bool ok = after->remaining == want && (!sold_out || after->state == TIX__V1__SALE__STATE__SOLD_OUT);
-    s_add(out, "sale_remaining", ok, "GetSale: remaining %u (expected %llu), state %s%s", after->remaining,
-          (unsigned long long) want, rush_sale_state_name(after->state), sold_out ? " (expected SOLD_OUT)" : "");
+    s_add(out, "sale_remaining", ok, "GetSale: remaining %u (expected %llu, %llu cancelled meanwhile), state %s%s",
+          after->remaining, (unsigned long long) want, (unsigned long long) cancelled,
+          rush_sale_state_name(after->state), sold_out ? " (expected SOLD_OUT)" : "");
 }
 
 void
@@ -82,6 +107,6 @@ rush_check_all(const rush_counts_t *counts, const rush_sale_t *before, const rus
     out->n = 0;
     out->pass = true;
     s_check_answers(counts, out);
-    s_check_orders(counts, out);
+    s_check_orders(counts, s_cancelled(before, after), out);
     s_check_sale(counts, before, after, why_after, out);
 }

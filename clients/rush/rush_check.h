@@ -8,11 +8,16 @@
  *                     RESOURCE_EXHAUSTED count only when retries ran out);
  *  - purchased_exact: PURCHASED == min(available, users), where available
  *                     is the sale's remaining stock before the rush (never
- *                     oversold, never undersold);
+ *                     oversold, never undersold); with orders cancelled
+ *                     meanwhile (the order log's cancel entries after minus
+ *                     before), min(available, users) <= PURCHASED <=
+ *                     available + cancelled: live = sold - cancelled never
+ *                     exceeds what was available;
  *  - one_per_user:    no order_id named for two users, no user named in two
  *                     orders, no user answered twice;
- *  - sale_remaining:  GetSale after the rush shows available - PURCHASED
- *                     left (0 and SOLD_OUT when users >= available).
+ *  - sale_remaining:  GetSale after the rush shows available + cancelled -
+ *                     PURCHASED left (0 and SOLD_OUT when users >=
+ *                     available + cancelled).
  * The last check assumes nobody else buys from the sale during the rush.
  *
  * Used by main.c; read by rush_report. Threading: none. Errors: none.

@@ -224,11 +224,11 @@ rush_report_json(const rush_summary_t *s, FILE *out)
     s_json_str(out, cfg->user_prefix);
     fprintf(out, ",\"users\":%u,\"mode\":\"%s\",\"in_flight\":%u,\"connections\":%u,\"rate\":%.0f,\"timeout_ms\":%u,",
             cfg->users, s_mode(cfg), cfg->in_flight, cfg->connections, cfg->rate, cfg->timeout_ms);
-    fprintf(out, "\"sale_before\":{\"total\":%u,\"remaining\":%u,\"state\":\"%s\"},", s->before.total,
-            s->before.remaining, rush_sale_state_name(s->before.state));
+    fprintf(out, "\"sale_before\":{\"total\":%u,\"remaining\":%u,\"state\":\"%s\",\"cancels\":%lld},", s->before.total,
+            s->before.remaining, rush_sale_state_name(s->before.state), (long long) s->before.cancels);
     if (s->have_after)
-        fprintf(out, "\"sale_after\":{\"total\":%u,\"remaining\":%u,\"state\":\"%s\"},", s->after.total,
-                s->after.remaining, rush_sale_state_name(s->after.state));
+        fprintf(out, "\"sale_after\":{\"total\":%u,\"remaining\":%u,\"state\":\"%s\",\"cancels\":%lld},",
+                s->after.total, s->after.remaining, rush_sale_state_name(s->after.state), (long long) s->after.cancels);
     else
         fprintf(out, "\"sale_after\":null,");
     s_json_counts(s, out);

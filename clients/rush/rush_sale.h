@@ -22,6 +22,7 @@ typedef struct {
     uint32_t total;     /* tickets of the sale */
     uint32_t remaining; /* tickets left */
     int state;          /* Tix__V1__Sale__State */
+    int64_t cancels;    /* cancel entries in the sale's order log (ListOrders); -1 = unknown */
 } rush_sale_t;
 
 /* Creates sale_id with total tickets, open now and never closing.
@@ -34,6 +35,11 @@ tix_err rush_sale_create(tix_client_t *client, const char *sale_id, uint32_t tot
  * TIX_ERR_INVALID). */
 tix_err rush_sale_get(tix_client_t *client, const char *sale_id, uint32_t timeout_ms, rush_sale_t *sale, char *why,
                       size_t why_size);
+/* Counts the cancel entries of sale_id's order log into sale->cancels,
+ * paging ListOrders (one call per 1,000 entries); -1 when it cannot be
+ * read (a service without ListOrders), which the checks take as "no
+ * cancels known". */
+void rush_sale_count_cancels(tix_client_t *client, const char *sale_id, uint32_t timeout_ms, rush_sale_t *sale);
 /* The name of a Sale.State ("SOLD_OUT"), "STATE_UNSPECIFIED" when unknown. */
 const char *rush_sale_state_name(int state);
 

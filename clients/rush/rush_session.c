@@ -31,6 +31,8 @@ s_sale_before(const rush_config_t *cfg, tix_client_t *client, rush_sale_t *sale)
                       : rush_sale_get(client, cfg->sale_id, cfg->timeout_ms, sale, why, sizeof why);
     if (err != TIX_OK)
         fprintf(stderr, "tix-rush: %s sale %s: %s\n", cfg->create ? "cannot create" : "cannot read", cfg->sale_id, why);
+    else
+        rush_sale_count_cancels(client, cfg->sale_id, cfg->timeout_ms, sale);
     return err == TIX_OK;
 }
 
@@ -54,6 +56,8 @@ s_finish(const rush_config_t *cfg, rush_run_t *run, const rush_tally_t *tally, c
     char why[RUSH_WHY_MAX_BYTES] = "";
     s.have_after =
         rush_sale_get(rush_run_client(run), cfg->sale_id, cfg->timeout_ms, &s.after, why, sizeof why) == TIX_OK;
+    if (s.have_after)
+        rush_sale_count_cancels(rush_run_client(run), cfg->sale_id, cfg->timeout_ms, &s.after);
     rush_checks_t checks;
     rush_check_all(s.counts, before, s.have_after ? &s.after : NULL, why, &checks);
     s.checks = &checks;

@@ -117,6 +117,11 @@ s_final(tf_run_t *run, int u, const tix_result_t *r)
         out->purchased_at_ms[u] = p->purchased_at_ms;
     } else if (p->outcome == TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT) {
         out->sold_out++;
+    } else if (p->outcome == TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED) {
+        out->closed++;
+    } else if (p->outcome == TIX__V1__PURCHASE_REPLY__OUTCOME__ORDER_CANCELLED) {
+        out->cancelled++;
+        out->cancelled_order_of[u] = xstrdup(p->order_id);
     } else {
         if (out->other < 5)
             fprintf(stderr, "tf_rush: user %d: outcome %d\n", u, (int) p->outcome);
@@ -219,6 +224,7 @@ tf_rush(const tf_rush_opts_t *o, tf_rush_result_t *out)
     memset(out, 0, sizeof *out);
     out->users = o->users;
     out->order_of = xcalloc((size_t) o->users, sizeof(char *));
+    out->cancelled_order_of = xcalloc((size_t) o->users, sizeof(char *));
     out->purchased_at_ms = xcalloc((size_t) o->users, sizeof(int64_t));
     out->resent_silent_of = xcalloc((size_t) o->users, sizeof(bool));
     tf_run_t run = {.o = o, .out = out, .calls = s_u64_map_new()};
@@ -251,7 +257,11 @@ tf_rush_free(tf_rush_result_t *r)
 {
     for (int i = 0; r->order_of && i < r->users; i++)
         free(r->order_of[i]);
+    for (int i = 0; r->cancelled_order_of && i < r->users; i++)
+        free(r->cancelled_order_of[i]);
     free(r->order_of);
+    free(r->cancelled_order_of);
+    r->cancelled_order_of = NULL;
     free(r->purchased_at_ms);
     free(r->resent_silent_of);
     r->order_of = NULL;
@@ -275,10 +285,12 @@ void
 tf_rush_print(const char *label, const tf_rush_result_t *r)
 {
     fprintf(stderr,
-            "%s: users=%d answered=%d purchased=%d sold_out=%d other=%d sends=%d retried=%d "
+            "%s: users=%d answered=%d purchased=%d sold_out=%d sale_closed=%d order_cancelled=%d other=%d "
+            "sends=%d retried=%d "
             "retried_without_delay=%d resent_silent=%d elapsed_ms=%lld longest_silence_ms=%lld codes:",
-            label, r->users, r->answered, r->purchased, r->sold_out, r->other, r->sends, r->retried,
-            r->retried_without_delay, r->resent_silent, (long long) r->elapsed_ms, (long long) r->longest_silence_ms);
+            label, r->users, r->answered, r->purchased, r->sold_out, r->closed, r->cancelled, r->other, r->sends,
+            r->retried, r->retried_without_delay, r->resent_silent, (long long) r->elapsed_ms,
+            (long long) r->longest_silence_ms);
     for (int c = 0; c <= TF_CODES; c++) {
         if (r->codes[c])
             fprintf(stderr, " %s=%d", c < TF_CODES ? tix_code_name((tix_code) c) : "undocumented", r->codes[c]);

@@ -49,6 +49,8 @@ struct tf_rush_result {
     int answered;               /* users with a final answer */
     int purchased;              /* final PURCHASED */
     int sold_out;               /* final SOLD_OUT */
+    int closed;                 /* final SALE_CLOSED */
+    int cancelled;              /* final ORDER_CANCELLED: a retry of a cancelled order's request */
     int other;                  /* any other final answer: a failure in these tests */
     int sends;                  /* Purchase messages sent, resends included */
     int retried;                /* UNAVAILABLE / RESOURCE_EXHAUSTED answers, each resent */
@@ -58,6 +60,7 @@ struct tf_rush_result {
     int64_t elapsed_ms;         /* first send to last final answer */
     int64_t longest_silence_ms; /* longest time between two consecutive answers */
     char **order_of;            /* per user: order_id when PURCHASED, else NULL (owned) */
+    char **cancelled_order_of;  /* per user: order_id when ORDER_CANCELLED, else NULL (owned) */
     int64_t *purchased_at_ms;   /* per user: the order's purchased_at_ms when PURCHASED (owned) */
     bool *resent_silent_of;     /* per user: some call of theirs was resent after silence (owned) */
 };
@@ -79,18 +82,26 @@ typedef struct {
     long long remaining;       /* GET tix:{S}:stock, -1 when absent */
     long long log_len;         /* XLEN tix:{S}:log */
     long long buyers;          /* HLEN tix:{S}:buyers */
-    long long distinct_orders; /* distinct order_id over the whole log */
-    long long distinct_users;  /* distinct user_id over the whole log */
-    zhashx_t *user_of;         /* order_id -> user_id, from the log (owned) */
+    long long distinct_orders; /* distinct order_id over the log's purchase entries */
+    long long distinct_users;  /* distinct user_id over the log's purchase entries */
+    long long purchases;       /* purchase entries in the log (every order ever sold) */
+    long long cancels;         /* cancel entries in the log (kind "cancel") */
+    long long cancelled;       /* HGET tix:{S}:sale cancelled (0 when absent) */
+    long long users_two_live;  /* users with more than one live order (purchases - cancels > 1) */
+    zhashx_t *user_of;         /* order_id -> user_id, from the purchase entries (owned) */
 } tf_sale_facts_t;
 
 bool tf_sale_facts(const th_redis_t *redis, const char *sale, tf_sale_facts_t *f);
 void tf_sale_facts_free(tf_sale_facts_t *f);
 
 /* Checks and prints, one line each, the invariants of a rush on sale, of
- * total tickets: no oversell (client PURCHASED == XLEN == HLEN ==
- * total - remaining <= total), one per user (distinct order ids and users
- * in the log; every client order is the log's order of that user), every
+ * total tickets, cancellations accounted for: no oversell (client
+ * PURCHASED + ORDER_CANCELLED == purchase entries, each user buying under
+ * one request id; live = purchases - cancels == HLEN ==
+ * total - remaining <= total; XLEN == purchases + cancels; cancels == the
+ * sale's cancelled count), one per user (no order id twice in the log, no
+ * user with two live orders; every client order is the log's order of
+ * that user), every
  * call answered with a documented code (a final OK for every user, codes
  * only OK / UNAVAILABLE / RESOURCE_EXHAUSTED, each retryable one with
  * retry_after_ms). Returns the number of failed checks. */
@@ -102,7 +113,7 @@ int tf_check_invariants(const char *sale, const tf_sale_facts_t *f, long long to
 bool tf_jsonl_count(const char *path, const char *sale, const zhashx_t *user_of, long *lines, long *distinct,
                     long *unknown);
 /* Checks and prints that the file holds every order of the log exactly
- * once: distinct _id == lines == XLEN, none unknown to the log. Returns 1
+ * once: distinct _id == lines == purchase entries, none unknown to the log. Returns 1
  * when broken, else 0. */
 int tf_check_persisted(const char *path, const char *sale, const tf_sale_facts_t *f);
 /* Waits until the file holds at least expected distinct orders of sale.

@@ -7,6 +7,7 @@
 #include "fault.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,25 +51,42 @@ s_field(const redisReply *fields, const char *name)
     return NULL;
 }
 
+/* Counts one log entry into f: a purchase (order -> user, the user's live
+ * orders + 1) or a cancel (- 1). False when it lacks its ids. */
+static bool
+s_count_entry(const redisReply *fields, zhashx_t *users, zhashx_t *live, tf_sale_facts_t *f)
+{
+    const char *order = s_field(fields, "order_id");
+    const char *user = s_field(fields, "user_id");
+    const char *kind = s_field(fields, "kind");
+    if (!order || !user)
+        return false;
+    intptr_t n = (intptr_t) zhashx_lookup(live, user);
+    if (kind && strcmp(kind, "cancel") == 0) {
+        f->cancels++;
+        zhashx_update(live, user, (void *) (n - 1));
+        return true;
+    }
+    f->purchases++;
+    if (zhashx_insert(f->user_of, order, (void *) user) == 0)
+        f->distinct_orders++;
+    if (zhashx_insert(users, user, (void *) "") == 0)
+        f->distinct_users++;
+    zhashx_update(live, user, (void *) (n + 1));
+    return true;
+}
+
 /* Reads one XRANGE page after *from into f; false on an error. Sets
  * *more when the page was full. */
 static bool
-s_read_log_page(redisContext *c, const char *sale, char *from, size_t from_size, zhashx_t *users, tf_sale_facts_t *f,
-                bool *more)
+s_read_log_page(redisContext *c, const char *sale, char *from, size_t from_size, zhashx_t *users, zhashx_t *live,
+                tf_sale_facts_t *f, bool *more)
 {
     redisReply *page = redisCommand(c, "XRANGE tix:{%s}:log %s + COUNT 1000", sale, from);
     bool ok = page && page->type == REDIS_REPLY_ARRAY;
     for (size_t i = 0; ok && i < page->elements; i++) {
         const redisReply *entry = page->element[i];
-        const char *order = s_field(entry->element[1], "order_id");
-        const char *user = s_field(entry->element[1], "user_id");
-        ok = order && user;
-        if (!ok)
-            break;
-        if (zhashx_insert(f->user_of, order, (void *) user) == 0)
-            f->distinct_orders++;
-        if (zhashx_insert(users, user, (void *) "") == 0)
-            f->distinct_users++;
+        ok = s_count_entry(entry->element[1], users, live, f);
         snprintf(from, from_size, "(%s", entry->element[0]->str);
     }
     *more = ok && page->elements == 1000;
@@ -85,15 +103,22 @@ tf_sale_facts(const th_redis_t *redis, const char *sale, tf_sale_facts_t *f)
     f->remaining = th_redis_int(redis, "GET tix:{%s}:stock", sale);
     f->log_len = th_redis_int(redis, "XLEN tix:{%s}:log", sale);
     f->buyers = th_redis_int(redis, "HLEN tix:{%s}:buyers", sale);
+    f->cancelled = th_redis_int(redis, "HGET tix:{%s}:sale cancelled", sale);
+    if (f->cancelled < 0)
+        f->cancelled = 0; /* none yet */
     f->user_of = s_str_map_new();
     redisContext *c = th_redis_connect(redis);
     if (!c)
         return false;
     zhashx_t *users = s_str_map_new();
+    zhashx_t *live = zhashx_new(); /* user -> live orders, as an integer */
     char from[64] = "-";
     bool more = true, ok = true;
     while (ok && more)
-        ok = s_read_log_page(c, sale, from, sizeof from, users, f, &more);
+        ok = s_read_log_page(c, sale, from, sizeof from, users, live, f, &more);
+    for (void *n = zhashx_first(live); n; n = zhashx_next(live))
+        f->users_two_live += (intptr_t) n > 1;
+    zhashx_destroy(&live);
     zhashx_destroy(&users);
     redisFree(c);
     return ok;
@@ -120,22 +145,23 @@ s_check(const char *label, const char *what, bool ok, const char *fmt, ...)
     return ok ? 0 : 1;
 }
 
-/* Client orders that are not the log's order of that user, and order ids
- * the clients saw twice. */
+/* Client orders (PURCHASED or ORDER_CANCELLED) that are not the log's
+ * order of that user, and order ids the clients saw twice. */
 static void
 s_client_orders(const tf_sale_facts_t *f, const tf_rush_result_t *r, const char *sale, int *wrong, int *dup)
 {
     zhashx_t *seen = s_str_map_new();
     *wrong = *dup = 0;
     for (int i = 0; i < r->users; i++) {
-        if (!r->order_of[i])
+        const char *order = r->order_of[i] ? r->order_of[i] : r->cancelled_order_of ? r->cancelled_order_of[i] : NULL;
+        if (!order)
             continue;
         char user[96];
         th_rush_user(user, sizeof user, sale, i);
-        const char *in_log = zhashx_lookup(f->user_of, r->order_of[i]);
+        const char *in_log = zhashx_lookup(f->user_of, order);
         if (!in_log || strcmp(in_log, user) != 0)
             (*wrong)++;
-        if (zhashx_insert(seen, r->order_of[i], (void *) "") != 0)
+        if (zhashx_insert(seen, order, (void *) "") != 0)
             (*dup)++;
     }
     zhashx_destroy(&seen);
@@ -147,14 +173,17 @@ tf_check_invariants(const char *sale, const tf_sale_facts_t *f, long long total,
     const char *label = sale;
     int bad = 0, wrong, dup;
     bad += s_check(label, "sale not lost or reset", f->total == total, "total=%lld expected=%lld", f->total, total);
+    long long live = f->purchases - f->cancels;
     bad += s_check(label, "no oversell",
-                   f->log_len == r->purchased && f->buyers == r->purchased && total - f->remaining == r->purchased &&
-                       r->purchased <= total,
-                   "purchased=%d XLEN=%lld HLEN=%lld total-remaining=%lld total=%lld", r->purchased, f->log_len,
-                   f->buyers, total - f->remaining, total);
-    bad +=
-        s_check(label, "one per user (log)", f->distinct_orders == f->log_len && f->distinct_users == f->log_len,
-                "log=%lld distinct_orders=%lld distinct_users=%lld", f->log_len, f->distinct_orders, f->distinct_users);
+                   r->purchased + r->cancelled == f->purchases && f->buyers == live && total - f->remaining == live &&
+                       live <= total && f->log_len == f->purchases + f->cancels && f->cancels == f->cancelled,
+                   "purchased=%d order_cancelled=%d log purchases=%lld cancels=%lld (sale says %lld) live=%lld "
+                   "HLEN=%lld total-remaining=%lld total=%lld XLEN=%lld",
+                   r->purchased, r->cancelled, f->purchases, f->cancels, f->cancelled, live, f->buyers,
+                   total - f->remaining, total, f->log_len);
+    bad += s_check(label, "one per user (log)", f->distinct_orders == f->purchases && f->users_two_live == 0,
+                   "purchases=%lld distinct_orders=%lld users=%lld users_with_two_live_orders=%lld", f->purchases,
+                   f->distinct_orders, f->distinct_users, f->users_two_live);
     s_client_orders(f, r, sale, &wrong, &dup);
     bad += s_check(label, "one per user (clients)", wrong == 0 && dup == 0,
                    "client orders not the log's order of that user=%d, order ids seen twice=%d", wrong, dup);
@@ -164,9 +193,10 @@ tf_check_invariants(const char *sale, const tf_sale_facts_t *f, long long total,
     for (int c = 0; c <= TF_CODES; c++)
         all += r->codes[c];
     bad += s_check(label, "every call answered",
-                   r->answered == r->users && r->other == 0 && r->purchased + r->sold_out == r->users,
-                   "users=%d answered=%d purchased+sold_out=%d other=%d", r->users, r->answered,
-                   r->purchased + r->sold_out, r->other);
+                   r->answered == r->users && r->other == 0 &&
+                       r->purchased + r->sold_out + r->closed + r->cancelled == r->users,
+                   "users=%d answered=%d purchased+sold_out+sale_closed+order_cancelled=%d other=%d", r->users,
+                   r->answered, r->purchased + r->sold_out + r->closed + r->cancelled, r->other);
     bad += s_check(label, "documented codes only", documented == all && r->retried_without_delay == 0,
                    "answers=%d OK=%d UNAVAILABLE=%d RESOURCE_EXHAUSTED=%d other_codes=%d without_retry_after=%d", all,
                    r->codes[TIX__V1__CODE__OK], r->codes[TIX__V1__CODE__UNAVAILABLE],
@@ -226,8 +256,10 @@ tf_check_persisted(const char *path, const char *sale, const tf_sale_facts_t *f)
 {
     long lines, distinct, unknown;
     bool read = tf_jsonl_count(path, sale, f->user_of, &lines, &distinct, &unknown);
-    return s_check(sale, "persisted exactly once", read && distinct == f->log_len && lines == distinct && unknown == 0,
-                   "log=%lld jsonl_lines=%ld distinct_ids=%ld not_in_log=%ld", f->log_len, lines, distinct, unknown);
+    /* One document per order sold, cancelled or not. */
+    return s_check(
+        sale, "persisted exactly once", read && distinct == f->purchases && lines == distinct && unknown == 0,
+        "orders=%lld jsonl_lines=%ld distinct_ids=%ld not_in_log=%ld", f->purchases, lines, distinct, unknown);
 }
 
 typedef struct {
