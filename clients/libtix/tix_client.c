@@ -235,8 +235,9 @@ tix_client_result_fill(tix_result_t *result, const tix_method_t *method, const t
 const tix_method_t *
 tix_client_method(int method)
 {
-    return method >= TIX_CALL_PURCHASE && method <= TIX_CALL_HEALTH_CHECK ? tix_method_get((tix_method_id) method)
-                                                                          : NULL;
+    /* Every public method; the internal ones after them stay the broker's. */
+    return method >= TIX_CALL_PURCHASE && method <= TIX_CALL_LIST_ORDERS ? tix_method_get((tix_method_id) method)
+                                                                         : NULL;
 }
 
 tix_err
