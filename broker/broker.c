@@ -10,6 +10,7 @@
 #include "broker_dispatch.h"
 #include "broker_events.h"
 #include "broker_frontend.h"
+#include "broker_soldout.h"
 #include "broker_reply.h"
 #include "broker_state.h"
 #include "tix_log.h"
@@ -169,6 +170,7 @@ s_tick(broker_t *self, int64_t now)
 {
     broker_jobs_expire(self->jobs, now, s_on_deadline, self);
     broker_backend_tick(self, now);
+    broker_soldout_tick(self, now);
     broker_dispatch(self);
     self->next_tick_ms = now + BROKER_TICK_MS;
 }
@@ -219,9 +221,10 @@ broker_step(broker_t *self, int timeout_ms)
     /* Handshakes wait for these answers: give them first. */
     if (self->zap && (items[4].revents & ZMQ_POLLIN))
         broker_zap_recv(self->zap, tix_now_ms());
-    /* Backend first: replies free credit for the calls that follow. */
-    if (items[0].revents & ZMQ_POLLIN)
-        s_drain_socket(self, self->backend);
+    /* Backend first, whatever the poll saw (s_drain_socket asks the socket):
+     * replies free credit for the calls that follow, and a worker's
+     * SALE_CHANGED notice that came before a call must be handled first. */
+    s_drain_socket(self, self->backend);
     if (items[1].revents & ZMQ_POLLIN)
         s_drain_socket(self, self->frontend);
     if (items[2].revents & ZMQ_POLLIN)

@@ -112,9 +112,21 @@ s_on_unexpected(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMess
     self->stats.worker_garbage++; /* JOB travels broker -> worker only */
 }
 
+/* A worker changed a sale (CloseSale, CancelOrder) and tells every broker
+ * before it answers: whatever the edge caches of it is stale. Taken from
+ * any worker connection, registered or not (the backend is the workers'
+ * side; under CURVE only keys the broker accepts reach it). */
+static void
+s_on_sale_changed(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+{
+    (void) rid, (void) w;
+    const Tix__Worker__V1__SaleChanged *notice = (const Tix__Worker__V1__SaleChanged *) body;
+    broker_soldout_sale_changed(self, notice->sale_id, notice->created_at_ms, notice->version);
+}
+
 static backend_handler_fn *const s_handlers[TIX_WP_COUNT] = {
     [TIX_WP_READY] = s_on_ready, [TIX_WP_HEARTBEAT] = s_on_heartbeat, [TIX_WP_JOB] = s_on_unexpected,
-    [TIX_WP_REPLY] = s_on_reply, [TIX_WP_DISCONNECT] = s_on_leaving,
+    [TIX_WP_REPLY] = s_on_reply, [TIX_WP_DISCONNECT] = s_on_leaving,  [TIX_WP_SALE_CHANGED] = s_on_sale_changed,
 };
 
 void

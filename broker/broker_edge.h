@@ -1,22 +1,37 @@
 /*
  * broker_edge.h - sold out at the edge (DESIGN.md guarantee 7).
  *
- * Once a sale is sold out its answers never change again: a user who holds
- * a ticket gets their order back (PURCHASED for the same request_id, else
- * ALREADY_PURCHASED), everyone else SOLD_OUT (SALE_CLOSED after the close).
- * The broker learns a sale is sold out from a Purchase reply with remaining
- * 0, loads the sale's buyers once through a worker (the internal SaleBuyers
- * method, page by page), and from then on answers Purchase for that sale
- * itself - exactly as tix_buy would, without a worker or Redis.
+ * The invariant: an entry is a cache of one (incarnation, version) of a
+ * sale - its created_at_ms and its version, which every CloseSale and
+ * CancelOrder that changes the sale bumps - and answers only while that
+ * version holds in Redis. While it holds, the sale's answers do not change:
+ * a user who holds a ticket gets their order back (PURCHASED for the same
+ * request_id, else ALREADY_PURCHASED), a retry of a cancelled request its
+ * cancelled order (ORDER_CANCELLED), everyone else SOLD_OUT (SALE_CLOSED
+ * after the close, which the version fixes). Purchases cannot change it:
+ * the sale has no stock to sell. The broker learns a sale is sold out from
+ * a Purchase reply with remaining 0, loads its buyers and cancelled
+ * requests once through a worker (the internal SaleBuyers method, page by
+ * page), and from then on answers Purchase for that sale itself - exactly
+ * as tix_buy would, without a worker or Redis.
  *
- * An entry caches one incarnation of a sale (its created_at_ms, from the
- * pages) and must never outlive it: the broker drops it (broker_edge_drop)
- * whenever an answer from Redis shows the sale changed - CreateSale
- * succeeded for that id, a worker answered NOT_FOUND or DATA_LOSS for it,
- * GetSale saw stock again - and a load whose pages disagree on the
- * incarnation, or whose sale is not sold out, is dropped too. The close is
- * decided by Redis's clock: each page carries Redis's time, and the entry
- * keeps the offset between it and the broker's monotonic clock.
+ * How an entry stops answering when its version ends:
+ * - at once, on the worker's SALE_CHANGED notice, which a worker sends to
+ *   every broker it is connected to before it answers the CloseSale or
+ *   CancelOrder that changed the sale (broker_edge_drop); a load under way
+ *   is discarded with the entry (its pages no longer match a load);
+ * - on a bound, for a broker the notice missed (a worker not connected to
+ *   it): every BROKER_EDGE_CHECK_MS while an entry answers, the broker reads
+ *   the sale's first page again (broker_edge_checks_due) and drops the
+ *   entry when its incarnation, version or stock changed
+ *   (broker_edge_checked);
+ * - whenever an answer from Redis shows the sale changed - CreateSale
+ *   succeeded for that id, a worker answered NOT_FOUND or DATA_LOSS for it,
+ *   GetSale saw stock again.
+ * A load whose pages disagree on the incarnation or the version, or whose
+ * sale is not sold out, is dropped too. The close is decided by Redis's
+ * clock: each page carries Redis's time, and the entry keeps the offset
+ * between it and the broker's monotonic clock.
  *
  * This module is the table of such sales; the broker drives the loading.
  * Bounded: at most max_sales sales (a new one evicts the least recently
@@ -38,7 +53,9 @@
 
 #define BROKER_EDGE_MAX_SALES 1024
 #define BROKER_EDGE_MAX_BUYERS 200000
-#define BROKER_EDGE_RETRY_MS 1000 /* after a failed load, wait this long before the next */
+#define BROKER_EDGE_RETRY_MS 1000      /* after a failed load, wait this long before the next */
+#define BROKER_EDGE_CHECK_MS 1000      /* an answering entry is checked against Redis this often */
+#define BROKER_EDGE_CANCEL_KEY_MAX 256 /* user_id LF request_id, within PROTOCOL.md's limits */
 
 typedef struct broker_edge broker_edge_t;
 
@@ -69,6 +86,20 @@ bool broker_edge_drop(broker_edge_t *self, const char *sale_id);
  * reply are borrowed from the table. False: a worker answers the call. */
 bool broker_edge_answer(broker_edge_t *self, const Tix__V1__PurchaseRequest *req, int64_t now_ms,
                         Tix__V1__PurchaseReply *reply);
+
+/* Checks: for each ready entry that answered a call since its last check
+ * and was last confirmed BROKER_EDGE_CHECK_MS ago or more, with no check
+ * in flight, calls fn(arg, sale_id, check): the caller reads the sale's
+ * first page and hands it to broker_edge_checked with `check`. Returns the
+ * number of checks started. */
+typedef void(broker_edge_check_fn)(void *arg, const char *sale_id, uint64_t check);
+size_t broker_edge_checks_due(broker_edge_t *self, int64_t now_ms, broker_edge_check_fn *fn, void *arg);
+/* The answer to check `check` of sale_id: page (NULL when none came) still
+ * shows the entry's incarnation and version, sold out: the entry is
+ * confirmed (true). Otherwise it is dropped (false). A check that is no
+ * longer current changes nothing (true). */
+bool broker_edge_checked(broker_edge_t *self, const char *sale_id, uint64_t check,
+                         const Tix__Worker__V1__BuyersPage *page, int64_t now_ms);
 
 /* Sales ready at the edge, for logs and tests. */
 size_t broker_edge_ready_count(const broker_edge_t *self);

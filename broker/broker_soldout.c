@@ -17,24 +17,44 @@
 #define BROKER_EDGE_LOAD_TIMEOUT_MS 5000
 
 static void s_on_page(broker_job_t *job, tix_code code, const void *body, size_t body_size, void *arg);
+static void s_on_check(broker_job_t *job, tix_code code, const void *body, size_t body_size, void *arg);
 
-/* Queues an internal job for one page of sale_id's buyers. */
+/* Queues an internal job for one page of sale_id's buyers; its answer goes
+ * to on_done with `number` (a load's or a check's) in job->call_id. */
 static void
-s_load_page(broker_t *self, const char *sale_id, const char *cursor, uint64_t load)
+s_queue_page(broker_t *self, const char *sale_id, const char *cursor, uint64_t number, broker_job_done_fn *on_done)
 {
     Tix__Worker__V1__SaleBuyersRequest req = TIX__WORKER__V1__SALE_BUYERS_REQUEST__INIT;
     req.sale_id = (char *) sale_id;
     req.cursor = (char *) cursor;
     broker_job_t *job = broker_jobs_alloc(self->jobs);
     job->client = NULL; /* internal: the answer comes back to s_on_page */
-    job->on_done = s_on_page;
+    job->on_done = on_done;
     job->on_done_arg = self;
-    job->call_id = load;
+    job->call_id = number;
     job->body = tix_frame_pack(&req.base);
     job->method = tix_method_get(TIX_METHOD_SALE_BUYERS);
     job->deadline_ms = tix_now_ms() + BROKER_EDGE_LOAD_TIMEOUT_MS;
     broker_jobs_push_back(self->jobs, job);
     self->stats.edge_pages++;
+}
+
+static void
+s_load_page(broker_t *self, const char *sale_id, const char *cursor, uint64_t load)
+{
+    s_queue_page(self, sale_id, cursor, load, s_on_page);
+}
+
+static void
+s_start_check(void *arg, const char *sale_id, uint64_t check)
+{
+    s_queue_page(arg, sale_id, "0", check, s_on_check);
+}
+
+void
+broker_soldout_tick(broker_t *self, int64_t now)
+{
+    broker_edge_checks_due(self->edge, now, s_start_check, self);
 }
 
 /* A bump allocator over a caller's buffer: every Purchase reply passes
@@ -148,6 +168,16 @@ broker_soldout_on_reply(broker_t *self, const broker_job_t *job, tix_code code, 
         s_drop_job_sale(self, job);
 }
 
+void
+broker_soldout_sale_changed(broker_t *self, const char *sale_id, int64_t created_at_ms, uint64_t version)
+{
+    self->stats.edge_notices++;
+    if (broker_edge_drop(self->edge, sale_id))
+        tix_debug("sale changed: dropped from the edge\tsale=%s created_at_ms=%lld version=%llu", sale_id,
+                  (long long) created_at_ms, (unsigned long long) version);
+    self->stats.edge_dropped = broker_edge_dropped(self->edge);
+}
+
 #define EDGE_REPLY_MAX 256 /* a PurchaseReply with PROTOCOL.md's id limits is < 120 bytes */
 
 /* Fills buf with the edge's answer to req; returns its size, or 0 when the
@@ -214,6 +244,30 @@ s_on_page(broker_job_t *job, tix_code code, const void *body, size_t body_size, 
         size_t taken = broker_jobs_sweep(self->jobs, s_take_at_edge, self);
         tix_debug("queued purchases answered at the edge\tsale=%s count=%zu", req->sale_id, taken);
     }
+    if (page)
+        tix__worker__v1__buyers_page__free_unpacked(page, NULL);
+    tix__worker__v1__sale_buyers_request__free_unpacked(req, NULL);
+}
+
+/* The answer to a check of a ready sale: the entry stays while Redis shows
+ * the version it caches, and is dropped otherwise. */
+static void
+s_on_check(broker_job_t *job, tix_code code, const void *body, size_t body_size, void *arg)
+{
+    broker_t *self = arg;
+    Tix__Worker__V1__SaleBuyersRequest *req =
+        tix__worker__v1__sale_buyers_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+    uint64_t check = job->call_id;
+    broker_jobs_free(self->jobs, job);
+    if (!req)
+        return;
+    Tix__Worker__V1__BuyersPage *page =
+        code == TIX__V1__CODE__OK ? tix__worker__v1__buyers_page__unpack(NULL, body_size, body) : NULL;
+    if (code == TIX__V1__CODE__NOT_FOUND || code == TIX__V1__CODE__DATA_LOSS)
+        s_drop(self, req->sale_id);
+    else
+        broker_edge_checked(self->edge, req->sale_id, check, page, tix_now_ms());
+    self->stats.edge_dropped = broker_edge_dropped(self->edge);
     if (page)
         tix__worker__v1__buyers_page__free_unpacked(page, NULL);
     tix__worker__v1__sale_buyers_request__free_unpacked(req, NULL);

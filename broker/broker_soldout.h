@@ -22,6 +22,13 @@
  * DATA_LOSS, GetSale with stock). */
 void broker_soldout_on_reply(broker_t *self, const broker_job_t *job, tix_code code, const void *body,
                              size_t body_size);
+/* A worker's SALE_CHANGED notice: sale_id was closed or had an order
+ * cancelled (now at version, incarnation created_at_ms): the edge forgets
+ * it at once, and a load under way is discarded. */
+void broker_soldout_sale_changed(broker_t *self, const char *sale_id, int64_t created_at_ms, uint64_t version);
+/* Timers: queues the checks of answering entries that are due
+ * (broker_edge_checks_due), as internal jobs for the caller to dispatch. */
+void broker_soldout_tick(broker_t *self, int64_t now);
 /* Answers a valid call at the edge when it is a Purchase whose sale is
  * ready there (takes *client); false when a worker must answer it. */
 bool broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call);

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t edge_pages;            /* SaleBuyers pages requested from workers */
     uint64_t edge_evicted;          /* sold-out sales evicted from a full edge (least recently used) */
     uint64_t edge_dropped;          /* edge entries dropped: Redis's answers showed the sale changed */
+    uint64_t edge_notices;          /* SALE_CHANGED notices from workers (a close or cancel) */
     uint64_t rate_limited;          /* calls refused by the per-user or per-client rate limit */
     uint64_t subscriptions_refused; /* event-feed subscriptions not applied */
     uint64_t subscribers_cut;       /* event-feed connections ended for them */

@@ -258,6 +258,7 @@ static const struct {
     [TIX_WP_JOB] = {"JOB", &tix__worker__v1__job__descriptor},
     [TIX_WP_REPLY] = {"REPLY", &tix__worker__v1__job_reply__descriptor},
     [TIX_WP_DISCONNECT] = {"DISCONNECT", NULL},
+    [TIX_WP_SALE_CHANGED] = {"SALE_CHANGED", &tix__worker__v1__sale_changed__descriptor},
 };
 
 const char *

@@ -104,11 +104,12 @@ tix_err tix_reply_decode(const tix_frame_t *frames, size_t nframes, Tix__V1__Rep
 /* ---- Worker protocol (broker <-> tix-worker) ----------------------------- */
 
 typedef enum {
-    TIX_WP_READY,      /* Tix__Worker__V1__Ready */
-    TIX_WP_HEARTBEAT,  /* Tix__Worker__V1__Heartbeat */
-    TIX_WP_JOB,        /* Tix__Worker__V1__Job */
-    TIX_WP_REPLY,      /* Tix__Worker__V1__JobReply */
-    TIX_WP_DISCONNECT, /* no body */
+    TIX_WP_READY,        /* Tix__Worker__V1__Ready */
+    TIX_WP_HEARTBEAT,    /* Tix__Worker__V1__Heartbeat */
+    TIX_WP_JOB,          /* Tix__Worker__V1__Job */
+    TIX_WP_REPLY,        /* Tix__Worker__V1__JobReply */
+    TIX_WP_DISCONNECT,   /* no body */
+    TIX_WP_SALE_CHANGED, /* Tix__Worker__V1__SaleChanged (worker -> broker) */
     TIX_WP_COUNT
 } tix_wp_command;
 

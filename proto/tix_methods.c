@@ -217,10 +217,12 @@ s_validate_sale_buyers(const ProtobufCMessage *m, char *why, size_t n)
     const Tix__Worker__V1__SaleBuyersRequest *r = (const Tix__Worker__V1__SaleBuyersRequest *) m;
     if (!tix_valid_sale_id(r->sale_id))
         return s_fail(why, n, SALE_ID_RULE);
-    size_t len = strlen(r->cursor);
+    /* "c" first: a page of the sale's cancelled requests (tix_buyers). */
+    const char *digits = r->cursor[0] == 'c' ? r->cursor + 1 : r->cursor;
+    size_t len = strlen(digits);
     for (size_t i = 0; i < len; i++) {
-        if (r->cursor[i] < '0' || r->cursor[i] > '9')
-            return s_fail(why, n, "cursor: must be decimal digits");
+        if (digits[i] < '0' || digits[i] > '9')
+            return s_fail(why, n, "cursor: must be decimal digits, after a 'c' for cancelled requests");
     }
     return len <= 20 || s_fail(why, n, "cursor: at most 20 digits");
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tix_codec.h"
 #include "tix_util.h"
 #include "worker_link.h"
 
@@ -51,6 +52,7 @@ static const Tix__V1__PurchaseReply__Outcome s_outcomes[] = {
     [WORKER_STORE_SOLD_OUT] = TIX__V1__PURCHASE_REPLY__OUTCOME__SOLD_OUT,
     [WORKER_STORE_SALE_NOT_OPEN] = TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_NOT_OPEN,
     [WORKER_STORE_SALE_CLOSED] = TIX__V1__PURCHASE_REPLY__OUTCOME__SALE_CLOSED,
+    [WORKER_STORE_ORDER_CANCELLED] = TIX__V1__PURCHASE_REPLY__OUTCOME__ORDER_CANCELLED,
 };
 
 static void
@@ -166,6 +168,32 @@ s_create_sale(worker_job_t *job)
                                s_create_sale_done, job);
 }
 
+/* ---- CloseSale -------------------------------------------------------------- */
+
+static void
+s_close_sale_done(void *arg, const worker_store_result_t *r)
+{
+    worker_job_t *job = arg;
+    const Tix__V1__CloseSaleRequest *req = (const Tix__V1__CloseSaleRequest *) job->request;
+    if (s_answer_common(job, r, req->sale_id))
+        return;
+    if (r->status != WORKER_STORE_CLOSED) {
+        s_unexpected(job);
+        return;
+    }
+    /* Before the answer: whoever acts on it finds every broker told. */
+    if (r->is_new)
+        worker_link_sale_changed(job->worker, req->sale_id, r->created_at_ms, r->version);
+    s_sale_reply(job, r, req->sale_id);
+}
+
+static tix_err
+s_close_sale(worker_job_t *job)
+{
+    const Tix__V1__CloseSaleRequest *req = (const Tix__V1__CloseSaleRequest *) job->request;
+    return worker_store_close(job->worker->store, req->sale_id, s_close_sale_done, job);
+}
+
 /* ---- GetOrder ------------------------------------------------------------- */
 
 static void
@@ -202,6 +230,170 @@ s_get_order(worker_job_t *job)
     return worker_store_get_order(job->worker->store, req->sale_id, req->user_id, s_get_order_done, job);
 }
 
+/* ---- CancelOrder ------------------------------------------------------------ */
+
+static void
+s_cancel_order_done(void *arg, const worker_store_result_t *r)
+{
+    worker_job_t *job = arg;
+    const Tix__V1__CancelOrderRequest *req = (const Tix__V1__CancelOrderRequest *) job->request;
+    char why[TIX_MESSAGE_MAX_BYTES];
+    if (s_answer_common(job, r, req->sale_id))
+        return;
+    if (r->status == WORKER_STORE_NO_ORDER) {
+        snprintf(why, sizeof why, "user_id: the user holds no order of sale '%s'", req->sale_id);
+        worker_link_job_reply(job, TIX__V1__CODE__NOT_FOUND, why, 0, NULL);
+        return;
+    }
+    if (r->status != WORKER_STORE_CANCELLED) {
+        s_unexpected(job);
+        return;
+    }
+    Tix__V1__Order order = TIX__V1__ORDER__INIT;
+    order.order_id = (char *) r->order_id;
+    order.sale_id = req->sale_id;
+    order.user_id = req->user_id;
+    order.request_id = (char *) r->request_id;
+    order.purchased_at_ms = r->purchased_at_ms;
+    order.cancelled_at_ms = r->cancelled_at_ms;
+    order.cancel_reason = (char *) r->reason;
+    if (r->is_new) {
+        /* The brokers first (their edges may answer SOLD_OUT no longer),
+         * then the hint for the persister, then the caller. */
+        worker_link_sale_changed(job->worker, req->sale_id, r->created_at_ms, r->version);
+        worker_link_publish(job->worker, &order, r->log_id);
+    }
+    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &order.base);
+}
+
+static tix_err
+s_cancel_order(worker_job_t *job)
+{
+    const Tix__V1__CancelOrderRequest *req = (const Tix__V1__CancelOrderRequest *) job->request;
+    return worker_store_cancel(job->worker->store, req->sale_id, req->user_id, req->reason, s_cancel_order_done, job);
+}
+
+/* ---- ListSales and ListOrders: pages ---------------------------------------- */
+
+/* A page's reply stays this far under the message limit: the entries that
+ * do not fit are left to the next page (its token is the last one sent). */
+#define PAGE_BYTES_MAX (TIX_MAX_MESSAGE_BYTES - 1024)
+
+/* How many of the n packed sizes fit in a page (at least one). */
+static size_t
+s_page_fit(const size_t *sizes, size_t n)
+{
+    size_t used = 0, i = 0;
+    for (; i < n; i++) {
+        used += sizes[i] + 4; /* tag and length */
+        if (used > PAGE_BYTES_MAX && i > 0)
+            break;
+    }
+    return i;
+}
+
+static void
+s_list_sales_done(void *arg, const worker_store_result_t *r)
+{
+    worker_job_t *job = arg;
+    if (s_answer_common(job, r, ""))
+        return;
+    if (r->status != WORKER_STORE_FOUND) {
+        s_unexpected(job);
+        return;
+    }
+    size_t n = r->nbuyers;
+    Tix__V1__Sale *sales = xcalloc(n ? n : 1, sizeof *sales);
+    Tix__V1__Sale **ptrs = xcalloc(n ? n : 1, sizeof *ptrs);
+    size_t *sizes = xcalloc(n ? n : 1, sizeof *sizes);
+    for (size_t i = 0; i < n; i++) {
+        worker_store_sale_t item;
+        worker_store_reply_sale_at(r, i, &item);
+        worker_store_result_t at = *r; /* the state, judged as GetSale does */
+        at.total = item.total, at.remaining = item.remaining;
+        at.opens_at_ms = item.opens_at_ms, at.closes_at_ms = item.closes_at_ms;
+        tix__v1__sale__init(&sales[i]);
+        sales[i].sale_id = (char *) item.sale_id;
+        sales[i].total = item.total;
+        sales[i].remaining = item.remaining;
+        sales[i].opens_at_ms = item.opens_at_ms;
+        sales[i].closes_at_ms = item.closes_at_ms;
+        sales[i].state = s_sale_state(&at);
+        ptrs[i] = &sales[i];
+        sizes[i] = protobuf_c_message_get_packed_size(&sales[i].base);
+    }
+    Tix__V1__ListSalesReply reply = TIX__V1__LIST_SALES_REPLY__INIT;
+    reply.n_sales = s_page_fit(sizes, n);
+    reply.sales = ptrs;
+    reply.next_page_token = reply.n_sales < n ? sales[reply.n_sales - 1].sale_id : (char *) r->cursor;
+    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &reply.base);
+    free(sizes);
+    free(ptrs);
+    free(sales);
+}
+
+static tix_err
+s_list_sales(worker_job_t *job)
+{
+    const Tix__V1__ListSalesRequest *req = (const Tix__V1__ListSalesRequest *) job->request;
+    return worker_store_list_sales(job->worker->store, req->page_size, req->page_token, s_list_sales_done, job);
+}
+
+static void
+s_list_orders_done(void *arg, const worker_store_result_t *r)
+{
+    worker_job_t *job = arg;
+    const Tix__V1__ListOrdersRequest *req = (const Tix__V1__ListOrdersRequest *) job->request;
+    if (s_answer_common(job, r, req->sale_id))
+        return;
+    if (r->status == WORKER_STORE_BAD_TOKEN) {
+        worker_link_job_reply(job, TIX__V1__CODE__INVALID_ARGUMENT,
+                              "page_token: must be a next_page_token from an earlier reply", 0, NULL);
+        return;
+    }
+    if (r->status != WORKER_STORE_FOUND) {
+        s_unexpected(job);
+        return;
+    }
+    size_t n = r->nbuyers;
+    Tix__V1__Order *orders = xcalloc(n ? n : 1, sizeof *orders);
+    Tix__V1__Order **ptrs = xcalloc(n ? n : 1, sizeof *ptrs);
+    const char **log_ids = xcalloc(n ? n : 1, sizeof *log_ids);
+    size_t *sizes = xcalloc(n ? n : 1, sizeof *sizes);
+    for (size_t i = 0; i < n; i++) {
+        worker_store_order_t item;
+        worker_store_reply_order_at(r, i, &item);
+        tix__v1__order__init(&orders[i]);
+        orders[i].order_id = (char *) item.order_id;
+        orders[i].sale_id = req->sale_id;
+        orders[i].user_id = (char *) item.user_id;
+        orders[i].request_id = (char *) item.request_id;
+        orders[i].purchased_at_ms = item.purchased_at_ms;
+        orders[i].cancelled_at_ms = item.cancelled_at_ms;
+        orders[i].cancel_reason = (char *) item.reason;
+        log_ids[i] = item.log_id;
+        ptrs[i] = &orders[i];
+        sizes[i] = protobuf_c_message_get_packed_size(&orders[i].base);
+    }
+    Tix__V1__ListOrdersReply reply = TIX__V1__LIST_ORDERS_REPLY__INIT;
+    reply.n_orders = s_page_fit(sizes, n);
+    reply.orders = ptrs;
+    reply.next_page_token = (char *) (reply.n_orders < n ? log_ids[reply.n_orders - 1] : r->cursor);
+    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &reply.base);
+    free(sizes);
+    free(log_ids);
+    free(ptrs);
+    free(orders);
+}
+
+static tix_err
+s_list_orders(worker_job_t *job)
+{
+    const Tix__V1__ListOrdersRequest *req = (const Tix__V1__ListOrdersRequest *) job->request;
+    return worker_store_list_orders(job->worker->store, req->sale_id, req->page_size, req->page_token,
+                                    s_list_orders_done, job);
+}
+
 /* ---- The table ------------------------------------------------------------ */
 
 /* Health.Check has no row: the broker answers it (PROTOCOL.md section 3). */
@@ -229,6 +421,7 @@ s_sale_buyers_done(void *arg, const worker_store_result_t *r)
         buyers[i].order_id = (char *) b.order_id;
         buyers[i].request_id = (char *) b.request_id;
         buyers[i].purchased_at_ms = b.purchased_at_ms;
+        buyers[i].cancelled_at_ms = b.cancelled_at_ms;
         ptrs[i] = &buyers[i];
     }
     if (n < r->nbuyers) { /* never with COUNT 100; refuse rather than truncate */
@@ -241,6 +434,7 @@ s_sale_buyers_done(void *arg, const worker_store_result_t *r)
     page.closes_at_ms = r->closes_at_ms;
     page.created_at_ms = r->created_at_ms;
     page.now_ms = r->now_ms;
+    page.version = r->version;
     page.buyers = ptrs;
     page.n_buyers = n;
     page.cursor = (char *) r->cursor;
@@ -255,9 +449,11 @@ s_sale_buyers(worker_job_t *job)
 }
 
 static const worker_handlers_fn s_handlers[TIX_METHOD_COUNT] = {
-    [TIX_METHOD_PURCHASE] = s_purchase,       [TIX_METHOD_GET_SALE] = s_get_sale,
-    [TIX_METHOD_GET_ORDER] = s_get_order,     [TIX_METHOD_CREATE_SALE] = s_create_sale,
-    [TIX_METHOD_SALE_BUYERS] = s_sale_buyers,
+    [TIX_METHOD_PURCHASE] = s_purchase,         [TIX_METHOD_GET_SALE] = s_get_sale,
+    [TIX_METHOD_GET_ORDER] = s_get_order,       [TIX_METHOD_CREATE_SALE] = s_create_sale,
+    [TIX_METHOD_SALE_BUYERS] = s_sale_buyers,   [TIX_METHOD_CLOSE_SALE] = s_close_sale,
+    [TIX_METHOD_CANCEL_ORDER] = s_cancel_order, [TIX_METHOD_LIST_SALES] = s_list_sales,
+    [TIX_METHOD_LIST_ORDERS] = s_list_orders,
 };
 
 worker_handlers_fn

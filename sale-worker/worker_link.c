@@ -166,6 +166,20 @@ worker_link_answer(worker_broker_t *b, uint64_t job_id, tix_code code, const cha
     s_reply(b, job_id, code, message, retry_after_ms, NULL);
 }
 
+void
+worker_link_sale_changed(worker_t *self, const char *sale_id, int64_t created_at_ms, uint64_t version)
+{
+    Tix__Worker__V1__SaleChanged notice = TIX__WORKER__V1__SALE_CHANGED__INIT;
+    notice.sale_id = (char *) sale_id;
+    notice.created_at_ms = created_at_ms;
+    notice.version = version;
+    /* Every DEALER, whatever its session's state: a broker that does not
+     * know this worker still caches sales. */
+    for (size_t i = 0; i < self->nbrokers; i++)
+        worker_link_send(&self->brokers[i], TIX_WP_SALE_CHANGED, &notice.base);
+    self->stats.notices++;
+}
+
 /* ---- Jobs ----------------------------------------------------------------- */
 
 worker_job_t *

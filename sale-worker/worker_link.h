@@ -60,6 +60,12 @@ void worker_link_job_reply(worker_job_t *job, tix_code code, const char *message
 /* Frees the spare records (at destroy, when none is in flight). */
 void worker_link_jobs_free(worker_t *self);
 
+/* Tells every broker this worker has a session with that sale_id changed
+ * (SALE_CHANGED{sale_id, created_at_ms, version}): sent before the answer
+ * to the CloseSale or CancelOrder that changed it, so that a broker's
+ * sold-out edge forgets the sale before a caller can act on the answer. */
+void worker_link_sale_changed(worker_t *self, const char *sale_id, int64_t created_at_ms, uint64_t version);
+
 /* ---- Order events --------------------------------------------------------- */
 
 /* Publishes [order.<sale_id>][OrderEvent] for a new order on the PUB (to

@@ -78,6 +78,7 @@ struct worker {
         uint64_t unsent;        /* replies or heartbeats the socket refused */
         uint64_t events;        /* OrderEvents published */
         uint64_t events_unsent; /* OrderEvents the PUB socket refused */
+        uint64_t notices;       /* SALE_CHANGED rounds sent (one per close or cancel that changed a sale) */
     } stats;
 };
 

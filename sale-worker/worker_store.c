@@ -701,7 +701,8 @@ worker_store_call(worker_store_t *self, worker_store_op op, int argc, const char
     call->fn = fn;
     call->arg = arg;
     call->retried = false;
-    call->gated = self->min_replicas > 0 && (op == WORKER_STORE_OP_CREATE || op == WORKER_STORE_OP_BUY);
+    call->gated = self->min_replicas > 0 && (op == WORKER_STORE_OP_CREATE || op == WORKER_STORE_OP_BUY ||
+                                             op == WORKER_STORE_OP_CLOSE || op == WORKER_STORE_OP_CANCEL);
     call->held = NULL;
     s_format(call, argc, argv);
     if (s_send(self, call) != TIX_OK) {

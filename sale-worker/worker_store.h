@@ -27,7 +27,7 @@
  * cover a failover without a Sentinel subscription.
  *
  * The replication gate (opts.min_replicas = N > 0): the replies of writes
- * (tix_create, tix_buy: every outcome) are held until a WAIT N sent after
+ * (tix_create, tix_buy, tix_close, tix_cancel: every outcome) are held until a WAIT N sent after
  * them on the same connection answers; worker_store_pollitem sends one
  * WAIT behind all the writes of a loop turn, one WAIT in flight at a time.
  * A WAIT that reports fewer than N (timeout opts.wait_ms) completes the
@@ -93,6 +93,10 @@ typedef enum {
     WORKER_STORE_SALE_NOT_OPEN,     /* buy: wait_ms until it opens */
     WORKER_STORE_SALE_CLOSED,       /* buy */
     WORKER_STORE_DATA_LOSS,         /* the sale's keys disagree; detail says how */
+    WORKER_STORE_ORDER_CANCELLED,   /* buy: this request's order was cancelled */
+    WORKER_STORE_CLOSED,            /* close: the sale is closed (changed: by this call) */
+    WORKER_STORE_CANCELLED,         /* cancel: the user's order is cancelled (is_new: by this call) */
+    WORKER_STORE_BAD_TOKEN,         /* list_orders: page_token is not a log entry id */
 } worker_store_status;
 
 /* What a call found. Strings are borrowed (valid during the callback) and
@@ -111,29 +115,58 @@ typedef struct {
     int64_t opens_at_ms;     /* create, get_sale */
     int64_t closes_at_ms;    /* create, get_sale; 0 = never */
     int64_t now_ms;          /* create, get_sale, buyers: Redis's clock */
-    int64_t created_at_ms;   /* buyers: when this incarnation of the sale was created (0 = unknown) */
-    const char *order_id;    /* buy PURCHASED/ALREADY_PURCHASED, get_order */
-    const char *request_id;  /* get_order */
-    const char *log_id;      /* the order's entry id in tix:{S}:log */
+    int64_t created_at_ms;   /* buyers, close, cancel: when this incarnation of the sale was created (0 = unknown) */
+    uint64_t version;        /* buyers, close, cancel: the sale's version (bumped by close and cancel) */
+    const char *order_id;    /* buy PURCHASED/ALREADY_PURCHASED/ORDER_CANCELLED, get_order, cancel */
+    const char *request_id;  /* get_order, cancel */
+    const char *log_id;      /* the order's entry id in tix:{S}:log (cancel: the cancel entry's) */
     int64_t purchased_at_ms; /* with order_id */
-    bool is_new;             /* buy PURCHASED: sold by this very call */
+    int64_t cancelled_at_ms; /* cancel */
+    const char *reason;      /* cancel: cancel_reason */
+    bool is_new;             /* buy PURCHASED: sold by this very call; cancel, close: changed by it */
     int64_t wait_ms;         /* buy SALE_NOT_OPEN: ms until it opens */
-    const char *cursor;      /* buyers: the next page's cursor, "0" when done */
-    size_t nbuyers;          /* buyers: entries on this page */
-    const void *page;        /* buyers: read with worker_store_reply_buyer_at */
+    const char *cursor;      /* buyers: the next page's cursor, "0" when done;
+                                list_sales, list_orders: the next page's token, "" when done */
+    size_t nbuyers;          /* buyers, list_sales, list_orders: entries on this page */
+    const void *page;        /* read with worker_store_reply_buyer_at, _sale_at, _order_at */
 } worker_store_result_t;
 
-/* One buyer of a sale; strings borrowed like the result's. */
+/* One buyer of a sale, or (cancelled_at_ms != 0) one cancelled request;
+ * strings borrowed like the result's. */
 typedef struct {
     const char *user_id;
     const char *order_id;
     const char *request_id;
     int64_t purchased_at_ms;
+    int64_t cancelled_at_ms;
 } worker_store_buyer_t;
 
-/* The i-th buyer (i < result->nbuyers) of a buyers page (worker_store_reply.c
- * reads the page, as it parsed it). */
+/* One sale of a list_sales page (its state at the result's now_ms). */
+typedef struct {
+    const char *sale_id;
+    uint32_t total;
+    uint32_t remaining;
+    int64_t opens_at_ms;
+    int64_t closes_at_ms;
+} worker_store_sale_t;
+
+/* One entry of a sale's order log (list_orders): a purchase, or a cancel
+ * (cancelled_at_ms != 0). */
+typedef struct {
+    const char *log_id;
+    const char *order_id;
+    const char *user_id;
+    const char *request_id;
+    int64_t purchased_at_ms;
+    int64_t cancelled_at_ms;
+    const char *reason;
+} worker_store_order_t;
+
+/* The i-th entry (i < result->nbuyers) of a page (worker_store_reply.c
+ * reads the page, as it parsed it): of buyers, of sales, of orders. */
 void worker_store_reply_buyer_at(const worker_store_result_t *result, size_t i, worker_store_buyer_t *buyer);
+void worker_store_reply_sale_at(const worker_store_result_t *result, size_t i, worker_store_sale_t *sale);
+void worker_store_reply_order_at(const worker_store_result_t *result, size_t i, worker_store_order_t *order);
 
 typedef void(worker_store_fn)(void *arg, const worker_store_result_t *result);
 
@@ -191,5 +224,20 @@ tix_err worker_store_buyers(worker_store_t *self, const char *sale_id, const cha
 /* tix_get_order (read-only: FCALL_RO). */
 tix_err worker_store_get_order(worker_store_t *self, const char *sale_id, const char *user_id, worker_store_fn *fn,
                                void *arg);
+/* tix_close: closes the sale now (idempotent); CLOSED carries the sale as
+ * get_sale does, plus version, created_at_ms and is_new (changed). */
+tix_err worker_store_close(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg);
+/* tix_cancel: gives user_id's order back; CANCELLED (is_new: by this call)
+ * or NO_ORDER. */
+tix_err worker_store_cancel(worker_store_t *self, const char *sale_id, const char *user_id, const char *reason,
+                            worker_store_fn *fn, void *arg);
+/* tix_list_sales: up to page_size (0 = 100) sales after token ("" = from
+ * the first), in id order; FOUND carries now_ms, cursor and nbuyers. */
+tix_err worker_store_list_sales(worker_store_t *self, uint32_t page_size, const char *token, worker_store_fn *fn,
+                                void *arg);
+/* tix_list_orders (read-only): up to page_size (0 = 100) log entries after
+ * token ("" = from the start); FOUND, NO_SALE or BAD_TOKEN. */
+tix_err worker_store_list_orders(worker_store_t *self, const char *sale_id, uint32_t page_size, const char *token,
+                                 worker_store_fn *fn, void *arg);
 
 #endif

@@ -11,10 +11,11 @@
 
 /* The sale's keys, hash-tagged so that they share one cluster slot. */
 typedef struct {
-    char sale[96];   /* tix:{S}:sale */
-    char stock[96];  /* tix:{S}:stock */
-    char buyers[96]; /* tix:{S}:buyers */
-    char log[96];    /* tix:{S}:log */
+    char sale[96];    /* tix:{S}:sale */
+    char stock[96];   /* tix:{S}:stock */
+    char buyers[96];  /* tix:{S}:buyers */
+    char log[96];     /* tix:{S}:log */
+    char cancels[96]; /* tix:{S}:cancels */
 } s_keys_t;
 
 static void
@@ -25,7 +26,13 @@ s_keys(const char *sale_id, s_keys_t *k)
     snprintf(k->stock, sizeof k->stock, "tix:{%s}:stock", sale_id);
     snprintf(k->buyers, sizeof k->buyers, "tix:{%s}:buyers", sale_id);
     snprintf(k->log, sizeof k->log, "tix:{%s}:log", sale_id);
+    snprintf(k->cancels, sizeof k->cancels, "tix:{%s}:cancels", sale_id);
 }
+
+/* The index of sale ids: the set every sale is added to, and the sorted
+ * set ListSales pages through (in the set's slot). */
+#define SALES_KEY "tix:sales"
+#define SALE_IDS_KEY "{tix:sales}:ids"
 
 tix_err
 worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, int64_t opens_at_ms,
@@ -37,8 +44,9 @@ worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, i
     snprintf(t, sizeof t, "%u", total);
     snprintf(o, sizeof o, "%lld", (long long) opens_at_ms);
     snprintf(c, sizeof c, "%lld", (long long) closes_at_ms);
-    const char *argv[] = {"FCALL", "tix_create", "5", k.sale, k.stock, k.buyers, k.log, "tix:sales", sale_id, t, o, c};
-    return worker_store_call(self, WORKER_STORE_OP_CREATE, 12, argv, fn, arg);
+    const char *argv[] = {"FCALL",   "tix_create", "6",     k.sale, k.stock, k.buyers, k.log,
+                          SALES_KEY, SALE_IDS_KEY, sale_id, t,      o,       c};
+    return worker_store_call(self, WORKER_STORE_OP_CREATE, 13, argv, fn, arg);
 }
 
 tix_err
@@ -47,9 +55,18 @@ worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id,
 {
     s_keys_t k;
     s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL",  "tix_buy", "4",     k.sale,  k.stock,
-                          k.buyers, k.log,     sale_id, user_id, request_id ? request_id : ""};
-    return worker_store_call(self, WORKER_STORE_OP_BUY, 10, argv, fn, arg);
+    const char *argv[] = {"FCALL",
+                          "tix_buy",
+                          "5",
+                          k.sale,
+                          k.stock,
+                          k.buyers,
+                          k.log,
+                          k.cancels,
+                          sale_id,
+                          user_id,
+                          request_id ? request_id : ""};
+    return worker_store_call(self, WORKER_STORE_OP_BUY, 11, argv, fn, arg);
 }
 
 tix_err
@@ -57,9 +74,9 @@ worker_store_buyers(worker_store_t *self, const char *sale_id, const char *curso
 {
     s_keys_t k;
     s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL_RO", "tix_buyers",         "4", k.sale, k.stock, k.buyers, k.log,
-                          sale_id,    cursor ? cursor : "0"};
-    return worker_store_call(self, WORKER_STORE_OP_BUYERS, 9, argv, fn, arg);
+    const char *argv[] = {"FCALL_RO", "tix_buyers", "5",       k.sale,  k.stock,
+                          k.buyers,   k.log,        k.cancels, sale_id, cursor ? cursor : "0"};
+    return worker_store_call(self, WORKER_STORE_OP_BUYERS, 10, argv, fn, arg);
 }
 
 tix_err
@@ -78,4 +95,46 @@ worker_store_get_order(worker_store_t *self, const char *sale_id, const char *us
     s_keys(sale_id, &k);
     const char *argv[] = {"FCALL_RO", "tix_get_order", "2", k.sale, k.buyers, sale_id, user_id};
     return worker_store_call(self, WORKER_STORE_OP_GET_ORDER, 7, argv, fn, arg);
+}
+
+tix_err
+worker_store_close(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg)
+{
+    s_keys_t k;
+    s_keys(sale_id, &k);
+    const char *argv[] = {"FCALL", "tix_close", "2", k.sale, k.stock, sale_id};
+    return worker_store_call(self, WORKER_STORE_OP_CLOSE, 6, argv, fn, arg);
+}
+
+tix_err
+worker_store_cancel(worker_store_t *self, const char *sale_id, const char *user_id, const char *reason,
+                    worker_store_fn *fn, void *arg)
+{
+    s_keys_t k;
+    s_keys(sale_id, &k);
+    const char *argv[] = {"FCALL", "tix_cancel",        "5", k.sale, k.stock, k.buyers, k.log, k.cancels, sale_id,
+                          user_id, reason ? reason : ""};
+    return worker_store_call(self, WORKER_STORE_OP_CANCEL, 11, argv, fn, arg);
+}
+
+tix_err
+worker_store_list_sales(worker_store_t *self, uint32_t page_size, const char *token, worker_store_fn *fn, void *arg)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%u", page_size);
+    /* FCALL: the first page may copy ids from tix:sales into the sorted set. */
+    const char *argv[] = {"FCALL", "tix_list_sales", "2", SALE_IDS_KEY, SALES_KEY, n, token ? token : ""};
+    return worker_store_call(self, WORKER_STORE_OP_SALES, 7, argv, fn, arg);
+}
+
+tix_err
+worker_store_list_orders(worker_store_t *self, const char *sale_id, uint32_t page_size, const char *token,
+                         worker_store_fn *fn, void *arg)
+{
+    s_keys_t k;
+    s_keys(sale_id, &k);
+    char n[16];
+    snprintf(n, sizeof n, "%u", page_size);
+    const char *argv[] = {"FCALL_RO", "tix_list_orders", "2", k.sale, k.log, sale_id, n, token ? token : ""};
+    return worker_store_call(self, WORKER_STORE_OP_ORDERS, 8, argv, fn, arg);
 }

@@ -19,6 +19,10 @@ typedef enum {
     WORKER_STORE_OP_GET_SALE,  /* tix_get_sale */
     WORKER_STORE_OP_GET_ORDER, /* tix_get_order */
     WORKER_STORE_OP_BUYERS,    /* tix_buyers */
+    WORKER_STORE_OP_CLOSE,     /* tix_close */
+    WORKER_STORE_OP_CANCEL,    /* tix_cancel */
+    WORKER_STORE_OP_SALES,     /* tix_list_sales */
+    WORKER_STORE_OP_ORDERS,    /* tix_list_orders */
     WORKER_STORE_OP_COUNT
 } worker_store_op;
 

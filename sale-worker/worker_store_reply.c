@@ -13,9 +13,11 @@
 #include "worker_store_priv.h"
 
 static const char *const s_op_names[WORKER_STORE_OP_COUNT] = {
-    [WORKER_STORE_OP_CREATE] = "tix_create",     [WORKER_STORE_OP_BUY] = "tix_buy",
-    [WORKER_STORE_OP_GET_SALE] = "tix_get_sale", [WORKER_STORE_OP_GET_ORDER] = "tix_get_order",
-    [WORKER_STORE_OP_BUYERS] = "tix_buyers",
+    [WORKER_STORE_OP_CREATE] = "tix_create",      [WORKER_STORE_OP_BUY] = "tix_buy",
+    [WORKER_STORE_OP_GET_SALE] = "tix_get_sale",  [WORKER_STORE_OP_GET_ORDER] = "tix_get_order",
+    [WORKER_STORE_OP_BUYERS] = "tix_buyers",      [WORKER_STORE_OP_CLOSE] = "tix_close",
+    [WORKER_STORE_OP_CANCEL] = "tix_cancel",      [WORKER_STORE_OP_SALES] = "tix_list_sales",
+    [WORKER_STORE_OP_ORDERS] = "tix_list_orders",
 };
 
 const char *
@@ -25,30 +27,42 @@ worker_store_reply_op_name(worker_store_op op)
 }
 
 /* Each status the library answers, the calls that may answer it and the
- * number of elements that come with it. */
-#define BUYERS_PAGE 0 /* elements: BUYERS_HEAD + 4 per buyer */
-#define BUYERS_HEAD 6
-#define BUYER_FIELDS 4
+ * number of elements that come with it: `head` (including the status
+ * itself), plus `each` per entry for a page. */
+#define BUYERS_HEAD 7
+#define BUYER_FIELDS 5
+#define SALES_HEAD 3
+#define SALE_FIELDS 5
+#define ORDERS_HEAD 2
+#define ORDER_FIELDS 7
+#define OP(o) (1u << WORKER_STORE_OP_##o)
 
 static const struct {
     const char *name;
     worker_store_status status;
-    unsigned ops;    /* bit per worker_store_op */
-    size_t elements; /* including the status itself */
+    unsigned ops; /* bit per worker_store_op */
+    size_t head;  /* elements, including the status itself */
+    size_t each;  /* 0, or the elements of each entry after head */
 } s_statuses[] = {
-    {"CREATED", WORKER_STORE_CREATED, 1u << WORKER_STORE_OP_CREATE, 6},
-    {"ALREADY_EXISTS", WORKER_STORE_ALREADY_EXISTS, 1u << WORKER_STORE_OP_CREATE, 1},
-    {"FOUND", WORKER_STORE_FOUND, 1u << WORKER_STORE_OP_GET_SALE, 6},
-    {"FOUND", WORKER_STORE_FOUND, 1u << WORKER_STORE_OP_GET_ORDER, 5},
-    {"FOUND", WORKER_STORE_FOUND, 1u << WORKER_STORE_OP_BUYERS, BUYERS_PAGE},
-    {"NO_ORDER", WORKER_STORE_NO_ORDER, 1u << WORKER_STORE_OP_GET_ORDER, 1},
-    {"PURCHASED", WORKER_STORE_PURCHASED, 1u << WORKER_STORE_OP_BUY, 6},
-    {"ALREADY_PURCHASED", WORKER_STORE_ALREADY_PURCHASED, 1u << WORKER_STORE_OP_BUY, 6},
-    {"SALE_NOT_OPEN", WORKER_STORE_SALE_NOT_OPEN, 1u << WORKER_STORE_OP_BUY, 3},
-    {"SALE_CLOSED", WORKER_STORE_SALE_CLOSED, 1u << WORKER_STORE_OP_BUY, 2},
-    {"SOLD_OUT", WORKER_STORE_SOLD_OUT, 1u << WORKER_STORE_OP_BUY, 2},
-    {"NO_SALE", WORKER_STORE_NO_SALE, ~0u, 1},
-    {"DATA_LOSS", WORKER_STORE_DATA_LOSS, ~0u, 2},
+    {"CREATED", WORKER_STORE_CREATED, OP(CREATE), 6, 0},
+    {"ALREADY_EXISTS", WORKER_STORE_ALREADY_EXISTS, OP(CREATE), 1, 0},
+    {"FOUND", WORKER_STORE_FOUND, OP(GET_SALE), 6, 0},
+    {"FOUND", WORKER_STORE_FOUND, OP(GET_ORDER), 5, 0},
+    {"FOUND", WORKER_STORE_FOUND, OP(BUYERS), BUYERS_HEAD, BUYER_FIELDS},
+    {"FOUND", WORKER_STORE_FOUND, OP(SALES), SALES_HEAD, SALE_FIELDS},
+    {"FOUND", WORKER_STORE_FOUND, OP(ORDERS), ORDERS_HEAD, ORDER_FIELDS},
+    {"NO_ORDER", WORKER_STORE_NO_ORDER, OP(GET_ORDER) | OP(CANCEL), 1, 0},
+    {"PURCHASED", WORKER_STORE_PURCHASED, OP(BUY), 6, 0},
+    {"ALREADY_PURCHASED", WORKER_STORE_ALREADY_PURCHASED, OP(BUY), 6, 0},
+    {"ORDER_CANCELLED", WORKER_STORE_ORDER_CANCELLED, OP(BUY), 6, 0},
+    {"SALE_NOT_OPEN", WORKER_STORE_SALE_NOT_OPEN, OP(BUY), 3, 0},
+    {"SALE_CLOSED", WORKER_STORE_SALE_CLOSED, OP(BUY), 2, 0},
+    {"SOLD_OUT", WORKER_STORE_SOLD_OUT, OP(BUY), 2, 0},
+    {"CLOSED", WORKER_STORE_CLOSED, OP(CLOSE), 9, 0},
+    {"CANCELLED", WORKER_STORE_CANCELLED, OP(CANCEL), 10, 0},
+    {"BAD_TOKEN", WORKER_STORE_BAD_TOKEN, OP(ORDERS), 1, 0},
+    {"NO_SALE", WORKER_STORE_NO_SALE, ~0u, 1, 0},
+    {"DATA_LOSS", WORKER_STORE_DATA_LOSS, ~0u, 2, 0},
 };
 
 /* Error codes (the reply's first word) that mean "not now": the command did
@@ -183,24 +197,114 @@ s_parse_purchase(const redisReply *r, worker_store_result_t *out)
     return true;
 }
 
-/* {status, remaining, closes_at_ms, created_at_ms, now_ms, cursor,
- *  (user, order, request, at)*} */
+static bool
+s_u64(const redisReply *r, size_t i, uint64_t *out)
+{
+    int64_t v;
+    if (!s_int(r, i, &v) || v < 0)
+        return false;
+    *out = (uint64_t) v;
+    return true;
+}
+
+/* {status, total, remaining, opens_at_ms, closes_at_ms, now_ms, version,
+ *  created_at_ms, changed} */
+static bool
+s_parse_close(const redisReply *r, worker_store_result_t *out)
+{
+    int64_t changed;
+    if (!s_parse_sale(r, out) || !s_u64(r, 6, &out->version) || !s_int(r, 7, &out->created_at_ms) ||
+        !s_int(r, 8, &changed))
+        return false;
+    out->is_new = changed != 0;
+    return true;
+}
+
+/* {status, order_id, request_id, purchased_at_ms, cancelled_at_ms, reason,
+ *  log_id, version, created_at_ms, is_new} */
+static bool
+s_parse_cancel(const redisReply *r, worker_store_result_t *out)
+{
+    int64_t is_new;
+    out->order_id = s_str(r, 1);
+    out->request_id = s_str(r, 2);
+    out->reason = s_str(r, 5);
+    out->log_id = s_str(r, 6);
+    if (!out->order_id || !out->request_id || !out->reason || !out->log_id || !s_int(r, 3, &out->purchased_at_ms) ||
+        !s_int(r, 4, &out->cancelled_at_ms) || !s_u64(r, 7, &out->version) || !s_int(r, 8, &out->created_at_ms) ||
+        !s_int(r, 9, &is_new))
+        return false;
+    out->is_new = is_new != 0;
+    return true;
+}
+
+/* Each entry of a page: `strs` string fields then `ints` integers, in the
+ * order of the mask (bit set = integer). */
+static bool
+s_page_ok(const redisReply *r, size_t head, size_t each, unsigned int_mask)
+{
+    for (size_t at = head; at + each <= r->elements; at += each) {
+        for (size_t f = 0; f < each; f++) {
+            int64_t v;
+            bool ok = (int_mask >> f) & 1u ? s_int(r, at + f, &v) : s_str(r, at + f) != NULL;
+            if (!ok)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* {status, remaining, closes_at_ms, created_at_ms, now_ms, cursor, version,
+ *  (user, order, request, purchased_at, cancelled_at)*} */
 static bool
 s_parse_buyers(const redisReply *r, worker_store_result_t *out)
 {
     out->cursor = s_str(r, 5);
     if (!out->cursor || !s_u32(r, 1, &out->remaining) || !s_int(r, 2, &out->closes_at_ms) ||
-        !s_int(r, 3, &out->created_at_ms) || !s_int(r, 4, &out->now_ms))
+        !s_int(r, 3, &out->created_at_ms) || !s_int(r, 4, &out->now_ms) || !s_u64(r, 6, &out->version) ||
+        !s_page_ok(r, BUYERS_HEAD, BUYER_FIELDS, 0x18u))
         return false;
     out->nbuyers = (r->elements - BUYERS_HEAD) / BUYER_FIELDS;
-    for (size_t i = 0; i < out->nbuyers; i++) {
-        size_t at = BUYERS_HEAD + i * BUYER_FIELDS;
-        int64_t when;
-        if (!s_str(r, at) || !s_str(r, at + 1) || !s_str(r, at + 2) || !s_int(r, at + 3, &when))
-            return false;
-    }
     out->page = r;
     return true;
+}
+
+/* {status, now_ms, next_token, (sale_id, total, remaining, opens, closes)*} */
+static bool
+s_parse_sales(const redisReply *r, worker_store_result_t *out)
+{
+    out->cursor = s_str(r, 2);
+    if (!out->cursor || !s_int(r, 1, &out->now_ms) || !s_page_ok(r, SALES_HEAD, SALE_FIELDS, 0x1eu))
+        return false;
+    for (size_t at = SALES_HEAD; at < r->elements; at += SALE_FIELDS) {
+        uint32_t v;
+        if (!s_u32(r, at + 1, &v) || !s_u32(r, at + 2, &v))
+            return false;
+    }
+    out->nbuyers = (r->elements - SALES_HEAD) / SALE_FIELDS;
+    out->page = r;
+    return true;
+}
+
+/* {status, next_token, (log_id, order, user, request, purchased_at,
+ *  cancelled_at, reason)*} */
+static bool
+s_parse_orders(const redisReply *r, worker_store_result_t *out)
+{
+    out->cursor = s_str(r, 1);
+    if (!out->cursor || !s_page_ok(r, ORDERS_HEAD, ORDER_FIELDS, 0x30u))
+        return false;
+    out->nbuyers = (r->elements - ORDERS_HEAD) / ORDER_FIELDS;
+    out->page = r;
+    return true;
+}
+
+static int64_t
+s_int_at(const redisReply *r, size_t i)
+{
+    int64_t v = 0;
+    s_int(r, i, &v);
+    return v;
 }
 
 void
@@ -212,7 +316,36 @@ worker_store_reply_buyer_at(const worker_store_result_t *result, size_t i, worke
     buyer->user_id = s_str(r, at);
     buyer->order_id = s_str(r, at + 1);
     buyer->request_id = s_str(r, at + 2);
-    s_int(r, at + 3, &buyer->purchased_at_ms);
+    buyer->purchased_at_ms = s_int_at(r, at + 3);
+    buyer->cancelled_at_ms = s_int_at(r, at + 4);
+}
+
+void
+worker_store_reply_sale_at(const worker_store_result_t *result, size_t i, worker_store_sale_t *sale)
+{
+    const redisReply *r = result->page;
+    assert(r && i < result->nbuyers);
+    size_t at = SALES_HEAD + i * SALE_FIELDS;
+    sale->sale_id = s_str(r, at);
+    sale->total = (uint32_t) s_int_at(r, at + 1);
+    sale->remaining = (uint32_t) s_int_at(r, at + 2);
+    sale->opens_at_ms = s_int_at(r, at + 3);
+    sale->closes_at_ms = s_int_at(r, at + 4);
+}
+
+void
+worker_store_reply_order_at(const worker_store_result_t *result, size_t i, worker_store_order_t *order)
+{
+    const redisReply *r = result->page;
+    assert(r && i < result->nbuyers);
+    size_t at = ORDERS_HEAD + i * ORDER_FIELDS;
+    order->log_id = s_str(r, at);
+    order->order_id = s_str(r, at + 1);
+    order->user_id = s_str(r, at + 2);
+    order->request_id = s_str(r, at + 3);
+    order->purchased_at_ms = s_int_at(r, at + 4);
+    order->cancelled_at_ms = s_int_at(r, at + 5);
+    order->reason = s_str(r, at + 6);
 }
 
 /* The fields that come with status; false when they are malformed. */
@@ -222,17 +355,25 @@ s_parse_fields(worker_store_op op, const redisReply *r, worker_store_result_t *o
     switch (out->status) {
     case WORKER_STORE_CREATED: return s_parse_sale(r, out);
     case WORKER_STORE_FOUND:
-        if (op == WORKER_STORE_OP_BUYERS)
-            return s_parse_buyers(r, out);
-        return op == WORKER_STORE_OP_GET_SALE ? s_parse_sale(r, out) : s_parse_order(r, out);
+        switch (op) {
+        case WORKER_STORE_OP_BUYERS: return s_parse_buyers(r, out);
+        case WORKER_STORE_OP_SALES: return s_parse_sales(r, out);
+        case WORKER_STORE_OP_ORDERS: return s_parse_orders(r, out);
+        case WORKER_STORE_OP_GET_SALE: return s_parse_sale(r, out);
+        default: return s_parse_order(r, out);
+        }
     case WORKER_STORE_PURCHASED:
-    case WORKER_STORE_ALREADY_PURCHASED: return s_parse_purchase(r, out);
+    case WORKER_STORE_ALREADY_PURCHASED:
+    case WORKER_STORE_ORDER_CANCELLED: return s_parse_purchase(r, out);
+    case WORKER_STORE_CLOSED: return s_parse_close(r, out);
+    case WORKER_STORE_CANCELLED: return s_parse_cancel(r, out);
     case WORKER_STORE_SALE_NOT_OPEN: return s_u32(r, 1, &out->remaining) && s_int(r, 2, &out->wait_ms);
     case WORKER_STORE_SALE_CLOSED:
     case WORKER_STORE_SOLD_OUT: return s_u32(r, 1, &out->remaining);
     case WORKER_STORE_DATA_LOSS: return (out->detail = s_str(r, 1)) != NULL;
     case WORKER_STORE_NO_SALE:
     case WORKER_STORE_NO_ORDER:
+    case WORKER_STORE_BAD_TOKEN:
     case WORKER_STORE_ALREADY_EXISTS: return true;
     }
     return false;
@@ -247,9 +388,8 @@ s_status_find(worker_store_op op, const redisReply *r, worker_store_status *stat
     if (first->type != REDIS_REPLY_STRING && first->type != REDIS_REPLY_STATUS)
         return false;
     for (size_t i = 0; i < sizeof s_statuses / sizeof s_statuses[0]; i++) {
-        size_t want = s_statuses[i].elements;
-        bool fits = want == BUYERS_PAGE ? r->elements >= BUYERS_HEAD && (r->elements - BUYERS_HEAD) % BUYER_FIELDS == 0
-                                        : want == r->elements;
+        size_t head = s_statuses[i].head, each = s_statuses[i].each;
+        bool fits = each ? r->elements >= head && (r->elements - head) % each == 0 : r->elements == head;
         if ((s_statuses[i].ops & (1u << op)) && fits && strcmp(s_statuses[i].name, first->str) == 0) {
             *status = s_statuses[i].status;
             return true;
@@ -262,7 +402,7 @@ void
 worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_store_result_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->detail = out->order_id = out->request_id = out->log_id = out->cursor = "";
+    out->detail = out->order_id = out->request_id = out->log_id = out->cursor = out->reason = "";
     if (!reply) {
         out->err = TIX_ERR_UNAVAILABLE;
         out->detail = "connection to redis lost before the answer came";
@@ -277,13 +417,17 @@ worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_sto
         return;
     /* Leave no half-filled fields behind. */
     memset(out, 0, sizeof *out);
-    out->order_id = out->request_id = out->log_id = out->cursor = "";
+    out->order_id = out->request_id = out->log_id = out->cursor = out->reason = "";
     static const char *const unexpected[WORKER_STORE_OP_COUNT] = {
         [WORKER_STORE_OP_CREATE] = "unexpected reply from tix_create",
         [WORKER_STORE_OP_BUY] = "unexpected reply from tix_buy",
         [WORKER_STORE_OP_GET_SALE] = "unexpected reply from tix_get_sale",
         [WORKER_STORE_OP_GET_ORDER] = "unexpected reply from tix_get_order",
         [WORKER_STORE_OP_BUYERS] = "unexpected reply from tix_buyers",
+        [WORKER_STORE_OP_CLOSE] = "unexpected reply from tix_close",
+        [WORKER_STORE_OP_CANCEL] = "unexpected reply from tix_cancel",
+        [WORKER_STORE_OP_SALES] = "unexpected reply from tix_list_sales",
+        [WORKER_STORE_OP_ORDERS] = "unexpected reply from tix_list_orders",
     };
     out->err = TIX_ERR_REDIS;
     out->detail = op < WORKER_STORE_OP_COUNT ? unexpected[op] : "unexpected reply";
