@@ -151,10 +151,9 @@ s_read_cursors(persister_jsonl_file_t *self, int64_t *data_bytes, int64_t *scan_
 static char *
 s_cancel_key(const char *order_id)
 {
-    size_t len = strlen(order_id);
-    char *key = xmalloc(len + sizeof PERSISTER_ORDER_CANCEL_SUFFIX);
-    memcpy(key, order_id, len);
-    memcpy(key + len, PERSISTER_ORDER_CANCEL_SUFFIX, sizeof PERSISTER_ORDER_CANCEL_SUFFIX);
+    size_t size = strlen(order_id) + sizeof PERSISTER_ORDER_CANCEL_SUFFIX;
+    char *key = xmalloc(size);
+    snprintf(key, size, "%s" PERSISTER_ORDER_CANCEL_SUFFIX, order_id);
     return key;
 }
 

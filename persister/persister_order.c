@@ -29,15 +29,13 @@ persister_order_init(persister_order_t *o, const char *order_id, const char *sal
 void
 persister_order_set_cancel(persister_order_t *o, int64_t cancelled_at_ms, const char *reason)
 {
-    static const char suffix[] = PERSISTER_ORDER_CANCEL_SUFFIX;
-    size_t len = strlen(o->order_id);
+    size_t size = strlen(o->order_id) + sizeof PERSISTER_ORDER_CANCEL_SUFFIX;
     free(o->cancel_reason);
     free(o->key);
     o->cancelled_at_ms = cancelled_at_ms;
     o->cancel_reason = xstrdup(reason ? reason : "");
-    o->key = xmalloc(len + sizeof suffix);
-    memcpy(o->key, o->order_id, len);
-    memcpy(o->key + len, suffix, sizeof suffix);
+    o->key = xmalloc(size);
+    snprintf(o->key, size, "%s" PERSISTER_ORDER_CANCEL_SUFFIX, o->order_id);
 }
 
 const char *

@@ -62,7 +62,7 @@ s_list_sales(zsock_t *router, zframe_t *rid, const fake_client_call_t *call, con
     reply.n_sales = n;
     reply.sales = ptrs;
     reply.next_page_token = next;
-    fake_client_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, &reply.base);
+    fake_client_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, (const ProtobufCMessage *) &reply);
 }
 
 static void
@@ -92,7 +92,7 @@ s_list_orders(zsock_t *router, zframe_t *rid, const fake_client_call_t *call, co
     reply.n_orders = n;
     reply.orders = ptrs;
     reply.next_page_token = next;
-    fake_client_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, &reply.base);
+    fake_client_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, (const ProtobufCMessage *) &reply);
 }
 
 static void
@@ -100,7 +100,7 @@ s_close_or_cancel(zsock_t *router, zframe_t *rid, const fake_client_call_t *call
 {
     Tix__V1__Sale s = TIX__V1__SALE__INIT;
     Tix__V1__Order o = TIX__V1__ORDER__INIT;
-    const ProtobufCMessage *out = &s.base;
+    const ProtobufCMessage *out = (const ProtobufCMessage *) &s;
     char order_id[200];
     if (req->descriptor == &tix__v1__close_sale_request__descriptor) {
         s.sale_id = ((const Tix__V1__CloseSaleRequest *) req)->sale_id;
@@ -117,7 +117,7 @@ s_close_or_cancel(zsock_t *router, zframe_t *rid, const fake_client_call_t *call
         o.purchased_at_ms = FAKE_CLIENT_ANSWER_AT_MS;
         o.cancelled_at_ms = FAKE_CLIENT_ANSWER_AT_MS + 1000;
         o.cancel_reason = c->reason;
-        out = &o.base;
+        out = (const ProtobufCMessage *) &o;
     }
     const char *sale = ((const Tix__V1__CloseSaleRequest *) req)->sale_id; /* field 1 of both */
     bool found = strcmp(sale, "nope") != 0;
@@ -142,7 +142,7 @@ s_script(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_ca
         p.outcome = TIX__V1__PURCHASE_REPLY__OUTCOME__ORDER_CANCELLED;
         p.order_id = "s1:1:4";
         p.purchased_at_ms = FAKE_CLIENT_ANSWER_AT_MS;
-        fake_client_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, &p.base);
+        fake_client_reply(router, rid, call->call_id, TIX__V1__CODE__OK, 0, (const ProtobufCMessage *) &p);
     } else {
         fake_client_script_cli(fb, router, rid, call, index);
     }
@@ -244,7 +244,7 @@ test_lifecycle_usage_errors_exit_2_before_any_call(void **state)
     for (size_t i = 0; i < TIX_ARRAY_LEN(cases); i++) {
         char out[OUT_MAX], err[OUT_MAX];
         const char *argv[12] = {cases[i][0], s_frontend_flag};
-        for (int k = 1; cases[i][k - 1] && k < 11; k++)
+        for (int k = 1; k < 10 && cases[i][k - 1]; k++)
             argv[k + 1] = cases[i][k];
         int rc = s_run(argv, out, err);
         if (rc != 2)

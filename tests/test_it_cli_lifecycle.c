@@ -50,49 +50,49 @@ test_cli_closes_lists_cancels_and_exports_a_sale_on_a_real_stack(void **state)
 {
     (void) state;
     char out[OUT_MAX], order1[64] = "";
-    assert_int_equal(s_tix(out, "sale", "create", "life", "--tickets", "3", NULL), 0);
-    assert_int_equal(s_tix(out, "buy", "life", "u1", "--request-id", "r1", NULL), 0);
+    assert_int_equal(s_tix(out, "sale", "create", "life", "--tickets", "3", (char *) NULL), 0);
+    assert_int_equal(s_tix(out, "buy", "life", "u1", "--request-id", "r1", (char *) NULL), 0);
     sscanf(out, "PURCHASED order=%63s", order1);
-    assert_int_equal(s_tix(out, "buy", "life", "u2", NULL), 0);
-    assert_int_equal(s_tix(out, "buy", "life", "u3", NULL), 0);
-    assert_int_equal(s_tix(out, "buy", "life", "u4", NULL), 3); /* sold out */
+    assert_int_equal(s_tix(out, "buy", "life", "u2", (char *) NULL), 0);
+    assert_int_equal(s_tix(out, "buy", "life", "u3", (char *) NULL), 0);
+    assert_int_equal(s_tix(out, "buy", "life", "u4", (char *) NULL), 3); /* sold out */
 
     /* u1's ticket goes back: the next buyer gets it, u1's retry does not. */
-    assert_int_equal(s_tix(out, "order", "cancel", "life", "u1", "--reason", "payment failed", NULL), 0);
+    assert_int_equal(s_tix(out, "order", "cancel", "life", "u1", "--reason", "payment failed", (char *) NULL), 0);
     assert_memory_equal(out, "CANCELLED order=", 16);
     assert_non_null(strstr(out, order1));
     assert_non_null(strstr(out, " reason=\"payment failed\"\n"));
-    assert_int_equal(s_tix(out, "order", "cancel", "life", "u1", NULL), 0); /* twice is once */
+    assert_int_equal(s_tix(out, "order", "cancel", "life", "u1", (char *) NULL), 0); /* twice is once */
     assert_non_null(strstr(out, "reason=\"payment failed\""));
-    assert_int_equal(s_tix(out, "buy", "life", "u1", "--request-id", "r1", NULL), 9);
+    assert_int_equal(s_tix(out, "buy", "life", "u1", "--request-id", "r1", (char *) NULL), 9);
     assert_memory_equal(out, "ORDER_CANCELLED ", 16);
-    assert_int_equal(s_tix(out, "buy", "life", "u4", NULL), 0);
-    assert_int_equal(s_tix(out, "order", "cancel", "life", "nobody", NULL), 5);
+    assert_int_equal(s_tix(out, "buy", "life", "u4", (char *) NULL), 0);
+    assert_int_equal(s_tix(out, "order", "cancel", "life", "nobody", (char *) NULL), 5);
 
     /* The log, two entries a page: 4 purchases, 1 cancel, in log order. */
-    assert_int_equal(s_tix(out, "sale", "orders", "life", "--page-size", "2", NULL), 0);
+    assert_int_equal(s_tix(out, "sale", "orders", "life", "--page-size", "2", (char *) NULL), 0);
     assert_int_equal(s_count(out, "ORDER order=life:"), 4);
     assert_int_equal(s_count(out, "CANCEL order="), 1);
     assert_true(strstr(out, "CANCEL ") > strstr(out, "user=u3"));
     assert_true(strstr(out, "CANCEL ") < strstr(out, "user=u4"));
-    assert_int_equal(s_tix(out, "--json", "sale", "orders", "life", NULL), 0);
+    assert_int_equal(s_tix(out, "--json", "sale", "orders", "life", (char *) NULL), 0);
     assert_int_equal(s_count(out, "{\"code\":\"OK\""), 5);
     assert_int_equal(s_count(out, "\"cancel_reason\":\"payment failed\""), 1);
 
     /* Listed with its state, one page of one at a time. */
-    assert_int_equal(s_tix(out, "sale", "create", "other", "--tickets", "5", NULL), 0);
-    assert_int_equal(s_tix(out, "sale", "list", "--page-size", "1", NULL), 0);
+    assert_int_equal(s_tix(out, "sale", "create", "other", "--tickets", "5", (char *) NULL), 0);
+    assert_int_equal(s_tix(out, "sale", "list", "--page-size", "1", (char *) NULL), 0);
     assert_int_equal(s_count(out, "SALE sale="), 2);
     assert_non_null(strstr(out, "SALE sale=life state=SOLD_OUT total=3 remaining=0 "));
     assert_non_null(strstr(out, "SALE sale=other state=OPEN total=5 remaining=5 "));
 
     /* Closed now, twice alike; buyers are refused after, u1 keeps nothing. */
-    assert_int_equal(s_tix(out, "sale", "close", "other", NULL), 0);
+    assert_int_equal(s_tix(out, "sale", "close", "other", (char *) NULL), 0);
     assert_memory_equal(out, "CLOSED sale=other state=CLOSED ", 31);
-    assert_int_equal(s_tix(out, "sale", "close", "other", NULL), 0);
-    assert_int_equal(s_tix(out, "buy", "other", "u9", NULL), 7);
+    assert_int_equal(s_tix(out, "sale", "close", "other", (char *) NULL), 0);
+    assert_int_equal(s_tix(out, "buy", "other", "u9", (char *) NULL), 7);
     assert_memory_equal(out, "SALE_CLOSED", 11);
-    assert_int_equal(s_tix(out, "sale", "close", "nope", NULL), 5);
+    assert_int_equal(s_tix(out, "sale", "close", "nope", (char *) NULL), 5);
 }
 
 static int
