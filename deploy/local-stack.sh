@@ -359,9 +359,10 @@ persisted() {
     written=$(sed -n 's/.* written=\([0-9]*\).*/\1/p' <<<"$line")
     where=$(sed -n 's/.* sink=\([^ ]*\).*/\1/p' <<<"$line")
     if [[ $where == jsonl:* ]]; then
-        n=$(grep -c "\"sale_id\" : \"$sale\"" "${where#jsonl:}" || true)
+        # A cancellation is one more line for its order (docs/PERSISTENCE.md).
+        n=$(grep "\"sale_id\" : \"$sale\"" "${where#jsonl:}" | grep -vc '"cancelled_at"' || true)
         say "persisted $n orders of $sale to ${where#jsonl:} (Extended JSON lines; load them with:"
-        echo "    mongoimport --db tix --collection orders --file ${where#jsonl:})"
+        echo "    mongoimport --db tix --collection orders --mode merge --file ${where#jsonl:})"
         [ "$n" -eq 200 ] || die "expected 200 orders of $sale in ${where#jsonl:}, found $n"
     else
         say "persisted to $where, collection orders: $written orders written by this run (200 expected)"
@@ -377,7 +378,7 @@ read_back() {
     [ -x "$reader" ] || die "$reader is missing: build first (cmake --build build)"
     out=$("$reader" "$TIX_MONGO_URI" "${TIX_MONGO_DB:-tix}" "$sale") || die "reading the orders back failed"
     n=$(sed -n 's/^count //p' <<<"$out")
-    say "read back from ${TIX_MONGO_DB:-tix}.orders: $n orders of $sale; the first:"
+    say "read back from ${TIX_MONGO_DB:-tix}.orders: $n orders of $sale ($(sed -n 's/^cancelled //p' <<<"$out") cancelled); the first:"
     sed -n '2p' <<<"$out"
     [ "$n" -eq 200 ] || die "expected 200 orders of $sale in the database, found $n"
 }

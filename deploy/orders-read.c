@@ -3,9 +3,11 @@
  * back from the database the persister wrote (MongoDB or FerretDB) with
  * libmongoc, as a client of the business would.
  *
- *   tix-orders-read URI DATABASE SALE   prints "count N" and the sale's
- *                                       first order (by _id) as relaxed
- *                                       Extended JSON
+ *   tix-orders-read URI DATABASE SALE   prints "count N" (the sale's
+ *                                       orders, cancelled ones included),
+ *                                       its first order (by _id) as relaxed
+ *                                       Extended JSON, and "cancelled N"
+ *                                       (those with cancelled_at)
  *
  * Exit 0 when the server answered, 1 otherwise (the reason on stderr).
  * Built with the rest (CMakeLists.txt); a demo tool, not a service.
@@ -13,6 +15,22 @@
 #include <stdio.h>
 
 #include <mongoc/mongoc.h>
+
+/* Prints "cancelled N": the sale's orders that carry cancelled_at. */
+static int
+s_cancelled(mongoc_collection_t *orders, const char *sale)
+{
+    bson_t *filter = BCON_NEW("sale_id", BCON_UTF8(sale), "cancelled_at", "{", "$exists", BCON_BOOL(true), "}");
+    bson_error_t error;
+    int64_t n = mongoc_collection_count_documents(orders, filter, NULL, NULL, NULL, &error);
+    bson_destroy(filter);
+    if (n < 0) {
+        fprintf(stderr, "orders-read: count of cancelled orders failed: %s\n", error.message);
+        return 1;
+    }
+    printf("cancelled %lld\n", (long long) n);
+    return 0;
+}
 
 static int
 s_read(mongoc_client_t *client, const char *database, const char *sale)
@@ -37,7 +55,7 @@ s_read(mongoc_client_t *client, const char *database, const char *sale)
         if (mongoc_cursor_error(cursor, &error))
             fprintf(stderr, "orders-read: find failed: %s\n", error.message);
         else
-            rc = 0;
+            rc = s_cancelled(orders, sale);
         mongoc_cursor_destroy(cursor);
     }
     bson_destroy(opts);

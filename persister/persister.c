@@ -351,12 +351,12 @@ persister_drain(persister_t *self, int timeout_ms)
         persister_flush_cursors(self);
     size_t held = persister_batch_size(self->batch);
     const persister_stats_t *s = &self->stats;
-    tix_info("persister stopped\tsink=%s written=%llu conflicts=%llu refused=%llu events=%llu mismatched=%llu "
-             "from_log=%llu shed=%llu write_calls=%llu unwritten=%zu live=%zu retired=%zu",
-             persister_sink_where(self->sink), (unsigned long long) s->written, (unsigned long long) s->conflicts,
-             (unsigned long long) s->refused, (unsigned long long) s->events, (unsigned long long) s->mismatched,
-             (unsigned long long) s->from_log, (unsigned long long) s->shed, (unsigned long long) s->write_calls, held,
-             persister_sales_live_count(self->sales),
+    tix_info("persister stopped\tsink=%s written=%llu cancels=%llu conflicts=%llu refused=%llu events=%llu "
+             "mismatched=%llu from_log=%llu shed=%llu write_calls=%llu unwritten=%zu live=%zu retired=%zu",
+             persister_sink_where(self->sink), (unsigned long long) s->written, (unsigned long long) s->cancels,
+             (unsigned long long) s->conflicts, (unsigned long long) s->refused, (unsigned long long) s->events,
+             (unsigned long long) s->mismatched, (unsigned long long) s->from_log, (unsigned long long) s->shed,
+             (unsigned long long) s->write_calls, held, persister_sales_live_count(self->sales),
              persister_sales_count(self->sales) - persister_sales_live_count(self->sales));
     if (held > 0)
         tix_warn("orders left unwritten at stop; the order log keeps them for the next start\tunwritten=%zu", held);

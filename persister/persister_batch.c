@@ -18,7 +18,7 @@ struct persister_batch {
     size_t count;              /* orders held */
     size_t cap;                /* allocated entries */
     size_t max;                /* the bound */
-    zhashx_t *ids;             /* order_id -> (void *) 1, for every held order */
+    zhashx_t *ids;             /* persister_order_key -> (void *) 1, for every held order */
     int64_t since_ms;          /* arrival of the oldest held order; 0 = empty */
 };
 
@@ -49,7 +49,7 @@ persister_batch_destroy(persister_batch_t **self_p)
 persister_batch_add_result
 persister_batch_add(persister_batch_t *self, persister_order_t *order, int64_t now_ms)
 {
-    if (zhashx_lookup(self->ids, order->order_id))
+    if (zhashx_lookup(self->ids, persister_order_key(order)))
         return PERSISTER_BATCH_DUPLICATE;
     if (self->count >= self->max)
         return PERSISTER_BATCH_FULL;
@@ -63,7 +63,7 @@ persister_batch_add(persister_batch_t *self, persister_order_t *order, int64_t n
     }
     if (self->count == 0)
         self->since_ms = now_ms > 0 ? now_ms : 1;
-    zhashx_insert(self->ids, order->order_id, (void *) 1);
+    zhashx_insert(self->ids, persister_order_key(order), (void *) 1);
     self->orders[self->count++] = *order;
     memset(order, 0, sizeof *order);
     return PERSISTER_BATCH_ADDED;
@@ -100,7 +100,7 @@ persister_batch_remove(persister_batch_t *self, size_t n, const bool *done)
     size_t kept = 0;
     for (size_t i = 0; i < self->count; i++) {
         if (i < n && done[i]) {
-            zhashx_delete(self->ids, self->orders[i].order_id);
+            zhashx_delete(self->ids, persister_order_key(&self->orders[i]));
             persister_order_clear(&self->orders[i]);
             continue;
         }

@@ -8,7 +8,8 @@
  * minutes: a full buffer refuses new orders (PERSISTER_BATCH_FULL), which
  * is safe because every order is also in the Redis order log and the next
  * catch-up finds whatever was refused. An order id already held is refused
- * as a duplicate (a page read again after a failed write holds the same
+ * as a duplicate (a cancel entry counts apart from its purchase:
+ * persister_order_key) (a page read again after a failed write holds the same
  * entries).
  *
  * Ownership: the buffer owns the orders it holds. Single-threaded.

@@ -122,7 +122,10 @@ s_check_claim(persister_t *self, persister_sale_t *sale, const persister_order_t
                           : strcmp(claim->user_id, entry->user_id) != 0       ? "user_id"
                           : strcmp(claim->request_id, entry->request_id) != 0 ? "request_id"
                           : claim->purchased_at_ms != entry->purchased_at_ms  ? "purchased_at_ms"
-                                                                              : NULL;
+                          : claim->cancelled_at_ms != entry->cancelled_at_ms  ? "cancelled_at_ms"
+                          : persister_order_is_cancel(entry) && strcmp(claim->cancel_reason, entry->cancel_reason) != 0
+                              ? "cancel_reason"
+                              : NULL;
     if (differs && s_mismatch_log_due(self)) {
         char id[PERSISTER_LOG_ID_MAX_BYTES];
         persister_log_id_format(entry->log_id, id, sizeof id);

@@ -60,8 +60,10 @@ s_book(persister_t *self, size_t n)
             self->stats.conflicts++;
         else if (self->status[i] == PERSISTER_WRITE_REFUSED)
             self->stats.refused++;
-        else
+        else {
             self->stats.written++;
+            self->stats.cancels += persister_order_is_cancel(&orders[i]);
+        }
         /* A conflict or refusal is settled too (logged and counted, and
          * still in the order log): it must not hold the cursor back, nor
          * be retried forever. */

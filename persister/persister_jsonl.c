@@ -15,12 +15,13 @@
 #include "tix_log.h"
 #include "tix_util.h"
 
-/* True when the file already holds the order (as a remembered line, or
- * under its sale's stored cursor). */
+/* True when the file already holds the entry (as a remembered line, or
+ * under its sale's stored cursor). A purchase and its cancel are two
+ * lines, told apart by persister_order_key. */
 static bool
 s_already(const persister_jsonl_file_t *j, const persister_order_t *o)
 {
-    return zhashx_lookup(j->beyond, o->order_id) != NULL ||
+    return zhashx_lookup(j->beyond, persister_order_key(o)) != NULL ||
            persister_log_id_cmp(o->log_id, persister_jsonl_file_cursor(j, o->sale_id)) <= 0;
 }
 
@@ -90,7 +91,7 @@ s_write(void *impl, persister_order_t *orders, size_t n, persister_write_status 
     if (npending > 0 && s_append(j, buf, len)) {
         for (size_t k = 0; k < npending; k++) {
             const persister_order_t *o = &orders[pending[k]];
-            persister_jsonl_file_remember(j, o->order_id, o->sale_id, o->log_id, offsets[k]);
+            persister_jsonl_file_remember(j, persister_order_key(o), o->sale_id, o->log_id, offsets[k]);
             status[pending[k]] = PERSISTER_WRITE_DONE;
         }
         j->size += (int64_t) len;

@@ -86,16 +86,16 @@ s_set_cursor(persister_jsonl_file_t *self, const char *sale_id, persister_log_id
 }
 
 void
-persister_jsonl_file_remember(persister_jsonl_file_t *self, const char *order_id, const char *sale_id,
+persister_jsonl_file_remember(persister_jsonl_file_t *self, const char *key, const char *sale_id,
                               persister_log_id_t log_id, int64_t offset)
 {
-    if (zhashx_lookup(self->beyond, order_id))
+    if (zhashx_lookup(self->beyond, key))
         return;
     persister_jsonl_file_line_t *line = xmalloc(sizeof *line);
     line->sale_id = xstrdup(sale_id);
     line->log_id = log_id;
     line->offset = offset;
-    zhashx_insert(self->beyond, order_id, line);
+    zhashx_insert(self->beyond, key, line);
 }
 
 /* One "sale S LOG_ID" line of PATH.cursors. */
@@ -147,6 +147,16 @@ s_read_cursors(persister_jsonl_file_t *self, int64_t *data_bytes, int64_t *scan_
     return true;
 }
 
+/* A cancel line's key, as persister_order_key makes it (caller frees). */
+static char *
+s_cancel_key(const char *order_id)
+{
+    size_t size = strlen(order_id) + sizeof PERSISTER_ORDER_CANCEL_SUFFIX;
+    char *key = xmalloc(size);
+    snprintf(key, size, "%s" PERSISTER_ORDER_CANCEL_SUFFIX, order_id);
+    return key;
+}
+
 /* Takes one complete line (without its '\n') found at offset. */
 static bool
 s_take_line(persister_jsonl_file_t *self, const char *text, size_t len, int64_t offset)
@@ -158,13 +168,18 @@ s_take_line(persister_jsonl_file_t *self, const char *text, size_t len, int64_t 
     persister_log_id_t id;
     if (len == 0 || !bson_init_from_json(&doc, text, (ssize_t) len, &error))
         return false;
+    /* A cancel's line has no log_id; its place in the log is cancel_log_id. */
+    bool cancel = bson_iter_init_find(&it, &doc, "cancel_log_id");
     bool ok = bson_iter_init_find(&it, &doc, "_id") && BSON_ITER_HOLDS_UTF8(&it) &&
               (order_id = bson_iter_utf8(&it, NULL)) && bson_iter_init_find(&it, &doc, "sale_id") &&
               BSON_ITER_HOLDS_UTF8(&it) && (sale_id = bson_iter_utf8(&it, NULL)) &&
-              bson_iter_init_find(&it, &doc, "log_id") && BSON_ITER_HOLDS_UTF8(&it) &&
+              bson_iter_init_find(&it, &doc, cancel ? "cancel_log_id" : "log_id") && BSON_ITER_HOLDS_UTF8(&it) &&
               persister_log_id_parse(bson_iter_utf8(&it, NULL), &id);
-    if (ok && persister_log_id_cmp(id, persister_jsonl_file_cursor(self, sale_id)) > 0)
-        persister_jsonl_file_remember(self, order_id, sale_id, id, offset);
+    if (ok && persister_log_id_cmp(id, persister_jsonl_file_cursor(self, sale_id)) > 0) {
+        char *key = cancel ? s_cancel_key(order_id) : NULL;
+        persister_jsonl_file_remember(self, key ? key : order_id, sale_id, id, offset);
+        free(key);
+    }
     bson_destroy(&doc);
     return ok;
 }

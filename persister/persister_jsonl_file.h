@@ -30,7 +30,7 @@ typedef struct {
     int fd;             /* data file, O_APPEND, flock'ed */
     int64_t size;       /* bytes of complete lines in the data file */
     zhashx_t *cursors;  /* sale_id -> persister_log_id_t * (stored cursors) */
-    zhashx_t *beyond;   /* order_id -> persister_jsonl_file_line_t * */
+    zhashx_t *beyond;   /* persister_order_key -> persister_jsonl_file_line_t * */
     bool broken;        /* a failed append could not be undone: no more writes */
 } persister_jsonl_file_t;
 
@@ -40,8 +40,9 @@ void persister_jsonl_file_close(persister_jsonl_file_t *self);
 
 /* The stored cursor of sale_id ({0, 0} when none). */
 persister_log_id_t persister_jsonl_file_cursor(const persister_jsonl_file_t *self, const char *sale_id);
-/* Remembers a line beyond its cursor (no-op when order_id is known). */
-void persister_jsonl_file_remember(persister_jsonl_file_t *self, const char *order_id, const char *sale_id,
+/* Remembers a line beyond its cursor (no-op when key is known); key is
+ * the line's persister_order_key. */
+void persister_jsonl_file_remember(persister_jsonl_file_t *self, const char *key, const char *sale_id,
                                    persister_log_id_t log_id, int64_t offset);
 
 /* Writes PATH.cursors atomically with cursors[] merged over the stored

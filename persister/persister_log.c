@@ -293,8 +293,18 @@ s_field(const redisReply *fields, const char *name)
     return NULL;
 }
 
-/* One XRANGE entry [id, [field, value, ...]] into an order; false when it
- * lacks what an order needs. */
+/* A non-negative decimal millisecond count. */
+static bool
+s_parse_ms(const char *text, long long *ms)
+{
+    char *end;
+    *ms = strtoll(text, &end, 10);
+    return end != text && *end == '\0' && *ms >= 0;
+}
+
+/* One XRANGE entry [id, [field, value, ...]] into an order, or with kind
+ * "cancel" into the cancel entry of one; false when it lacks what that
+ * needs. */
 static bool
 s_entry_order(const redisReply *e, const char *sale_id, persister_log_id_t id, persister_order_t *o)
 {
@@ -308,11 +318,16 @@ s_entry_order(const redisReply *e, const char *sale_id, persister_log_id_t id, p
         return false;
     if (entry_sale && strcmp(entry_sale, sale_id) != 0)
         return false;
-    char *end;
-    long long ms = strtoll(at, &end, 10);
-    if (end == at || *end != '\0' || ms < 0)
+    long long ms, cancelled_ms = 0;
+    const char *kind = s_field(f, "kind"), *cancelled = s_field(f, "cancelled_at_ms");
+    if (!s_parse_ms(at, &ms))
         return false;
+    if (kind &&
+        (strcmp(kind, "cancel") != 0 || !cancelled || !s_parse_ms(cancelled, &cancelled_ms) || cancelled_ms <= 0))
+        return false; /* an entry of a kind this persister does not know is not written as a purchase */
     persister_order_init(o, order_id, sale_id, user_id, request_id ? request_id : "", ms, id);
+    if (kind)
+        persister_order_set_cancel(o, cancelled_ms, s_field(f, "cancel_reason"));
     return true;
 }
 

@@ -2,8 +2,9 @@
  * persister_log.h - the persister's read-only view of the order logs in
  * Redis (docs/REDIS.md): the set of sales `tix:sales`, and per sale S the
  * stream `tix:{S}:log`, one entry per sold order with fields order_id,
- * sale_id, user_id, request_id, purchased_at_ms; the entry id is the
- * order's log id.
+ * sale_id, user_id, request_id, purchased_at_ms (the entry id is the
+ * order's log id), and one per cancelled order with kind "cancel", the
+ * order's fields, cancelled_at_ms and cancel_reason.
  *
  * The sale workers write these atomically with every purchase, on a Redis
  * with appendfsync always: the log is the source of truth the persister

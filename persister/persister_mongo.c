@@ -242,6 +242,14 @@ s_add_upsert(mongoc_bulk_operation_t *bulk, const persister_order_t *o, int64_t 
 {
     bson_t selector = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
     persister_order_append_identity(o, &selector);
+    if (persister_order_is_cancel(o)) {
+        /* Always set, so that the cancel lands whether the purchase's
+         * document is there or not; a purchase's upsert never touches
+         * these fields, so replaying it keeps them. */
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+        persister_order_append_cancel(o, &set);
+        bson_append_document_end(&update, &set);
+    }
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &set);
     persister_order_append_details(o, now_ms, &set);
     bson_append_document_end(&update, &set);
@@ -274,23 +282,21 @@ s_bulk_new(s_mongo_t *m, mongoc_collection_t *coll)
     return bulk;
 }
 
+/* One unordered bulk of the orders whose is_cancel() is `cancels`. */
 static tix_err
-s_write(void *impl, persister_order_t *orders, size_t n, persister_write_status *status)
+s_write_kind(s_mongo_t *m, persister_order_t *orders, size_t n, bool cancels, persister_write_status *status)
 {
-    s_mongo_t *m = impl;
-    for (size_t i = 0; i < n; i++)
-        status[i] = PERSISTER_WRITE_RETRY;
-    tix_err err = s_ensure_index(m);
-    if (err != TIX_OK)
-        return err;
     mongoc_bulk_operation_t *bulk = s_bulk_new(m, m->orders);
     bson_t upsert = BSON_INITIALIZER, reply;
     BSON_APPEND_BOOL(&upsert, "upsert", true);
     int64_t now = tix_wall_ms();
     size_t *at = xcalloc(n ? n : 1, sizeof *at); /* bulk index -> orders index */
     size_t sent = 0;
+    tix_err err = TIX_OK;
     for (size_t i = 0; i < n && err == TIX_OK; i++) {
         bool added;
+        if (persister_order_is_cancel(&orders[i]) != cancels)
+            continue;
         if (!s_add_upsert(bulk, &orders[i], now, &upsert, &added))
             err = TIX_ERR_INTERNAL; /* indexes in the reply would not line up */
         else if (added)
@@ -311,6 +317,25 @@ s_write(void *impl, persister_order_t *orders, size_t n, persister_write_status 
     free(at);
     bson_destroy(&upsert);
     mongoc_bulk_operation_destroy(bulk);
+    return err;
+}
+
+/* Purchases first, then cancels, each in one bulk: an unordered bulk may
+ * apply in any order, and a purchase applied after its cancel would find
+ * the document there and never set log_id. Cancels wait for their
+ * purchases' bulk to succeed. */
+static tix_err
+s_write(void *impl, persister_order_t *orders, size_t n, persister_write_status *status)
+{
+    s_mongo_t *m = impl;
+    for (size_t i = 0; i < n; i++)
+        status[i] = PERSISTER_WRITE_RETRY;
+    tix_err err = s_ensure_index(m);
+    if (err != TIX_OK)
+        return err;
+    err = s_write_kind(m, orders, n, false, status);
+    if (err == TIX_OK)
+        err = s_write_kind(m, orders, n, true, status);
     return err;
 }
 

@@ -20,7 +20,28 @@ persister_order_init(persister_order_t *o, const char *order_id, const char *sal
     o->request_id = xstrdup(request_id);
     o->purchased_at_ms = purchased_at_ms;
     o->log_id = log_id;
+    o->cancelled_at_ms = 0;
+    o->cancel_reason = NULL;
+    o->key = NULL;
     o->dup_id_errors = 0;
+}
+
+void
+persister_order_set_cancel(persister_order_t *o, int64_t cancelled_at_ms, const char *reason)
+{
+    size_t size = strlen(o->order_id) + sizeof PERSISTER_ORDER_CANCEL_SUFFIX;
+    free(o->cancel_reason);
+    free(o->key);
+    o->cancelled_at_ms = cancelled_at_ms;
+    o->cancel_reason = xstrdup(reason ? reason : "");
+    o->key = xmalloc(size);
+    snprintf(o->key, size, "%s" PERSISTER_ORDER_CANCEL_SUFFIX, o->order_id);
+}
+
+const char *
+persister_order_key(const persister_order_t *o)
+{
+    return o->key ? o->key : o->order_id;
 }
 
 void
@@ -32,6 +53,8 @@ persister_order_clear(persister_order_t *o)
     free(o->sale_id);
     free(o->user_id);
     free(o->request_id);
+    free(o->cancel_reason);
+    free(o->key);
     memset(o, 0, sizeof *o);
 }
 
@@ -67,8 +90,15 @@ persister_order_from_event(const Tix__V1__OrderEvent *event, const char *topic, 
         snprintf(why, why_size, "event with an unparsable log_id");
         return false;
     }
+    if (order->cancelled_at_ms < 0 ||
+        !tix_utf8_valid((const uint8_t *) order->cancel_reason, strlen(order->cancel_reason), false)) {
+        snprintf(why, why_size, "event with a negative cancelled_at_ms or a cancel_reason that is not valid UTF-8");
+        return false;
+    }
     persister_order_init(o, order->order_id, order->sale_id, order->user_id, order->request_id, order->purchased_at_ms,
                          log_id);
+    if (order->cancelled_at_ms > 0)
+        persister_order_set_cancel(o, order->cancelled_at_ms, order->cancel_reason);
     return true;
 }
 
@@ -87,8 +117,21 @@ persister_order_append_details(const persister_order_t *o, int64_t persisted_at_
     persister_log_id_format(o->log_id, log_id, sizeof log_id);
     BSON_APPEND_UTF8(doc, "request_id", o->request_id);
     BSON_APPEND_DATE_TIME(doc, "purchased_at", o->purchased_at_ms);
-    BSON_APPEND_UTF8(doc, "log_id", log_id);
+    if (!persister_order_is_cancel(o))
+        BSON_APPEND_UTF8(doc, "log_id", log_id);
     BSON_APPEND_DATE_TIME(doc, "persisted_at", persisted_at_ms);
+}
+
+void
+persister_order_append_cancel(const persister_order_t *o, bson_t *doc)
+{
+    char log_id[PERSISTER_LOG_ID_MAX_BYTES];
+    if (!persister_order_is_cancel(o))
+        return;
+    persister_log_id_format(o->log_id, log_id, sizeof log_id);
+    BSON_APPEND_DATE_TIME(doc, "cancelled_at", o->cancelled_at_ms);
+    BSON_APPEND_UTF8(doc, "cancel_reason", o->cancel_reason);
+    BSON_APPEND_UTF8(doc, "cancel_log_id", log_id);
 }
 
 void
@@ -96,4 +139,5 @@ persister_order_append_bson(const persister_order_t *o, int64_t persisted_at_ms,
 {
     persister_order_append_identity(o, doc);
     persister_order_append_details(o, persisted_at_ms, doc);
+    persister_order_append_cancel(o, doc);
 }

@@ -17,7 +17,8 @@ typedef struct {
     uint64_t mismatched;       /* events that disagree with the order log, or name no order of it (logged) */
     uint64_t from_log;         /* orders read from the log and not yet written */
     uint64_t log_malformed;    /* log entries that are not orders (skipped, logged) */
-    uint64_t written;          /* orders the sink confirmed (DONE) */
+    uint64_t written;          /* orders the sink confirmed (DONE), cancel entries included */
+    uint64_t cancels;          /* of those, cancel entries (a cancellation recorded on its order) */
     uint64_t conflicts;        /* orders the sink refused for good (CONFLICT) */
     uint64_t refused;          /* orders the server refused for good (REFUSED: too large, invalid, ...) */
     uint64_t write_calls;      /* sink write calls */

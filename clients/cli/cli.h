@@ -27,6 +27,7 @@
 #define CLI_EXIT_UNAVAILABLE 6 /* unavailable, timed out, overloaded, not serving */
 #define CLI_EXIT_NOT_OPEN 7    /* SALE_NOT_OPEN, SALE_CLOSED */
 #define CLI_EXIT_EXISTS 8      /* ALREADY_EXISTS */
+#define CLI_EXIT_CANCELLED 9   /* ORDER_CANCELLED: this request's order was cancelled */
 
 #define CLI_MAX_ARGS 4 /* positionals after the command words */
 
@@ -41,6 +42,8 @@ typedef struct {
     const char *opens_at;     /* sale create --opens-at */
     const char *closes_at;    /* sale create --closes-at */
     const char *request_id;   /* buy --request-id */
+    const char *page_size;    /* sale list / sale orders --page-size */
+    const char *reason;       /* order cancel --reason */
     const char *curve_secret; /* --curve-secret / TIX_CURVE_SECRET: this client's certificate */
     const char *curve_server; /* --curve-server-key / TIX_CURVE_SERVER_KEY: the broker's public one */
     const char *dir;          /* keygen --dir */
@@ -57,6 +60,8 @@ enum {
     CLI_FLAG_REQUEST_ID = 8,
     CLI_FLAG_DIR = 16,     /* --dir (keygen) */
     CLI_FLAG_OFFLINE = 32, /* runs without a broker: no client is connected */
+    CLI_FLAG_PAGE_SIZE = 64,
+    CLI_FLAG_REASON = 128,
 };
 
 typedef struct {

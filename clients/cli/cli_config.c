@@ -15,7 +15,7 @@
 
 #define S_STR2(x) #x
 #define S_STR(x) S_STR2(x)
-#define USAGE_MAX_BYTES 4096
+#define USAGE_MAX_BYTES 8192
 #define S_WORDS 2 /* command words: a group and its command ("sale create") */
 
 static const char s_times_help[] = "Times (T) are Unix milliseconds (1795946400000), an ISO-8601 UTC time\n"
@@ -32,6 +32,7 @@ static const char s_exit_help[] = "Exit status:\n"
                                   "  6  unavailable, overloaded, timed out, or not serving\n"
                                   "  7  sale not open yet, or closed\n"
                                   "  8  already exists\n"
+                                  "  9  this request's order was cancelled (buy: ORDER_CANCELLED)\n"
                                   "Errors are one line on stderr: \"tix: reason (CODE)\".\n";
 
 /* One flag: the commands that take it and where in cli_t it lands (the
@@ -77,6 +78,13 @@ static const s_row_t s_rows[] = {
      offsetof(cli_t, request_id),
      {"request-id", NULL, TIX_OPT_STRING, NULL, NULL, 0, 0,
       "R, the idempotency key: the same R gets the same order (default: none)"}},
+    {CLI_FLAG_PAGE_SIZE,
+     offsetof(cli_t, page_size),
+     {"page-size", NULL, TIX_OPT_STRING, NULL, NULL, 0, 0,
+      "N, entries asked for per call (1..1000; default: the server's, 100); every page is read"}},
+    {CLI_FLAG_REASON,
+     offsetof(cli_t, reason),
+     {"reason", NULL, TIX_OPT_STRING, NULL, NULL, 0, 0, "TEXT, why the order is cancelled (0-256 bytes)"}},
 };
 
 /* The rows a command with flags takes, their dest pointing into cli.
@@ -166,7 +174,8 @@ s_usage_general(char *buf, size_t size)
     if (used < size)
         snprintf(buf + used, size - used,
                  "  sale create also takes --tickets N [--opens-at T] [--closes-at T];\n"
-                 "  buy also takes --request-id R. 'tix COMMAND --help' shows each.\n\n%s\n%s\nOptions:\n",
+                 "  buy also takes --request-id R; order cancel --reason TEXT; sale list and\n"
+                 "  sale orders --page-size N. 'tix COMMAND --help' shows each.\n\n%s\n%s\nOptions:\n",
                  s_times_help, s_exit_help);
 }
 

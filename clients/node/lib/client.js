@@ -96,19 +96,45 @@ class Client {
     return this._call("tix.v1.Health/Check", body, pb.HealthCheckResponse, timeoutMs, true).then(([m]) => m.status);
   }
 
-  // In the contract, not implemented by the broker yet: it answers
-  // UNIMPLEMENTED (thrown). tix.proto has no messages for them yet, so
-  // the call goes out with an empty body.
+  // ---- a sale's life: close, list, cancel, export --------------------------
+
+  // Closes the sale now (later purchases answer SALE_CLOSED); closing twice
+  // is closing once. Resolves to the Sale.
   closeSale(saleId, { timeoutMs } = {}) {
-    return this._call("tix.v1.AdminService/CloseSale", EMPTY, null, timeoutMs, false);
+    const body = pb.CloseSaleRequest.encode({ saleId }).finish();
+    return this._call("tix.v1.AdminService/CloseSale", body, pb.Sale, timeoutMs, true).then(([m]) => m);
   }
 
-  listSales({ timeoutMs } = {}) {
-    return this._call("tix.v1.AdminService/ListSales", EMPTY, null, timeoutMs, true);
+  // One page of every sale: { sales, nextPageToken } (pageSize 0 = the
+  // server's default, 100). sales() follows the pages.
+  listSales({ pageSize = 0, pageToken = "", timeoutMs } = {}) {
+    const body = pb.ListSalesRequest.encode({ pageSize, pageToken }).finish();
+    return this._call("tix.v1.AdminService/ListSales", body, pb.ListSalesReply, timeoutMs, true).then(([m]) => m);
   }
 
-  cancelOrder(saleId, userId, { timeoutMs } = {}) {
-    return this._call("tix.v1.AdminService/CancelOrder", EMPTY, null, timeoutMs, false);
+  // Every sale, page after page: `for await (const sale of client.sales())`.
+  sales({ pageSize = 0, timeoutMs } = {}) {
+    return _pages((pageToken) => this.listSales({ pageSize, pageToken, timeoutMs }), "sales");
+  }
+
+  // Gives the user's ticket back to the sale; resolves to the cancelled
+  // Order (cancelledAtMs, cancelReason). Cancelling twice returns the same.
+  cancelOrder(saleId, userId, { reason = "", timeoutMs } = {}) {
+    const body = pb.CancelOrderRequest.encode({ saleId, userId, reason }).finish();
+    return this._call("tix.v1.AdminService/CancelOrder", body, pb.Order, timeoutMs, true).then(([m]) => m);
+  }
+
+  // One page of the sale's order log: { orders, nextPageToken }, purchases
+  // and cancellations (cancelledAtMs set) in log order.
+  listOrders(saleId, { pageSize = 0, pageToken = "", timeoutMs } = {}) {
+    const body = pb.ListOrdersRequest.encode({ saleId, pageSize, pageToken }).finish();
+    return this._call("tix.v1.AdminService/ListOrders", body, pb.ListOrdersReply, timeoutMs, true).then(([m]) => m);
+  }
+
+  // The sale's whole order log, page after page, never all in memory:
+  // `for await (const order of client.orders(saleId))`.
+  orders(saleId, { pageSize = 0, timeoutMs } = {}) {
+    return _pages((pageToken) => this.listOrders(saleId, { pageSize, pageToken, timeoutMs }), "orders");
   }
 
   // ---- calls ---------------------------------------------------------------
@@ -199,6 +225,18 @@ class Client {
       return new TixError(Code.DEADLINE_EXCEEDED, `${method}: no answer by the deadline`);
     }
     return new TixError(Code.UNAVAILABLE, `no broker answered at ${this.endpoints.join(",")}: could not connect`);
+  }
+}
+
+// The items of every page fetch(token) resolves to, one page at a time.
+async function* _pages(fetch, field) {
+  let token = "";
+  for (;;) {
+    const page = await fetch(token);
+    yield* page[field];
+    if (!page.nextPageToken) return;
+    if (page.nextPageToken === token) throw new TixError(Code.INTERNAL, "the server answered the same page token twice");
+    token = page.nextPageToken;
   }
 }
 

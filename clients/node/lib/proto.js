@@ -18,4 +18,8 @@ module.exports = {
   GetOrderRequest: t("GetOrderRequest"), Order: t("Order"),
   CreateSaleRequest: t("CreateSaleRequest"),
   HealthCheckRequest: t("HealthCheckRequest"), HealthCheckResponse: t("HealthCheckResponse"),
+  CloseSaleRequest: t("CloseSaleRequest"),
+  ListSalesRequest: t("ListSalesRequest"), ListSalesReply: t("ListSalesReply"),
+  CancelOrderRequest: t("CancelOrderRequest"),
+  ListOrdersRequest: t("ListOrdersRequest"), ListOrdersReply: t("ListOrdersReply"),
 };

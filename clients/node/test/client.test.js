@@ -86,6 +86,41 @@ for (const curve of [false, true]) {
       assert.equal((await c.getSale(sale)).state, "SOLD_OUT");
     });
 
+    test("a sale is closed, listed and exported, and an order cancelled", async () => {
+      const c = client(), sale = newId("s");
+      await c.createSale(sale, { total: 2 });
+      const alice = await c.purchase(sale, "alice", { requestId: "r-1" });
+      await c.purchase(sale, "bob", { requestId: "b-1" });
+      assert.equal((await c.purchase(sale, "carol")).outcome, "SOLD_OUT");
+      const cancelled = await c.cancelOrder(sale, "alice", { reason: "payment failed" });
+      assert.deepEqual([cancelled.orderId, cancelled.userId, cancelled.requestId, cancelled.cancelReason],
+        [alice.orderId, "alice", "r-1", "payment failed"]);
+      assert.ok(cancelled.cancelledAtMs > 0);
+      assert.deepEqual(await c.cancelOrder(sale, "alice"), cancelled); // twice is once
+      const retry = await c.purchase(sale, "alice", { requestId: "r-1" });
+      assert.deepEqual([retry.outcome, retry.orderId], ["ORDER_CANCELLED", alice.orderId]);
+      const carol = await c.purchase(sale, "carol");
+      assert.equal(carol.outcome, "PURCHASED");
+      assert.notEqual(carol.orderId, alice.orderId);
+      await rejectsWith(c.cancelOrder(sale, "nobody"), tix.Code.NOT_FOUND);
+      const log = [];
+      for await (const o of c.orders(sale, { pageSize: 2 })) log.push(o);
+      assert.deepEqual(log.map((o) => [o.userId, o.cancelledAtMs > 0]),
+        [["alice", false], ["bob", false], ["alice", true], ["carol", false]]);
+      assert.equal(log[2].cancelReason, "payment failed");
+      const page = await c.listOrders(sale, { pageSize: 3 });
+      assert.equal(page.orders.length, 3);
+      assert.ok(page.nextPageToken);
+      assert.equal((await c.closeSale(sale)).state, "CLOSED");
+      assert.equal((await c.closeSale(sale)).state, "CLOSED");
+      assert.equal((await c.purchase(sale, "dave")).outcome, "SALE_CLOSED");
+      assert.equal((await c.listSales({ pageSize: 1 })).sales.length, 1);
+      const listed = [];
+      for await (const s of c.sales({ pageSize: 1 })) listed.push(s);
+      assert.equal(new Set(listed.map((s) => s.saleId)).size, listed.length);
+      assert.equal(listed.find((s) => s.saleId === sale).state, "CLOSED");
+    });
+
     test("errors carry their code", async () => {
       const c = client(), sale = newId("s");
       await c.createSale(sale, { total: 1 });
@@ -172,7 +207,12 @@ for (const curve of [false, true]) {
       });
 
       test("admin methods need an admin key", async () => {
-        await rejectsWith(client("client").createSale(newId("s"), { total: 1 }), tix.Code.PERMISSION_DENIED);
+        const c = client("client");
+        await rejectsWith(c.createSale(newId("s"), { total: 1 }), tix.Code.PERMISSION_DENIED);
+        await rejectsWith(c.closeSale("s1"), tix.Code.PERMISSION_DENIED);
+        await rejectsWith(c.listSales(), tix.Code.PERMISSION_DENIED);
+        await rejectsWith(c.cancelOrder("s1", "alice"), tix.Code.PERMISSION_DENIED);
+        await rejectsWith(c.listOrders("s1"), tix.Code.PERMISSION_DENIED);
       });
 
       test("key files: keygen format, modes, environment", () => {

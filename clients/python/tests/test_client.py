@@ -103,6 +103,42 @@ class Contract:
             self.assertEqual(cm.exception.code, code, cm.exception)
             self.assertTrue(cm.exception.message)
 
+    def test_a_sale_is_closed_listed_and_exported_and_an_order_cancelled(self):
+        c, sale = self.client(), new_id("s")
+        c.create_sale(sale, total=2)
+        alice = c.purchase(sale, "alice", request_id="r-1")
+        c.purchase(sale, "bob", request_id="b-1")
+        self.assertEqual(c.purchase(sale, "carol").outcome, tix.Outcome.SOLD_OUT)
+        cancelled = c.cancel_order(sale, "alice", reason="payment failed")
+        self.assertEqual((cancelled.order_id, cancelled.user_id, cancelled.request_id, cancelled.cancel_reason),
+                         (alice.order_id, "alice", "r-1", "payment failed"))
+        self.assertGreater(cancelled.cancelled_at_ms, 0)
+        self.assertEqual(c.cancel_order(sale, "alice"), cancelled)  # twice is once
+        retry = c.purchase(sale, "alice", request_id="r-1")
+        self.assertEqual((retry.outcome, retry.order_id), (tix.Outcome.ORDER_CANCELLED, alice.order_id))
+        carol = c.purchase(sale, "carol")
+        self.assertEqual(carol.outcome, tix.Outcome.PURCHASED)
+        self.assertNotEqual(carol.order_id, alice.order_id)
+        with self.assertRaises(tix.TixError) as cm:
+            c.cancel_order(sale, "nobody")
+        self.assertEqual(cm.exception.code, tix.Code.NOT_FOUND)
+        log = list(c.iter_orders(sale, page_size=2))
+        self.assertEqual([(o.user_id, o.cancelled_at_ms > 0) for o in log],
+                         [("alice", False), ("bob", False), ("alice", True), ("carol", False)])
+        self.assertEqual((log[2].order_id, log[2].cancel_reason), (alice.order_id, "payment failed"))
+        page = c.list_orders(sale, page_size=3)
+        self.assertEqual(len(page.orders), 3)
+        self.assertTrue(page.next_page_token)
+        self.assertEqual(c.close_sale(sale).state, tix.SaleState.CLOSED)
+        self.assertEqual(c.close_sale(sale).state, tix.SaleState.CLOSED)
+        self.assertEqual(c.purchase(sale, "dave").outcome, tix.Outcome.SALE_CLOSED)
+        first = c.list_sales(page_size=1)
+        self.assertEqual(len(first.sales), 1)
+        listed = [s.sale_id for s in c.iter_sales(page_size=1)]
+        self.assertEqual(len(listed), len(set(listed)))
+        self.assertIn(sale, listed)
+        self.assertEqual({s.sale_id: s for s in c.iter_sales()}[sale].state, tix.SaleState.CLOSED)
+
     def test_sale_not_open_tells_when(self):
         c, sale = self.client(), new_id("s")
         opens = int(time.time() * 1000) + 60000
@@ -215,9 +251,12 @@ class CurveStack(Contract, unittest.TestCase):
         self.refused(c)
 
     def test_admin_methods_need_an_admin_key(self):
-        with self.assertRaises(tix.TixError) as cm:
-            self.client("client").create_sale(new_id("s"), total=1)
-        self.assertEqual(cm.exception.code, tix.Code.PERMISSION_DENIED)
+        c = self.client("client")
+        for fn in (lambda: c.create_sale(new_id("s"), total=1), lambda: c.close_sale("s1"), lambda: c.list_sales(),
+                   lambda: c.cancel_order("s1", "alice"), lambda: c.list_orders("s1")):
+            with self.assertRaises(tix.TixError) as cm:
+                fn()
+            self.assertEqual(cm.exception.code, tix.Code.PERMISSION_DENIED)
 
     def test_environment_configures_curve(self):
         env = self.stack.client_env("client")

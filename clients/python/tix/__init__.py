@@ -12,8 +12,8 @@ repository is the contract.
 """
 from .errors import Code, TixError
 from .keys import CurveKeys, load_public_key, load_secret_pair
-from .results import Order, Outcome, PurchaseResult, Sale, SaleState, ServingStatus
+from .results import Order, OrdersPage, Outcome, PurchaseResult, Sale, SalesPage, SaleState, ServingStatus
 from .client import Client
 
-__all__ = ["Client", "Code", "TixError", "CurveKeys", "load_public_key", "load_secret_pair", "Order", "Outcome",
-           "PurchaseResult", "Sale", "SaleState", "ServingStatus"]
+__all__ = ["Client", "Code", "TixError", "CurveKeys", "load_public_key", "load_secret_pair", "Order", "OrdersPage",
+           "Outcome", "PurchaseResult", "Sale", "SalesPage", "SaleState", "ServingStatus"]

@@ -22,7 +22,7 @@ from zmq.utils.monitor import parse_monitor_message
 from . import tix_pb2 as pb
 from .errors import RETRYABLE, Code, TixError
 from .keys import CurveKeys
-from .results import Order, PurchaseResult, Sale, ServingStatus, _enum
+from .results import Order, OrdersPage, PurchaseResult, Sale, SalesPage, ServingStatus, _enum
 
 SIGNATURE = b"TIX1"
 MAX_MESSAGE_BYTES = 65536
@@ -107,7 +107,8 @@ class Client:
 
     def purchase(self, sale_id, user_id, request_id="", *, timeout_ms=None):
         """Buys one ticket. Returns a PurchaseResult (outcome PURCHASED,
-        ALREADY_PURCHASED, SOLD_OUT, SALE_NOT_OPEN, SALE_CLOSED); the same
+        ALREADY_PURCHASED, SOLD_OUT, SALE_NOT_OPEN, SALE_CLOSED, or
+        ORDER_CANCELLED when this request_id's order was cancelled); the same
         request_id always answers the same order."""
         req = pb.PurchaseRequest(sale_id=sale_id, user_id=user_id, request_id=request_id)
         return self._call("tix.v1.TicketService/Purchase", req, pb.PurchaseReply, PurchaseResult.from_pb, timeout_ms)
@@ -134,17 +135,52 @@ class Client:
             return _enum(ServingStatus, type(m).ServingStatus, m.status)
         return self._call("tix.v1.Health/Check", req, pb.HealthCheckResponse, status, timeout_ms)
 
-    # In the contract, not implemented by the broker yet: it answers
-    # UNIMPLEMENTED, raised as TixError. tix.proto has no messages for them
-    # yet, so the call goes out with an empty body.
+    # ---- a sale's life: close, list, cancel, export ------------------------
+
     def close_sale(self, sale_id, *, timeout_ms=None):
-        return self._call("tix.v1.AdminService/CloseSale", None, None, None, timeout_ms, resend_on_silence=False)
+        """Closes the sale now (later purchases answer SALE_CLOSED); closing
+        twice is closing once. Returns the Sale."""
+        return self._call("tix.v1.AdminService/CloseSale", pb.CloseSaleRequest(sale_id=sale_id), pb.Sale, Sale.from_pb,
+                          timeout_ms)
 
     def list_sales(self, page_size=0, page_token="", *, timeout_ms=None):
-        return self._call("tix.v1.AdminService/ListSales", None, None, None, timeout_ms)
+        """One page of every sale: a SalesPage (page_size 0 = the server's
+        default, 100). iter_sales follows the pages."""
+        req = pb.ListSalesRequest(page_size=page_size, page_token=page_token)
+        return self._call("tix.v1.AdminService/ListSales", req, pb.ListSalesReply, SalesPage.from_pb, timeout_ms)
+
+    def iter_sales(self, page_size=0, *, timeout_ms=None):
+        """Every sale, page after page (one call per page, as it is read)."""
+        return self._pages(lambda token: self.list_sales(page_size, token, timeout_ms=timeout_ms), "sales")
 
     def cancel_order(self, sale_id, user_id, reason="", *, timeout_ms=None):
-        return self._call("tix.v1.AdminService/CancelOrder", None, None, None, timeout_ms, resend_on_silence=False)
+        """Gives the user's ticket back to the sale. Returns the cancelled
+        Order; cancelling twice returns the same one."""
+        req = pb.CancelOrderRequest(sale_id=sale_id, user_id=user_id, reason=reason)
+        return self._call("tix.v1.AdminService/CancelOrder", req, pb.Order, Order.from_pb, timeout_ms)
+
+    def list_orders(self, sale_id, page_size=0, page_token="", *, timeout_ms=None):
+        """One page of the sale's order log: an OrdersPage, purchases and
+        cancellations (cancelled_at_ms set) in log order."""
+        req = pb.ListOrdersRequest(sale_id=sale_id, page_size=page_size, page_token=page_token)
+        return self._call("tix.v1.AdminService/ListOrders", req, pb.ListOrdersReply, OrdersPage.from_pb, timeout_ms)
+
+    def iter_orders(self, sale_id, page_size=0, *, timeout_ms=None):
+        """The sale's whole order log, page after page: never all of it in
+        memory."""
+        return self._pages(lambda token: self.list_orders(sale_id, page_size, token, timeout_ms=timeout_ms), "orders")
+
+    @staticmethod
+    def _pages(fetch, field):
+        token = ""
+        while True:
+            page = fetch(token)
+            yield from getattr(page, field)
+            if not page.next_page_token:
+                return
+            if page.next_page_token == token:
+                raise TixError(Code.INTERNAL, "the server answered the same page token twice")
+            token = page.next_page_token
 
     # ---- the call ---------------------------------------------------------
 

@@ -10,6 +10,7 @@ class Outcome(str, enum.Enum):
     ALREADY_PURCHASED = "ALREADY_PURCHASED"
     SALE_NOT_OPEN = "SALE_NOT_OPEN"
     SALE_CLOSED = "SALE_CLOSED"
+    ORDER_CANCELLED = "ORDER_CANCELLED"  # this request's order was cancelled (CancelOrder)
 
     def __str__(self):
         return self.value
@@ -76,12 +77,39 @@ class Sale:
 
 @dataclass(frozen=True)
 class Order:
+    """An order; cancelled_at_ms is 0 while it is live. In an order log
+    (list_orders) a cancellation is an Order with cancelled_at_ms set."""
     order_id: str
     sale_id: str
     user_id: str
     request_id: str
     purchased_at_ms: int
+    cancelled_at_ms: int = 0
+    cancel_reason: str = ""
 
     @classmethod
     def from_pb(cls, m, retry_after_ms=0):
-        return cls(m.order_id, m.sale_id, m.user_id, m.request_id, m.purchased_at_ms)
+        return cls(m.order_id, m.sale_id, m.user_id, m.request_id, m.purchased_at_ms, m.cancelled_at_ms,
+                   m.cancel_reason)
+
+
+@dataclass(frozen=True)
+class SalesPage:
+    """One ListSales answer; next_page_token "" after the last page."""
+    sales: list
+    next_page_token: str
+
+    @classmethod
+    def from_pb(cls, m, retry_after_ms=0):
+        return cls([Sale.from_pb(s) for s in m.sales], m.next_page_token)
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    """One ListOrders answer: a page of the sale's order log, in log order."""
+    orders: list
+    next_page_token: str
+
+    @classmethod
+    def from_pb(cls, m, retry_after_ms=0):
+        return cls([Order.from_pb(o) for o in m.orders], m.next_page_token)
