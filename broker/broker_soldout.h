@@ -22,8 +22,9 @@
  * DATA_LOSS, GetSale with stock). */
 void broker_soldout_on_reply(broker_t *self, const broker_job_t *job, tix_code code, const void *body,
                              size_t body_size);
-/* Answers a valid call at the edge when it is a Purchase whose sale is
- * ready there (takes *client); false when a worker must answer it. */
-bool broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call);
+/* Answers a valid call from client (its routing id, borrowed) at the edge
+ * when it is a Purchase whose sale is ready there; false when a worker must
+ * answer it. No heap allocation. */
+bool broker_soldout_answer(broker_t *self, const tix_frame_t *client, const tix_call_t *call);
 
 #endif
