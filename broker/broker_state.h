@@ -21,8 +21,8 @@
 #include "broker_zap.h"
 #include "tix_codec.h"
 
-#define BROKER_CALL_FRAMES 6               /* received per call: routing id, delimiter, TIX1, header, body, one more */
-#define BROKER_CALL_ARENA_BYTES (8 * 1024) /* a call's header and request unpacked (tix_arena.h) */
+#define BROKER_CALL_FRAMES 6          /* received per call: routing id, delimiter, TIX1, header, body, one more */
+#define BROKER_CALL_ARENA_BYTES 8192u /* a call's header and request unpacked (tix_arena.h) */
 
 typedef struct broker broker_t;
 
