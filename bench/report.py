@@ -9,7 +9,8 @@ Reads what bench/run.sh wrote: machine.txt, one NAME.out/.rc/.before/.after per
 phase (tix-rush JSON or redis-benchmark CSV; snapshots of per-process CPU ticks and
 Redis counters; (m) and (r) add a second broker, a fresh primary and its replicas),
 e.hwm/f.hwm (broker VmHWM), procs.txt, profile-*.txt. The (m) and (r) sections are
-in report_ha.py. Standard library only.
+in report_ha.py, the edge against the wire ((w), (s), issue 18) in report_edge.py.
+Standard library only.
 """
 import csv
 import io
@@ -367,6 +368,9 @@ def section_method(r):
 - **(e)** 200,000 users released at once (`--in-flight 200000 --connections 4`): admission control
   answers RESOURCE_EXHAUSTED, tix-rush retries after retry_after_ms; broker VmHWM is reset
   (`/proc/PID/clear_refs` 5) before the phase, so its peak is this phase's.
+- **(w)/(s)** three pairs, after (c): `tix-bench-echo --calls 400000 --in-flight 2000` (the ZeroMQ ceiling,
+  bench/echo.c), then `tix-rush --no-create --users 200000 --in-flight 2000` on the sale sold out by (d);
+  (ps) is one more such burst under `perf record` of the broker alone.
 - **(f)** 1,000,000 users on the sold-out sale: tix-rush's own peak RSS shows its memory is bounded.
 - **(m)** on the first stack's Redis, after (p): sustained purchases (60,000 users), three 20,000-user /
   200-ticket rushes and 200,000 users on the sold-out sale with one broker; then a second tix-broker, both
@@ -402,7 +406,13 @@ def smoke_check(r):
     d = r.delta("m2_b")
     if not d or d.get("broker2") is None:
         missing.append("m2_b (the second broker's CPU)")
-    for p in ["b", "c", "d1"]:
+    for p in ["w1"]:
+        if not os.path.exists(r.path(p + ".out")) or r.rc(p) != 0:
+            missing.append(p + " (tix-bench-echo JSON)")
+    for p in ["s1"]:
+        if not answered_ok(r.rush(p)) or r.rc(p) != 0:
+            missing.append(p + " (tix-rush JSON, every user answered)")
+    for p in ["b", "c", "d1", "s1"]:
         if not r.delta(p):
             missing.append(p + " (process snapshots)")
     return missing
@@ -427,9 +437,10 @@ def main(argv):
           "script on free ports, tix-rush and redis-benchmark as clients on the same machine.\n")
     if smoke:
         print("**Smoke run: tiny sizes, targets not meaningful.**\n")
+    import report_edge  # noqa: E402 - it imports this module's helpers
     import report_ha  # noqa: E402 - it imports this module's helpers
 
-    for s in (section_targets, section_side_by_side, section_latency, section_cpu, report_ha.section_brokers,
+    for s in (section_targets, report_edge.section_edge, section_side_by_side, section_latency, section_cpu, report_ha.section_brokers,
               report_ha.section_replicated, section_everysec, section_profile, section_method, section_machine):
         text = s(r)
         if text:

@@ -19,6 +19,12 @@
 #        Redis commands it caused (INFO commandstats)
 #   (d)  the 20,000-user / 200-ticket rush (5 runs with 2,000 in flight, 5 with
 #        all 20,000 at once: whole-rush time, p99)
+#   (w)  the wire (issue 18): tix-bench-echo, a ROUTER answering the frames
+#        of a sold-out Purchase to a DEALER with 2,000 in flight (two
+#        processes, tcp loopback), each run followed by
+#   (s)  a sold-out burst: tix-rush on the sold-out sale, 2,000 in flight;
+#        answers/s over the echo's calls/s, broker CPU per answer (3 pairs)
+#   (ps) a profile: perf record of the broker under an (s) burst
 #   (f)  1,000,000 users on the sold-out sale (tix-rush's bounded memory)
 #   (e)  200,000 users at once on a 200-ticket sale (broker peak RSS)
 #   (g)  (a) and (b) again with appendfsync everysec - NOT the production
@@ -52,7 +58,7 @@ while [ $# -gt 0 ]; do
         --no-perf) PERF=0 ;;
         --out) OUT=$2; shift ;;
         --build) BUILD=$(cd "$2" && pwd); shift ;;
-        -h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -89,16 +95,17 @@ trap 'exit 130' INT TERM
 if [ "$SMOKE" = 1 ]; then
     A1_N=2000 A16_N=8000 B_USERS=3000 B_INFLIGHT=500 C_USERS=3000 D_USERS=2000 D_RUNS=1
     E_USERS=5000 F_USERS=20000 G_A_N=4000 G_B_USERS=3000 P_USERS=3000 PERF=0
-    M_B_USERS=2000 M_C_USERS=2000 M_RUNS=1 R_B_USERS=2000 R_RUNS=1
+    M_B_USERS=2000 M_C_USERS=2000 M_RUNS=1 R_B_USERS=2000 R_RUNS=1 W_CALLS=20000 S_USERS=20000 S_RUNS=1
 else
     A1_N=60000 A16_N=300000 B_USERS=200000 B_INFLIGHT=2000 C_USERS=200000 D_USERS=20000 D_RUNS=5
     E_USERS=200000 F_USERS=1000000 G_A_N=200000 G_B_USERS=200000 P_USERS=200000
-    M_B_USERS=60000 M_C_USERS=200000 M_RUNS=3 R_B_USERS=60000 R_RUNS=3
+    M_B_USERS=60000 M_C_USERS=200000 M_RUNS=3 R_B_USERS=60000 R_RUNS=3 W_CALLS=400000 S_USERS=200000 S_RUNS=3
 fi
+S_INFLIGHT=2000 # the edge's burst and the echo: the same window, in smoke runs too
 BIG_STOCK=10000000
 
 # ---- the stack -------------------------------------------------------------------
-for b in tix-broker tix-worker tix tix-rush; do
+for b in tix-broker tix-worker tix tix-rush tix-bench-echo; do
     [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (cmake -S . -B build && cmake --build build)"
 done
 for t in redis-server redis-cli redis-benchmark python3; do
@@ -262,7 +269,7 @@ machine() {
     echo "smoke $SMOKE"
     echo "broker_args ${BENCH_BROKER_ARGS:-}"
     echo "worker_args ${BENCH_WORKER_ARGS:-}"
-    echo "sizes a1=$A1_N a16=$A16_N b=$B_USERS/$B_INFLIGHT c=$C_USERS d=$D_USERS x$D_RUNS e=$E_USERS f=$F_USERS m=$M_B_USERS/$M_C_USERS x$M_RUNS r=$R_B_USERS x$R_RUNS"
+    echo "sizes a1=$A1_N a16=$A16_N b=$B_USERS/$B_INFLIGHT c=$C_USERS d=$D_USERS x$D_RUNS e=$E_USERS f=$F_USERS m=$M_B_USERS/$M_C_USERS x$M_RUNS r=$R_B_USERS x$R_RUNS w=$W_CALLS s=$S_USERS/$S_INFLIGHT x$S_RUNS"
 }
 
 # (p): perf record of the stack and tix-rush under sustained load; one text
@@ -300,6 +307,24 @@ profile() {
     done
 }
 
+# (ps): perf record of the broker alone under a sold-out burst like (s): the
+# edge's own profile, one text report (symbols) and its libraries.
+profile_edge() {
+    command -v perf >/dev/null || return 0
+    perf record -e cpu-clock -F 2000 -g -p "${PID[broker]}" -o "$WORK/perf-edge.data" >"$WORK/logs/perf-edge.log" 2>&1 &
+    PERF_PID=$!
+    rush --sale bench-d1 --no-create --users "$S_USERS" --in-flight "$S_INFLIGHT" >"$RES/ps.out" 2>"$RES/ps.err" || true
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=
+    perf report -i "$WORK/perf-edge.data" --percentage relative --no-children --sort dso,sym --stdio -g none \
+        --percent-limit 0.8 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >"$RES/profile-edge.txt" || true
+    perf report -i "$WORK/perf-edge.data" --percentage relative --no-children --sort dso,sym --stdio -g none \
+        2>/dev/null | grep -v '^#' | grep -v '^$' |
+        awk '{ p = $1; sub("%", "", p); s[$2] += p } END { for (d in s) printf "%7.2f%%  %s\n", s[d], d }' |
+        sort -rn | head -10 >"$RES/profile-edge-dso.txt" || true
+}
+
 # ---- the run ------------------------------------------------------------------------
 machine >"$RES/machine.txt"
 start_stack
@@ -328,6 +353,16 @@ done
 say "(c) the sold-out path (sale bench-d1 sold out in (d))"
 phase c rush --sale bench-d1 --no-create --users "$C_USERS" --in-flight "$B_INFLIGHT"
 phase a1so redis_bench bench-d1 1 "$A1_N"
+
+say "(w)/(s) the wire and the sold-out edge, side by side ($S_RUNS pairs)"
+for i in $(seq "$S_RUNS"); do
+    phase "w$i" "$BUILD/tix-bench-echo" --calls "$W_CALLS" --in-flight "$S_INFLIGHT"
+    phase "s$i" rush --sale bench-d1 --no-create --users "$S_USERS" --in-flight "$S_INFLIGHT"
+done
+if [ "$PERF" = 1 ]; then
+    say "(ps) profile: perf record of the broker under a sold-out burst"
+    profile_edge
+fi
 
 say "(f) $F_USERS users on the sold-out sale (bounded memory)"
 reset_hwm "${PID[broker]}"

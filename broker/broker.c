@@ -92,6 +92,9 @@ broker_new(const broker_config_t *config)
     }
     broker_events_init(self);
     self->park = broker_park_new();
+    tix_arena_init(&self->call_arena, xmalloc(BROKER_CALL_ARENA_BYTES), BROKER_CALL_ARENA_BYTES);
+    for (size_t i = 0; i < BROKER_CALL_FRAMES; i++)
+        zmq_msg_init(&self->call_msgs[i]);
     self->workers = broker_workers_new();
     self->jobs = broker_jobs_new();
     self->edge = broker_edge_new(BROKER_EDGE_MAX_SALES, BROKER_EDGE_MAX_BUYERS);
@@ -120,6 +123,11 @@ broker_destroy(broker_t **self_p)
     broker_workers_destroy(&self->workers);
     broker_events_destroy(self);
     broker_park_destroy(&self->park);
+    if (self->call_arena.buf) {
+        for (size_t i = 0; i < BROKER_CALL_FRAMES; i++)
+            zmq_msg_close(&self->call_msgs[i]);
+        free(self->call_arena.buf);
+    }
     zsock_destroy(&self->events_out);
     zsock_destroy(&self->events_in);
     zsock_destroy(&self->backend);
@@ -179,6 +187,10 @@ s_tick(broker_t *self, int64_t now)
 static void
 s_drain_socket(broker_t *self, zsock_t *sock)
 {
+    if (sock == self->frontend) { /* the hot path: zmq_msg_t reused, no czmq message */
+        broker_frontend_drain(self, BROKER_BATCH);
+        return;
+    }
     for (int i = 0; i < BROKER_BATCH && (zsock_events(sock) & ZMQ_POLLIN); i++) {
         if (sock == self->events_in) {
             broker_events_from_workers(self);
@@ -191,10 +203,7 @@ s_drain_socket(broker_t *self, zsock_t *sock)
         zmsg_t *msg = zmsg_recv(sock);
         if (!msg)
             return;
-        if (sock == self->frontend)
-            broker_frontend_recv(self, &msg);
-        else
-            broker_backend_recv(self, &msg);
+        broker_backend_recv(self, &msg);
     }
 }
 

@@ -14,13 +14,12 @@
 #include "tix_log.h"
 #include "tix_util.h"
 
-typedef void(broker_handler_fn)(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call);
+typedef void(broker_handler_fn)(broker_t *self, const broker_call_in_t *in, tix_call_t *call);
 
 /* Health.Check: answered here. SERVING while some live worker has Redis. */
 static void
-s_on_health(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
+s_on_health(broker_t *self, const broker_call_in_t *in, tix_call_t *call)
 {
-    (void) msg;
     const Tix__V1__HealthCheckRequest *req = (const Tix__V1__HealthCheckRequest *) call->request;
     static const char *const known[] = {"", "tix.v1.TicketService", "tix.v1.AdminService", "tix.v1.Health"};
     Tix__V1__HealthCheckResponse resp = TIX__V1__HEALTH_CHECK_RESPONSE__INIT;
@@ -35,7 +34,7 @@ s_on_health(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
     uint8_t buf[16];
     size_t size = tix__v1__health_check_response__pack(&resp, buf);
     tix_status_t status = {call->call_id, TIX__V1__CODE__OK, NULL, 0};
-    broker_reply_send(self, client, &status, buf, size);
+    broker_reply_send(self, &in->frame[0], &status, buf, size);
 }
 
 /* The retry_after_ms to suggest with RESOURCE_EXHAUSTED right now. */
@@ -74,8 +73,9 @@ s_make_room(broker_t *self)
 /* Every method served by workers: answered at the sold-out edge when it can
  * be (broker_soldout.h), else admission, then the queue. */
 static void
-s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
+s_on_forward(broker_t *self, const broker_call_in_t *in, tix_call_t *call)
 {
+    const tix_frame_t *client = &in->frame[0];
     if (broker_soldout_answer(self, client, call))
         return;
     if (self->draining) {
@@ -100,10 +100,10 @@ s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
     if (timeout > self->config.max_timeout_ms)
         timeout = self->config.max_timeout_ms;
     broker_job_t *job = broker_jobs_alloc(self->jobs);
-    job->client = *client;
-    *client = NULL;
-    job->body = zmsg_last(msg);
-    zmsg_remove(msg, job->body); /* take the body frame without copying it */
+    /* The frames are the receive's, reused for the next call: the job
+     * keeps copies. */
+    job->client = zframe_new(client->data, client->size);
+    job->body = zframe_new(call->body.data, call->body.size);
     job->method = call->method;
     job->call_id = call->call_id;
     job->deadline_ms = tix_now_ms() + timeout;
@@ -124,7 +124,7 @@ static broker_handler_fn *const s_handlers[TIX_METHOD_COUNT] = {
 /* AdminService under CURVE: only keys on the admin allow-list. True (after
  * answering PERMISSION_DENIED) when the call must go no further. */
 static bool
-s_admin_denied(broker_t *self, zframe_t **client, const tix_call_t *call)
+s_admin_denied(broker_t *self, const tix_frame_t *client, const tix_call_t *call)
 {
     if (!self->zap || !call->method->admin || broker_zap_curve_is_admin(self->config.curve, self->call_key))
         return false;
@@ -137,23 +137,19 @@ s_admin_denied(broker_t *self, zframe_t **client, const tix_call_t *call)
 }
 
 /* The client's CURVE public key (ZAP User-Id) into self->call_key ("" when
- * CURVE is off; libzmq attaches it to every frame of the message), and the
- * client's flow key: its CURVE key when CURVE is on (one share per key,
- * however many connections), else its connection's routing id. */
+ * CURVE is off), and the client's flow key: its CURVE key when CURVE is on
+ * (one share per key, however many connections), else its connection's
+ * routing id. */
 static void
-s_identify(broker_t *self, zframe_t *client, zmsg_t *msg)
+s_identify(broker_t *self, const broker_call_in_t *in)
 {
     self->call_key[0] = '\0';
-    if (self->zap) {
-        const char *uid = zframe_meta(client, "User-Id");
-        if (!uid && zmsg_first(msg))
-            uid = zframe_meta(zmsg_first(msg), "User-Id");
-        snprintf(self->call_key, sizeof self->call_key, "%s", uid ? uid : "");
-    }
+    if (self->zap)
+        snprintf(self->call_key, sizeof self->call_key, "%s", in->user_id ? in->user_id : "");
     if (self->call_key[0])
         self->call_flow = broker_jobs_flow_key(self->jobs, self->call_key, strlen(self->call_key));
     else
-        self->call_flow = broker_jobs_flow_key(self->jobs, zframe_data(client), zframe_size(client));
+        self->call_flow = broker_jobs_flow_key(self->jobs, in->frame[0].data, in->frame[0].size);
 }
 
 /* The user a call is made for, when its request names one (a user_id
@@ -172,7 +168,7 @@ s_rate_key(const tix_call_t *call)
  * its rate (every method), or the call's user over theirs (methods naming
  * a user_id): far more calls than a client or a person makes. */
 static bool
-s_rate_limited(broker_t *self, zframe_t **client, const tix_call_t *call)
+s_rate_limited(broker_t *self, const tix_frame_t *client, const tix_call_t *call)
 {
     int64_t now = tix_now_ms();
     const char *why = "rate limit: too many calls from this client, retry later";
@@ -190,43 +186,105 @@ s_rate_limited(broker_t *self, zframe_t **client, const tix_call_t *call)
     return true;
 }
 
+/* Decodes the call after its envelope: [empty][TIX1][CallHeader][body],
+ * its header and request unpacked in the broker's arena. */
+static void
+s_decode(broker_t *self, const broker_call_in_t *in, tix_call_t *call)
+{
+    if (in->nframes < 2 || in->frame[1].size != 0) {
+        call->call_id = 0;
+        call->method = NULL;
+        call->request = NULL;
+        call->alloc = NULL;
+        call->code = TIX__V1__CODE__INVALID_ARGUMENT;
+        snprintf(call->message, sizeof call->message, "frames: expected an empty delimiter before TIX1");
+        return;
+    }
+    /* More frames than views: decode what fits (for the call_id), then
+     * report the true count. */
+    size_t n = in->nframes - 2, viewed = BROKER_CALL_FRAMES - 2;
+    tix_arena_reset(&self->call_arena);
+    tix_call_decode_with(&in->frame[2], n < viewed ? n : viewed, call, &self->call_arena.allocator);
+    if (n > viewed) {
+        call->code = TIX__V1__CODE__INVALID_ARGUMENT;
+        snprintf(call->message, sizeof call->message, "frames: expected 3 after the delimiter, got %zu", n);
+    }
+}
+
+/* Handles one call: identity, decoding, admission, its method's handler. */
+static void
+s_handle(broker_t *self, const broker_call_in_t *in)
+{
+    self->stats.calls++;
+    s_identify(self, in);
+    tix_call_t call;
+    s_decode(self, in, &call);
+    if (call.code != TIX__V1__CODE__OK) {
+        self->stats.invalid++;
+        broker_reply_status(self, &in->frame[0], call.call_id, call.code, call.message, 0);
+    } else if (!s_admin_denied(self, &in->frame[0], &call) && !s_rate_limited(self, &in->frame[0], &call)) {
+        s_handlers[call.method->id](self, in, &call);
+    }
+    tix_call_clear(&call);
+}
+
+/* Receives one call's frames into self->call_msgs (frames past
+ * BROKER_CALL_FRAMES are received and only counted) and views them in *in.
+ * False when none is waiting. */
+static bool
+s_recv(broker_t *self, void *sock, broker_call_in_t *in)
+{
+    zmq_msg_t *m = self->call_msgs;
+    if (zmq_msg_recv(&m[0], sock, ZMQ_DONTWAIT) < 0)
+        return false;
+    size_t n = 1;
+    zmq_msg_t extra, *last = &m[0];
+    zmq_msg_init(&extra);
+    while (zmq_msg_more(last)) { /* the rest of a message is there with its first frame */
+        last = n < BROKER_CALL_FRAMES ? &m[n] : &extra;
+        if (zmq_msg_recv(last, sock, ZMQ_DONTWAIT) < 0)
+            break;
+        n++;
+    }
+    zmq_msg_close(&extra);
+    in->nframes = n;
+    for (size_t i = 0; i < n && i < BROKER_CALL_FRAMES; i++) {
+        in->frame[i].data = zmq_msg_data(&m[i]);
+        in->frame[i].size = zmq_msg_size(&m[i]);
+    }
+    /* The ZAP User-Id, from the routing id or else the first frame after
+     * it (libzmq attaches it to the frames that came over the wire). */
+    in->user_id = NULL;
+    if (self->zap) {
+        in->user_id = zmq_msg_gets(&m[0], "User-Id");
+        if (!in->user_id && n > 1)
+            in->user_id = zmq_msg_gets(&m[1], "User-Id");
+    }
+    return true;
+}
+
+size_t
+broker_frontend_drain(broker_t *self, size_t max)
+{
+    void *sock = zsock_resolve(self->frontend);
+    broker_call_in_t in;
+    size_t handled = 0;
+    while (handled < max && s_recv(self, sock, &in)) {
+        s_handle(self, &in);
+        handled++;
+    }
+    return handled;
+}
+
 void
 broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
 {
-    zmsg_t *msg = *msg_p;
-    self->stats.calls++;
-    zframe_t *client = zmsg_pop(msg);
-    if (!client) { /* ROUTER always prepends a routing id; be safe anyway */
-        zmsg_destroy(msg_p);
-        return;
-    }
-    s_identify(self, client, msg);
-    zframe_t *delimiter = zmsg_first(msg);
-    tix_call_t call;
-    if (!delimiter || zframe_size(delimiter) != 0) {
-        memset(&call, 0, sizeof call);
-        call.code = TIX__V1__CODE__INVALID_ARGUMENT;
-        snprintf(call.message, sizeof call.message, "frames: expected an empty delimiter before TIX1");
-    } else {
-        zmsg_remove(msg, delimiter);
-        zframe_destroy(&delimiter);
-        tix_frame_t views[4];
-        size_t n = tix_frames_view(msg, 0, views, TIX_ARRAY_LEN(views));
-        /* More frames than views: decode what fits (for the call_id), then
-         * report the true count. */
-        tix_call_decode(views, n < TIX_ARRAY_LEN(views) ? n : TIX_ARRAY_LEN(views), &call);
-        if (n > TIX_ARRAY_LEN(views)) {
-            call.code = TIX__V1__CODE__INVALID_ARGUMENT;
-            snprintf(call.message, sizeof call.message, "frames: expected 3 after the delimiter, got %zu", n);
-        }
-    }
-    if (call.code != TIX__V1__CODE__OK) {
-        self->stats.invalid++;
-        broker_reply_status(self, &client, call.call_id, call.code, call.message, 0);
-    } else if (!s_admin_denied(self, &client, &call) && !s_rate_limited(self, &client, &call)) {
-        s_handlers[call.method->id](self, &client, msg, &call);
-    }
-    tix_call_clear(&call);
-    zframe_destroy(&client);
+    broker_call_in_t in;
+    in.nframes = tix_frames_view(*msg_p, 0, in.frame, BROKER_CALL_FRAMES);
+    in.user_id = NULL;
+    for (zframe_t *f = zmsg_first(*msg_p); self->zap && f && !in.user_id; f = zmsg_next(*msg_p))
+        in.user_id = zframe_meta(f, "User-Id"); /* the routing id's, else the first frame's that has one */
+    if (in.nframes > 0)                         /* ROUTER always prepends a routing id; be safe anyway */
+        s_handle(self, &in);
     zmsg_destroy(msg_p);
 }

@@ -13,7 +13,14 @@
 
 #include "broker_state.h"
 
-/* Handles one call from the frontend ROUTER; takes *msg. */
+/* Receives and handles up to max calls waiting on the frontend ROUTER;
+ * returns how many. Each call's frames are received into zmq_msg_t the
+ * broker reuses, and its header and request unpacked in the broker's arena:
+ * a call answered at the sold-out edge costs no heap allocation. */
+size_t broker_frontend_drain(broker_t *self, size_t max);
+/* Handles one call already received as a czmq message (frame 0 the
+ * routing id), as broker_frontend_drain would; takes *msg. For harnesses
+ * that feed the broker messages (tests/fuzz). */
 void broker_frontend_recv(broker_t *self, zmsg_t **msg);
 
 #endif

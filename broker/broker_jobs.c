@@ -251,6 +251,8 @@ size_t
 broker_jobs_expire(broker_jobs_t *self, int64_t now_ms, void (*fn)(broker_job_t *job, void *arg), void *arg)
 {
     size_t expired = 0, n;
+    if (self->queued == 0)
+        return 0; /* every tick: no snapshot to allocate when nothing waits */
     uint64_t *ids = s_snapshot(self, &n);
     for (size_t i = 0; i < n; i++) {
         broker_job_t *job = broker_jobs_find(self, ids[i]);

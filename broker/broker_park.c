@@ -72,40 +72,40 @@ broker_park_size(const broker_park_t *p)
     return p->size;
 }
 
-/* Sends msg without taking it: 0 when it went out, else -1 with errno
- * (EAGAIN: the pipe is full; EHOSTUNREACH: no such client). A ROUTER with
+/* Sends the frames: 0 when they went out, else -1 with errno (EAGAIN: the
+ * pipe is full; EHOSTUNREACH: no such client). A ROUTER with
  * ZMQ_ROUTER_MANDATORY refuses at the first frame, the routing id, or
  * takes the whole message, so a refusal leaves nothing half sent. */
 static int
-s_send(void *sock, zmsg_t *msg)
+s_send(void *sock, const tix_frame_t *frames, size_t n)
 {
-    size_t n = zmsg_size(msg), i = 0;
-    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg)) {
-        int flags = ZMQ_DONTWAIT | (++i < n ? ZMQ_SNDMORE : 0);
-        if (zmq_send(sock, zframe_data(f), zframe_size(f), flags) < 0) {
-            assert(i == 1);
+    for (size_t i = 0; i < n; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0);
+        if (zmq_send(sock, frames[i].data, frames[i].size, flags) < 0) {
+            assert(i == 0);
             return -1;
         }
     }
     return 0;
 }
 
-/* msg packed into one allocation; NULL when it has too many frames. */
+/* The frames packed into one allocation; NULL when there are too many. */
 static s_answer_t *
-s_pack(zmsg_t *msg)
+s_pack(const tix_frame_t *frames, size_t n)
 {
-    size_t n = zmsg_size(msg), total = 0;
+    size_t total = 0;
     if (n == 0 || n > PARK_FRAMES_MAX)
         return NULL;
-    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg))
-        total += zframe_size(f);
+    for (size_t i = 0; i < n; i++)
+        total += frames[i].size;
     s_answer_t *a = xmalloc(sizeof *a + total);
     a->nframes = n;
-    size_t i = 0, at = 0;
-    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg), i++) {
-        a->size[i] = (uint32_t) zframe_size(f);
-        memcpy(a->data + at, zframe_data(f), zframe_size(f));
-        at += zframe_size(f);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        a->size[i] = (uint32_t) frames[i].size;
+        if (frames[i].size)
+            memcpy(a->data + at, frames[i].data, frames[i].size);
+        at += frames[i].size;
     }
     return a;
 }
@@ -126,15 +126,13 @@ s_send_packed(void *sock, const s_answer_t *a)
     return 0;
 }
 
-/* The hash key of msg's routing id (frame 0), in hex. */
+/* The hash key of a routing id, in hex. */
 static void
-s_key(zmsg_t *msg, char *key, size_t key_size)
+s_key(const tix_frame_t *id, char *key, size_t key_size)
 {
-    zframe_t *id = zmsg_first(msg);
-    const byte *data = zframe_data(id);
-    size_t n = zframe_size(id), at = 0;
-    for (size_t i = 0; i < n && at + 3 <= key_size; i++, at += 2)
-        snprintf(key + at, 3, "%02x", data[i]);
+    size_t at = 0;
+    for (size_t i = 0; i < id->size && at + 3 <= key_size; i++, at += 2)
+        snprintf(key + at, 3, "%02x", id->data[i]);
     key[at] = '\0';
 }
 
@@ -154,33 +152,29 @@ s_drop_from_biggest(broker_park_t *self, uint64_t *dropped)
 }
 
 int
-broker_park_send(broker_park_t *p, void *sock, zmsg_t **msg, uint64_t *dropped)
+broker_park_send(broker_park_t *p, void *sock, const tix_frame_t *frames, size_t nframes, uint64_t *dropped)
 {
     /* The usual case, nothing parked: no key, no lookup on the hot path. */
     char key[2 * 255 + 1] = "";
     s_client_t *c = NULL;
     if (p->size > 0) {
-        s_key(*msg, key, sizeof key);
+        s_key(&frames[0], key, sizeof key);
         c = zhashx_lookup(p->clients, key);
     }
     if (!c) {
-        if (s_send(sock, *msg) == 0) {
-            zmsg_destroy(msg);
+        if (s_send(sock, frames, nframes) == 0)
             return 1;
-        }
         if (errno != EAGAIN) { /* the client left: its answer has nowhere to go */
-            zmsg_destroy(msg);
             (*dropped)++;
             return 0;
         }
         if (!key[0])
-            s_key(*msg, key, sizeof key);
+            s_key(&frames[0], key, sizeof key);
         c = xcalloc(1, sizeof *c);
         c->answers = zlist_new();
         zhashx_insert(p->clients, key, c);
     }
-    s_answer_t *a = zlist_size(c->answers) < BROKER_PARK_PER_CLIENT ? s_pack(*msg) : NULL;
-    zmsg_destroy(msg);
+    s_answer_t *a = zlist_size(c->answers) < BROKER_PARK_PER_CLIENT ? s_pack(frames, nframes) : NULL;
     if (!a) { /* past the client's share (or not a reply's shape) */
         (*dropped)++;
         return 0;

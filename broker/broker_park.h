@@ -27,6 +27,8 @@
 
 #include <czmq.h>
 
+#include "tix_codec.h"
+
 #define BROKER_PARK_PER_CLIENT 20000 /* answers held for one client */
 #define BROKER_PARK_MAX 50000        /* answers held in all (packed: a Health answer ~100 bytes) */
 #define BROKER_PARK_RETRY_MS 1       /* how soon a loop with answers parked tries again */
@@ -38,13 +40,15 @@ broker_park_t *broker_park_new(void);
 /* Frees the park and every answer still in it; NULL-safe, sets *p = NULL. */
 void broker_park_destroy(broker_park_t **p);
 
-/* Sends msg (frame 0: the client's routing id) on the ROUTER sock, or parks
- * it behind that client's earlier answers when its pipe is full or it has
- * answers parked already (answers to one client keep their order). Takes
- * *msg in every case and sets it to NULL. Returns 1 when the answer went
- * out, 0 when it was parked; *dropped counts answers given up (the client
- * left, or the park's bounds). */
-int broker_park_send(broker_park_t *p, void *sock, zmsg_t **msg, uint64_t *dropped);
+/* Sends the answer frames[0..nframes) (frame 0: the client's routing id)
+ * on the ROUTER sock, or parks a copy of it behind that client's earlier
+ * answers when its pipe is full or it has answers parked already (answers
+ * to one client keep their order). frames are borrowed: sending copies
+ * nothing to the heap that libzmq does not (frames up to its inline size,
+ * 33 bytes, are copied into the message itself). Returns 1 when the answer
+ * went out, 0 when it was parked; *dropped counts answers given up (the
+ * client left, or the park's bounds). */
+int broker_park_send(broker_park_t *p, void *sock, const tix_frame_t *frames, size_t nframes, uint64_t *dropped);
 /* Sends parked answers while their clients' pipes take them. Returns the
  * number sent; *dropped counts those whose client left. */
 size_t broker_park_flush(broker_park_t *p, void *sock, uint64_t *dropped);

@@ -274,7 +274,7 @@ s_on_check(broker_job_t *job, tix_code code, const void *body, size_t body_size,
 }
 
 bool
-broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call)
+broker_soldout_answer(broker_t *self, const tix_frame_t *client, const tix_call_t *call)
 {
     if (call->method->id != TIX_METHOD_PURCHASE)
         return false;

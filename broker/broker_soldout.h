@@ -29,8 +29,9 @@ void broker_soldout_sale_changed(broker_t *self, const char *sale_id, int64_t cr
 /* Timers: queues the checks of answering entries that are due
  * (broker_edge_checks_due), as internal jobs for the caller to dispatch. */
 void broker_soldout_tick(broker_t *self, int64_t now);
-/* Answers a valid call at the edge when it is a Purchase whose sale is
- * ready there (takes *client); false when a worker must answer it. */
-bool broker_soldout_answer(broker_t *self, zframe_t **client, const tix_call_t *call);
+/* Answers a valid call from client (its routing id, borrowed) at the edge
+ * when it is a Purchase whose sale is ready there; false when a worker must
+ * answer it. No heap allocation. */
+bool broker_soldout_answer(broker_t *self, const tix_frame_t *client, const tix_call_t *call);
 
 #endif

@@ -21,7 +21,18 @@
 #include "broker_zap.h"
 #include "tix_codec.h"
 
+#define BROKER_CALL_FRAMES 6          /* received per call: routing id, delimiter, TIX1, header, body, one more */
+#define BROKER_CALL_ARENA_BYTES 8192u /* a call's header and request unpacked (tix_arena.h) */
+
 typedef struct broker broker_t;
+
+/* A call from the frontend, as received: views of its first frames (the
+ * routing id first), which live until the next call is received. */
+typedef struct {
+    tix_frame_t frame[BROKER_CALL_FRAMES]; /* borrowed views; the first min(nframes, BROKER_CALL_FRAMES) */
+    size_t nframes;                        /* frames received, which may be more than viewed */
+    const char *user_id;                   /* ZAP User-Id (CURVE key), NULL when CURVE is off */
+} broker_call_in_t;
 
 struct broker {
     broker_config_t config;
@@ -31,14 +42,16 @@ struct broker {
     zsock_t *events_out; /* XPUB, subscribers */
     broker_workers_t *workers;
     broker_jobs_t *jobs;
-    broker_edge_t *edge;                    /* sold-out sales answered here */
-    broker_limit_t *limit;                  /* per-user token buckets */
-    broker_limit_t *client_limit;           /* per-client token buckets (every method) */
-    broker_zap_t *zap;                      /* ZAP handler; NULL when CURVE is off */
-    broker_park_t *park;                    /* answers waiting for room in a client's pipe */
-    zhashx_t *subscribers;                  /* descriptor -> subscriptions held (broker_events.c) */
-    char call_key[TIX_CURVE_KEY_TXT_BYTES]; /* CURVE key of the call being handled, or "" */
-    uint64_t call_flow;                     /* its client's flow key (broker_fairq.h) */
+    broker_edge_t *edge;                     /* sold-out sales answered here */
+    broker_limit_t *limit;                   /* per-user token buckets */
+    broker_limit_t *client_limit;            /* per-client token buckets (every method) */
+    broker_zap_t *zap;                       /* ZAP handler; NULL when CURVE is off */
+    broker_park_t *park;                     /* answers waiting for room in a client's pipe */
+    zhashx_t *subscribers;                   /* descriptor -> subscriptions held (broker_events.c) */
+    zmq_msg_t call_msgs[BROKER_CALL_FRAMES]; /* the frontend call's frames, reused (broker_frontend.c) */
+    tix_arena_t call_arena;                  /* its header and request, unpacked without the heap */
+    char call_key[TIX_CURVE_KEY_TXT_BYTES];  /* CURVE key of the call being handled, or "" */
+    uint64_t call_flow;                      /* its client's flow key (broker_fairq.h) */
     broker_stats_t stats;
     int64_t next_tick_ms;  /* next run of timers */
     int64_t rate_since_ms; /* start of the current throughput window */

@@ -90,7 +90,7 @@ s_metadata_ok(const Tix__V1__CallHeader *h, tix_call_t *call)
 static Tix__V1__CallHeader *
 s_header_decode(const tix_frame_t *frame, tix_call_t *call)
 {
-    Tix__V1__CallHeader *h = tix__v1__call_header__unpack(NULL, frame->size, frame->data);
+    Tix__V1__CallHeader *h = tix__v1__call_header__unpack(call->alloc, frame->size, frame->data);
     if (!h) {
         s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "header: not a valid CallHeader");
         return NULL;
@@ -100,11 +100,29 @@ s_header_decode(const tix_frame_t *frame, tix_call_t *call)
     return h;
 }
 
+static tix_code s_request_decode(const tix_method_t *method, ProtobufCAllocator *alloc, const uint8_t *body,
+                                 size_t size, ProtobufCMessage **request, char *why, size_t why_size);
+
 void
 tix_call_decode(const tix_frame_t *frames, size_t nframes, tix_call_t *call)
 {
-    memset(call, 0, sizeof *call);
+    tix_call_decode_with(frames, nframes, call, NULL);
+}
+
+void
+tix_call_decode_with(const tix_frame_t *frames, size_t nframes, tix_call_t *call, ProtobufCAllocator *alloc)
+{
+    /* Only what a call's answer may read is cleared: message is written
+     * whenever code is not OK. */
+    call->call_id = 0;
+    call->timeout_ms = 0;
+    call->method = NULL;
+    call->request = NULL;
+    call->alloc = alloc;
+    call->body.data = NULL;
+    call->body.size = 0;
     call->code = TIX__V1__CODE__OK;
+    call->message[0] = '\0';
 
     if (nframes < 1 || !S_IS_SIGNATURE(frames[0], TIX_SIGNATURE)) {
         s_call_fail(call, TIX__V1__CODE__INVALID_ARGUMENT, "signature: expected TIX1 after the empty delimiter");
@@ -137,19 +155,27 @@ tix_call_decode(const tix_frame_t *frames, size_t nframes, tix_call_t *call)
     if (!s_metadata_ok(h, call))
         goto out_free_header;
     char why[TIX_MESSAGE_MAX_BYTES];
-    tix_code code = tix_request_decode(call->method, frames[2].data, frames[2].size, &call->request, why, sizeof why);
+    tix_code code =
+        s_request_decode(call->method, alloc, frames[2].data, frames[2].size, &call->request, why, sizeof why);
     if (code != TIX__V1__CODE__OK)
         s_call_fail(call, code, "%s", why);
 out_free_header:
-    tix__v1__call_header__free_unpacked(h, NULL);
+    tix__v1__call_header__free_unpacked(h, alloc);
 }
 
 tix_code
 tix_request_decode(const tix_method_t *method, const uint8_t *body, size_t size, ProtobufCMessage **request, char *why,
                    size_t why_size)
 {
+    return s_request_decode(method, NULL, body, size, request, why, why_size);
+}
+
+static tix_code
+s_request_decode(const tix_method_t *method, ProtobufCAllocator *alloc, const uint8_t *body, size_t size,
+                 ProtobufCMessage **request, char *why, size_t why_size)
+{
     char field[TIX_MESSAGE_MAX_BYTES];
-    *request = protobuf_c_message_unpack(method->input, NULL, size, body);
+    *request = protobuf_c_message_unpack(method->input, alloc, size, body);
     if (!*request) {
         snprintf(why, why_size, "body: not a valid %s", method->input->name);
         return TIX__V1__CODE__INVALID_ARGUMENT;
@@ -159,7 +185,7 @@ tix_request_decode(const tix_method_t *method, const uint8_t *body, size_t size,
         snprintf(why, why_size, "%s: must not contain NUL bytes", field);
     else if (method->validate(*request, why, why_size))
         return TIX__V1__CODE__OK;
-    protobuf_c_message_free_unpacked(*request, NULL);
+    protobuf_c_message_free_unpacked(*request, alloc);
     *request = NULL;
     return TIX__V1__CODE__INVALID_ARGUMENT;
 }
@@ -168,7 +194,7 @@ void
 tix_call_clear(tix_call_t *call)
 {
     if (call->request)
-        protobuf_c_message_free_unpacked(call->request, NULL);
+        protobuf_c_message_free_unpacked(call->request, call->alloc);
     call->request = NULL;
 }
 
@@ -203,8 +229,8 @@ tix_call_append_packed(zmsg_t *msg, const char *method, uint64_t call_id, uint32
 /* Appends [TIX1][ReplyHeader]: the message cut to a valid UTF-8 prefix
  * within TIX_MESSAGE_MAX_BYTES (proto3 strings must be UTF-8; a strict
  * client would refuse the whole reply otherwise). */
-static void
-s_reply_header_append(zmsg_t *msg, const tix_status_t *status)
+size_t
+tix_reply_header_pack(const tix_status_t *status, uint8_t buf[TIX_REPLY_HEADER_MAX_BYTES])
 {
     char text[TIX_MESSAGE_MAX_BYTES];
     const char *m = status->message ? status->message : "";
@@ -216,8 +242,17 @@ s_reply_header_append(zmsg_t *msg, const tix_status_t *status)
     h.code = status->code;
     h.message = text;
     h.retry_after_ms = status->retry_after_ms;
+    /* message < 200 bytes, three varints of at most 10: the bound holds. */
+    return tix__v1__reply_header__pack(&h, buf);
+}
+
+static void
+s_reply_header_append(zmsg_t *msg, const tix_status_t *status)
+{
+    uint8_t buf[TIX_REPLY_HEADER_MAX_BYTES];
+    size_t size = tix_reply_header_pack(status, buf);
     zmsg_addstr(msg, TIX_SIGNATURE);
-    s_append_packed(msg, &h.base);
+    zmsg_addmem(msg, buf, size);
 }
 
 void

@@ -8,8 +8,8 @@
  * Frames are passed as tix_frame_t views so that decoders take bytes from
  * anywhere (czmq messages, raw zmq_msg_t, a fuzzer) and never copy them.
  * It includes the layers below it, which callers reach through it: the
- * method table and field rules (tix_methods.h) and the wire-byte NUL check
- * (tix_wire.h).
+ * method table and field rules (tix_methods.h), the wire-byte NUL check
+ * (tix_wire.h) and the unpacking arena (tix_arena.h).
  *
  * Ownership: decoders return protobuf-c messages owned by the caller, freed
  * with protobuf_c_message_free_unpacked (or tix_call_clear for a tix_call_t).
@@ -26,6 +26,7 @@
 #include <czmq.h>
 
 #include "tix.pb-c.h"
+#include "tix_arena.h"
 #include "tix_err.h"
 #include "tix_methods.h"
 #include "tix_wire.h"
@@ -62,6 +63,7 @@ typedef struct {
     uint32_t timeout_ms;
     const tix_method_t *method; /* NULL unless the method was found */
     ProtobufCMessage *request;  /* owned; NULL unless code == OK */
+    ProtobufCAllocator *alloc;  /* what request was unpacked with; NULL: the heap */
     tix_frame_t body;           /* borrowed view of the body frame */
     tix_code code;
     char message[TIX_MESSAGE_MAX_BYTES];
@@ -72,6 +74,10 @@ typedef struct {
  * method and body fields. Never fails to fill call: errors are in call->code.
  * Release with tix_call_clear. */
 void tix_call_decode(const tix_frame_t *frames, size_t nframes, tix_call_t *call);
+/* tix_call_decode with the header and request unpacked with alloc (e.g. a
+ * tix_arena_t's, so that a call costs no heap allocation); NULL: the heap.
+ * The request lives until tix_call_clear and as long as alloc's memory. */
+void tix_call_decode_with(const tix_frame_t *frames, size_t nframes, tix_call_t *call, ProtobufCAllocator *alloc);
 void tix_call_clear(tix_call_t *call);
 
 /* Appends [TIX1][CallHeader][body] to msg. body may be NULL (empty frame). */
@@ -92,6 +98,11 @@ typedef struct {
     uint32_t retry_after_ms;
 } tix_status_t;
 
+#define TIX_REPLY_HEADER_MAX_BYTES 256 /* a packed ReplyHeader: TIX_MESSAGE_MAX_BYTES and three varints */
+
+/* Packs the ReplyHeader of status into buf (the message cut as
+ * tix_reply_append cuts it); returns its size. No allocation. */
+size_t tix_reply_header_pack(const tix_status_t *status, uint8_t buf[TIX_REPLY_HEADER_MAX_BYTES]);
 /* Appends [TIX1][ReplyHeader][body] to msg. body/body_size may be NULL/0. */
 void tix_reply_append(zmsg_t *msg, const tix_status_t *status, const void *body, size_t body_size);
 /* Same, packing body from a message (NULL for an empty frame). */

@@ -109,9 +109,13 @@ s_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int
 bool
 tix_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, char *field, size_t field_size)
 {
-    char path[WIRE_PATH_MAX_BYTES] = "";
+    char path[WIRE_PATH_MAX_BYTES];
+    path[0] = '\0';
     bool found = s_has_nul(d, data, size, 0, path, sizeof path);
-    if (field_size > 0)
-        snprintf(field, field_size, "%s", found ? path : "");
+    /* Every call's header and body pass here: no formatting unless found. */
+    if (field_size > 0 && found)
+        snprintf(field, field_size, "%s", path);
+    else if (field_size > 0)
+        field[0] = '\0';
     return found;
 }
