@@ -106,6 +106,7 @@ s_on_forward(broker_t *self, zframe_t **client, zmsg_t *msg, tix_call_t *call)
     zmsg_remove(msg, job->body); /* take the body frame without copying it */
     job->method = call->method;
     job->call_id = call->call_id;
+    job->received_ns = self->call_ns;
     job->deadline_ms = tix_now_ms() + timeout;
     tix_curve_key_short(self->call_key, job->client_key);
     job->flow = self->call_flow;
@@ -195,6 +196,9 @@ broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
 {
     zmsg_t *msg = *msg_p;
     self->stats.calls++;
+    self->call_ns = tix_metrics_now_ns();
+    self->call_method = NULL;
+    self->call_body = (tix_frame_t){NULL, 0};
     zframe_t *client = zmsg_pop(msg);
     if (!client) { /* ROUTER always prepends a routing id; be safe anyway */
         zmsg_destroy(msg_p);
@@ -220,12 +224,16 @@ broker_frontend_recv(broker_t *self, zmsg_t **msg_p)
             snprintf(call.message, sizeof call.message, "frames: expected 3 after the delimiter, got %zu", n);
         }
     }
+    self->call_method = call.method;
+    self->call_body = call.body;
     if (call.code != TIX__V1__CODE__OK) {
         self->stats.invalid++;
         broker_reply_status(self, &client, call.call_id, call.code, call.message, 0);
     } else if (!s_admin_denied(self, &client, &call) && !s_rate_limited(self, &client, &call)) {
         s_handlers[call.method->id](self, &client, msg, &call);
     }
+    self->call_method = NULL; /* answers sent from here on answer jobs */
+    self->call_body = (tix_frame_t){NULL, 0};
     tix_call_clear(&call);
     zframe_destroy(&client);
     zmsg_destroy(msg_p);

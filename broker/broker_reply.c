@@ -3,9 +3,14 @@
  */
 #include "broker_reply.h"
 
-void
-broker_reply_send(broker_t *self, zframe_t **client, const tix_status_t *status, const void *body, size_t body_size)
+/* Sends the answer to a call of method (NULL: not decoded), counting it
+ * (broker_metrics.h); request: its packed body, received_ns: when it came. */
+static void
+s_send(broker_t *self, zframe_t **client, const tix_status_t *status, const void *body, size_t body_size,
+       const tix_method_t *method, const tix_frame_t *request, int64_t received_ns)
 {
+    broker_metrics_answer(&self->metrics, method, status->code, body, body_size, request->data, request->size,
+                          received_ns);
     zmsg_t *reply = zmsg_new();
     zmsg_append(reply, client);
     zmsg_addmem(reply, NULL, 0);
@@ -14,6 +19,12 @@ broker_reply_send(broker_t *self, zframe_t **client, const tix_status_t *status,
      * a client that left, or one past the park's bounds, loses it
      * (unroutable); other clients are unaffected either way. */
     self->stats.replied += broker_park_send(self->park, zsock_resolve(self->frontend), &reply, &self->stats.unroutable);
+}
+
+void
+broker_reply_send(broker_t *self, zframe_t **client, const tix_status_t *status, const void *body, size_t body_size)
+{
+    s_send(self, client, status, body, body_size, self->call_method, &self->call_body, self->call_ns);
 }
 
 void
@@ -38,6 +49,7 @@ broker_reply_answer(broker_t *self, broker_job_t *job, tix_code code, const char
     tix_status_t status = {job->call_id, code, message, retry_after_ms};
     zframe_t *client = job->client;
     job->client = NULL;
-    broker_jobs_free(self->jobs, job);
-    broker_reply_send(self, &client, &status, body, body_size);
+    tix_frame_t request = {job->body ? zframe_data(job->body) : NULL, job->body ? zframe_size(job->body) : 0};
+    s_send(self, &client, &status, body, body_size, job->method, &request, job->received_ns);
+    broker_jobs_free(self->jobs, job); /* after: the request is read from its body */
 }
