@@ -29,7 +29,8 @@ s_read_all(int fd, char *buf, size_t size)
 }
 
 int
-th_http_get_typed(int port, const char *path, char *body, size_t body_size, char *type, size_t type_size)
+th_http_request(int port, const char *method, const char *path, char *body, size_t body_size, char *type,
+                size_t type_size)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
@@ -42,7 +43,9 @@ th_http_get_typed(int port, const char *path, char *body, size_t body_size, char
         return -1;
     }
     char req[512];
-    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    int len =
+        snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                 method, path);
     if (write(fd, req, (size_t) len) != len) {
         close(fd);
         return -1;
@@ -69,7 +72,7 @@ th_http_get_typed(int port, const char *path, char *body, size_t body_size, char
 int
 th_http_get(int port, const char *path, char *body, size_t body_size)
 {
-    return th_http_get_typed(port, path, body, body_size, NULL, 0);
+    return th_http_request(port, "GET", path, body, body_size, NULL, 0);
 }
 
 double

@@ -14,8 +14,10 @@
 /* GET path on 127.0.0.1:port: the status code (body, without headers,
  * NUL-terminated into body), or -1 when nothing answered. */
 int th_http_get(int port, const char *path, char *body, size_t body_size);
-/* GET path, also giving the Content-Type header (into type). */
-int th_http_get_typed(int port, const char *path, char *body, size_t body_size, char *type, size_t type_size);
+/* Any method (no request body), also giving the Content-Type header
+ * (into type, unless NULL). */
+int th_http_request(int port, const char *method, const char *path, char *body, size_t body_size, char *type,
+                    size_t type_size);
 /* The value of the sample `series` (e.g. tix_purchases_total{outcome="PURCHASED"}:
  * the name and labels exactly as written) in a /metrics text; -1 when absent. */
 double th_metric(const char *text, const char *series);
