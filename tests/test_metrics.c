@@ -3,7 +3,8 @@
  * broker's answer counting (broker_metrics.h): the text of every kind of
  * family, with labels that need escaping, passes `promtool check metrics`
  * with nothing to report; histogram buckets are cumulative and end at
- * +Inf; Purchase outcomes and sales are read from the packed messages.
+ * +Inf; Purchase outcomes and sales are read from the packed messages;
+ * HOST:PORT values are checked and port 0 listens on a free port.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include "broker_metrics.h"
 #include "scrape.h"
+#include "tix_http.h"
 #include "tix_metrics.h"
 #include "tix_procstat.h"
 
@@ -139,6 +141,30 @@ test_broker_keeps_the_most_recently_answered_sales(void **state)
     free(m);
 }
 
+static void
+test_http_addresses(void **state)
+{
+    (void) state;
+    char why[256];
+    const char *good[] = {"127.0.0.1:0", "[::1]:9100", "localhost:80", "0.0.0.0:65535"};
+    const char *bad[] = {"no-port", ":80", "host:", "h:70000", "h:-1", "h:80x", "[]:80"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_int_equal(tix_http_check(good[i], why, sizeof why), TIX_OK);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(tix_http_check(bad[i], why, sizeof why), TIX_ERR_CONFIG);
+    /* Port 0: a free port, reported. */
+    tix_http_t *http = tix_http_new("127.0.0.1:0", NULL, NULL, NULL, why, sizeof why);
+    assert_non_null(http);
+    assert_true(tix_http_port(http) > 0);
+    zmq_pollitem_t item;
+    assert_true(tix_http_pollitem(http, &item));
+    assert_true(item.fd >= 0);
+    assert_false(tix_http_pollitem(NULL, &item));
+    tix_http_run(NULL);
+    tix_http_destroy(&http);
+    assert_null(http);
+}
+
 int
 main(void)
 {
@@ -146,6 +172,7 @@ main(void)
         cmocka_unit_test(test_text_of_every_kind_passes_promtool),
         cmocka_unit_test(test_broker_counts_outcomes_and_sales_from_the_wire),
         cmocka_unit_test(test_broker_keeps_the_most_recently_answered_sales),
+        cmocka_unit_test(test_http_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
