@@ -234,8 +234,6 @@ broker_step(broker_t *self, int timeout_ms)
     };
     int nitems = 4;
     int zap_i = self->zap ? nitems++ : -1; /* the ZAP handler's, when CURVE is on */
-    if (zap_i < 0)
-        items[4] = items[5];
     int http_i = tix_http_pollitem(self->http, &items[nitems]) ? nitems++ : -1; /* --http's */
     int rc = zmq_poll(items, nitems, timeout_ms);
     if (rc < 0)

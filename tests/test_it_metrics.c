@@ -235,8 +235,10 @@ test_taken_port_exits_2_naming_the_flag(void **state)
     assert_non_null(f);
     size_t lines = 0;
     while (fgets(out, sizeof out, f)) {
-        if (strstr(out, "tix-worker: "))
-            snprintf(line, sizeof line, "%s", out), lines++;
+        if (strstr(out, "tix-worker: ")) {
+            snprintf(line, sizeof line, "%s", out);
+            lines++;
+        }
     }
     fclose(f);
     assert_int_equal(lines, 1);
@@ -258,10 +260,8 @@ test_broker_without_workers_is_not_ready(void **state)
     snprintf(eo, sizeof eo, "tcp://127.0.0.1:%d", th_free_port());
     snprintf(http, sizeof http, "127.0.0.1:%d", port);
     const char *argv[] = {"tix-broker", "--frontend",   fe, "--backend", be,   "--events-in",
-                          ei,           "--events-out", eo, NULL,        NULL, NULL};
+                          ei,           "--events-out", eo, "--http",    http, NULL};
     th_proc_t p;
-    argv[9] = "--http";
-    argv[10] = http;
     assert_true(s_start(&p, "lone-broker", argv));
     assert_true(th_http_wait_status(port, "/healthz", 200, 5000));
     assert_int_equal(th_http_get(port, "/readyz", body, sizeof body), 503);
