@@ -254,7 +254,7 @@ broker_step(broker_t *self, int timeout_ms)
     /* Scrapes and probes, also when only their timeout passed: served from
      * this loop, so a stuck loop fails its probe. */
     if (http_i >= 0)
-        tix_http_run(self->http);
+        tix_http_run(self->http, items[http_i].revents);
     now = tix_now_ms();
     if (now >= self->next_tick_ms)
         s_tick(self, now);

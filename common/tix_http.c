@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct tix_http {
     tix_http_ready_fn *ready;
     void *arg;
     tix_metrics_t text; /* the last scrape's text, its buffer reused */
+    int64_t due_ms;     /* tix_now_ms when the daemon must run without an event; INT64_MAX: never */
 };
 
 /* Splits HOST:PORT (or [HOST]:PORT) into host and port. */
@@ -153,6 +155,7 @@ tix_http_new(const char *address, tix_http_metrics_fn *metrics, tix_http_ready_f
     self->ready = ready;
     self->arg = arg;
     tix_metrics_init(&self->text);
+    self->due_ms = INT64_MAX;
     self->listen_fd = s_listen(address, &self->port, why, why_size);
     if (self->listen_fd < 0) {
         free(self);
@@ -204,17 +207,23 @@ tix_http_pollitem(const tix_http_t *self, zmq_pollitem_t *item)
 }
 
 long
-tix_http_timeout_ms(const tix_http_t *self)
+tix_http_timeout_ms(tix_http_t *self)
 {
     MHD_UNSIGNED_LONG_LONG ms;
-    if (!self || MHD_get_timeout(self->daemon, &ms) != MHD_YES)
+    if (!self)
         return -1;
-    return ms > 1000 ? 1000 : (long) ms;
+    if (MHD_get_timeout(self->daemon, &ms) != MHD_YES) {
+        self->due_ms = INT64_MAX;
+        return -1;
+    }
+    long wait = ms > 1000 ? 1000 : (long) ms;
+    self->due_ms = tix_now_ms() + wait;
+    return wait;
 }
 
 void
-tix_http_run(tix_http_t *self)
+tix_http_run(tix_http_t *self, short revents)
 {
-    if (self)
+    if (self && ((revents & ZMQ_POLLIN) || tix_now_ms() >= self->due_ms))
         MHD_run(self->daemon);
 }

@@ -4,9 +4,12 @@
  *
  * It runs inside the service's own poll loop, on its thread: no thread and
  * no lock of its own. The daemon is in epoll mode and shows one descriptor
- * (tix_http_pollitem) that the loop polls with its sockets; when it is
- * readable, or tix_http_timeout_ms has passed, the loop calls tix_http_run,
- * which answers what came in by calling the service's callbacks. /healthz
+ * (tix_http_pollitem) that the loop polls with its sockets, bounding its
+ * wait by tix_http_timeout_ms; after every poll the loop hands the item's
+ * revents to tix_http_run, which runs the daemon only when the descriptor
+ * is readable or the daemon's timeout has passed (so a busy loop pays no
+ * system call for it), answering what came in through the service's
+ * callbacks. /healthz
  * answers 200 "ok" whenever it is served at all: a loop that is stuck does
  * not serve it, and the probe fails. /readyz answers 200 "ready", or 503
  * with the reason the service gives. Other paths 404; methods other than
@@ -53,9 +56,13 @@ int tix_http_port(const tix_http_t *self);
 /* Fills item with the daemon's descriptor, polled for ZMQ_POLLIN. False
  * (item untouched) for NULL. */
 bool tix_http_pollitem(const tix_http_t *self, zmq_pollitem_t *item);
-/* Milliseconds until tix_http_run is due without an event, or -1. */
-long tix_http_timeout_ms(const tix_http_t *self);
-/* Accepts, reads and answers whatever is ready. NULL-safe. */
-void tix_http_run(tix_http_t *self);
+/* Milliseconds until the daemon must run without an event (at most 1000),
+ * or -1 for never (also for NULL). Call before every poll: it sets when
+ * tix_http_run is due. */
+long tix_http_timeout_ms(tix_http_t *self);
+/* After the poll: accepts, reads and answers whatever is ready, when
+ * revents (the item's) shows the descriptor readable or the timeout has
+ * passed; else nothing. NULL-safe. */
+void tix_http_run(tix_http_t *self, short revents);
 
 #endif

@@ -331,8 +331,8 @@ persister_step(persister_t *self, int max_wait_ms)
         persister_catchup_pass(self);
     if (self->config.health_file && now >= self->next_health_ms)
         s_health(self, now);
-    if (nitems == 3)
-        tix_http_run(self->http); /* scrapes and probes, from this loop: a stuck loop fails them */
+    if (nitems == 3) /* scrapes and probes, from this loop: a stuck loop fails them */
+        tix_http_run(self->http, items[2].revents);
     return TIX_OK;
 }
 

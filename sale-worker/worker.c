@@ -227,8 +227,8 @@ s_poll_once(worker_t *self)
     }
     if (n > (int) nb && nb != (size_t) http_i && items[nb].revents)
         worker_store_handle(self->store, items[nb].revents);
-    if (http_i >= 0)
-        tix_http_run(self->http); /* scrapes and probes, from this loop: a stuck loop fails them */
+    if (http_i >= 0) /* scrapes and probes, from this loop: a stuck loop fails them */
+        tix_http_run(self->http, items[http_i].revents);
     for (size_t i = 0; i < nb; i++) {
         if (items[i].revents & ZMQ_POLLIN)
             s_recv_broker(&self->brokers[i]);

@@ -160,7 +160,8 @@ test_http_addresses(void **state)
     assert_true(tix_http_pollitem(http, &item));
     assert_true(item.fd >= 0);
     assert_false(tix_http_pollitem(NULL, &item));
-    tix_http_run(NULL);
+    tix_http_run(NULL, ZMQ_POLLIN);
+    tix_http_run(http, 0); /* neither readable nor due: nothing to do */
     tix_http_destroy(&http);
     assert_null(http);
 }
