@@ -34,6 +34,7 @@
 #define WORKERS 2
 #define TEXT_BYTES (256 * 1024)
 #define SALE "it-metrics"
+#define USERS "it-metrics-user-"
 
 typedef struct {
     th_redis_t redis;
@@ -141,7 +142,8 @@ s_teardown(void **state)
     return 0;
 }
 
-/* GET /metrics on port into s_text; checks the type and promtool. */
+/* GET /metrics on port into s_text; checks the type and promtool, and that
+ * no user id or order id of the rush shows. */
 static void
 s_scrape(int port)
 {
@@ -149,6 +151,8 @@ s_scrape(int port)
     assert_int_equal(th_http_request(port, "GET", "/metrics", s_text, sizeof s_text, type, sizeof type), 200);
     assert_string_equal(type, "text/plain; version=0.0.4; charset=utf-8");
     assert_true(th_promtool_clean(s_text));
+    assert_null(strstr(s_text, USERS));
+    assert_null(strstr(s_text, SALE ":"));
 }
 
 /* The persister's persisted count and lag, scraped. */
@@ -165,8 +169,8 @@ test_rush_adds_up_on_every_endpoint(void **state)
 {
     (void) state;
     char out[16384];
-    const char *argv[] = {"tix-rush",  "--frontend", s_stack.frontends, "--sale", SALE, "--users", "20000",
-                          "--tickets", "200",        "--quiet",         NULL};
+    const char *argv[] = {"tix-rush",  "--frontend", s_stack.frontends, "--sale", SALE,      "--users", "20000",
+                          "--tickets", "200",        "--user-prefix",   USERS,    "--quiet", NULL};
     assert_int_equal(th_run(argv, NULL, out, sizeof out), 0);
     double purchased = 0, sold_out = 0, sold = 0, ok = 0;
     for (int i = 0; i < BROKERS; i++) {
