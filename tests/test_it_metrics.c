@@ -10,7 +10,8 @@
  * promtool check metrics has nothing to say about any endpoint. A real
  * Prometheus scraping the stack answers the sold count to PromQL. /readyz:
  * a worker's (and the persister's, and the brokers') turns 503 while Redis
- * is stopped and 200 when it is back; a broker without workers answers 503.
+ * is stopped and 200 when it is back; a broker without workers answers 503
+ * (and, stopped, no /healthz); a persister without its sink answers 503.
  * /healthz, 404, 405, and a taken port (exit 2, one line naming --http).
  */
 #include <setjmp.h>
@@ -273,7 +274,47 @@ test_broker_without_workers_is_not_ready(void **state)
     assert_string_equal(body, "not ready: no sale worker connected\n");
     s_scrape(port);
     assert_int_equal(th_metric(s_text, "tix_workers"), 0);
+    /* /healthz is answered by the loop: a loop that does not turn does not answer. */
+    kill(p.pid, SIGSTOP);
+    assert_int_equal(th_http_get_within(port, "/healthz", body, sizeof body, 500), -1);
+    kill(p.pid, SIGCONT);
+    assert_int_equal(th_http_get(port, "/healthz", body, sizeof body), 200);
     assert_int_equal(th_proc_stop(&p, SIGTERM, 5000), 0);
+}
+
+/* A persister whose sink does not answer is alive and not ready, and
+ * counts the failures. */
+static void
+test_persister_without_its_sink_is_not_ready(void **state)
+{
+    (void) state;
+    char http[40], uri[160], body[256];
+    int port = th_free_port();
+    snprintf(http, sizeof http, "127.0.0.1:%d", port);
+    snprintf(uri, sizeof uri, "mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+             th_free_port());
+    const char *argv[] = {"tix-persister",
+                          "--events-out",
+                          s_stack.events_outs,
+                          "--redis-url",
+                          s_stack.redis.url,
+                          "--mongo-uri",
+                          uri,
+                          "--catchup-ms",
+                          "200",
+                          "--http",
+                          http,
+                          NULL};
+    th_proc_t p;
+    assert_true(s_start(&p, "sinkless", argv));
+    assert_true(th_http_wait_status(port, "/readyz", 503, 10000));
+    assert_int_equal(th_http_get(port, "/readyz", body, sizeof body), 503);
+    assert_string_equal(body, "not ready: sink not answering (mongodb)\n");
+    assert_int_equal(th_http_get(port, "/healthz", body, sizeof body), 200);
+    s_scrape(port);
+    assert_true(th_metric_sum(s_text, "tix_sink_errors_total", "") >= 1);
+    assert_int_equal(th_metric(s_text, "tix_persister_sink_up"), 0);
+    th_proc_stop(&p, SIGKILL, 5000);
 }
 
 /* A Prometheus server scrapes the stack (every endpoint up) and answers
@@ -354,6 +395,7 @@ main(void)
         cmocka_unit_test(test_paths_and_methods),
         cmocka_unit_test(test_taken_port_exits_2_naming_the_flag),
         cmocka_unit_test(test_broker_without_workers_is_not_ready),
+        cmocka_unit_test(test_persister_without_its_sink_is_not_ready),
         cmocka_unit_test(test_prometheus_scrapes_the_stack),
         cmocka_unit_test(test_readyz_follows_redis),
     };

@@ -28,14 +28,15 @@ s_read_all(int fd, char *buf, size_t size)
     return n;
 }
 
-int
-th_http_request(int port, const char *method, const char *path, char *body, size_t body_size, char *type,
-                size_t type_size)
+/* One request; -1 when nothing answered within timeout_ms. */
+static int
+s_request(int port, const char *method, const char *path, char *body, size_t body_size, char *type, size_t type_size,
+          int timeout_ms)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
         if (fd >= 0)
@@ -70,9 +71,22 @@ th_http_request(int port, const char *method, const char *path, char *body, size
 }
 
 int
+th_http_request(int port, const char *method, const char *path, char *body, size_t body_size, char *type,
+                size_t type_size)
+{
+    return s_request(port, method, path, body, body_size, type, type_size, 10000);
+}
+
+int
 th_http_get(int port, const char *path, char *body, size_t body_size)
 {
-    return th_http_request(port, "GET", path, body, body_size, NULL, 0);
+    return s_request(port, "GET", path, body, body_size, NULL, 0, 10000);
+}
+
+int
+th_http_get_within(int port, const char *path, char *body, size_t body_size, int timeout_ms)
+{
+    return s_request(port, "GET", path, body, body_size, NULL, 0, timeout_ms);
 }
 
 double

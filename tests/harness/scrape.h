@@ -14,6 +14,8 @@
 /* GET path on 127.0.0.1:port: the status code (body, without headers,
  * NUL-terminated into body), or -1 when nothing answered. */
 int th_http_get(int port, const char *path, char *body, size_t body_size);
+/* GET path, waiting at most timeout_ms for the answer (-1 after that). */
+int th_http_get_within(int port, const char *path, char *body, size_t body_size, int timeout_ms);
 /* Any method (no request body), also giving the Content-Type header
  * (into type, unless NULL). */
 int th_http_request(int port, const char *method, const char *path, char *body, size_t body_size, char *type,
