@@ -4,7 +4,8 @@
  * family, with labels that need escaping, passes `promtool check metrics`
  * with nothing to report; histogram buckets are cumulative and end at
  * +Inf; Purchase outcomes and sales are read from the packed messages;
- * HOST:PORT values are checked and port 0 listens on a free port.
+ * HOST:PORT values are checked and port 0 listens on a free port; the
+ * persister's lag is the orders it holds plus those announced and unread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,10 @@
 #include <cmocka.h>
 
 #include "broker_metrics.h"
+#include "harness.h"
+#include "persister.h"
+#include "persister_http.h"
+#include "persister_jsonl.h"
 #include "scrape.h"
 #include "tix_http.h"
 #include "tix_metrics.h"
@@ -166,6 +171,42 @@ test_http_addresses(void **state)
     assert_null(http);
 }
 
+static void
+s_order(persister_order_t *o, int i)
+{
+    char order_id[32], user[32];
+    snprintf(order_id, sizeof order_id, "s:x:%d", i);
+    snprintf(user, sizeof user, "u%d", i);
+    persister_order_init(o, order_id, "s", user, "r", 1764400000000LL + i, (persister_log_id_t){10, (uint64_t) i});
+}
+
+static void
+test_persister_lag_is_held_plus_announced_unread(void **state)
+{
+    (void) state;
+    persister_config_t c;
+    persister_config_defaults(&c);
+    char path[300], why[256];
+    snprintf(path, sizeof path, "%s/lag.jsonl", th_tmpdir());
+    persister_sink_t *sink = persister_jsonl_new(path, why, sizeof why);
+    assert_non_null(sink);
+    persister_t *p = persister_new(&c, &sink); /* nothing connects until its loop runs */
+    assert_non_null(p);
+    assert_int_equal(persister_http_lag(p), 0);
+    persister_order_t o;
+    for (int i = 1; i <= 2; i++) { /* read from the log, not yet written */
+        s_order(&o, i);
+        assert_int_equal(persister_batch_add(p->batch, &o, 1), PERSISTER_BATCH_ADDED);
+    }
+    persister_sale_t *sale = persister_sales_get(p->sales, "s");
+    for (int i = 3; i <= 5; i++) { /* announced by events, not yet read */
+        s_order(&o, i);
+        assert_true(persister_sales_claim(p->sales, sale, &o));
+    }
+    assert_int_equal(persister_http_lag(p), 5);
+    persister_destroy(&p);
+}
+
 int
 main(void)
 {
@@ -174,6 +215,7 @@ main(void)
         cmocka_unit_test(test_broker_counts_outcomes_and_sales_from_the_wire),
         cmocka_unit_test(test_broker_keeps_the_most_recently_answered_sales),
         cmocka_unit_test(test_http_addresses),
+        cmocka_unit_test(test_persister_lag_is_held_plus_announced_unread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
