@@ -396,7 +396,7 @@ def smoke_check(r):
         j = r.rush(p)
         if not j or r.rc(p) not in (0, 1):
             missing.append(p + " (tix-rush JSON)")
-    for p in ["m1_b", "m1_c", "m1_d1", "m2_b", "m2_c", "m2_d1", "r0_b", "r0_d1", "rn_b", "r1_b", "r1_d1", "r1e_b"]:
+    for p in ["h0_1", "h1_1", "m1_b", "m1_c", "m1_d1", "m2_b", "m2_c", "m2_d1", "r0_b", "r0_d1", "rn_b", "r1_b", "r1_d1", "r1e_b"]:
         j = r.rush(p)
         if not answered_ok(j) or r.rc(p) != 0:
             missing.append(p + " (tix-rush JSON, every user answered)")
@@ -439,9 +439,11 @@ def main(argv):
         print("**Smoke run: tiny sizes, targets not meaningful.**\n")
     import report_edge  # noqa: E402 - it imports this module's helpers
     import report_ha  # noqa: E402 - it imports this module's helpers
+    import report_obs  # noqa: E402 - the same
 
-    for s in (section_targets, report_edge.section_edge, section_side_by_side, section_latency, section_cpu, report_ha.section_brokers,
-              report_ha.section_replicated, section_everysec, section_profile, section_method, section_machine):
+    for s in (section_targets, report_edge.section_edge, section_side_by_side, section_latency, section_cpu,
+              report_ha.section_brokers, report_ha.section_replicated, report_obs.section_metrics, section_everysec,
+              section_profile, section_method, section_machine):
         text = s(r)
         if text:
             print(text)

@@ -34,6 +34,11 @@
 #        workers on 1 broker, then a second broker with each worker on both
 #        (--backend a,b --events-in a,b) and tix-rush on both (--frontend a,b);
 #        service CPU per answer from /proc, 1 vs 2 brokers
+#   (h)  the metrics' cost (issue 15): the sold-out burst of (c) with the broker
+#        restarted without --http, then with --http and a scrape every second,
+#        H_RUNS times each, alternating; broker CPU per answer and answers/s
+#        side by side; and tix-metrics-cost, the counting of one answer alone
+#        (ns), against the broker's CPU per answer
 #   (r)  replicated Redis (issue 14), on a fresh primary: sustained and rush on
 #        a single Redis, then with 2 replicas attached (appendonly yes,
 #        appendfsync always; primary min-replicas-to-write 1, max-lag 10) with
@@ -58,7 +63,7 @@ while [ $# -gt 0 ]; do
         --no-perf) PERF=0 ;;
         --out) OUT=$2; shift ;;
         --build) BUILD=$(cd "$2" && pwd); shift ;;
-        -h | --help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -96,19 +101,21 @@ if [ "$SMOKE" = 1 ]; then
     A1_N=2000 A16_N=8000 B_USERS=3000 B_INFLIGHT=500 C_USERS=3000 D_USERS=2000 D_RUNS=1
     E_USERS=5000 F_USERS=20000 G_A_N=4000 G_B_USERS=3000 P_USERS=3000 PERF=0
     M_B_USERS=2000 M_C_USERS=2000 M_RUNS=1 R_B_USERS=2000 R_RUNS=1 W_CALLS=20000 S_USERS=20000 S_RUNS=1
+    H_USERS=3000 H_RUNS=1
 else
     A1_N=60000 A16_N=300000 B_USERS=200000 B_INFLIGHT=2000 C_USERS=200000 D_USERS=20000 D_RUNS=5
     E_USERS=200000 F_USERS=1000000 G_A_N=200000 G_B_USERS=200000 P_USERS=200000
     M_B_USERS=60000 M_C_USERS=200000 M_RUNS=3 R_B_USERS=60000 R_RUNS=3 W_CALLS=400000 S_USERS=200000 S_RUNS=3
+    H_USERS=200000 H_RUNS=3
 fi
 S_INFLIGHT=2000 # the edge's burst and the echo: the same window, in smoke runs too
 BIG_STOCK=10000000
 
 # ---- the stack -------------------------------------------------------------------
-for b in tix-broker tix-worker tix tix-rush tix-bench-echo; do
+for b in tix-broker tix-worker tix tix-rush tix-bench-echo tix-metrics-cost; do
     [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (cmake -S . -B build && cmake --build build)"
 done
-for t in redis-server redis-cli redis-benchmark python3; do
+for t in redis-server redis-cli redis-benchmark python3 curl; do
     command -v "$t" >/dev/null || die "$t is not installed (deploy/install-deps.sh)"
 done
 PY=$(command -v /usr/bin/python3 || command -v python3)
@@ -391,6 +398,33 @@ fi
 for role in redis broker worker1 worker2; do
     echo "$role ${PID[$role]} $(proc_hwm_kb "${PID[$role]}") $(proc_ticks "${PID[$role]}")"
 done >"$RES/procs.txt"
+
+say "(h) the metrics' cost: the sold-out burst without and with --http (scraped every second)"
+HTTP_PORT=$(free_port)
+restart_broker() { # [flags]: the broker again on the same endpoints, SERVING
+    stop_role broker
+    wait_health "$TIX_FRONTEND" 1
+    # shellcheck disable=SC2086
+    start broker "$BUILD/tix-broker" ${BENCH_BROKER_ARGS:-} "$@"
+    wait_health "$TIX_FRONTEND" 0
+}
+scrape_every_second() {
+    while :; do
+        curl -s -o "$WORK/h_metrics.txt" "http://127.0.0.1:$HTTP_PORT/metrics" || true
+        sleep 1
+    done
+}
+for i in $(seq "$H_RUNS"); do
+    restart_broker
+    phase "h0_$i" rush --sale bench-d1 --no-create --users "$H_USERS" --in-flight "$B_INFLIGHT"
+    restart_broker --http "127.0.0.1:$HTTP_PORT"
+    start scraper scrape_every_second
+    phase "h1_$i" rush --sale bench-d1 --no-create --users "$H_USERS" --in-flight "$B_INFLIGHT"
+    curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$RES/h1_$i.metrics"
+    stop_role scraper
+done
+restart_broker
+"$BUILD/tix-metrics-cost" >"$RES/h_cost.txt"
 
 # (m) and (r) restart the workers: procs.txt above is the stack of (a)-(p).
 say "(m) 1 broker, then 2 brokers with each worker on both"

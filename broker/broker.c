@@ -4,12 +4,14 @@
 #include "broker.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "broker_backend.h"
 #include "broker_dispatch.h"
 #include "broker_events.h"
 #include "broker_frontend.h"
+#include "broker_http.h"
 #include "broker_soldout.h"
 #include "broker_reply.h"
 #include "broker_state.h"
@@ -116,6 +118,7 @@ broker_destroy(broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     broker_t *self = *self_p;
+    broker_http_close(self);
     broker_jobs_destroy(&self->jobs);
     broker_edge_destroy(&self->edge);
     broker_limit_destroy(&self->limit);
@@ -135,6 +138,19 @@ broker_destroy(broker_t **self_p)
     broker_zap_destroy(&self->zap);
     free(self);
     *self_p = NULL;
+}
+
+bool
+broker_open_http(broker_t *self)
+{
+    char why[300];
+    if (broker_http_open(self, why, sizeof why) == TIX_OK) {
+        if (self->http)
+            tix_info("http listening\taddress=%s port=%d", self->config.http, tix_http_port(self->http));
+        return true;
+    }
+    fprintf(stderr, "tix-broker: --http: %s\n", why);
+    return false;
 }
 
 const broker_stats_t *
@@ -216,19 +232,25 @@ broker_step(broker_t *self, int timeout_ms)
         timeout_ms = until_tick < 0 ? 0 : (int) until_tick;
     if (broker_park_size(self->park) > 0 && timeout_ms > BROKER_PARK_RETRY_MS)
         timeout_ms = BROKER_PARK_RETRY_MS; /* parked answers: try their pipes again soon */
+    long http_ms = tix_http_timeout_ms(self->http);
+    if (http_ms >= 0 && http_ms < timeout_ms)
+        timeout_ms = (int) http_ms;
     zmq_pollitem_t items[] = {
         {zsock_resolve(self->backend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->frontend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->events_in), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(self->events_out), 0, ZMQ_POLLIN, 0},
         {self->zap ? broker_zap_handle(self->zap) : NULL, 0, ZMQ_POLLIN, 0},
+        {NULL, -1, 0, 0},
     };
-    int nitems = (int) TIX_ARRAY_LEN(items) - (self->zap ? 0 : 1); /* the ZAP handler's is last */
+    int nitems = 4;
+    int zap_i = self->zap ? nitems++ : -1; /* the ZAP handler's, when CURVE is on */
+    int http_i = tix_http_pollitem(self->http, &items[nitems]) ? nitems++ : -1; /* --http's */
     int rc = zmq_poll(items, nitems, timeout_ms);
     if (rc < 0)
         return errno == EINTR ? TIX_ERR_INTERRUPTED : TIX_ERR_IO;
     /* Handshakes wait for these answers: give them first. */
-    if (self->zap && (items[4].revents & ZMQ_POLLIN))
+    if (zap_i >= 0 && (items[zap_i].revents & ZMQ_POLLIN))
         broker_zap_recv(self->zap, tix_now_ms());
     /* Backend first, whatever the poll saw (s_drain_socket asks the socket):
      * replies free credit for the calls that follow, and a worker's
@@ -241,6 +263,10 @@ broker_step(broker_t *self, int timeout_ms)
     if (items[3].revents & ZMQ_POLLIN)
         s_drain_socket(self, self->events_out);
     self->stats.replied += broker_park_flush(self->park, zsock_resolve(self->frontend), &self->stats.unroutable);
+    /* Scrapes and probes, also when only their timeout passed: served from
+     * this loop, so a stuck loop fails its probe. */
+    if (http_i >= 0)
+        tix_http_run(self->http, items[http_i].revents);
     now = tix_now_ms();
     if (now >= self->next_tick_ms)
         s_tick(self, now);

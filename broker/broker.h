@@ -36,6 +36,10 @@ broker_t *broker_new(const broker_config_t *config);
  * broker_drain first for a clean stop). NULL-safe; sets *self to NULL. */
 void broker_destroy(broker_t **self);
 
+/* Starts --http (config.http; nothing when unset). false, after printing
+ * "tix-broker: --http: reason" on stderr, when it cannot listen. */
+bool broker_open_http(broker_t *self);
+
 /* One loop iteration: waits up to timeout_ms for traffic, handles what came,
  * runs due timers (heartbeats, expiry, deadlines). TIX_ERR_INTERRUPTED when
  * a signal interrupted the wait. */

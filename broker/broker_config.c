@@ -11,6 +11,7 @@
 #include "broker_limit.h"
 #include "tix_codec.h"
 #include "tix_endpoint.h"
+#include "tix_http.h"
 #include "tix_opts.h"
 #include "tix_util.h"
 
@@ -33,6 +34,7 @@ static const char *const s_endpoint_flags[] = {"frontend", "backend", "events-in
 typedef struct {
     const char *endpoints[TIX_ARRAY_LEN(s_endpoint_flags)];
     const char *log_level;
+    const char *http;
     bool curve;
     broker_zap_curve_paths_t paths;
     long queue_limit, default_timeout, max_timeout, max_message, drain_ms, user_rate, user_burst, client_rate,
@@ -101,6 +103,8 @@ s_parse_flags(s_raw_t *r, int argc, char **argv, bool *help)
          "allow-list for the event feed (persister, subscribers); none: no one"},
         {"curve-admins", "TIX_CURVE_ADMINS", TIX_OPT_STRING, &r->paths.admins, NULL, 0, 0,
          "client keys that may call AdminService (CreateSale); none: no one"},
+        {"http", "TIX_HTTP", TIX_OPT_STRING, &r->http, NULL, 0, 0,
+         "HOST:PORT to serve /metrics, /healthz and /readyz on (off when unset)"},
         TIX_OPT_LOG_LEVEL(&r->log_level, "info"),
     };
     tix_opts_result_t parsed;
@@ -128,6 +132,10 @@ s_check(const s_raw_t *r, char *why, size_t why_size)
             return TIX_ERR_CONFIG;
         }
     }
+    if (r->http && tix_http_check(r->http, detail, sizeof detail) != TIX_OK) {
+        snprintf(why, why_size, "--http: %s", detail);
+        return TIX_ERR_CONFIG;
+    }
     if (r->default_timeout > r->max_timeout) {
         snprintf(why, why_size, "--default-timeout-ms (%ld) cannot exceed --max-timeout-ms (%ld)", r->default_timeout,
                  r->max_timeout);
@@ -153,6 +161,7 @@ s_apply(broker_config_t *c, const s_raw_t *r, char *why, size_t why_size)
     c->user_burst = (uint32_t) r->user_burst;
     c->client_rate_per_s = (double) r->client_rate;
     c->client_burst = (uint32_t) r->client_burst;
+    c->http = r->http && r->http[0] ? r->http : NULL;
     c->curve = NULL;
     if (r->curve && !(c->curve = broker_zap_curve_load(&r->paths, why, why_size)))
         return TIX_ERR_CONFIG;

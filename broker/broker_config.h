@@ -40,6 +40,7 @@ typedef struct {
     uint32_t user_burst;       /* per-user calls at once */
     double client_rate_per_s;  /* per-client refill, every method; 0 = no per-client rate limiting */
     uint32_t client_burst;     /* per-client calls at once */
+    const char *http;          /* --http HOST:PORT for /metrics, /healthz, /readyz; NULL = off */
     broker_zap_curve_t *curve; /* CURVE keys and allow-lists (broker_zap.h); NULL: CURVE off. Borrowed */
 } broker_config_t;
 

@@ -106,6 +106,7 @@ s_on_forward(broker_t *self, const broker_call_in_t *in, tix_call_t *call)
     job->body = zframe_new(call->body.data, call->body.size);
     job->method = call->method;
     job->call_id = call->call_id;
+    job->received_ns = self->call_ns;
     job->deadline_ms = tix_now_ms() + timeout;
     tix_curve_key_short(self->call_key, job->client_key);
     job->flow = self->call_flow;
@@ -216,15 +217,21 @@ static void
 s_handle(broker_t *self, const broker_call_in_t *in)
 {
     self->stats.calls++;
+    self->call_ns = tix_metrics_now_ns();
     s_identify(self, in);
     tix_call_t call;
     s_decode(self, in, &call);
+    /* What the answer sent from here counts (broker_reply.c, /metrics). */
+    self->call_method = call.method;
+    self->call_body = call.body;
     if (call.code != TIX__V1__CODE__OK) {
         self->stats.invalid++;
         broker_reply_status(self, &in->frame[0], call.call_id, call.code, call.message, 0);
     } else if (!s_admin_denied(self, &in->frame[0], &call) && !s_rate_limited(self, &in->frame[0], &call)) {
         s_handlers[call.method->id](self, in, &call);
     }
+    self->call_method = NULL; /* answers sent from here on answer jobs */
+    self->call_body = (tix_frame_t){NULL, 0};
     tix_call_clear(&call);
 }
 

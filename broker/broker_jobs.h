@@ -51,6 +51,7 @@ struct broker_job {
     char client_key[TIX_CURVE_KEY_SHOWN + 1]; /* first chars of the client's CURVE key (Job.client), or "" */
     uint64_t flow;                            /* whose queue it waits in (broker_fairq_key); 0 = the broker's */
     uint32_t prev, next;                      /* links in its flow's queue (slot numbers) */
+    int64_t received_ns;                      /* when its call came in (tix_metrics_now_ns); 0 for internal jobs */
     bool queued;
 };
 

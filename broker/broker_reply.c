@@ -1,12 +1,18 @@
 /*
- * broker_reply.c - replies to clients, and answers to jobs.
+ * broker_reply.c - replies to clients, and answers to jobs: the one place
+ * where the broker's answers leave, so the one place they are counted
+ * (broker_metrics.h).
  */
 #include "broker_reply.h"
 
-void
-broker_reply_send(broker_t *self, const tix_frame_t *client, const tix_status_t *status, const void *body,
-                  size_t body_size)
+/* Sends the answer to a call of method (NULL: not decoded), counting it;
+ * request: its packed body, received_ns: when it came. */
+static void
+s_send(broker_t *self, const tix_frame_t *client, const tix_status_t *status, const void *body, size_t body_size,
+       const tix_method_t *method, const tix_frame_t *request, int64_t received_ns)
 {
+    broker_metrics_answer(&self->metrics, method, status->code, body, body_size, request->data, request->size,
+                          received_ns);
     /* Every frame from the stack or the caller: a reply costs the broker no
      * heap allocation (libzmq copies frames of up to 33 bytes into the
      * message itself; a SOLD_OUT answer's are all that small). */
@@ -23,6 +29,13 @@ broker_reply_send(broker_t *self, const tix_frame_t *client, const tix_status_t 
      * (unroutable); other clients are unaffected either way. */
     self->stats.replied +=
         broker_park_send(self->park, zsock_resolve(self->frontend), frames, 5, &self->stats.unroutable);
+}
+
+void
+broker_reply_send(broker_t *self, const tix_frame_t *client, const tix_status_t *status, const void *body,
+                  size_t body_size)
+{
+    s_send(self, client, status, body, body_size, self->call_method, &self->call_body, self->call_ns);
 }
 
 void
@@ -46,6 +59,7 @@ broker_reply_answer(broker_t *self, broker_job_t *job, tix_code code, const char
     }
     tix_status_t status = {job->call_id, code, message, retry_after_ms};
     tix_frame_t client = {zframe_data(job->client), zframe_size(job->client)};
-    broker_reply_send(self, &client, &status, body, body_size);
-    broker_jobs_free(self->jobs, job); /* frees job->client, which client viewed */
+    tix_frame_t request = {job->body ? zframe_data(job->body) : NULL, job->body ? zframe_size(job->body) : 0};
+    s_send(self, &client, &status, body, body_size, job->method, &request, job->received_ns);
+    broker_jobs_free(self->jobs, job); /* frees job->client and job->body, which client and request viewed */
 }

@@ -5,7 +5,10 @@
  * (broker_jobs.h). Nothing here calls back up; a module that must hear an
  * answer registers a hook on its job.
  *
- * Counts replied and unroutable (broker_stats.h); the caller counts why.
+ * Counts replied and unroutable (broker_stats.h), and every answer by
+ * method, code and outcome (broker_metrics.h); the caller counts why.
+ * broker_reply_send answers the call being handled (broker_state.h's call_*
+ * fields say which); broker_reply_answer answers a job's call.
  * Threading: the broker's loop thread only.
  */
 #ifndef BROKER_REPLY_H

@@ -15,11 +15,13 @@
 #include "broker_edge.h"
 #include "broker_jobs.h"
 #include "broker_limit.h"
+#include "broker_metrics.h"
 #include "broker_park.h"
 #include "broker_stats.h"
 #include "broker_workers.h"
 #include "broker_zap.h"
 #include "tix_codec.h"
+#include "tix_http.h"
 
 #define BROKER_CALL_FRAMES 6          /* received per call: routing id, delimiter, TIX1, header, body, one more */
 #define BROKER_CALL_ARENA_BYTES 8192u /* a call's header and request unpacked (tix_arena.h) */
@@ -52,6 +54,11 @@ struct broker {
     tix_arena_t call_arena;                  /* its header and request, unpacked without the heap */
     char call_key[TIX_CURVE_KEY_TXT_BYTES];  /* CURVE key of the call being handled, or "" */
     uint64_t call_flow;                      /* its client's flow key (broker_fairq.h) */
+    const tix_method_t *call_method;         /* its method, or NULL (not decoded, or no call) */
+    tix_frame_t call_body;                   /* its packed request (borrowed while it is handled) */
+    int64_t call_ns;                         /* when it came in (tix_metrics_now_ns) */
+    broker_metrics_t metrics;                /* answers, for /metrics (broker_metrics.h) */
+    tix_http_t *http;                        /* --http; NULL when off (broker_http.h) */
     broker_stats_t stats;
     int64_t next_tick_ms;  /* next run of timers */
     int64_t rate_since_ms; /* start of the current throughput window */

@@ -28,6 +28,11 @@ main(int argc, char **argv)
         broker_zap_curve_destroy(&config.curve);
         return 1;
     }
+    if (!broker_open_http(broker)) {
+        broker_destroy(&broker);
+        broker_zap_curve_destroy(&config.curve);
+        return 2;
+    }
     broker_run(broker);
     tix_info("stopping\tdrain_ms=%u", config.drain_ms);
     broker_drain(broker);

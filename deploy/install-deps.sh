@@ -10,6 +10,7 @@ PACKAGES="
   libhiredis-dev
   libmongoc-dev libbson-dev
   libcmocka-dev
+  libmicrohttpd-dev prometheus
   redis-server redis-tools redis-sentinel
   python3-zmq python3-protobuf python3-mockupdb
   protobuf-compiler python3-venv python3-setuptools

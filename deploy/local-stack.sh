@@ -27,6 +27,9 @@
 # master name "tix"), each in its own directory under $STATE; workers and the
 # persister find the primary through the Sentinels and hold every reply and
 # event until a replica has the write (TIX_REDIS_MIN_REPLICAS=1).
+# Every tix process serves /metrics, /healthz and /readyz (--http): broker k
+# on 127.0.0.1:TIX_STACK_PORT + 60 + k, workers on + 64 and + 65, the
+# persister on + 66; the script prints where.
 # Nothing is left running on exit.
 set -euo pipefail
 
@@ -41,6 +44,10 @@ BROKERS=${TIX_BROKERS:-1}
 [[ $BROKERS =~ ^[1-4]$ ]] || { echo "local-stack: TIX_BROKERS must be 1..4" >&2; exit 2; }
 # Broker k's first port; workers, the persister and clients get the lists.
 broker_port() { echo $((PORT + 10 * $1)); }
+# HTTP (/metrics, /healthz, /readyz): broker k, worker i (1, 2), the persister.
+broker_http() { echo $((PORT + 60 + $1)); }
+worker_http() { echo $((PORT + 63 + $1)); }
+PERSISTER_HTTP=$((PORT + 66))
 list() { # list OFFSET: every broker's port PORT+10k+OFFSET, comma-separated
     local k out=
     for ((k = 0; k < BROKERS; k++)); do out+="${out:+,}tcp://127.0.0.1:$(($(broker_port $k) + $1))"; done
@@ -242,7 +249,8 @@ start_stack() {
         for ((i = 1; i <= REPLICAS; i++)); do ports+=("$(replica_port $i)"); done
         for i in 0 1 2; do ports+=("$(sentinel_port $i)"); done
     fi
-    for ((k = 0; k < BROKERS; k++)); do ports+=($(seq "$(broker_port $k)" $(($(broker_port $k) + 3)))); done
+    for ((k = 0; k < BROKERS; k++)); do ports+=($(seq "$(broker_port $k)" $(($(broker_port $k) + 3))) "$(broker_http $k)"); done
+    ports+=("$(worker_http 1)" "$(worker_http 2)" "$PERSISTER_HTTP")
     for p in "${ports[@]}"; do
         port_free "$p" || die "port $p is in use (set TIX_STACK_PORT to another base port)"
     done
@@ -265,19 +273,20 @@ start_stack() {
         say "tix-broker on tcp://127.0.0.1:$b (logs: $log)"
         env "${BROKER_ENV[@]}" TIX_FRONTEND="tcp://127.0.0.1:$b" TIX_BACKEND="tcp://127.0.0.1:$((b + 1))" \
             TIX_EVENTS_IN="tcp://127.0.0.1:$((b + 2))" TIX_EVENTS_OUT="tcp://127.0.0.1:$((b + 3))" \
-            "$BUILD/tix-broker" 2>>"$log" &
+            TIX_HTTP="127.0.0.1:$(broker_http $k)" "$BUILD/tix-broker" 2>>"$log" &
         PIDS+=($!)
         BROKER_PIDS+=($!)
     done
     for i in 1 2; do
         say "tix-worker w$i (logs: $STATE/logs/worker-$i.log)"
-        env "${WORKER_ENV[@]}" "$BUILD/tix-worker" --worker-id "w$i" 2>>"$STATE/logs/worker-$i.log" &
+        env "${WORKER_ENV[@]}" TIX_HTTP="127.0.0.1:$(worker_http $i)" "$BUILD/tix-worker" --worker-id "w$i" \
+            2>>"$STATE/logs/worker-$i.log" &
         PIDS+=($!)
     done
     choose_sink
     say "tix-persister: $SINK_SAYS (logs: $STATE/logs/persister.log)"
-    env "${PERSISTER_ENV[@]}" "$BUILD/tix-persister" "${PERSIST_ARGS[@]}" --health-file "$STATE/persister.health" \
-        2>>"$STATE/logs/persister.log" &
+    env "${PERSISTER_ENV[@]}" TIX_HTTP="127.0.0.1:$PERSISTER_HTTP" "$BUILD/tix-persister" "${PERSIST_ARGS[@]}" \
+        --health-file "$STATE/persister.health" 2>>"$STATE/logs/persister.log" &
     PERSISTER_PID=$!
     PIDS+=("$PERSISTER_PID")
 
@@ -293,6 +302,11 @@ start_stack() {
         [ -n "$ok" ] || die "broker $k did not become SERVING within 10 s (see $STATE/logs/)"
     done
     say "Health: SERVING ($BROKERS broker(s); clients use TIX_FRONTEND=$TIX_FRONTEND)"
+    local where=""
+    for ((k = 0; k < BROKERS; k++)); do where+=" broker-$k=http://127.0.0.1:$(broker_http $k)/metrics"; done
+    for i in 1 2; do where+=" w$i=http://127.0.0.1:$(worker_http $i)/metrics"; done
+    where+=" persister=http://127.0.0.1:$PERSISTER_HTTP/metrics"
+    say "metrics (also /healthz, /readyz):$where"
 }
 
 demo() {

@@ -48,6 +48,11 @@ main(int argc, char **argv)
         persister_mongo_cleanup();
         return 1;
     }
+    if (!persister_open_http(persister)) {
+        persister_destroy(&persister);
+        persister_mongo_cleanup();
+        return 2;
+    }
     persister_run(persister);
     tix_info("stopping\tdrain_ms=%d held=%zu", config.drain_ms, persister_held(persister));
     persister_drain(persister, config.drain_ms);

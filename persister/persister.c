@@ -12,6 +12,7 @@
 
 #include "persister_catchup.h"
 #include "persister_flush.h"
+#include "persister_http.h"
 #include "persister_state.h"
 #include "tix_codec.h"
 #include "tix_log.h"
@@ -110,6 +111,7 @@ persister_destroy(persister_t **self_p)
     if (!self_p || !*self_p)
         return;
     persister_t *self = *self_p;
+    persister_http_close(self);
     if (self->sub && self->monitor)
         zmq_socket_monitor(zsock_resolve(self->sub), NULL, 0);
     zsock_destroy(&self->monitor);
@@ -306,8 +308,14 @@ persister_step(persister_t *self, int max_wait_ms)
 {
     int64_t now = tix_now_ms();
     zmq_pollitem_t items[] = {{zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0},
-                              {zsock_resolve(self->monitor), 0, ZMQ_POLLIN, 0}};
-    int rc = zmq_poll(items, (int) TIX_ARRAY_LEN(items), s_wait_ms(self, now, max_wait_ms));
+                              {zsock_resolve(self->monitor), 0, ZMQ_POLLIN, 0},
+                              {NULL, -1, 0, 0}};
+    int nitems = tix_http_pollitem(self->http, &items[2]) ? 3 : 2; /* --http's last */
+    int wait_ms = s_wait_ms(self, now, max_wait_ms);
+    long http_ms = tix_http_timeout_ms(self->http);
+    if (http_ms >= 0 && http_ms < wait_ms)
+        wait_ms = (int) http_ms;
+    int rc = zmq_poll(items, nitems, wait_ms);
     if (rc < 0)
         return errno == EINTR ? TIX_ERR_INTERRUPTED : TIX_ERR_IO;
     if (items[1].revents & ZMQ_POLLIN)
@@ -323,6 +331,8 @@ persister_step(persister_t *self, int max_wait_ms)
         persister_catchup_pass(self);
     if (self->config.health_file && now >= self->next_health_ms)
         s_health(self, now);
+    if (nitems == 3) /* scrapes and probes, from this loop: a stuck loop fails them */
+        tix_http_run(self->http, items[2].revents);
     return TIX_OK;
 }
 
@@ -361,6 +371,19 @@ persister_drain(persister_t *self, int timeout_ms)
     if (held > 0)
         tix_warn("orders left unwritten at stop; the order log keeps them for the next start\tunwritten=%zu", held);
     return held == 0 ? TIX_OK : TIX_ERR_UNAVAILABLE;
+}
+
+bool
+persister_open_http(persister_t *self)
+{
+    char why[300];
+    if (persister_http_open(self, why, sizeof why) != TIX_OK) {
+        fprintf(stderr, "tix-persister: --http: %s\n", why);
+        return false;
+    }
+    if (self->http)
+        tix_info("http listening\taddress=%s port=%d", self->config.http, tix_http_port(self->http));
+    return true;
 }
 
 const persister_stats_t *

@@ -41,6 +41,9 @@ typedef struct persister persister_t;
  * subscription cannot be set up or the Redis URL does not parse. config is
  * copied; its strings must outlive the persister. */
 persister_t *persister_new(const persister_config_t *config, persister_sink_t **sink);
+/* Starts --http (config.http; nothing when unset). false, after printing
+ * "tix-persister: --http: reason" on stderr, when it cannot listen. */
+bool persister_open_http(persister_t *self);
 /* NULL-safe; sets *self NULL. Does not flush: call persister_drain first. */
 void persister_destroy(persister_t **self);
 

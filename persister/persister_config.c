@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tix_endpoint.h"
+#include "tix_http.h"
 #include "tix_log.h"
 #include "tix_opts.h"
 #include "tix_redis_url.h"
@@ -157,12 +158,38 @@ s_finish(persister_config_t *c, const s_raw_t *raw, char *why, size_t why_size)
         return TIX_ERR_CONFIG;
     if (c->health_file && !c->health_file[0])
         c->health_file = NULL;
+    if (c->http && !c->http[0])
+        c->http = NULL;
+    char detail[256];
+    if (c->http && tix_http_check(c->http, detail, sizeof detail) != TIX_OK) {
+        snprintf(why, why_size, "--http: %s", detail);
+        return TIX_ERR_CONFIG;
+    }
     tix_err err = persister_config_set_write_concern(c, raw->wc, why, why_size);
     if (err == TIX_OK && raw->sink && raw->sink[0])
         err = persister_config_set_sink(c, raw->sink, why, why_size);
     else if (err == TIX_OK)
         c->sink = PERSISTER_SINK_MONGODB; /* the default when a URI is set */
     return err == TIX_OK ? persister_config_check(c, why, why_size) : err;
+}
+
+/* What follows a parse that was not --help: positionals refused, CURVE
+ * keys loaded, s_finish's checks. */
+static tix_err
+s_after_parse(persister_config_t *c, const s_raw_t *raw, const tix_opts_result_t *parsed)
+{
+    if (parsed->npos > 0) {
+        fprintf(stderr, "tix-persister: unexpected argument '%s' (try --help)\n", parsed->pos[0]);
+        return TIX_ERR_CONFIG;
+    }
+    char why[512];
+    static tix_curve_client_t keys; /* lives as long as the process, like argv */
+    if (tix_curve_client_config(raw->curve_secret, raw->curve_server, &keys, &c->curve, why, sizeof why) != TIX_OK ||
+        s_finish(c, raw, why, sizeof why) != TIX_OK) {
+        fprintf(stderr, "tix-persister: %s\n", why);
+        return TIX_ERR_CONFIG;
+    }
+    return TIX_OK;
 }
 
 tix_err
@@ -202,6 +229,8 @@ persister_config_parse(persister_config_t *c, int argc, char **argv, bool *help)
          "on SIGINT/SIGTERM, time allowed to write what is held"},
         {"health-file", "TIX_HEALTH_FILE", TIX_OPT_STRING, &c->health_file, NULL, 0, 0,
          "rewritten every second while subscribed and the sink answers (probes read its mtime)"},
+        {"http", "TIX_HTTP", TIX_OPT_STRING, &c->http, NULL, 0, 0,
+         "HOST:PORT to serve /metrics, /healthz and /readyz on (off when unset)"},
         {"curve-server-key", "TIX_CURVE_SERVER_KEY", TIX_OPT_STRING, &r.curve_server, NULL, 0, 0,
          "the broker's public certificate: with --curve-secret, CURVE to the event feed"},
         {"curve-secret", "TIX_CURVE_SECRET", TIX_OPT_STRING, &r.curve_secret, NULL, 0, 0,
@@ -212,20 +241,6 @@ persister_config_parse(persister_config_t *c, int argc, char **argv, bool *help)
     *help = false;
     if (tix_opts_parse(opts, TIX_ARRAY_LEN(opts), argc, argv, s_usage, &parsed) != TIX_OK)
         return TIX_ERR_CONFIG;
-    if (parsed.help) {
-        *help = true;
-        return TIX_OK;
-    }
-    if (parsed.npos > 0) {
-        fprintf(stderr, "tix-persister: unexpected argument '%s' (try --help)\n", parsed.pos[0]);
-        return TIX_ERR_CONFIG;
-    }
-    char why[512];
-    static tix_curve_client_t keys; /* lives as long as the process, like argv */
-    if (tix_curve_client_config(r.curve_secret, r.curve_server, &keys, &c->curve, why, sizeof why) != TIX_OK ||
-        s_finish(c, &r, why, sizeof why) != TIX_OK) {
-        fprintf(stderr, "tix-persister: %s\n", why);
-        return TIX_ERR_CONFIG;
-    }
-    return TIX_OK;
+    *help = parsed.help;
+    return parsed.help ? TIX_OK : s_after_parse(c, &r, &parsed);
 }

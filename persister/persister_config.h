@@ -52,6 +52,7 @@ typedef struct {
     size_t buffer_max;
     int events_hwm;
     const char *health_file; /* NULL: none */
+    const char *http;        /* --http HOST:PORT for /metrics, /healthz, /readyz; NULL = off */
     int drain_ms;
     int backoff_min_ms;
     int backoff_max_ms;

@@ -5,6 +5,8 @@
  */
 #include "persister_flush.h"
 
+#include <string.h>
+
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -16,6 +18,7 @@ persister_flush_sink_failed(persister_t *self, tix_err err, const char *what)
     int64_t now = tix_now_ms();
     const persister_config_t *c = &self->config;
     self->stats.write_failures++;
+    self->stats.sink_write_errors += strcmp(what, "write") == 0;
     if (self->backoff_ms == 0) {
         self->down_since_ms = now;
         tix_warn("sink not answering; holding orders and retrying with backoff\tsink=%s what=%s err=\"%s\" held=%zu",

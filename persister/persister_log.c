@@ -64,6 +64,12 @@ s_warn(persister_log_t *self, const char *what, const char *detail)
     tix_warn("order log unavailable\twhat=%s host=%s port=%d err=\"%s\"", what, self->url.host, self->url.port, detail);
 }
 
+bool
+persister_log_connected(const persister_log_t *self)
+{
+    return self->ctx != NULL;
+}
+
 static void
 s_disconnect(persister_log_t *self)
 {

@@ -43,6 +43,9 @@ typedef struct persister_log persister_log_t;
 persister_log_t *persister_log_new(const char *url, int timeout_ms, int min_replicas, char *why, size_t why_size);
 /* NULL-safe; sets *self NULL. */
 void persister_log_destroy(persister_log_t **self);
+/* True while the connection is up (it drops on an I/O error and is made
+ * again by the next command). */
+bool persister_log_connected(const persister_log_t *self);
 
 /* Calls each(sale_id, arg) for every member of tix:sales that is a valid
  * sale id (others are logged and skipped). */

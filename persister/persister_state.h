@@ -20,6 +20,7 @@
 #include "persister_sales.h"
 #include "persister_sink.h"
 #include "persister_stats.h"
+#include "tix_http.h"
 
 /* The same declaration as persister.h's (C11 allows repeating it). */
 typedef struct persister persister_t;
@@ -54,6 +55,7 @@ struct persister {
     int64_t next_discover_ms;       /* monotonic: rate limit for unknown_sale */
     long long sales_card;           /* SCARD tix:sales at the last walk of it; -1 = never walked */
     int64_t next_mismatch_log_ms;   /* rate limit: claims that disagree with the log */
+    tix_http_t *http;               /* --http; NULL when off (persister_http.h) */
 };
 
 #endif

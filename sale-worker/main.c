@@ -38,6 +38,10 @@ main(int argc, char **argv)
         worker_destroy(&worker);
         return 1;
     }
+    if (!worker_open_http(worker)) {
+        worker_destroy(&worker);
+        return 2;
+    }
     tix_err err = worker_run(worker);
     worker_destroy(&worker);
     return err == TIX_OK ? 0 : err == TIX_ERR_CONFIG ? 2 : 1;

@@ -10,12 +10,15 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tix_health.h"
+#include "tix_http.h"
 #include "tix_log.h"
 #include "tix_util.h"
+#include "worker_http.h"
 #include "worker_jobs.h"
 #include "worker_link.h"
 #include "worker_state.h"
@@ -204,6 +207,9 @@ s_poll_timeout(const worker_t *self)
         if (!self->draining && b->broker_expiry_ms < due)
             due = b->broker_expiry_ms;
     }
+    long http = tix_http_timeout_ms(self->http);
+    if (http >= 0 && now + http < due)
+        due = now + http;
     int store = worker_store_timeout_ms(self->store);
     if (store >= 0 && now + store < due)
         due = now + store;
@@ -214,25 +220,28 @@ s_poll_timeout(const worker_t *self)
     return wait < 0 ? 0 : wait > WORKER_POLL_MAX_MS ? WORKER_POLL_MAX_MS : (long) wait;
 }
 
-/* Polls every broker's DEALER and Redis's descriptor (the last item). */
+/* Polls every broker's DEALER, Redis's descriptor and --http's. */
 static tix_err
 s_poll_once(worker_t *self)
 {
-    zmq_pollitem_t items[WORKER_BROKERS_MAX + 1];
+    zmq_pollitem_t items[WORKER_BROKERS_MAX + 2];
     size_t nb = self->nbrokers;
     for (size_t i = 0; i < nb; i++)
         items[i] = (zmq_pollitem_t){self->brokers[i].dealer ? zsock_resolve(self->brokers[i].dealer) : NULL, -1,
                                     ZMQ_POLLIN, 0};
     items[nb] = (zmq_pollitem_t){NULL, -1, 0, 0};
     int n = worker_store_pollitem(self->store, &items[nb]) ? (int) nb + 1 : (int) nb;
+    int http_i = tix_http_pollitem(self->http, &items[n]) ? n++ : -1;
     if (zmq_poll(items, n, s_poll_timeout(self)) < 0) {
         if (errno == EINTR)
             return TIX_OK; /* a signal: the caller looks at tix_stopping() */
         tix_error("poll failed\treason=\"%s\"", zmq_strerror(errno));
         return TIX_ERR_IO;
     }
-    if (n > (int) nb && items[nb].revents)
+    if (n > (int) nb && nb != (size_t) http_i && items[nb].revents)
         worker_store_handle(self->store, items[nb].revents);
+    if (http_i >= 0) /* scrapes and probes, from this loop: a stuck loop fails them */
+        tix_http_run(self->http, items[http_i].revents);
     for (size_t i = 0; i < nb; i++) {
         if (items[i].revents & ZMQ_POLLIN)
             s_recv_broker(&self->brokers[i]);
@@ -312,6 +321,19 @@ worker_new(const worker_config_t *config)
     return self;
 }
 
+bool
+worker_open_http(worker_t *self)
+{
+    char why[300];
+    if (worker_http_open(self, why, sizeof why) != TIX_OK) {
+        fprintf(stderr, "tix-worker: --http: %s\n", why);
+        return false;
+    }
+    if (self->http)
+        tix_info("http listening\taddress=%s port=%d", self->config.http, tix_http_port(self->http));
+    return true;
+}
+
 void
 worker_destroy(worker_t **self_p)
 {
@@ -319,6 +341,7 @@ worker_destroy(worker_t **self_p)
         return;
     worker_t *self = *self_p;
     self->draining = true;
+    worker_http_close(self);
     /* First, while the DEALER is open: pending calls answer UNAVAILABLE,
      * replies held for the brokers' echoes go out now. */
     worker_store_destroy(&self->store);

@@ -26,6 +26,8 @@
 #ifndef WORKER_H
 #define WORKER_H
 
+#include <stdbool.h>
+
 #include "tix_err.h"
 #include "worker_config.h"
 
@@ -39,6 +41,10 @@ typedef struct worker worker_t;
  * or an endpoint cannot be connected. The strings in config must outlive the
  * worker. The caller owns the worker. */
 worker_t *worker_new(const worker_config_t *config);
+
+/* Starts --http (config.http; nothing when unset). false, after printing
+ * "tix-worker: --http: reason" on stderr, when it cannot listen. */
+bool worker_open_http(worker_t *self);
 
 /* Sends READY, then serves jobs until tix_stopping(). Then it takes no new
  * jobs (they are answered UNAVAILABLE), waits up to WORKER_DRAIN_MS for the

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tix_endpoint.h"
+#include "tix_http.h"
 #include "tix_opts.h"
 #include "tix_codec.h"
 #include "tix_util.h"
@@ -25,7 +26,7 @@ static tix_curve_client_t s_curve;             /* CURVE keys, when configured */
 
 /* Flag values as parsed, before they are checked and converted. */
 typedef struct {
-    const char *redis_url, *log_level, *worker_id, *curve_server, *curve_secret;
+    const char *redis_url, *log_level, *worker_id, *curve_server, *curve_secret, *http;
     long capacity, heartbeat_ms, min_replicas;
 } s_raw_t;
 
@@ -64,6 +65,9 @@ s_finish(worker_config_t *c, const s_raw_t *raw, const tix_opts_result_t *parsed
         return s_refuse("--events-in", why);
     if (tix_redis_url_parse(raw->redis_url, &c->redis, why, sizeof why) != TIX_OK)
         return s_refuse("--redis-url", why);
+    if (raw->http && tix_http_check(raw->http, why, sizeof why) != TIX_OK)
+        return s_refuse("--http", why);
+    c->http = raw->http && raw->http[0] ? raw->http : NULL;
     c->worker_id = raw->worker_id;
     if (!c->worker_id) {
         char host[64] = "worker";
@@ -104,6 +108,8 @@ worker_config_parse(worker_config_t *c, int argc, char **argv, bool *help)
          "the broker's public certificate: with --curve-secret, CURVE to the broker"},
         {"curve-secret", "TIX_CURVE_SECRET", TIX_OPT_STRING, &r.curve_secret, NULL, 0, 0,
          "this worker's certificate (NAME_secret from tix keygen; mode 0600)"},
+        {"http", "TIX_HTTP", TIX_OPT_STRING, &r.http, NULL, 0, 0,
+         "HOST:PORT to serve /metrics, /healthz and /readyz on (off when unset)"},
         TIX_OPT_LOG_LEVEL(&r.log_level, "info"),
     };
     tix_opts_result_t parsed;

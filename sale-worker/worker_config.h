@@ -39,6 +39,7 @@ typedef struct {
     tix_redis_url_t redis; /* copied */
     worker_store_opts_t store_opts;  /* zeros = defaults */
     const char *health_file;         /* rewritten every second while healthy, or NULL; borrowed */
+    const char *http;                /* --http HOST:PORT for /metrics, /healthz, /readyz; NULL = off; borrowed */
     const tix_curve_client_t *curve; /* CURVE keys for both broker sockets, or NULL (plain); borrowed */
 } worker_config_t;
 

@@ -18,6 +18,7 @@
 
 #include "tix_codec.h"
 #include "tix_endpoint.h"
+#include "tix_http.h"
 #include "worker_config.h"
 #include "worker_store.h"
 
@@ -65,6 +66,7 @@ struct worker {
     size_t nbrokers;                             /* 1..WORKER_BROKERS_MAX */
     zsock_t *pub;                                /* connected to every broker's event intake */
     worker_store_t *store;                       /* Redis */
+    tix_http_t *http;                            /* --http; NULL when off (worker_http.h) */
     uint64_t sessions;                           /* READYs sent, all brokers: the next session number */
     uint32_t jobs_in_flight;                     /* all brokers' and sessions' jobs waiting for Redis */
     bool draining;                               /* stopping: no new jobs */

@@ -44,6 +44,7 @@ struct s_call {
     redisReply *held;      /* its reply (a copy), held until a WAIT after it answers */
     uint64_t loads_seen;   /* store->loads when sent */
     int64_t sent_ms;       /* when sent, for the stall timeout */
+    int64_t sent_ns;       /* the same, finer: tix_redis_call_duration_seconds */
     s_call_t *prev, *next; /* in-flight list, oldest first; next links spares too */
 };
 
@@ -71,7 +72,10 @@ struct worker_store {
     char refusal[640];      /* set when Redis was refused for good (not durable) */
     char drop_reason[160];  /* why the store itself dropped the connection */
     char last_problem[160]; /* the last connect failure logged at warn */
+    worker_store_metrics_t metrics;
 };
+
+_Static_assert(WORKER_STORE_FUNCTIONS == WORKER_STORE_OP_COUNT, "one metrics row per function");
 
 /* ---- Event adapter ------------------------------------------------------- */
 
@@ -557,6 +561,7 @@ s_send(worker_store_t *self, s_call_t *call)
     if (!self->ac || redisAsyncFormattedCommand(self->ac, s_on_reply, call, call->cmd, call->cmd_len) != REDIS_OK)
         return TIX_ERR_UNAVAILABLE;
     call->sent_ms = tix_now_ms();
+    call->sent_ns = tix_metrics_now_ns();
     call->loads_seen = self->loads;
     if (call->gated)
         self->unwaited++;
@@ -590,6 +595,11 @@ s_complete(worker_store_t *self, s_call_t *call, const redisReply *reply, const 
     worker_store_reply_parse(call->op, unavailable ? NULL : reply, &result);
     if (unavailable)
         result.detail = unavailable;
+    worker_store_call_status st = result.err == TIX_OK          ? WORKER_STORE_CALL_OK
+                                  : result.err == TIX_ERR_REDIS ? WORKER_STORE_CALL_ERROR
+                                                                : WORKER_STORE_CALL_UNAVAILABLE;
+    self->metrics.calls[call->op][st]++;
+    tix_hist_observe(&self->metrics.duration, (double) (tix_metrics_now_ns() - call->sent_ns) / 1e9);
     worker_store_fn *fn = call->fn;
     void *arg = call->arg;
     redisReply *held = call->held;
@@ -711,4 +721,10 @@ worker_store_call(worker_store_t *self, worker_store_op op, int argc, const char
         return TIX_ERR_UNAVAILABLE;
     }
     return TIX_OK;
+}
+
+const worker_store_metrics_t *
+worker_store_metrics(const worker_store_t *self)
+{
+    return &self->metrics;
 }

@@ -56,6 +56,7 @@
 #include <zmq.h>
 
 #include "tix_err.h"
+#include "tix_metrics.h"
 #include "tix_redis_url.h"
 
 #define WORKER_STORE_CONNECT_TIMEOUT_MS 2000 /* TCP connect + AUTH/SELECT/LOAD */
@@ -67,6 +68,21 @@
 #define WORKER_STORE_MAX_LAG_S 10            /* min-replicas-max-lag the gate accepts */
 
 typedef struct worker_store worker_store_t;
+
+/* The library's functions (tix_create, tix_buy, ...) and how their calls
+ * ended: for /metrics (tix_redis_calls_total{function,status}). */
+#define WORKER_STORE_FUNCTIONS 5
+typedef enum {
+    WORKER_STORE_CALL_OK,          /* Redis answered (any outcome of the function) */
+    WORKER_STORE_CALL_UNAVAILABLE, /* TIX_ERR_UNAVAILABLE: not sent, lost, stalled or a transient error */
+    WORKER_STORE_CALL_ERROR,       /* TIX_ERR_REDIS: another error, or a reply the library never gives */
+    WORKER_STORE_CALL_STATUSES
+} worker_store_call_status;
+
+typedef struct {
+    uint64_t calls[WORKER_STORE_FUNCTIONS][WORKER_STORE_CALL_STATUSES]; /* completed calls */
+    tix_hist_t duration; /* send to completion, every call that was sent (gate's WAIT included) */
+} worker_store_metrics_t;
 
 /* ---- Configuration -------------------------------------------------------- */
 
@@ -186,6 +202,12 @@ bool worker_store_ok(const worker_store_t *self);
 const char *worker_store_refusal(const worker_store_t *self);
 /* Calls sent and not yet completed. */
 size_t worker_store_in_flight(const worker_store_t *self);
+/* Its counters (live; read at scrape time). */
+const worker_store_metrics_t *worker_store_metrics(const worker_store_t *self);
+/* The name of function i (< WORKER_STORE_FUNCTIONS), e.g. "tix_buy". */
+const char *worker_store_function_name(size_t i);
+/* The label of status s: "ok", "unavailable" or "error". */
+const char *worker_store_call_status_name(worker_store_call_status s);
 
 /* ---- Poll-loop integration ------------------------------------------------ */
 

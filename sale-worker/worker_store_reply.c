@@ -26,6 +26,19 @@ worker_store_reply_op_name(worker_store_op op)
     return op < WORKER_STORE_OP_COUNT ? s_op_names[op] : "?";
 }
 
+const char *
+worker_store_function_name(size_t i)
+{
+    return worker_store_reply_op_name((worker_store_op) i);
+}
+
+const char *
+worker_store_call_status_name(worker_store_call_status s)
+{
+    static const char *const names[WORKER_STORE_CALL_STATUSES] = {"ok", "unavailable", "error"};
+    return (unsigned) s < WORKER_STORE_CALL_STATUSES ? names[s] : "?";
+}
+
 /* Each status the library answers, the calls that may answer it and the
  * number of elements that come with it: `head` (including the status
  * itself), plus `each` per entry for a page. */
