@@ -101,6 +101,8 @@ s_takes_value(const char *arg)
 {
     if (strncmp(arg, "--", 2) != 0 || strchr(arg, '='))
         return false;
+    if (strcmp(arg, "--log-format") == 0) /* built into tix_opts */
+        return true;
     for (size_t i = 0; i < TIX_ARRAY_LEN(s_rows); i++) {
         if (s_rows[i].opt.type != TIX_OPT_FLAG && strcmp(arg + 2, s_rows[i].opt.name) == 0)
             return true;
