@@ -231,6 +231,8 @@ const cli_command_t cli_commands[] = {
     {"sale", "create", "ID", 1, 1, CLI_FLAG_TICKETS | CLI_FLAG_OPENS_AT | CLI_FLAG_CLOSES_AT,
      "create sale ID with N tickets (ALREADY_EXISTS if it exists: a sale is never reset)", s_sale_create},
     {"sale", "get", "ID", 1, 1, 0, "show a sale: state, total, remaining, opening times", s_sale_get},
+    {"sale", "watch", "ID", 1, 1, CLI_FLAG_INTERVAL,
+     "show a sale live (state, sold, remaining, sales/s) until it sells out or closes", cli_sale_watch},
     {NULL, "buy", "SALE USER", 2, 2, CLI_FLAG_REQUEST_ID,
      "buy one ticket of SALE for USER; retried, exactly, until --timeout-ms", s_buy},
     {"order", "get", "SALE USER", 2, 2, 0, "show the order USER holds for SALE", s_order_get},

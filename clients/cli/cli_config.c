@@ -32,6 +32,7 @@ static const char s_exit_help[] = "Exit status:\n"
                                   "  6  unavailable, overloaded, timed out, or not serving\n"
                                   "  7  sale not open yet, or closed\n"
                                   "  8  already exists\n"
+                                  "  130  sale watch interrupted (SIGINT or SIGTERM)\n"
                                   "Errors are one line on stderr: \"tix: reason (CODE)\".\n";
 
 /* One flag: the commands that take it and where in cli_t it lands (the
@@ -64,6 +65,9 @@ static const s_row_t s_rows[] = {
     {CLI_FLAG_DIR,
      offsetof(cli_t, dir),
      {"dir", NULL, TIX_OPT_STRING, NULL, NULL, 0, 0, "DIR, where keygen writes the key pair (default: .)"}},
+    {CLI_FLAG_INTERVAL,
+     offsetof(cli_t, interval_ms),
+     {"interval-ms", NULL, TIX_OPT_INT, NULL, "1000", 50, 3600000, "N, how often sale watch asks, in ms"}},
     {CLI_FLAG_TICKETS,
      offsetof(cli_t, tickets),
      {"tickets", NULL, TIX_OPT_STRING, NULL, NULL, 0, 0, "N, the tickets on sale (1..10000000; required)"}},
