@@ -125,7 +125,7 @@ s_json_body(s_line_t *l, const char *s, size_t n)
             esc[1] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
             s_put(l, esc, 2), p++;
         } else if (*p < 0x20 || *p == 0x7f) {
-            memcpy(esc + 1, "u00", 3);
+            esc[1] = 'u', esc[2] = '0', esc[3] = '0';
             esc[4] = hex[*p >> 4], esc[5] = hex[*p & 15];
             s_put(l, esc, 6), p++;
         } else {

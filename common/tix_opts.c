@@ -103,12 +103,10 @@ s_builtin(const char *name, size_t len, const char *eq, int argc, char **argv, i
     return true;
 }
 
-tix_err
-tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const char *usage, tix_opts_result_t *result)
+/* Every option's default, then its environment twin; TIX_LOG_FORMAT too. */
+static tix_err
+s_defaults_and_env(const tix_opt_t *opts, size_t nopts, const char *prog)
 {
-    const char *prog = s_prog(argv);
-    memset(result, 0, sizeof *result);
-
     for (size_t i = 0; i < nopts; i++) {
         const tix_opt_t *o = &opts[i];
         if (o->defval && s_assign(o, o->defval, prog, "default") != TIX_OK)
@@ -121,6 +119,18 @@ tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const
     const char *format = getenv("TIX_LOG_FORMAT");
     if (format && *format && s_log_format(format, prog, "TIX_LOG_FORMAT") != TIX_OK)
         return TIX_ERR_CONFIG;
+    return TIX_OK;
+}
+
+tix_err
+tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const char *usage, tix_opts_result_t *result)
+{
+    const char *prog = s_prog(argv);
+    memset(result, 0, sizeof *result);
+
+    tix_err err = s_defaults_and_env(opts, nopts, prog);
+    if (err != TIX_OK)
+        return err;
 
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -143,7 +153,6 @@ tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const
             result->help = true;
             return TIX_OK;
         }
-        tix_err err;
         if (s_builtin(name, len, eq, argc, argv, &i, prog, &err, &result->help)) {
             if (err != TIX_OK || result->help)
                 return err;
