@@ -12,6 +12,7 @@ set(TIX_LIB_DEPS PkgConfig::CZMQ PkgConfig::ZMQ PkgConfig::PROTOBUFC)
 # and hides the rest (xmalloc, the codec, the generated descriptors).
 set(TIX_EXPORTS ${CMAKE_SOURCE_DIR}/clients/libtix/libtix.map)
 add_library(tix_shared SHARED ${TIX_LIB_SRC})
+add_dependencies(tix_shared tix_version_gen) # tix_version.c's header
 target_include_directories(tix_shared PRIVATE ${TIX_LIB_INCLUDES})
 target_include_directories(tix_shared INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(tix_shared PRIVATE ${TIX_LIB_DEPS})
@@ -30,6 +31,7 @@ set_target_properties(
 set_source_files_properties(${TIX_GEN_SRC} PROPERTIES COMPILE_OPTIONS "-Wno-pedantic")
 
 add_library(tix_static STATIC ${TIX_LIB_SRC})
+add_dependencies(tix_static tix_version_gen)
 target_include_directories(tix_static PRIVATE ${TIX_LIB_INCLUDES})
 target_include_directories(tix_static INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(tix_static PRIVATE ${TIX_LIB_DEPS})

@@ -1,5 +1,6 @@
 #include "tix_opts.h"
 #include "tix_log.h"
+#include "tix_version.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -60,15 +61,52 @@ tix_opts_print(const tix_opt_t *opts, size_t nopts, FILE *out)
             fprintf(out, " (default: %s)", o->defval);
         fputc('\n', out);
     }
+    fprintf(out, "  %-26s %s [env TIX_LOG_FORMAT] (default: kv)\n", "--log-format VALUE",
+            "kv (key=value) or json (one object per line)");
+    fprintf(out, "  %-26s %s\n", "--version", "print the version and exit");
     fprintf(out, "  %-26s %s\n", "--help", "show this help and exit");
 }
 
-tix_err
-tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const char *usage, tix_opts_result_t *result)
+/* The log format every binary shares (tix_log.h), from its variable or its
+ * flag: one wording for a bad value, whichever binary. */
+static tix_err
+s_log_format(const char *value, const char *prog, const char *source)
 {
-    const char *prog = s_prog(argv);
-    memset(result, 0, sizeof *result);
+    if (tix_log_set_format_name(value))
+        return TIX_OK;
+    fprintf(stderr, "%s: %s: expected kv or json, got '%s'\n", prog, source, value);
+    return TIX_ERR_CONFIG;
+}
 
+/* --help, --version and --log-format: built in, so that every binary has
+ * them. Returns true when arg was one of them, with *err set; *done when the
+ * process should exit 0 now (help or version printed). */
+static bool
+s_builtin(const char *name, size_t len, const char *eq, int argc, char **argv, int *i, const char *prog, tix_err *err,
+          bool *done)
+{
+    *err = TIX_OK;
+    *done = false;
+    if (len == 7 && strncmp(name, "version", 7) == 0) {
+        printf("%s %s\n", prog, tix_version());
+        *done = true;
+        return true;
+    }
+    if (len != 10 || strncmp(name, "log-format", 10) != 0)
+        return false;
+    if (!eq && *i + 1 >= argc) {
+        fprintf(stderr, "%s: option '--log-format' needs a value\n", prog);
+        *err = TIX_ERR_CONFIG;
+        return true;
+    }
+    *err = s_log_format(eq ? eq + 1 : argv[++*i], prog, "--log-format");
+    return true;
+}
+
+/* Every option's default, then its environment twin; TIX_LOG_FORMAT too. */
+static tix_err
+s_defaults_and_env(const tix_opt_t *opts, size_t nopts, const char *prog)
+{
     for (size_t i = 0; i < nopts; i++) {
         const tix_opt_t *o = &opts[i];
         if (o->defval && s_assign(o, o->defval, prog, "default") != TIX_OK)
@@ -77,6 +115,22 @@ tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const
         if (env && *env && s_assign(o, env, prog, o->env) != TIX_OK)
             return TIX_ERR_CONFIG;
     }
+
+    const char *format = getenv("TIX_LOG_FORMAT");
+    if (format && *format && s_log_format(format, prog, "TIX_LOG_FORMAT") != TIX_OK)
+        return TIX_ERR_CONFIG;
+    return TIX_OK;
+}
+
+tix_err
+tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const char *usage, tix_opts_result_t *result)
+{
+    const char *prog = s_prog(argv);
+    memset(result, 0, sizeof *result);
+
+    tix_err err = s_defaults_and_env(opts, nopts, prog);
+    if (err != TIX_OK)
+        return err;
 
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -98,6 +152,11 @@ tix_opts_parse(const tix_opt_t *opts, size_t nopts, int argc, char **argv, const
             tix_opts_print(opts, nopts, stdout);
             result->help = true;
             return TIX_OK;
+        }
+        if (s_builtin(name, len, eq, argc, argv, &i, prog, &err, &result->help)) {
+            if (err != TIX_OK || result->help)
+                return err;
+            continue;
         }
         const tix_opt_t *o = s_find(opts, nopts, name, len);
         if (!o) {

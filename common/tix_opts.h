@@ -4,7 +4,9 @@
  * Every binary describes its configuration as a table of tix_opt_t; the
  * parser applies defaults, then environment variables, then flags (a flag
  * wins over its variable). "--name value" and "--name=value" are accepted;
- * "--help" prints the usage and the table. Arguments that are not flags are
+ * "--help" prints the usage and the table. Every binary also has, built in,
+ * "--version" (prints "PROG 0.1.0 (git 1a2b3c4)") and "--log-format kv|json"
+ * with its twin TIX_LOG_FORMAT (tix_log.h). Arguments that are not flags are
  * positionals, returned in order. Single-threaded (call from main).
  */
 #ifndef TIX_OPTS_H
@@ -33,7 +35,7 @@ typedef struct {
 } tix_opt_t;
 
 typedef struct {
-    bool help;  /* --help was given; usage already printed */
+    bool help;  /* --help or --version was given and printed: exit 0 */
     int npos;   /* number of positionals */
     char **pos; /* positionals (borrowed from argv) */
 } tix_opts_result_t;

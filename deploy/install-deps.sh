@@ -15,6 +15,7 @@ PACKAGES="
   python3-zmq python3-protobuf python3-mockupdb
   protobuf-compiler python3-venv python3-setuptools
   procps
+  prometheus python3-yaml
 "
 
 # Node.js for the Node.js client and its tests (clients/node): Debian's, unless
@@ -49,3 +50,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends $missing
 # The Debian redis-server package starts a system instance on :6379; tix
 # starts its own instances on their own ports and never uses that one.
+# Likewise the prometheus package starts a system Prometheus on :9090; tix
+# needs only its promtool (deploy/k8s/check.sh: promtool check rules).

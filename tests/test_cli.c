@@ -259,6 +259,27 @@ test_help_exits_0_and_documents_commands_and_exit_codes(void **state)
     assert_int_equal(th_run(create, NULL, out, sizeof out), 0);
     assert_non_null(strstr(out, "--tickets"));
     assert_non_null(strstr(out, "--opens-at"));
+    const char *watch[] = {"tix", "sale", "watch", "--help", NULL};
+    assert_int_equal(th_run(watch, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "--interval-ms"));
+    assert_non_null(strstr(out, "130  sale watch interrupted"));
+}
+
+/* sale watch's own checks, before any poll (test_it_watch runs it on a stack). */
+static void
+test_sale_watch_refuses_a_bad_interval_and_ends_on_not_found(void **state)
+{
+    (void) state;
+    char out[OUT_MAX], err[OUT_MAX];
+    const char *fast[] = {"tix", s_frontend_flag, "sale", "watch", "s1", "--interval-ms", "10", NULL};
+    assert_int_equal(s_run(fast, NULL, out, err), 2);
+    assert_non_null(strstr(err, "--interval-ms"));
+    const char *nope[] = {"tix", s_frontend_flag, "--json", "sale", "watch", "nope", NULL};
+    assert_int_equal(s_run(nope, NULL, out, err), 5);
+    s_assert_one_error_line(err, "NOT_FOUND");
+    js_t j;
+    assert_true(js_parse(out, &j));
+    assert_string_equal(js_get(&j, "code"), "NOT_FOUND");
 }
 
 static void
@@ -564,6 +585,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_exits_0_and_documents_commands_and_exit_codes),
         cmocka_unit_test(test_usage_errors_exit_2_with_one_line_reason),
+        cmocka_unit_test(test_sale_watch_refuses_a_bad_interval_and_ends_on_not_found),
         cmocka_unit_test(test_buy_prints_purchased_and_exits_0),
         cmocka_unit_test(test_buy_outcomes_and_codes_map_to_exit_codes),
         cmocka_unit_test(test_buy_json_has_protocol_field_names_and_escapes_strings),

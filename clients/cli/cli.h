@@ -22,12 +22,13 @@
 #define CLI_EXIT_ERROR 1 /* any other error */
 #define CLI_EXIT_USAGE 2 /* bad usage, or INVALID_ARGUMENT from the broker */
 #define CLI_EXIT_SOLD_OUT 3
-#define CLI_EXIT_ALREADY 4     /* ALREADY_PURCHASED */
-#define CLI_EXIT_NOT_FOUND 5   /* NOT_FOUND, health SERVICE_UNKNOWN */
-#define CLI_EXIT_UNAVAILABLE 6 /* unavailable, timed out, overloaded, not serving */
-#define CLI_EXIT_NOT_OPEN 7    /* SALE_NOT_OPEN, SALE_CLOSED */
-#define CLI_EXIT_EXISTS 8      /* ALREADY_EXISTS */
-#define CLI_EXIT_CANCELLED 9   /* ORDER_CANCELLED: this request's order was cancelled */
+#define CLI_EXIT_ALREADY 4       /* ALREADY_PURCHASED */
+#define CLI_EXIT_NOT_FOUND 5     /* NOT_FOUND, health SERVICE_UNKNOWN */
+#define CLI_EXIT_UNAVAILABLE 6   /* unavailable, timed out, overloaded, not serving */
+#define CLI_EXIT_NOT_OPEN 7      /* SALE_NOT_OPEN, SALE_CLOSED */
+#define CLI_EXIT_EXISTS 8        /* ALREADY_EXISTS */
+#define CLI_EXIT_CANCELLED 9     /* ORDER_CANCELLED: this request's order was cancelled */
+#define CLI_EXIT_INTERRUPTED 130 /* sale watch ended by SIGINT or SIGTERM (128 + SIGINT, as shells do) */
 
 #define CLI_MAX_ARGS 4 /* positionals after the command words */
 
@@ -47,6 +48,7 @@ typedef struct {
     const char *curve_secret; /* --curve-secret / TIX_CURVE_SECRET: this client's certificate */
     const char *curve_server; /* --curve-server-key / TIX_CURVE_SERVER_KEY: the broker's public one */
     const char *dir;          /* keygen --dir */
+    long interval_ms;         /* sale watch --interval-ms */
     int nargs;                /* positionals after the command words */
     const char *args[CLI_MAX_ARGS];
     tix_client_t *client; /* connected before the command runs */
@@ -62,6 +64,7 @@ enum {
     CLI_FLAG_OFFLINE = 32, /* runs without a broker: no client is connected */
     CLI_FLAG_PAGE_SIZE = 64,
     CLI_FLAG_REASON = 128,
+    CLI_FLAG_INTERVAL = 256, /* --interval-ms (sale watch) */
 };
 
 typedef struct {
@@ -77,6 +80,10 @@ typedef struct {
 /* The command table (cli_commands.c). */
 extern const cli_command_t cli_commands[];
 extern const size_t cli_ncommands;
+
+/* sale watch SALE (cli_watch.c): polls GetSale every --interval-ms until the
+ * sale is sold out or closed. */
+int cli_sale_watch(cli_t *cli);
 
 /* ---- cli_output.c ---------------------------------------------------------- */
 
@@ -95,8 +102,12 @@ void cli_out_str(cli_out_t *o, const char *key, const char *json_key, const char
 void cli_out_int(cli_out_t *o, const char *key, const char *json_key, int64_t value);
 /* A Unix-ms time: readable ISO-8601 UTC ("-" for 0 = no bound), JSON a number. */
 void cli_out_time(cli_out_t *o, const char *key, const char *json_key, int64_t ms);
+/* A rate with one decimal: readable key=12.5, JSON a number. */
+void cli_out_rate(cli_out_t *o, const char *key, const char *json_key, double value);
 /* Ends the record with a newline. */
 void cli_out_end(cli_out_t *o);
+/* Ends the record without one, for a line rewritten in place (flushed). */
+void cli_out_end_inline(cli_out_t *o);
 
 /* Prints an error: "tix: reason (CODE)" on stderr and, with --json, a
  * {"code","message","retry_after_ms"} object on stdout. Returns exit. */

@@ -402,6 +402,8 @@ const cli_command_t cli_commands[] = {
      s_sale_list},
     {"sale", "orders", "SALE", 1, 1, CLI_FLAG_PAGE_SIZE,
      "stream SALE's order log: ORDER per purchase, CANCEL per cancellation", s_sale_orders},
+    {"sale", "watch", "ID", 1, 1, CLI_FLAG_INTERVAL,
+     "show a sale live (state, sold, remaining, sales/s) until it sells out or closes", cli_sale_watch},
     {NULL, "buy", "SALE USER", 2, 2, CLI_FLAG_REQUEST_ID,
      "buy one ticket of SALE for USER; retried, exactly, until --timeout-ms", s_buy},
     {"order", "get", "SALE USER", 2, 2, 0, "show the order USER holds for SALE", s_order_get},

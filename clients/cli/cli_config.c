@@ -33,6 +33,7 @@ static const char s_exit_help[] = "Exit status:\n"
                                   "  7  sale not open yet, or closed\n"
                                   "  8  already exists\n"
                                   "  9  this request's order was cancelled (buy: ORDER_CANCELLED)\n"
+                                  "  130  sale watch interrupted (SIGINT or SIGTERM)\n"
                                   "Errors are one line on stderr: \"tix: reason (CODE)\".\n";
 
 /* One flag: the commands that take it and where in cli_t it lands (the
@@ -65,6 +66,9 @@ static const s_row_t s_rows[] = {
     {CLI_FLAG_DIR,
      offsetof(cli_t, dir),
      {"dir", NULL, TIX_OPT_STRING, NULL, NULL, 0, 0, "DIR, where keygen writes the key pair (default: .)"}},
+    {CLI_FLAG_INTERVAL,
+     offsetof(cli_t, interval_ms),
+     {"interval-ms", NULL, TIX_OPT_INT, NULL, "1000", 50, 3600000, "N, how often sale watch asks, in ms"}},
     {CLI_FLAG_TICKETS,
      offsetof(cli_t, tickets),
      {"tickets", NULL, TIX_OPT_STRING, NULL, NULL, 0, 0, "N, the tickets on sale (1..10000000; required)"}},
@@ -109,6 +113,8 @@ s_takes_value(const char *arg)
 {
     if (strncmp(arg, "--", 2) != 0 || strchr(arg, '='))
         return false;
+    if (strcmp(arg, "--log-format") == 0) /* built into tix_opts */
+        return true;
     for (size_t i = 0; i < TIX_ARRAY_LEN(s_rows); i++) {
         if (s_rows[i].opt.type != TIX_OPT_FLAG && strcmp(arg + 2, s_rows[i].opt.name) == 0)
             return true;

@@ -134,6 +134,21 @@ cli_out_time(cli_out_t *o, const char *key, const char *json_key, int64_t ms)
 }
 
 void
+cli_out_rate(cli_out_t *o, const char *key, const char *json_key, double value)
+{
+    s_key(o, key, json_key);
+    fprintf(o->out, "%.1f", value);
+}
+
+void
+cli_out_end_inline(cli_out_t *o)
+{
+    if (o->json)
+        fputc('}', o->out);
+    fflush(o->out);
+}
+
+void
 cli_out_end(cli_out_t *o)
 {
     fputs(o->json ? "}\n" : "\n", o->out);

@@ -81,6 +81,7 @@ buildah bud --isolation chroot --pull=never --layers \
     --build-arg BUILDER_IMAGE="$base" \
     --build-arg RUNTIME_IMAGE="$base" \
     --build-arg TIX_ALLOW_MISSING="${TIX_ALLOW_MISSING:-0}" \
+    --build-arg TIX_GIT_SHA="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --tag "$tag" .
 
 # Smoke test: every program in the image starts (as the image's user, 10001)

@@ -7,15 +7,22 @@
 #     manifests promise to support), and the npm packages of npm/package-lock.json
 #     installed into .tools/node_modules (npm ci)
 #  2. each overlay (dev, production): rendered by `kubectl kustomize`, rendered
-#     again by kubectl 1.20 and compared, then validated by validate.mjs:
-#     Kubernetes schemas (kubernetes-models) and the project's own rules,
-#     among them: CURVE on for the broker, workers and persister with keys
-#     from Secrets, and NetworkPolicies that admit only the documented flows
+#     again by kubectl 1.20 and compared, then validated by validate.mjs
+#     together with deploy/k8s/monitoring (ServiceMonitors, PrometheusRule):
+#     Kubernetes schemas (kubernetes-models; the Prometheus operator's kinds
+#     by hand) and the project's own rules, among them: CURVE on for the
+#     broker, workers and persister with keys from Secrets, httpGet probes
+#     and scrape annotations on TIX_HTTP's port, and NetworkPolicies that
+#     admit only the documented flows
+#  2b. deploy/monitoring: `promtool check rules` and `promtool test rules` on
+#     the alert rules, and check_metrics.py: every metric the rules and the
+#     Grafana dashboard (deploy/grafana) name is in metrics.txt
 #  3. deploy/docker/Dockerfile: dockerfile-utils and dockerfilelint, plus the
 #     project's image rules
 #  4. docs/DEPLOY.md names every TIX_* variable and external Secret in use
 #  5. the broken fixtures (testdata/broken): each must be rejected for every
-#     reason listed in testdata/broken/expect.txt, else the check fails
+#     reason listed in testdata/broken/expect.txt, else the check fails; its
+#     dashboard.json and rules.yml must be refused by check_metrics.py
 #
 # Ends with "k8s-check: N passed, M failed"; exits non-zero if M > 0.
 # Environment: KUBECTL (default: kubectl on PATH), TIX_K8S_TOOLS (default
@@ -152,12 +159,17 @@ validate() {
     vrc=$?
 }
 
+# The Prometheus operator's objects: applied apart from the overlays, checked
+# with each of them (their ServiceMonitors select the overlay's Services).
+monitoring=()
+if render monitoring "$here/monitoring"; then monitoring=(--with "$tools/rendered/monitoring.yaml"); fi
+
 for overlay in dev production; do
     dir=$here/overlays/$overlay
     render "$overlay" "$dir" || continue
     ext=()
     [ -f "$dir/external-secrets.txt" ] && ext=(--external-secrets "$dir/external-secrets.txt")
-    validate "$overlay" "${ext[@]}"
+    validate "$overlay" "${ext[@]}" "${monitoring[@]}"
     summary=$(grep '^validate ' "$logs/validate-$overlay.log" | sed 's/^validate [^:]*: schema \([0-9]*\) passed.*/\1 objects/')
     if [ "$vrc" -ge 4 ]; then
         fail "$overlay: validate.mjs could not run:"
@@ -174,6 +186,41 @@ for overlay in dev production; do
     fi
     grep '^note ' "$logs/validate-$overlay.log" | indent
 done
+
+# ---- 2b. alert rules and dashboard -------------------------------------------------
+
+mon=$root/deploy/monitoring
+dashboard=$root/deploy/grafana/tix-dashboard.json
+promtool=${PROMTOOL:-promtool}
+if ! command -v "$promtool" >/dev/null; then
+    fail "tools: no promtool (deploy/install-deps.sh installs Debian's prometheus package)"
+else
+    if "$promtool" check rules "$mon/tix.rules.yml" >"$logs/promtool-check.log" 2>&1; then
+        pass "alert rules: promtool check rules ($(grep -o '[0-9]* rules found' "$logs/promtool-check.log"))"
+    else
+        fail "alert rules: promtool check rules:"
+        indent <"$logs/promtool-check.log"
+    fi
+    if (cd "$mon" && "$promtool" test rules tix.rules.test.yml) >"$logs/promtool-test.log" 2>&1; then
+        pass "alert rules: promtool test rules (each alert fires on its series, after its for)"
+    else
+        fail "alert rules: promtool test rules:"
+        indent <"$logs/promtool-test.log"
+    fi
+fi
+check_metrics() { python3 "$mon/check_metrics.py" "$mon/metrics.txt" "$@"; }
+if check_metrics "$dashboard" "$mon/tix.rules.yml" "$tools/rendered/monitoring.yaml" >"$logs/metrics.log" 2>&1; then
+    pass "dashboard and rules name only metrics of deploy/monitoring/metrics.txt ($(tail -1 "$logs/metrics.log" | sed 's/^check_metrics: //'))"
+else
+    fail "dashboard or rules name unknown metrics:"
+    indent <"$logs/metrics.log"
+fi
+if python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["panels"] and d["title"]' "$dashboard" 2>"$logs/dashboard.log"; then
+    pass "dashboard: $(grep -c '"expr"' "$dashboard") queries in $(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["panels"]))' "$dashboard") panels, valid JSON"
+else
+    fail "dashboard: not a dashboard JSON:"
+    indent <"$logs/dashboard.log"
+fi
 
 # ---- 3. the Dockerfile -------------------------------------------------------------
 
@@ -256,7 +303,7 @@ fi
 
 fixture=$here/testdata/broken
 if render broken "$fixture"; then
-    validate broken
+    validate broken --with "$fixture/monitoring.yaml"
     if [ $((vrc & 1)) -ne 0 ] && [ "$vrc" -lt 4 ]; then pass "broken fixture: schema violations detected"; else
         fail "broken fixture: NOT caught by the schema check (validate.mjs exit $vrc)"
     fi
@@ -271,6 +318,13 @@ if render broken "$fixture"; then
         fi
     done <"$fixture/expect.txt"
 fi
+for bad in dashboard.json rules.yml; do
+    if check_metrics "$fixture/$bad" >"$logs/metrics-broken.log" 2>&1; then
+        fail "broken fixture: check_metrics.py accepts testdata/broken/$bad"
+    else
+        pass "broken fixture: check_metrics.py refuses testdata/broken/$bad ($(grep -o 'unknown metric [a-z_]*' "$logs/metrics-broken.log" | sed 's/unknown metric //' | paste -sd, -))"
+    fi
+done
 if lint_dockerfile "$fixture/Dockerfile"; then
     fail "broken fixture: the linters accept testdata/broken/Dockerfile"
 else

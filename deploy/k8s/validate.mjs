@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // validate.mjs - checks the rendered Kubernetes manifests of tix, offline.
 //
-// Usage: node validate.mjs [--source DIR] [--external-secrets FILE] RENDERED.yaml
+// Usage: node validate.mjs [--source DIR] [--external-secrets FILE] [--with FILE]... RENDERED.yaml
 //        node validate.mjs --same A.yaml B.yaml
 //
 //   RENDERED.yaml           the output of `kubectl kustomize OVERLAY`
@@ -9,6 +9,10 @@
 //                           program reads is taken from its sources there
 //   --external-secrets F    Secrets the overlay uses but does not render
 //                           (lines "name key key ..."), e.g. production's
+//   --with FILE             more objects applied with the overlay: the
+//                           Prometheus operator's (deploy/k8s/monitoring),
+//                           checked by hand (no kubernetes-models schema)
+//                           and against the overlay's Services
 //
 // Two groups of checks, each printed as "ok" or "FAIL" lines:
 //   schema   every object against the Kubernetes 1.27 OpenAPI schemas
@@ -54,10 +58,12 @@ if (args[0] === "--same") {
 let sourceDir = null;
 let externalFile = null;
 let renderedFile = null;
+const withFiles = [];
 while (args.length) {
   const a = args.shift();
   if (a === "--source") sourceDir = args.shift() ?? usage("--source needs a value");
   else if (a === "--external-secrets") externalFile = args.shift() ?? usage("--external-secrets needs a value");
+  else if (a === "--with") withFiles.push(args.shift() ?? usage("--with needs a value"));
   else if (a.startsWith("--")) usage(`unknown option ${a}`);
   else if (renderedFile) usage("one rendered file only");
   else renderedFile = a;
@@ -117,21 +123,21 @@ const PROGRAMS = {
   "tix-broker": {
     dir: "broker",
     required: ["TIX_FRONTEND", "TIX_BACKEND", "TIX_EVENTS_IN", "TIX_EVENTS_OUT", "TIX_QUEUE_LIMIT", "TIX_DRAIN_MS",
-      "TIX_LOG_LEVEL"],
+      "TIX_LOG_LEVEL", "TIX_HTTP"],
     binds: ["TIX_FRONTEND", "TIX_BACKEND", "TIX_EVENTS_IN", "TIX_EVENTS_OUT"],
     connects: [],
     drainVar: "TIX_DRAIN_MS", drainDefaultMs: 3000,
   },
   "tix-worker": {
     dir: "sale-worker",
-    required: ["TIX_BACKEND", "TIX_EVENTS_IN", "TIX_REDIS_URL", "TIX_WORKER_ID", "TIX_LOG_LEVEL", "TIX_HEALTH_FILE"],
+    required: ["TIX_BACKEND", "TIX_EVENTS_IN", "TIX_REDIS_URL", "TIX_WORKER_ID", "TIX_LOG_LEVEL", "TIX_HTTP"],
     binds: [],
     connects: ["TIX_BACKEND", "TIX_EVENTS_IN"],
     redis: true,
   },
   "tix-persister": {
     dir: "persister",
-    required: ["TIX_EVENTS_OUT", "TIX_REDIS_URL", "TIX_MONGO_URI", "TIX_SINK", "TIX_LOG_LEVEL", "TIX_HEALTH_FILE"],
+    required: ["TIX_EVENTS_OUT", "TIX_REDIS_URL", "TIX_MONGO_URI", "TIX_SINK", "TIX_LOG_LEVEL", "TIX_HTTP"],
     binds: [],
     connects: ["TIX_EVENTS_OUT"],
     redis: true,
@@ -142,7 +148,17 @@ const PROGRAMS = {
 };
 // Variables a program is announced to read (PROTOCOL.md §6, issue 6) before
 // its sources do: accepted, and printed as pending while the sources lack them.
-const ANNOUNCED = { "tix-worker": ["TIX_HEALTH_FILE"], "tix-persister": ["TIX_HEALTH_FILE"] };
+// TIX_HTTP (issue 15): the HTTP endpoint of /metrics, /healthz and /readyz.
+const ANNOUNCED = {
+  "tix-broker": ["TIX_HTTP"],
+  "tix-worker": ["TIX_HEALTH_FILE", "TIX_HTTP"],
+  "tix-persister": ["TIX_HEALTH_FILE", "TIX_HTTP"],
+};
+// The programs that serve HTTP (TIX_HTTP), the port the manifests give it
+// (named http), and Prometheus, the one peer allowed to reach it.
+const HTTP_PROGRAMS = ["tix-broker", "tix-worker", "tix-persister"];
+const PROMETHEUS_NAMESPACE = "monitoring";
+const PROMETHEUS_PEERS = `pods named prometheus in namespace ${PROMETHEUS_NAMESPACE}`;
 
 // Who may reach which pod port (docs/DEPLOY.md, "Network policies"): "*" is
 // anyone, CLIENT_PEERS the pods labelled as clients. A pod port not listed
@@ -159,6 +175,9 @@ const EXPECTED_INGRESS = {
   "tix-broker:5556": ["tix-worker"],
   "tix-broker:5557": ["tix-worker"],
   "tix-broker:5558": ["tix-persister"],
+  "tix-broker:9100": [PROMETHEUS_PEERS],
+  "tix-worker:9100": [PROMETHEUS_PEERS],
+  "tix-persister:9100": [PROMETHEUS_PEERS],
 };
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
@@ -211,6 +230,14 @@ if (docs.length === 0) {
   console.error(`validate: ${renderedFile}: no objects`);
   process.exit(4);
 }
+for (const f of withFiles) {
+  try {
+    docs.push(...yaml.loadAll(readFileSync(f, "utf8")).filter((d) => d !== null && d !== undefined));
+  } catch (e) {
+    console.error(`validate: ${f}: ${e.message}`);
+    process.exit(4);
+  }
+}
 const external = new Map(); // secret name -> Set of keys
 if (externalFile) {
   for (const line of readFileSync(externalFile, "utf8").split("\n")) {
@@ -219,6 +246,68 @@ if (externalFile) {
   }
 }
 const id = (o) => `${o?.kind ?? "?"}/${o?.metadata?.name ?? "?"}`;
+
+// ---- the Prometheus operator's kinds, checked by hand ----------------------------
+
+// kubernetes-models knows no monitoring.coreos.com: these check what the
+// operator's CRDs require (apiVersion, kind, metadata.name, the spec's
+// required fields and their types) and report fields they do not know.
+const DURATION = /^(0|([0-9]+(ms|s|m|h|d|w|y))+)$/;
+const isMap = (v) => v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
+function unknownKeys(obj, allowed, where) {
+  return Object.keys(obj ?? {}).filter((k) => !allowed.includes(k)).map((k) => `unknown field ${where}${k}`);
+}
+function metaProblems(doc) {
+  const p = unknownKeys(doc, ["apiVersion", "kind", "metadata", "spec"], "");
+  if (!doc.metadata?.name) p.push("metadata.name is missing");
+  for (const f of ["labels", "annotations"]) if (doc.metadata?.[f] !== undefined && !isMap(doc.metadata[f])) p.push(`metadata.${f} must be a map of strings`);
+  if (!doc.spec || typeof doc.spec !== "object") p.push("spec is missing");
+  return p;
+}
+const HAND_SCHEMAS = {
+  "monitoring.coreos.com/v1/ServiceMonitor": (doc) => {
+    const p = metaProblems(doc);
+    const spec = doc.spec ?? {};
+    p.push(...unknownKeys(spec, ["selector", "endpoints", "namespaceSelector", "jobLabel", "targetLabels", "podTargetLabels", "sampleLimit"], "spec."));
+    const sel = spec.selector;
+    if (!sel || typeof sel !== "object") p.push("/spec/selector is required");
+    else {
+      p.push(...unknownKeys(sel, ["matchLabels", "matchExpressions"], "spec.selector."));
+      if (sel.matchLabels !== undefined && !isMap(sel.matchLabels)) p.push("/spec/selector/matchLabels must be a map of strings");
+    }
+    if (!Array.isArray(spec.endpoints) || spec.endpoints.length === 0) p.push("/spec/endpoints must be a non-empty array");
+    (spec.endpoints ?? []).forEach((e, i) => {
+      p.push(...unknownKeys(e, ["port", "targetPort", "path", "scheme", "interval", "scrapeTimeout", "honorLabels", "relabelings", "metricRelabelings"], `spec.endpoints[${i}].`));
+      if (typeof e.port !== "string" && e.targetPort === undefined) p.push(`/spec/endpoints/${i} names no port (a Service port name)`);
+      if (e.path !== undefined && !/^\//.test(String(e.path))) p.push(`/spec/endpoints/${i}/path must start with /`);
+      for (const f of ["interval", "scrapeTimeout"]) if (e[f] !== undefined && !DURATION.test(String(e[f]))) p.push(`/spec/endpoints/${i}/${f} ${e[f]} is not a duration`);
+    });
+    return p;
+  },
+  "monitoring.coreos.com/v1/PrometheusRule": (doc) => {
+    const p = metaProblems(doc);
+    const spec = doc.spec ?? {};
+    p.push(...unknownKeys(spec, ["groups"], "spec."));
+    if (!Array.isArray(spec.groups) || spec.groups.length === 0) p.push("/spec/groups must be a non-empty array");
+    const names = new Set();
+    (spec.groups ?? []).forEach((g, i) => {
+      p.push(...unknownKeys(g, ["name", "interval", "rules", "partial_response_strategy"], `spec.groups[${i}].`));
+      if (typeof g.name !== "string" || !g.name) p.push(`/spec/groups/${i}/name is required`);
+      else if (names.has(g.name)) p.push(`/spec/groups/${i}/name ${g.name} is not unique`);
+      names.add(g.name);
+      if (!Array.isArray(g.rules) || g.rules.length === 0) p.push(`/spec/groups/${i}/rules must be a non-empty array`);
+      (g.rules ?? []).forEach((r, j) => {
+        const at = `/spec/groups/${i}/rules/${j}`;
+        p.push(...unknownKeys(r, ["alert", "record", "expr", "for", "labels", "annotations", "keep_firing_for"], `spec.groups[${i}].rules[${j}].`));
+        if ((r.alert === undefined) === (r.record === undefined)) p.push(`${at} must have exactly one of alert and record`);
+        if (typeof r.expr !== "string" || !r.expr.trim()) p.push(`${at}/expr is required`);
+        if (r.for !== undefined && !DURATION.test(String(r.for))) p.push(`${at}/for ${r.for} is not a duration`);
+        for (const f of ["labels", "annotations"]) if (r[f] !== undefined && !isMap(r[f])) p.push(`${at}/${f} must be a map of strings`);
+      });
+    });
+    return p;
+  },
+};
 
 // ---- schema checks --------------------------------------------------------------
 
@@ -262,7 +351,10 @@ function modelFor(apiVersion, kind) {
 for (const doc of docs) {
   const problems = [];
   const Model = modelFor(doc.apiVersion, doc.kind);
-  if (!Model) {
+  const byHand = HAND_SCHEMAS[`${doc.apiVersion}/${doc.kind}`];
+  if (byHand) {
+    problems.push(...byHand(doc));
+  } else if (!Model) {
     problems.push(`no Kubernetes schema for apiVersion=${doc.apiVersion} kind=${doc.kind}`);
   } else {
     const records = [];
@@ -303,6 +395,7 @@ const workloads = docs.filter((d) => WORKLOAD_KINDS.includes(d.kind)).map((w) =>
   return {
     obj: w,
     labels: tpl?.metadata?.labels ?? {},
+    annotations: tpl?.metadata?.annotations ?? {},
     pod: tpl?.spec ?? {},
     longRunning: !["Job", "CronJob"].includes(w.kind),
   };
@@ -605,6 +698,41 @@ function checkMongoUri(env, problems) {
 
 const redact = (v) => String(v).replace(/:\/\/([^@/]*)@/, "://***@");
 
+// ---- the HTTP endpoint: probes and scraping ----------------------------------------
+
+// TIX_HTTP binds every interface on a port the container names http; the
+// probes are httpGet /readyz and /healthz on it; the pod template carries
+// the prometheus.io annotations for it; a Service publishes it for every
+// pod, ready or not (a broker without workers is not ready, and that is
+// when its metrics matter).
+function httpProblems(w, c, env) {
+  const p = [];
+  const v = env.get("TIX_HTTP")?.value;
+  if (!v) return p; // reported as a required variable
+  const m = String(v).match(/^(0\.0\.0\.0|\[::\]|\*):(\d+)$/);
+  if (!m) {
+    p.push(`TIX_HTTP=${v}: want 0.0.0.0:PORT (the kubelet and Prometheus come from outside the pod)`);
+    return p;
+  }
+  const port = Number(m[2]);
+  const named = (c.ports ?? []).find((cp) => cp.name === "http");
+  if (!named) p.push("no container port named http (TIX_HTTP's port)");
+  else if (named.containerPort !== port) p.push(`container port http is ${named.containerPort}, but TIX_HTTP binds ${port}`);
+  for (const [probe, path] of [["readinessProbe", "/readyz"], ["livenessProbe", "/healthz"]]) {
+    const g = c[probe]?.httpGet;
+    if (!g || g.path !== path || (g.port !== "http" && g.port !== port)) p.push(`${probe} is not httpGet ${path} on port http`);
+  }
+  const a = w.annotations;
+  if (a["prometheus.io/scrape"] !== "true") p.push("pod template lacks the annotation prometheus.io/scrape: \"true\"");
+  if (a["prometheus.io/port"] !== String(port)) p.push(`pod template annotation prometheus.io/port is ${a["prometheus.io/port"]}, want "${port}"`);
+  if (a["prometheus.io/path"] !== "/metrics") p.push("pod template annotation prometheus.io/path is not /metrics");
+  const svc = [...services.values()].find((s) => selects(s.spec?.selector ? { matchLabels: s.spec.selector } : null, w.labels) &&
+    (s.spec?.ports ?? []).some((sp) => sp.name === "http" && (sp.targetPort === "http" || sp.targetPort === port)));
+  if (!svc) p.push("no Service publishes its http port (what a ServiceMonitor selects)");
+  else if (svc.spec?.publishNotReadyAddresses !== true) p.push(`Service ${svc.metadata.name} does not publish not-ready pods: their metrics would vanish when they matter`);
+  return p;
+}
+
 // ---- per-container checks -------------------------------------------------------
 
 function podSecurityProblems(w) {
@@ -721,6 +849,7 @@ function programProblems(w, c, prog, env) {
     if (sink === "mongodb" && env.has("TIX_MONGO_URI")) checkMongoUri(env, p);
     if (sink.startsWith("jsonl:") && !writablePath(c, sink.slice(6))) p.push(`TIX_SINK=${sink}: not on a writable volume`);
   }
+  if (HTTP_PROGRAMS.includes(prog)) p.push(...httpProblems(w, c, env));
   const hf = env.get("TIX_HEALTH_FILE")?.value;
   if (hf) {
     if (!writablePath(c, hf)) p.push(`TIX_HEALTH_FILE=${hf} is not on a writable volume (the root filesystem is read-only)`);
@@ -914,6 +1043,59 @@ for (const hpa of byKind("HorizontalPodAutoscaler")) {
   report("project", `${id(hpa)}: targets a Deployment it owns`, p);
 }
 
+// ---- project checks: Prometheus (ServiceMonitors, PrometheusRule) -------------------
+
+{
+  const p = [];
+  const monitors = byKind("ServiceMonitor");
+  const rules = byKind("PrometheusRule");
+  if (monitors.length === 0 && rules.length === 0) {
+    notes.push("no ServiceMonitor or PrometheusRule given (--with deploy/k8s/monitoring's rendering checks them)");
+  } else {
+    // Each ServiceMonitor selects a Service with its endpoint's port; each
+    // HTTP program is scraped by one.
+    const scraped = new Set();
+    for (const sm of monitors) {
+      const svcs = [...services.values()].filter((s) => selects(sm.spec?.selector, s.metadata?.labels ?? {}));
+      if (svcs.length === 0) p.push(`${id(sm)} selects no Service`);
+      for (const e of sm.spec?.endpoints ?? []) {
+        for (const s of svcs) {
+          if (!(s.spec?.ports ?? []).some((sp) => sp.name === e.port)) p.push(`${id(sm)}: Service ${s.metadata.name} has no port named ${e.port}`);
+          for (const w of selected(s.spec?.selector ? { matchLabels: s.spec.selector } : null)) {
+            for (const c of w.pod.containers ?? []) if (HTTP_PROGRAMS.includes((c.command ?? [])[0])) scraped.add((c.command ?? [])[0]);
+          }
+        }
+        if (e.path !== "/metrics") p.push(`${id(sm)}: endpoint path ${e.path}, want /metrics`);
+      }
+    }
+    for (const prog of HTTP_PROGRAMS) if (!scraped.has(prog)) p.push(`no ServiceMonitor scrapes ${prog}`);
+    // The PrometheusRule holds the plain rules file's groups, and its jobs
+    // are Services that exist.
+    const sortKeys = (v) => Array.isArray(v) ? v.map(sortKeys)
+      : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])])) : v;
+    const rulesFile = sourceDir && path.join(sourceDir, "deploy/monitoring/tix.rules.yml");
+    const plain = rulesFile && existsSync(rulesFile) ? yaml.load(readFileSync(rulesFile, "utf8")) : null;
+    if (rules.length !== 1) p.push(`${rules.length} PrometheusRules, want 1`);
+    for (const r of rules) {
+      if (!plain) notes.push("no --source: the PrometheusRule is not compared with deploy/monitoring/tix.rules.yml");
+      else if (JSON.stringify(sortKeys(r.spec?.groups)) !== JSON.stringify(sortKeys(plain.groups))) p.push(`${id(r)}: its groups differ from deploy/monitoring/tix.rules.yml`);
+      const alerts = new Set();
+      for (const g of r.spec?.groups ?? []) {
+        for (const rule of g.rules ?? []) {
+          if (rule.alert) alerts.add(rule.alert);
+          for (const m of String(rule.expr ?? "").matchAll(/job\s*=\s*"([^"]+)"/g)) {
+            if (!services.has(m[1])) p.push(`${id(r)}: ${rule.alert ?? rule.record} names job ${m[1]}, but no Service (a ServiceMonitor's job) has that name`);
+          }
+        }
+      }
+      for (const a of ["TixBrokerDown", "TixBrokerNotReady", "TixNoWorkers", "TixQueueSaturated", "TixPersisterLagGrowing", "TixRedisUnavailable", "TixSinkErrors"]) {
+        if (!alerts.has(a)) p.push(`${id(r)}: no alert ${a}`);
+      }
+    }
+  }
+  report("project", "Prometheus: a ServiceMonitor for each program, the alert rules as in deploy/monitoring", p);
+}
+
 // ---- project checks: the NetworkPolicy matrix ------------------------------------------
 
 {
@@ -948,6 +1130,9 @@ for (const hpa of byKind("HorizontalPodAutoscaler")) {
               // A peer that demands the client label admits labelled pods
               // only (in any namespace its namespaceSelector allows).
               if (peer.podSelector?.matchLabels?.[CLIENT_LABEL] === "true") allowed.add(CLIENT_PEERS);
+              else if (peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] === PROMETHEUS_NAMESPACE &&
+                Object.keys(peer.namespaceSelector).length === 1 && !peer.namespaceSelector.matchExpressions &&
+                peer.podSelector?.matchLabels?.[APP] === "prometheus") allowed.add(PROMETHEUS_PEERS);
               else if (peer.ipBlock || peer.namespaceSelector) allowed.add("*");
               else for (const a of apps) if (workloads.some((x) => x.labels[APP] === a && selects(peer.podSelector, x.labels))) allowed.add(a);
             }
