@@ -48,29 +48,30 @@ struct s_call {
 };
 
 struct worker_store {
-    tix_redis_url_t url;    /* where and how to connect */
-    int connect_timeout_ms; /* connect + AUTH/SELECT/LOAD must finish in this */
-    int stall_ms;           /* the oldest call may wait this long */
-    redisAsyncContext *ac;  /* NULL while down */
-    bool want_read;         /* hiredis asked to be told when readable */
-    bool want_write;        /* ... and when writable */
-    s_state state;          /* see s_state */
-    bool announced;         /* "redis connected" was logged; loss will be */
-    int64_t deadline_ms;    /* S_DOWN: next attempt; S_CONNECTING: give up */
-    int backoff_ms;         /* delay before the next attempt */
-    uint64_t loads;         /* FUNCTION LOADs sent on this connection */
-    s_call_t *head, *tail;  /* calls in flight, oldest first */
-    size_t in_flight;       /* length of that list */
-    s_call_t *spare;        /* completed calls, kept for reuse */
-    bool destroying;        /* no reconnect: worker_store_destroy runs */
-    bool allow_unsafe;      /* a Redis that may lose acknowledged writes is used anyway */
-    int min_replicas;       /* the gate: replicas a WAIT must report (0 = no gate) */
-    int wait_ms;            /* the WAIT's timeout */
-    unsigned unwaited;      /* writes sent since the last WAIT went out */
-    bool wait_out;          /* a WAIT is in flight (one at a time) */
-    char refusal[640];      /* set when Redis was refused for good (not durable) */
-    char drop_reason[160];  /* why the store itself dropped the connection */
-    char last_problem[160]; /* the last connect failure logged at warn */
+    tix_redis_url_t url;             /* where and how to connect */
+    int connect_timeout_ms;          /* connect + AUTH/SELECT/LOAD must finish in this */
+    int stall_ms;                    /* the oldest call may wait this long */
+    redisAsyncContext *ac;           /* NULL while down */
+    bool want_read;                  /* hiredis asked to be told when readable */
+    bool want_write;                 /* ... and when writable */
+    s_state state;                   /* see s_state */
+    bool announced;                  /* "redis connected" was logged; loss will be */
+    int64_t deadline_ms;             /* S_DOWN: next attempt; S_CONNECTING: give up */
+    int backoff_ms;                  /* delay before the next attempt */
+    uint64_t loads;                  /* FUNCTION LOADs sent on this connection */
+    s_call_t *head, *tail;           /* calls in flight, oldest first */
+    size_t in_flight;                /* length of that list */
+    s_call_t *spare;                 /* completed calls, kept for reuse */
+    worker_store_batches_t *batches; /* buys waiting per sale (worker_store_batch.c) */
+    bool destroying;                 /* no reconnect: worker_store_destroy runs */
+    bool allow_unsafe;               /* a Redis that may lose acknowledged writes is used anyway */
+    int min_replicas;                /* the gate: replicas a WAIT must report (0 = no gate) */
+    int wait_ms;                     /* the WAIT's timeout */
+    unsigned unwaited;               /* writes sent since the last WAIT went out */
+    bool wait_out;                   /* a WAIT is in flight (one at a time) */
+    char refusal[640];               /* set when Redis was refused for good (not durable) */
+    char drop_reason[160];           /* why the store itself dropped the connection */
+    char last_problem[160];          /* the last connect failure logged at warn */
 };
 
 /* ---- Event adapter ------------------------------------------------------- */
@@ -398,7 +399,8 @@ worker_store_destroy(worker_store_t **self_p)
         return;
     worker_store_t *self = *self_p;
     self->destroying = true;
-    s_drop(self, "closing"); /* completes pending calls, then s_on_gone */
+    s_drop(self, "closing");       /* completes pending calls, then s_on_gone */
+    worker_store_batch_free(self); /* then the buys that never went out */
     assert(self->ac == NULL && self->head == NULL);
     while (self->spare) {
         s_call_t *call = self->spare;
@@ -422,6 +424,12 @@ worker_store_ok(const worker_store_t *self)
     return self->state == S_READY;
 }
 
+worker_store_batches_t **
+worker_store_batches(worker_store_t *self)
+{
+    return &self->batches;
+}
+
 size_t
 worker_store_in_flight(const worker_store_t *self)
 {
@@ -435,8 +443,10 @@ static void s_send_wait(worker_store_t *self);
 bool
 worker_store_pollitem(worker_store_t *self, zmq_pollitem_t *item)
 {
-    /* Every write of this loop turn went out before this point: one WAIT
-     * behind them all covers them (replies come back in order). */
+    /* The buys of this loop turn go out now, batched per sale; every write
+     * of the turn is then out: one WAIT behind them all covers them
+     * (replies come back in order). */
+    worker_store_batch_flush(self);
     s_send_wait(self);
     if (!self->ac)
         return false;
@@ -701,7 +711,8 @@ worker_store_call(worker_store_t *self, worker_store_op op, int argc, const char
     call->fn = fn;
     call->arg = arg;
     call->retried = false;
-    call->gated = self->min_replicas > 0 && (op == WORKER_STORE_OP_CREATE || op == WORKER_STORE_OP_BUY);
+    call->gated = self->min_replicas > 0 &&
+                  (op == WORKER_STORE_OP_CREATE || op == WORKER_STORE_OP_BUY || op == WORKER_STORE_OP_BUY_MANY);
     call->held = NULL;
     s_format(call, argc, argv);
     if (s_send(self, call) != TIX_OK) {

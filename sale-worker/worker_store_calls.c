@@ -9,16 +9,10 @@
 
 #include "worker_store_priv.h"
 
-/* The sale's keys, hash-tagged so that they share one cluster slot. */
-typedef struct {
-    char sale[96];   /* tix:{S}:sale */
-    char stock[96];  /* tix:{S}:stock */
-    char buyers[96]; /* tix:{S}:buyers */
-    char log[96];    /* tix:{S}:log */
-} s_keys_t;
+typedef worker_store_keys_t s_keys_t;
 
-static void
-s_keys(const char *sale_id, s_keys_t *k)
+void
+worker_store_keys(const char *sale_id, worker_store_keys_t *k)
 {
     assert(strlen(sale_id) <= 64);
     snprintf(k->sale, sizeof k->sale, "tix:{%s}:sale", sale_id);
@@ -32,7 +26,7 @@ worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, i
                     int64_t closes_at_ms, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     char t[16], o[24], c[24];
     snprintf(t, sizeof t, "%u", total);
     snprintf(o, sizeof o, "%lld", (long long) opens_at_ms);
@@ -42,21 +36,10 @@ worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, i
 }
 
 tix_err
-worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id, const char *request_id,
-                 worker_store_fn *fn, void *arg)
-{
-    s_keys_t k;
-    s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL",  "tix_buy", "4",     k.sale,  k.stock,
-                          k.buyers, k.log,     sale_id, user_id, request_id ? request_id : ""};
-    return worker_store_call(self, WORKER_STORE_OP_BUY, 10, argv, fn, arg);
-}
-
-tix_err
 worker_store_buyers(worker_store_t *self, const char *sale_id, const char *cursor, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     const char *argv[] = {"FCALL_RO", "tix_buyers",         "4", k.sale, k.stock, k.buyers, k.log,
                           sale_id,    cursor ? cursor : "0"};
     return worker_store_call(self, WORKER_STORE_OP_BUYERS, 9, argv, fn, arg);
@@ -66,7 +49,7 @@ tix_err
 worker_store_get_sale(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     const char *argv[] = {"FCALL_RO", "tix_get_sale", "2", k.sale, k.stock, sale_id};
     return worker_store_call(self, WORKER_STORE_OP_GET_SALE, 6, argv, fn, arg);
 }
@@ -75,7 +58,7 @@ tix_err
 worker_store_get_order(worker_store_t *self, const char *sale_id, const char *user_id, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     const char *argv[] = {"FCALL_RO", "tix_get_order", "2", k.sale, k.buyers, sale_id, user_id};
     return worker_store_call(self, WORKER_STORE_OP_GET_ORDER, 7, argv, fn, arg);
 }

@@ -15,7 +15,7 @@
 static const char *const s_op_names[WORKER_STORE_OP_COUNT] = {
     [WORKER_STORE_OP_CREATE] = "tix_create",     [WORKER_STORE_OP_BUY] = "tix_buy",
     [WORKER_STORE_OP_GET_SALE] = "tix_get_sale", [WORKER_STORE_OP_GET_ORDER] = "tix_get_order",
-    [WORKER_STORE_OP_BUYERS] = "tix_buyers",
+    [WORKER_STORE_OP_BUYERS] = "tix_buyers",     [WORKER_STORE_OP_BUY_MANY] = "tix_buy_many",
 };
 
 const char *
@@ -272,6 +272,11 @@ worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_sto
         s_error_reply(reply, out);
         return;
     }
+    if (op == WORKER_STORE_OP_BUY_MANY && reply->type == REDIS_REPLY_ARRAY) {
+        out->page = reply; /* one tix_buy answer per element: worker_store_batch.c reads them */
+        out->nanswers = reply->elements;
+        return;
+    }
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 && s_status_find(op, reply, &out->status) &&
         s_parse_fields(op, reply, out))
         return;
@@ -284,6 +289,7 @@ worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_sto
         [WORKER_STORE_OP_GET_SALE] = "unexpected reply from tix_get_sale",
         [WORKER_STORE_OP_GET_ORDER] = "unexpected reply from tix_get_order",
         [WORKER_STORE_OP_BUYERS] = "unexpected reply from tix_buyers",
+        [WORKER_STORE_OP_BUY_MANY] = "unexpected reply from tix_buy_many",
     };
     out->err = TIX_ERR_REDIS;
     out->detail = op < WORKER_STORE_OP_COUNT ? unexpected[op] : "unexpected reply";
