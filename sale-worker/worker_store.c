@@ -48,30 +48,32 @@ struct s_call {
 };
 
 struct worker_store {
-    tix_redis_url_t url;             /* where and how to connect */
-    int connect_timeout_ms;          /* connect + AUTH/SELECT/LOAD must finish in this */
-    int stall_ms;                    /* the oldest call may wait this long */
-    redisAsyncContext *ac;           /* NULL while down */
-    bool want_read;                  /* hiredis asked to be told when readable */
-    bool want_write;                 /* ... and when writable */
-    s_state state;                   /* see s_state */
-    bool announced;                  /* "redis connected" was logged; loss will be */
-    int64_t deadline_ms;             /* S_DOWN: next attempt; S_CONNECTING: give up */
-    int backoff_ms;                  /* delay before the next attempt */
-    uint64_t loads;                  /* FUNCTION LOADs sent on this connection */
-    s_call_t *head, *tail;           /* calls in flight, oldest first */
-    size_t in_flight;                /* length of that list */
-    s_call_t *spare;                 /* completed calls, kept for reuse */
-    worker_store_batches_t *batches; /* buys waiting per sale (worker_store_batch.c) */
-    bool destroying;                 /* no reconnect: worker_store_destroy runs */
-    bool allow_unsafe;               /* a Redis that may lose acknowledged writes is used anyway */
-    int min_replicas;                /* the gate: replicas a WAIT must report (0 = no gate) */
-    int wait_ms;                     /* the WAIT's timeout */
-    unsigned unwaited;               /* writes sent since the last WAIT went out */
-    bool wait_out;                   /* a WAIT is in flight (one at a time) */
-    char refusal[640];               /* set when Redis was refused for good (not durable) */
-    char drop_reason[160];           /* why the store itself dropped the connection */
-    char last_problem[160];          /* the last connect failure logged at warn */
+    tix_redis_url_t url;    /* where and how to connect */
+    int connect_timeout_ms; /* connect + AUTH/SELECT/LOAD must finish in this */
+    int stall_ms;           /* the oldest call may wait this long */
+    redisAsyncContext *ac;  /* NULL while down */
+    bool want_read;         /* hiredis asked to be told when readable */
+    bool want_write;        /* ... and when writable */
+    s_state state;          /* see s_state */
+    bool announced;         /* "redis connected" was logged; loss will be */
+    int64_t deadline_ms;    /* S_DOWN: next attempt; S_CONNECTING: give up */
+    int backoff_ms;         /* delay before the next attempt */
+    uint64_t loads;         /* FUNCTION LOADs sent on this connection */
+    s_call_t *head, *tail;  /* calls in flight, oldest first */
+    size_t in_flight;       /* length of that list */
+    s_call_t *spare;        /* completed calls, kept for reuse */
+    bool destroying;        /* no reconnect: worker_store_destroy runs */
+    bool allow_unsafe;      /* a Redis that may lose acknowledged writes is used anyway */
+    int min_replicas;       /* the gate: replicas a WAIT must report (0 = no gate) */
+    int wait_ms;            /* the WAIT's timeout */
+    unsigned unwaited;      /* writes sent since the last WAIT went out */
+    bool wait_out;          /* a WAIT is in flight (one at a time) */
+    char refusal[640];      /* set when Redis was refused for good (not durable) */
+    char drop_reason[160];  /* why the store itself dropped the connection */
+    char last_problem[160]; /* the last connect failure logged at warn */
+
+    /* Buys waiting per sale (worker_store_batch.c). */
+    worker_store_batches_t *batches;
 };
 
 /* ---- Event adapter ------------------------------------------------------- */
@@ -399,8 +401,9 @@ worker_store_destroy(worker_store_t **self_p)
         return;
     worker_store_t *self = *self_p;
     self->destroying = true;
-    s_drop(self, "closing");       /* completes pending calls, then s_on_gone */
-    worker_store_batch_free(self); /* then the buys that never went out */
+    s_drop(self, "closing"); /* completes pending calls, then s_on_gone */
+    /* Then the buys that never went out. */
+    worker_store_batch_free(self);
     assert(self->ac == NULL && self->head == NULL);
     while (self->spare) {
         s_call_t *call = self->spare;
