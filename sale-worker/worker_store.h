@@ -39,8 +39,9 @@
  * Batched buys: worker_store_buy only queues the buy; worker_store_pollitem
  * (the end of the loop turn) sends the buys waiting for one sale as one
  * FCALL tix_buy_many, each answered on its own (worker_store_batch.c). A
- * sale with no call in flight sends at once; one with a call in flight
- * waits for its answer, so that what arrives meanwhile goes together.
+ * sale with fewer than WORKER_STORE_BATCH_FLIGHTS buy calls in flight
+ * sends at once; one with that many waits for an answer, so that what
+ * arrives meanwhile goes together.
  *
  * Calls: a call that returns TIX_OK gets exactly one callback, later, from
  * worker_store_handle, worker_store_tick, worker_store_pollitem (a buy that
@@ -73,6 +74,7 @@
 #define WORKER_STORE_SENTINEL_TIMEOUT_MS 500 /* per Sentinel, to connect and answer */
 #define WORKER_STORE_MAX_LAG_S 10            /* min-replicas-max-lag the gate accepts */
 #define WORKER_STORE_BATCH_MAX 128           /* buys in one FCALL tix_buy_many */
+#define WORKER_STORE_BATCH_FLIGHTS 2         /* a sale's buy calls in flight before buys wait */
 
 typedef struct worker_store worker_store_t;
 

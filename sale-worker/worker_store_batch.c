@@ -4,10 +4,11 @@
  * on its own from its element of the reply.
  *
  * A buy waits in its sale's queue until the end of the loop turn, when
- * worker_store_pollitem flushes. A sale with none of its calls in flight
- * sends everything waiting at once, so a lone purchase is never held; a
- * sale with one in flight keeps the newcomers until it answers, and they
- * go together then. That sizes a batch by what is waiting, with no timer;
+ * worker_store_pollitem flushes. A sale with fewer than
+ * WORKER_STORE_BATCH_FLIGHTS of its calls in flight sends everything
+ * waiting at once, so a lone purchase is never held; a sale with that many
+ * in flight keeps the newcomers until one answers, and they go together
+ * then. That sizes a batch by what is waiting, with no timer;
  * WORKER_STORE_BATCH_MAX bounds one call and its reply. The call is an
  * ordinary one to worker_store.c: the one retry after "function not
  * found", the stall timeout and the replication gate (one WAIT covers the
@@ -265,10 +266,11 @@ worker_store_batch_flush(worker_store_t *self)
     if (!b)
         return;
     for (s_queue_t *q = b->queues; q; q = q->next) {
-        /* Nothing of this sale in flight: all of it goes now. Else only
-         * full batches; the rest waits for the answer in flight. */
+        /* Fewer than WORKER_STORE_BATCH_FLIGHTS of this sale's calls in
+         * flight: all of it goes now. Else only full batches; the rest
+         * waits for an answer. */
         size_t sent = 0;
-        while (q->n > sent && (q->in_flight == 0 || q->n - sent >= WORKER_STORE_BATCH_MAX)) {
+        while (q->n > sent && (q->in_flight < WORKER_STORE_BATCH_FLIGHTS || q->n - sent >= WORKER_STORE_BATCH_MAX)) {
             size_t n = q->n - sent < WORKER_STORE_BATCH_MAX ? q->n - sent : WORKER_STORE_BATCH_MAX;
             s_send(self, b, q, sent, n);
             sent += n;

@@ -203,19 +203,26 @@ test_an_error_in_one_buy_is_its_own_answer(void **state)
 }
 
 static void
-test_a_lone_buy_goes_at_once_and_later_ones_wait_for_the_sales_call(void **state)
+test_a_lone_buy_goes_at_once_and_later_ones_wait_for_the_sales_calls(void **state)
 {
     th_redis_t *redis = *state;
     worker_store_t *st = store_driver_new(redis, NULL);
     store_driver_create_open_sale(st, "alone", 100);
     store_driver_create_open_sale(st, "other", 100);
     long fcalls = s_fcalls(redis);
-    store_driver_res_t first = {0}, more[3] = {0}, other = {0};
-    assert_int_equal(worker_store_buy(st, "alone", "lee", "l", store_driver_capture, &first), TIX_OK);
+    enum { FLIGHTS = WORKER_STORE_BATCH_FLIGHTS };
+    store_driver_res_t first[FLIGHTS] = {0}, more[3] = {0}, other = {0};
     zmq_pollitem_t item;
-    assert_true(worker_store_pollitem(st, &item)); /* the end of the loop turn */
-    assert_int_equal(worker_store_in_flight(st), 1);
-    /* The next turn's buys of that sale wait for its answer; another
+    /* One buy per loop turn: each goes at the end of its turn, alone,
+     * until the sale has FLIGHTS calls in flight. */
+    for (int i = 0; i < FLIGHTS; i++) {
+        char user[16];
+        snprintf(user, sizeof user, "first-%d", i);
+        assert_int_equal(worker_store_buy(st, "alone", user, "l", store_driver_capture, &first[i]), TIX_OK);
+        assert_true(worker_store_pollitem(st, &item)); /* the end of the loop turn */
+        assert_int_equal(worker_store_in_flight(st), (size_t) i + 1);
+    }
+    /* The next turn's buys of that sale wait for an answer; another
      * sale's buy goes at once. */
     for (int i = 0; i < 3; i++) {
         char user[16];
@@ -224,20 +231,22 @@ test_a_lone_buy_goes_at_once_and_later_ones_wait_for_the_sales_call(void **state
     }
     assert_int_equal(worker_store_buy(st, "other", "lee", "l", store_driver_capture, &other), TIX_OK);
     assert_true(worker_store_pollitem(st, &item));
-    assert_int_equal(worker_store_in_flight(st), 2);
-    /* The lone buy is answered without any further buy being made. */
-    assert_true(store_driver_wait_done(st, &first.done, 1, 10000));
-    assert_int_equal(first.status, WORKER_STORE_PURCHASED);
-    for (int i = 0; i < 3; i++)
+    assert_int_equal(worker_store_in_flight(st), FLIGHTS + 1);
+    /* The first buy is answered without any further buy being made. */
+    assert_true(store_driver_wait_done(st, &first[0].done, 1, 10000));
+    assert_int_equal(first[0].status, WORKER_STORE_PURCHASED);
+    for (int i = 0; i < 3; i++) {
         assert_true(store_driver_wait_done(st, &more[i].done, 1, 10000));
+        assert_int_equal(more[i].status, WORKER_STORE_PURCHASED);
+    }
     assert_true(store_driver_wait_done(st, &other.done, 1, 10000));
     worker_store_batch_stats_t bs;
     worker_store_batch_stats(st, &bs);
-    assert_int_equal(bs.calls, 3); /* 1, 1 (other sale), then the 3 together */
-    assert_int_equal(bs.buys, 5);
-    assert_int_equal(bs.sizes[0], 2);
+    assert_int_equal(bs.calls, FLIGHTS + 2); /* FLIGHTS alone, other, then the 3 together */
+    assert_int_equal(bs.buys, FLIGHTS + 4);
+    assert_int_equal(bs.sizes[0], FLIGHTS + 1);
     assert_int_equal(bs.sizes[1], 1); /* 2-3 */
-    assert_int_equal(s_fcalls(redis) - fcalls, 3);
+    assert_int_equal(s_fcalls(redis) - fcalls, FLIGHTS + 2);
     worker_store_destroy(&st);
 }
 
@@ -301,7 +310,7 @@ main(void)
         cmocka_unit_test(test_each_buy_of_a_batch_is_answered_as_tix_buy_alone_would),
         cmocka_unit_test(test_batches_of_a_sale_not_open_closed_or_missing),
         cmocka_unit_test(test_an_error_in_one_buy_is_its_own_answer),
-        cmocka_unit_test(test_a_lone_buy_goes_at_once_and_later_ones_wait_for_the_sales_call),
+        cmocka_unit_test(test_a_lone_buy_goes_at_once_and_later_ones_wait_for_the_sales_calls),
         cmocka_unit_test(test_connection_lost_mid_batch_answers_each_unavailable_and_retries_are_exact),
         cmocka_unit_test(test_destroy_answers_buys_still_waiting),
     };
