@@ -2,8 +2,9 @@
  * test_it_worker_store_batch.c - batched buys (tix_buy_many, and the store's
  * batching in worker_store_batch.c) against a real redis-server: each buy
  * of a batch answered exactly as tix_buy alone would answer it, a lone buy
- * sent at once, the buys of one sale waiting while its call is in flight,
- * and a batch whose connection is lost.
+ * sent at once, the buys of one sale waiting while its calls are in flight,
+ * a batch whose connection is lost, and the replication gate over a batch
+ * (a primary with two replicas).
  *
  * The store is driven the way the worker drives it (harness/store_driver.h):
  * buys made before one loop turn ends go out together.
@@ -20,23 +21,32 @@
 
 #include "harness.h"
 #include "redis_fixture.h"
+#include "sentinel.h"
 #include "store_driver.h"
 #include "tix_util.h"
 #include "worker_store.h"
 
-/* FCALLs Redis has run (INFO commandstats). */
+/* Calls of command cmd Redis has run (INFO commandstats). */
 static long
-s_fcalls(const th_redis_t *redis)
+s_calls(const th_redis_t *redis, const char *cmd)
 {
     redisContext *c = th_redis_connect(redis);
     assert_non_null(c);
     redisReply *info = redisCommand(c, "INFO commandstats");
     assert_non_null(info);
-    const char *p = strstr(info->str, "cmdstat_fcall:calls=");
-    long calls = p ? atol(p + strlen("cmdstat_fcall:calls=")) : 0;
+    char key[64];
+    snprintf(key, sizeof key, "cmdstat_%s:calls=", cmd);
+    const char *p = strstr(info->str, key);
+    long calls = p ? atol(p + strlen(key)) : 0;
     freeReplyObject(info);
     redisFree(c);
     return calls;
+}
+
+static long
+s_fcalls(const th_redis_t *redis)
+{
+    return s_calls(redis, "fcall");
 }
 
 typedef struct {
@@ -287,6 +297,48 @@ test_connection_lost_mid_batch_answers_each_unavailable_and_retries_are_exact(vo
     worker_store_destroy(&st);
 }
 
+/* The replication gate: one WAIT after a batch covers all its writes; a
+ * WAIT that finds too few replicas answers every buy of the batch
+ * unavailable (none PURCHASED), and their retries find the orders. */
+static void
+test_the_gate_waits_once_per_batch_and_a_short_wait_fails_each_buy(void **state)
+{
+    (void) state;
+    th_repl_t r;
+    assert_true(th_repl_start_nodes(&r));
+    worker_store_opts_t opts = {.min_replicas = 1, .wait_ms = 300};
+    worker_store_t *st = store_driver_new(&r.nodes[0], &opts);
+    store_driver_create_open_sale(st, "gated", 10);
+    static const s_buy_t five[] = {{"u1", "a"}, {"u2", "a"}, {"u3", "a"}, {"u1", "a"}, {"u4", "a"}};
+    static const s_buy_t three[] = {{"u5", "b"}, {"u6", "b"}, {"u7", "b"}};
+    store_driver_res_t res[5];
+    long waits = s_calls(&r.nodes[0], "wait");
+    s_buy_batch(st, "gated", five, 5, res);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(res[i].status, WORKER_STORE_PURCHASED);
+    assert_int_equal(s_calls(&r.nodes[0], "wait") - waits, 1);
+    /* Replicas frozen: connected, confirming nothing. */
+    kill(r.nodes[1].pid, SIGSTOP);
+    kill(r.nodes[2].pid, SIGSTOP);
+    s_buy_batch(st, "gated", three, 3, res);
+    kill(r.nodes[1].pid, SIGCONT);
+    kill(r.nodes[2].pid, SIGCONT);
+    for (int i = 0; i < 3; i++) {
+        fprintf(stderr, "  gated %d: err=%d %s\n", i, res[i].err, res[i].detail);
+        assert_int_equal(res[i].err, TIX_ERR_UNAVAILABLE);
+        assert_non_null(strstr(res[i].detail, "replicas confirmed"));
+    }
+    /* They ran on the primary; the retries find them and are confirmed. */
+    s_buy_one_by_one(st, "gated", three, 3, res);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(res[i].err, TIX_OK);
+        assert_int_equal(res[i].status, WORKER_STORE_PURCHASED);
+        assert_false(res[i].is_new);
+    }
+    worker_store_destroy(&st);
+    th_repl_stop(&r);
+}
+
 /* Buys waiting when the store is destroyed are answered, once each. */
 static void
 test_destroy_answers_buys_still_waiting(void **state)
@@ -313,6 +365,7 @@ main(void)
         cmocka_unit_test(test_a_lone_buy_goes_at_once_and_later_ones_wait_for_the_sales_calls),
         cmocka_unit_test(test_connection_lost_mid_batch_answers_each_unavailable_and_retries_are_exact),
         cmocka_unit_test(test_destroy_answers_buys_still_waiting),
+        cmocka_unit_test(test_the_gate_waits_once_per_batch_and_a_short_wait_fails_each_buy),
     };
     return cmocka_run_group_tests(tests, redis_fixture_setup, redis_fixture_teardown);
 }
