@@ -15,7 +15,8 @@
 # (appendonly yes, appendfsync always: DESIGN.md guarantee 5), tix-broker,
 # two tix-workers - and measures:
 #   (a)  redis-benchmark calling FCALL tix_buy on that Redis, -P 1 -c 50 and
-#        -P 16 -c 50 (the hot-key ceiling), plus the same on a sold-out sale
+#        -P 16 -c 50 (the hot-key ceiling), plus the same on a sold-out sale;
+#        and FCALL tix_buy_many of 64 purchases, -c 8 (Redis's batched ceiling)
 #   (b)  tix end to end, tix-rush sustained (large stock, many distinct users)
 #   (c)  the sold-out path end to end (a sold-out sale, many users), with the
 #        Redis commands it caused (INFO commandstats)
@@ -249,6 +250,13 @@ fcall_buy_args() { # sale -> the FCALL tix_buy arguments redis-benchmark sends
     local s=$1
     echo "FCALL tix_buy 4 tix:{$s}:sale tix:{$s}:stock tix:{$s}:buyers tix:{$s}:log $s u:__rand_int__ r"
 }
+redis_bench_many() { # sale batch calls: FCALL tix_buy_many of batch random users, 8 connections
+    local s=$1 pairs i
+    pairs=$(for ((i = 0; i < $2; i++)); do printf 'u:__rand_int__ r '; done)
+    # shellcheck disable=SC2046,SC2086
+    redis-benchmark -h 127.0.0.1 -p "$RPORT" -c 8 -P 1 -n "$3" -r 100000000 --csv \
+        FCALL tix_buy_many 4 "tix:{$s}:sale" "tix:{$s}:stock" "tix:{$s}:buyers" "tix:{$s}:log" "$s" "$2" $pairs
+}
 redis_bench() { # sale pipeline requests
     # shellcheck disable=SC2046
     redis-benchmark -h 127.0.0.1 -p "$RPORT" -c 50 -P "$2" -n "$3" -r 100000000 --csv $(fcall_buy_args "$1")
@@ -317,6 +325,8 @@ create_sale bench-a "$BIG_STOCK"
 grep -qx PURCHASED "$RES/a_probe.txt" || die "FCALL tix_buy did not answer PURCHASED: $(cat "$RES/a_probe.txt")"
 phase a1 redis_bench bench-a 1 "$A1_N"
 phase a16 redis_bench bench-a 16 "$A16_N"
+# Redis alone with batches of 64: the most tix can get from it with tix_buy_many (issue 18).
+phase amany redis_bench_many bench-a 64 $((A16_N / 64))
 
 say "(b) tix end to end, sustained purchases"
 create_sale bench-b "$BIG_STOCK"
