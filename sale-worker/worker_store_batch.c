@@ -203,7 +203,8 @@ s_send(worker_store_t *st, worker_store_batches_t *b, s_queue_t *q, size_t from,
     worker_store_keys(q->sale_id, &k);
     char count[16];
     snprintf(count, sizeof count, "%zu", n);
-    const char *argv[8 + 2 * WORKER_STORE_BATCH_MAX] = {
+    /* FCALL, the name, "4", 4 keys, sale_id, n; then 2 per buy. */
+    const char *argv[9 + 2 * WORKER_STORE_BATCH_MAX] = {
         "FCALL", n == 1 ? "tix_buy" : "tix_buy_many", "4", k.sale, k.stock, k.buyers, k.log, q->sale_id};
     int argc = 8;
     if (n > 1)
