@@ -134,6 +134,34 @@ test_each_buy_of_a_batch_is_answered_as_tix_buy_alone_would(void **state)
     worker_store_destroy(&st);
 }
 
+/* A cancelled request in a batch is ORDER_CANCELLED, as tix_buy answers it
+ * (the batch carries the sale's cancels key); a new request of that user
+ * buys again, with the next order number. */
+static void
+test_a_batch_answers_a_cancelled_request_order_cancelled(void **state)
+{
+    th_redis_t *redis = *state;
+    worker_store_t *st = store_driver_new(redis, NULL);
+    store_driver_create_open_sale(st, "undo", 5);
+    store_driver_res_t first, cancel = {0};
+    store_driver_buy(st, "undo", "ann", "r1", &first);
+    assert_int_equal(first.status, WORKER_STORE_PURCHASED);
+    assert_int_equal(worker_store_cancel(st, "undo", "ann", "why", store_driver_capture, &cancel), TIX_OK);
+    assert_true(store_driver_wait_done(st, &cancel.done, 1, 5000));
+    assert_int_equal(cancel.err, TIX_OK);
+    static const s_buy_t list[] = {{"ann", "r1"}, {"ann", "r2"}, {"ann", "r1"}, {"bob", "b"}};
+    store_driver_res_t res[4];
+    s_buy_batch(st, "undo", list, 4, res);
+    assert_int_equal(res[0].status, WORKER_STORE_ORDER_CANCELLED);
+    assert_string_equal(res[0].order_id, first.order_id);
+    assert_int_equal(res[1].status, WORKER_STORE_PURCHASED);
+    assert_true(res[1].is_new);
+    assert_int_equal(th_order_seq(res[1].order_id, "undo"), 2);
+    assert_int_equal(res[2].status, WORKER_STORE_ORDER_CANCELLED);
+    assert_int_equal(th_order_seq(res[3].order_id, "undo"), 3);
+    worker_store_destroy(&st);
+}
+
 static bool
 s_closed(worker_store_t *st, const char *sale)
 {
@@ -358,6 +386,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_buy_of_a_batch_is_answered_as_tix_buy_alone_would),
         cmocka_unit_test(test_batches_of_a_sale_not_open_closed_or_missing),
+        cmocka_unit_test(test_a_batch_answers_a_cancelled_request_order_cancelled),
         cmocka_unit_test(test_a_broken_key_fails_each_buy_of_the_batch_and_writes_nothing),
         cmocka_unit_test(test_a_lone_buy_goes_at_once_and_later_ones_wait_for_the_sales_calls),
         cmocka_unit_test(test_connection_lost_mid_batch_answers_each_unavailable_and_retries_are_exact),
