@@ -248,14 +248,14 @@ rush() { "$BUILD/tix-rush" --json --quiet "$@"; }
 create_sale() { "$BUILD/tix" sale create "$1" --tickets "$2" >/dev/null; }
 fcall_buy_args() { # sale -> the FCALL tix_buy arguments redis-benchmark sends
     local s=$1
-    echo "FCALL tix_buy 4 tix:{$s}:sale tix:{$s}:stock tix:{$s}:buyers tix:{$s}:log $s u:__rand_int__ r"
+    echo "FCALL tix_buy 5 tix:{$s}:sale tix:{$s}:stock tix:{$s}:buyers tix:{$s}:log tix:{$s}:cancels $s u:__rand_int__ r"
 }
 redis_bench_many() { # sale batch calls: FCALL tix_buy_many of batch random users, 8 connections
     local s=$1 pairs i
     pairs=$(for ((i = 0; i < $2; i++)); do printf 'u:__rand_int__ r '; done)
     # shellcheck disable=SC2046,SC2086
     redis-benchmark -h 127.0.0.1 -p "$RPORT" -c 8 -P 1 -n "$3" -r 100000000 --csv \
-        FCALL tix_buy_many 4 "tix:{$s}:sale" "tix:{$s}:stock" "tix:{$s}:buyers" "tix:{$s}:log" "$s" "$2" $pairs
+        FCALL tix_buy_many 5 "tix:{$s}:sale" "tix:{$s}:stock" "tix:{$s}:buyers" "tix:{$s}:log" "tix:{$s}:cancels" "$s" "$2" $pairs
 }
 redis_bench() { # sale pipeline requests
     # shellcheck disable=SC2046
