@@ -8,12 +8,15 @@
 #            --build DIR    binaries from DIR (default $TIX_BUILD_DIR or ./build)
 #            --keep         keep the work directory (raw JSON, logs, perf data)
 #            --no-perf      skip the profile phase (perf record of broker/workers)
+#            --sustained-only   phases (a) and (b) only, and a report of the
+#                           one-sale sustained target (issue 18) against them
 #
 # It starts its own stack on free ports in a temp directory - redis-server
 # (appendonly yes, appendfsync always: DESIGN.md guarantee 5), tix-broker,
 # two tix-workers - and measures:
 #   (a)  redis-benchmark calling FCALL tix_buy on that Redis, -P 1 -c 50 and
-#        -P 16 -c 50 (the hot-key ceiling), plus the same on a sold-out sale
+#        -P 16 -c 50 (the hot-key ceiling), plus the same on a sold-out sale;
+#        and FCALL tix_buy_many of 64 purchases, -c 8 (Redis's batched ceiling)
 #   (b)  tix end to end, tix-rush sustained (large stock, many distinct users)
 #   (c)  the sold-out path end to end (a sold-out sale, many users), with the
 #        Redis commands it caused (INFO commandstats)
@@ -50,20 +53,23 @@
 # Automatic AOF rewrites are off (--auto-aof-rewrite-percentage 0): a rewrite
 # is a fork plus a full dump that would land in one phase and not another.
 # Everything it starts is stopped on exit (trap); nothing is left running.
+# The workers log at info: each one's exit line "buy batches" (calls, buys,
+# mean, sizes) is copied into results/batches.txt, the first stack's.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${TIX_BUILD_DIR:-$ROOT/build}
 OUT=$ROOT/docs/BENCHMARKS.md
-SMOKE=0 KEEP=0 PERF=1
+SMOKE=0 KEEP=0 PERF=1 SUSTAINED_ONLY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1 ;;
         --keep) KEEP=1 ;;
         --no-perf) PERF=0 ;;
+        --sustained-only) SUSTAINED_ONLY=1 ;;
         --out) OUT=$2; shift ;;
         --build) BUILD=$(cd "$2" && pwd); shift ;;
-        -h | --help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,57p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -176,7 +182,8 @@ restart_workers() {
     for f in ${FRONTENDS//,/ }; do wait_health "$f" 1; done
     for i in 1 2; do
         # shellcheck disable=SC2086
-        start "worker$i" "$BUILD/tix-worker" --worker-id "w$i" --backend "$backends" --events-in "$events" \
+        start "worker$i" env TIX_LOG_LEVEL=info "$BUILD/tix-worker" --worker-id "w$i" --backend "$backends" \
+            --events-in "$events" \
             --redis-url "$url" ${BENCH_WORKER_ARGS:-} "$@"
     done
     for f in ${FRONTENDS//,/ }; do wait_health "$f" 0; done
@@ -206,7 +213,7 @@ start_stack() {
     start broker "$BUILD/tix-broker" ${BENCH_BROKER_ARGS:-}
     for i in 1 2; do
         # shellcheck disable=SC2086
-        start "worker$i" "$BUILD/tix-worker" --worker-id "w$i" ${BENCH_WORKER_ARGS:-}
+        start "worker$i" env TIX_LOG_LEVEL=info "$BUILD/tix-worker" --worker-id "w$i" ${BENCH_WORKER_ARGS:-}
     done
     for _ in $(seq 100); do "$BUILD/tix" health >/dev/null 2>&1 && return 0; sleep 0.1; done
     die "the stack did not become SERVING (see $WORK/logs/)"
@@ -255,7 +262,14 @@ rush() { "$BUILD/tix-rush" --json --quiet "$@"; }
 create_sale() { "$BUILD/tix" sale create "$1" --tickets "$2" >/dev/null; }
 fcall_buy_args() { # sale -> the FCALL tix_buy arguments redis-benchmark sends
     local s=$1
-    echo "FCALL tix_buy 4 tix:{$s}:sale tix:{$s}:stock tix:{$s}:buyers tix:{$s}:log $s u:__rand_int__ r"
+    echo "FCALL tix_buy 5 tix:{$s}:sale tix:{$s}:stock tix:{$s}:buyers tix:{$s}:log tix:{$s}:cancels $s u:__rand_int__ r"
+}
+redis_bench_many() { # sale batch calls: FCALL tix_buy_many of batch random users, 8 connections
+    local s=$1 pairs i
+    pairs=$(for ((i = 0; i < $2; i++)); do printf 'u:__rand_int__ r '; done)
+    # shellcheck disable=SC2046,SC2086
+    redis-benchmark -h 127.0.0.1 -p "$RPORT" -c 8 -P 1 -n "$3" -r 100000000 --csv \
+        FCALL tix_buy_many 5 "tix:{$s}:sale" "tix:{$s}:stock" "tix:{$s}:buyers" "tix:{$s}:log" "tix:{$s}:cancels" "$s" "$2" $pairs
 }
 redis_bench() { # sale pipeline requests
     # shellcheck disable=SC2046
@@ -343,10 +357,33 @@ create_sale bench-a "$BIG_STOCK"
 grep -qx PURCHASED "$RES/a_probe.txt" || die "FCALL tix_buy did not answer PURCHASED: $(cat "$RES/a_probe.txt")"
 phase a1 redis_bench bench-a 1 "$A1_N"
 phase a16 redis_bench bench-a 16 "$A16_N"
+# Redis alone with batches of 64: the most tix can get from it with tix_buy_many (issue 18).
+phase amany redis_bench_many bench-a 64 $((A16_N / 64))
 
 say "(b) tix end to end, sustained purchases"
 create_sale bench-b "$BIG_STOCK"
 phase b rush --sale bench-b --no-create --users "$B_USERS" --in-flight "$B_INFLIGHT"
+
+# The batch sizes of the workers' buys: each worker's first exit line (the
+# stack of (a)-(p); logs are appended across restarts).
+batch_lines() {
+    local i
+    for i in 1 2; do
+        echo "worker$i $(grep -m1 'msg="buy batches"' "$WORK/logs/worker$i.log" | sed 's/.*msg="buy batches"[[:space:]]*//')"
+    done
+}
+if [ "$SUSTAINED_ONLY" = 1 ]; then
+    stop_role worker1
+    stop_role worker2
+    batch_lines >"$RES/batches.txt"
+    echo "loadavg_end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/machine.txt"
+    if [ "$OUT" = "$ROOT/docs/BENCHMARKS.md" ]; then
+        "$PY" "$ROOT/bench/report.py" --sustained "$RES"
+    else
+        "$PY" "$ROOT/bench/report.py" --sustained "$RES" >"$OUT"
+    fi
+    exit 0
+fi
 
 say "(d) the 20,000-user / 200-ticket rush"
 for i in $(seq "$D_RUNS"); do
@@ -445,6 +482,7 @@ start broker2 "$BUILD/tix-broker" --frontend "$FRONTEND2" --backend "$BACKEND2" 
 FRONTENDS="$TIX_FRONTEND,$FRONTEND2"
 wait_health "$FRONTEND2" 1
 restart_workers "$TIX_BACKEND,$BACKEND2" "$TIX_EVENTS_IN,$EVENTS_IN2" "$TIX_REDIS_URL"
+batch_lines >"$RES/batches.txt"
 multi_phases m2 --frontend "$FRONTENDS"
 stop_role broker2
 FRONTENDS=$TIX_FRONTEND

@@ -334,6 +334,22 @@ worker_open_http(worker_t *self)
     return true;
 }
 
+/* The sizes of the buy batches sent (bench/run.sh reads this line). */
+static void
+s_log_batches(worker_t *self)
+{
+    worker_store_batch_stats_t b;
+    worker_store_batch_stats(self->store, &b);
+    const uint64_t *z = b.sizes;
+    tix_info(
+        "buy batches	calls=%llu buys=%llu mean=%.2f max=%u sizes=1:%llu,2-3:%llu,4-7:%llu,8-15:%llu,16-31:%llu,"
+        "32-63:%llu,64-127:%llu,128:%llu",
+        (unsigned long long) b.calls, (unsigned long long) b.buys, b.calls ? (double) b.buys / (double) b.calls : 0.0,
+        b.max, (unsigned long long) z[0], (unsigned long long) z[1], (unsigned long long) z[2],
+        (unsigned long long) z[3], (unsigned long long) z[4], (unsigned long long) z[5], (unsigned long long) z[6],
+        (unsigned long long) z[7]);
+}
+
 void
 worker_destroy(worker_t **self_p)
 {
@@ -341,6 +357,8 @@ worker_destroy(worker_t **self_p)
         return;
     worker_t *self = *self_p;
     self->draining = true;
+    if (self->started)
+        s_log_batches(self);
     worker_http_close(self);
     /* First, while the DEALER is open: pending calls answer UNAVAILABLE,
      * replies held for the brokers' echoes go out now. */

@@ -10,7 +10,9 @@
  * heartbeats and liveness, so a broker that dies, hangs or restarts costs
  * only its own jobs while the others are served on. A job's REPLY goes
  * back on the DEALER it came from. Jobs run concurrently: each is one FCALL
- * in flight, answered from its callback.
+ * in flight, answered from its callback, except Purchases, which the store
+ * batches per sale (worker_store.h: several in one FCALL, each answered on
+ * its own).
  *
  * Deadlines: Job.budget_ms is the time that was left when the broker sent
  * the job. The worker checks it just before sending the Redis command; a

@@ -73,6 +73,9 @@ struct worker_store {
     char drop_reason[160];  /* why the store itself dropped the connection */
     char last_problem[160]; /* the last connect failure logged at warn */
     worker_store_metrics_t metrics;
+
+    /* Buys waiting per sale (worker_store_batch.c). */
+    worker_store_batches_t *batches;
 };
 
 _Static_assert(WORKER_STORE_FUNCTIONS == WORKER_STORE_OP_COUNT, "one metrics row per function");
@@ -403,6 +406,8 @@ worker_store_destroy(worker_store_t **self_p)
     worker_store_t *self = *self_p;
     self->destroying = true;
     s_drop(self, "closing"); /* completes pending calls, then s_on_gone */
+    /* Then the buys that never went out. */
+    worker_store_batch_free(self);
     assert(self->ac == NULL && self->head == NULL);
     while (self->spare) {
         s_call_t *call = self->spare;
@@ -426,6 +431,12 @@ worker_store_ok(const worker_store_t *self)
     return self->state == S_READY;
 }
 
+worker_store_batches_t **
+worker_store_batches(worker_store_t *self)
+{
+    return &self->batches;
+}
+
 size_t
 worker_store_in_flight(const worker_store_t *self)
 {
@@ -439,8 +450,10 @@ static void s_send_wait(worker_store_t *self);
 bool
 worker_store_pollitem(worker_store_t *self, zmq_pollitem_t *item)
 {
-    /* Every write of this loop turn went out before this point: one WAIT
-     * behind them all covers them (replies come back in order). */
+    /* The buys of this loop turn go out now, batched per sale; every write
+     * of the turn is then out: one WAIT behind them all covers them
+     * (replies come back in order). */
+    worker_store_batch_flush(self);
     s_send_wait(self);
     if (!self->ac)
         return false;
@@ -711,8 +724,9 @@ worker_store_call(worker_store_t *self, worker_store_op op, int argc, const char
     call->fn = fn;
     call->arg = arg;
     call->retried = false;
-    call->gated = self->min_replicas > 0 && (op == WORKER_STORE_OP_CREATE || op == WORKER_STORE_OP_BUY ||
-                                             op == WORKER_STORE_OP_CLOSE || op == WORKER_STORE_OP_CANCEL);
+    call->gated = self->min_replicas > 0 &&
+                  (op == WORKER_STORE_OP_CREATE || op == WORKER_STORE_OP_BUY || op == WORKER_STORE_OP_BUY_MANY ||
+                   op == WORKER_STORE_OP_CLOSE || op == WORKER_STORE_OP_CANCEL);
     call->held = NULL;
     s_format(call, argc, argv);
     if (s_send(self, call) != TIX_OK) {

@@ -36,9 +36,17 @@
  * At connect the primary must have min-replicas-to-write >= 1 and
  * min-replicas-max-lag 1..WORKER_STORE_MAX_LAG_S (refused otherwise).
  *
+ * Batched buys: worker_store_buy only queues the buy; worker_store_pollitem
+ * (the end of the loop turn) sends the buys waiting for one sale as one
+ * FCALL tix_buy_many, each answered on its own (worker_store_batch.c). A
+ * sale with fewer than WORKER_STORE_BATCH_FLIGHTS buy calls in flight
+ * sends at once; one with that many waits for an answer, so that what
+ * arrives meanwhile goes together.
+ *
  * Calls: a call that returns TIX_OK gets exactly one callback, later, from
- * worker_store_handle, worker_store_tick or worker_store_destroy - never from
- * inside the call itself. The result and its strings are borrowed: they live
+ * worker_store_handle, worker_store_tick, worker_store_pollitem (a buy that
+ * could not be sent) or worker_store_destroy - never from inside the call
+ * itself. The result and its strings are borrowed: they live
  * until the callback returns. A call pending when the connection is lost
  * completes with TIX_ERR_UNAVAILABLE: it may or may not have run in Redis.
  * A callback must not destroy the store.
@@ -66,6 +74,8 @@
 #define WORKER_STORE_WAIT_MS 1000            /* the gate's WAIT timeout */
 #define WORKER_STORE_SENTINEL_TIMEOUT_MS 500 /* per Sentinel, to connect and answer */
 #define WORKER_STORE_MAX_LAG_S 10            /* min-replicas-max-lag the gate accepts */
+#define WORKER_STORE_BATCH_MAX 128           /* buys in one FCALL tix_buy_many */
+#define WORKER_STORE_BATCH_FLIGHTS 2         /* a sale's buy calls in flight before buys wait */
 
 typedef struct worker_store worker_store_t;
 
@@ -145,6 +155,7 @@ typedef struct {
                                 list_sales, list_orders: the next page's token, "" when done */
     size_t nbuyers;          /* buyers, list_sales, list_orders: entries on this page */
     const void *page;        /* read with worker_store_reply_buyer_at, _sale_at, _order_at */
+    size_t nanswers;         /* (internal: a batch's answers on page) */
 } worker_store_result_t;
 
 /* One buyer of a sale, or (cancelled_at_ms != 0) one cancelled request;
@@ -233,9 +244,22 @@ void worker_store_tick(worker_store_t *self);
 /* tix_create: a new sale of total tickets; opens/closes 0 = no bound. */
 tix_err worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, int64_t opens_at_ms,
                             int64_t closes_at_ms, worker_store_fn *fn, void *arg);
-/* tix_buy: one ticket for user_id under request_id ("" allowed). */
+/* tix_buy: one ticket for user_id under request_id ("" allowed). Queued
+ * until worker_store_pollitem, then sent with the other buys of the sale
+ * that wait (tix_buy alone, tix_buy_many for several); the result is
+ * exactly tix_buy's for this buy. */
 tix_err worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id, const char *request_id,
                          worker_store_fn *fn, void *arg);
+
+/* What the buys' calls carried, since the store was made. */
+typedef struct {
+    uint64_t calls;    /* FCALLs of tix_buy or tix_buy_many */
+    uint64_t buys;     /* buys they carried */
+    uint32_t max;      /* the largest batch */
+    uint64_t sizes[8]; /* calls by buys carried: 1, 2-3, 4-7, ..., 64-127, 128 */
+} worker_store_batch_stats_t;
+
+void worker_store_batch_stats(worker_store_t *self, worker_store_batch_stats_t *out);
 /* tix_get_sale (read-only: FCALL_RO). */
 tix_err worker_store_get_sale(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg);
 /* tix_buyers (read-only): one page of a sale's buyers from cursor ("" or

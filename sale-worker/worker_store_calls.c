@@ -9,19 +9,13 @@
 
 #include "worker_store_priv.h"
 
-/* The sale's keys, hash-tagged so that they share one cluster slot. */
-typedef struct {
-    char sale[96];    /* tix:{S}:sale */
-    char stock[96];   /* tix:{S}:stock */
-    char buyers[96];  /* tix:{S}:buyers */
-    char log[96];     /* tix:{S}:log */
-    char cancels[96]; /* tix:{S}:cancels */
-} s_keys_t;
+typedef worker_store_keys_t s_keys_t;
 
-static void
-s_keys(const char *sale_id, s_keys_t *k)
+void
+worker_store_keys(const char *sale_id, worker_store_keys_t *k)
 {
     assert(strlen(sale_id) <= 64);
+    // cppcheck-suppress ctuuninitvar ; k is what this fills in
     snprintf(k->sale, sizeof k->sale, "tix:{%s}:sale", sale_id);
     snprintf(k->stock, sizeof k->stock, "tix:{%s}:stock", sale_id);
     snprintf(k->buyers, sizeof k->buyers, "tix:{%s}:buyers", sale_id);
@@ -39,7 +33,7 @@ worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, i
                     int64_t closes_at_ms, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     char t[16], o[24], c[24];
     snprintf(t, sizeof t, "%u", total);
     snprintf(o, sizeof o, "%lld", (long long) opens_at_ms);
@@ -50,30 +44,10 @@ worker_store_create(worker_store_t *self, const char *sale_id, uint32_t total, i
 }
 
 tix_err
-worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id, const char *request_id,
-                 worker_store_fn *fn, void *arg)
-{
-    s_keys_t k;
-    s_keys(sale_id, &k);
-    const char *argv[] = {"FCALL",
-                          "tix_buy",
-                          "5",
-                          k.sale,
-                          k.stock,
-                          k.buyers,
-                          k.log,
-                          k.cancels,
-                          sale_id,
-                          user_id,
-                          request_id ? request_id : ""};
-    return worker_store_call(self, WORKER_STORE_OP_BUY, 11, argv, fn, arg);
-}
-
-tix_err
 worker_store_buyers(worker_store_t *self, const char *sale_id, const char *cursor, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     const char *argv[] = {"FCALL_RO", "tix_buyers", "5",       k.sale,  k.stock,
                           k.buyers,   k.log,        k.cancels, sale_id, cursor ? cursor : "0"};
     return worker_store_call(self, WORKER_STORE_OP_BUYERS, 10, argv, fn, arg);
@@ -83,7 +57,7 @@ tix_err
 worker_store_get_sale(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     const char *argv[] = {"FCALL_RO", "tix_get_sale", "2", k.sale, k.stock, sale_id};
     return worker_store_call(self, WORKER_STORE_OP_GET_SALE, 6, argv, fn, arg);
 }
@@ -92,7 +66,7 @@ tix_err
 worker_store_get_order(worker_store_t *self, const char *sale_id, const char *user_id, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     const char *argv[] = {"FCALL_RO", "tix_get_order", "2", k.sale, k.buyers, sale_id, user_id};
     return worker_store_call(self, WORKER_STORE_OP_GET_ORDER, 7, argv, fn, arg);
 }
@@ -101,7 +75,7 @@ tix_err
 worker_store_close(worker_store_t *self, const char *sale_id, worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     const char *argv[] = {"FCALL", "tix_close", "2", k.sale, k.stock, sale_id};
     return worker_store_call(self, WORKER_STORE_OP_CLOSE, 6, argv, fn, arg);
 }
@@ -111,7 +85,7 @@ worker_store_cancel(worker_store_t *self, const char *sale_id, const char *user_
                     worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     const char *argv[] = {"FCALL", "tix_cancel",        "5", k.sale, k.stock, k.buyers, k.log, k.cancels, sale_id,
                           user_id, reason ? reason : ""};
     return worker_store_call(self, WORKER_STORE_OP_CANCEL, 11, argv, fn, arg);
@@ -132,7 +106,7 @@ worker_store_list_orders(worker_store_t *self, const char *sale_id, uint32_t pag
                          worker_store_fn *fn, void *arg)
 {
     s_keys_t k;
-    s_keys(sale_id, &k);
+    worker_store_keys(sale_id, &k);
     char n[16];
     snprintf(n, sizeof n, "%u", page_size);
     const char *argv[] = {"FCALL_RO", "tix_list_orders", "2", k.sale, k.log, sale_id, n, token ? token : ""};

@@ -23,6 +23,7 @@ typedef enum {
     WORKER_STORE_OP_CANCEL,    /* tix_cancel */
     WORKER_STORE_OP_SALES,     /* tix_list_sales */
     WORKER_STORE_OP_ORDERS,    /* tix_list_orders */
+    WORKER_STORE_OP_BUY_MANY,  /* tix_buy_many: worker_store_batch.c's */
     WORKER_STORE_OP_COUNT
 } worker_store_op;
 
@@ -51,5 +52,31 @@ redisReply *worker_store_reply_dup(const redisReply *r);
  * worker_store_calls.c builds each call with. */
 tix_err worker_store_call(worker_store_t *self, worker_store_op op, int argc, const char *const argv[],
                           worker_store_fn *fn, void *arg);
+
+/* The sale's keys, hash-tagged so that they share one cluster slot. */
+typedef struct {
+    char sale[96];    /* tix:{S}:sale */
+    char stock[96];   /* tix:{S}:stock */
+    char buyers[96];  /* tix:{S}:buyers */
+    char log[96];     /* tix:{S}:log */
+    char cancels[96]; /* tix:{S}:cancels */
+} worker_store_keys_t;
+
+/* Fills k for sale_id (at most 64 bytes: PROTOCOL.md). */
+void worker_store_keys(const char *sale_id, worker_store_keys_t *k);
+
+/* ---- Batched buys (worker_store_batch.c) ----------------------------------- */
+
+typedef struct worker_store_batches worker_store_batches_t;
+
+/* The store's batching state (NULL until the first buy); worker_store.c
+ * keeps the pointer, worker_store_batch.c what it points to. */
+worker_store_batches_t **worker_store_batches(worker_store_t *self);
+/* Sends what waits, as worker_store_buy describes; called by
+ * worker_store_pollitem at the end of every loop turn. */
+void worker_store_batch_flush(worker_store_t *self);
+/* Completes every buy still waiting with TIX_ERR_UNAVAILABLE and frees the
+ * state (worker_store_destroy, after the connection is gone). */
+void worker_store_batch_free(worker_store_t *self);
 
 #endif

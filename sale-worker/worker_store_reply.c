@@ -17,7 +17,7 @@ static const char *const s_op_names[WORKER_STORE_OP_COUNT] = {
     [WORKER_STORE_OP_GET_SALE] = "tix_get_sale",  [WORKER_STORE_OP_GET_ORDER] = "tix_get_order",
     [WORKER_STORE_OP_BUYERS] = "tix_buyers",      [WORKER_STORE_OP_CLOSE] = "tix_close",
     [WORKER_STORE_OP_CANCEL] = "tix_cancel",      [WORKER_STORE_OP_SALES] = "tix_list_sales",
-    [WORKER_STORE_OP_ORDERS] = "tix_list_orders",
+    [WORKER_STORE_OP_ORDERS] = "tix_list_orders", [WORKER_STORE_OP_BUY_MANY] = "tix_buy_many",
 };
 
 const char *
@@ -425,6 +425,11 @@ worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_sto
         s_error_reply(reply, out);
         return;
     }
+    if (op == WORKER_STORE_OP_BUY_MANY && reply->type == REDIS_REPLY_ARRAY) {
+        out->page = reply; /* one tix_buy answer per element: worker_store_batch.c reads them */
+        out->nanswers = reply->elements;
+        return;
+    }
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 && s_status_find(op, reply, &out->status) &&
         s_parse_fields(op, reply, out))
         return;
@@ -441,6 +446,7 @@ worker_store_reply_parse(worker_store_op op, const redisReply *reply, worker_sto
         [WORKER_STORE_OP_CANCEL] = "unexpected reply from tix_cancel",
         [WORKER_STORE_OP_SALES] = "unexpected reply from tix_list_sales",
         [WORKER_STORE_OP_ORDERS] = "unexpected reply from tix_list_orders",
+        [WORKER_STORE_OP_BUY_MANY] = "unexpected reply from tix_buy_many",
     };
     out->err = TIX_ERR_REDIS;
     out->detail = op < WORKER_STORE_OP_COUNT ? unexpected[op] : "unexpected reply";

@@ -47,7 +47,7 @@ test_function_flush_then_buy_reloads_library_and_succeeds(void **state)
 }
 
 static void
-test_many_calls_are_in_flight_at_once_and_never_oversell(void **state)
+test_many_buys_go_in_full_batches_at_once_and_never_oversell(void **state)
 {
     th_redis_t *redis = *state;
     enum { CALLS = 300, TOTAL = 100 };
@@ -59,8 +59,17 @@ test_many_calls_are_in_flight_at_once_and_never_oversell(void **state)
         snprintf(user, sizeof user, "rusher-%d", i);
         assert_int_equal(worker_store_buy(st, "rush", user, "", store_driver_capture, &res[i]), TIX_OK);
     }
-    /* All sent before a single reply was read: pipelined, not one by one. */
-    assert_int_equal(worker_store_in_flight(st), CALLS);
+    /* Queued until the loop turn ends; then, with nothing of the sale in
+     * flight, they go at once, in full batches: two calls of 128 before a
+     * single reply was read, the last 44 with the answer to the first. */
+    assert_int_equal(worker_store_in_flight(st), 0);
+    zmq_pollitem_t item;
+    assert_true(worker_store_pollitem(st, &item));
+    assert_int_equal(worker_store_in_flight(st), 2);
+    worker_store_batch_stats_t bs;
+    worker_store_batch_stats(st, &bs);
+    assert_int_equal(bs.calls, 2);
+    assert_int_equal(bs.buys, 2 * WORKER_STORE_BATCH_MAX);
     int purchased = 0, sold_out = 0;
     bool seen[TOTAL + 1] = {false};
     for (int i = 0; i < CALLS; i++) {
@@ -79,6 +88,12 @@ test_many_calls_are_in_flight_at_once_and_never_oversell(void **state)
     assert_int_equal(purchased, TOTAL);
     assert_int_equal(sold_out, CALLS - TOTAL);
     assert_int_equal(worker_store_in_flight(st), 0);
+    worker_store_batch_stats(st, &bs);
+    assert_int_equal(bs.calls, 3);
+    assert_int_equal(bs.buys, CALLS);
+    assert_int_equal(bs.max, WORKER_STORE_BATCH_MAX);
+    assert_int_equal(bs.sizes[7], 2);
+    assert_int_equal(bs.sizes[5], 1); /* 44: 32-63 */
     free(res);
     worker_store_destroy(&st);
 }
@@ -217,7 +232,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_function_flush_then_buy_reloads_library_and_succeeds),
-        cmocka_unit_test(test_many_calls_are_in_flight_at_once_and_never_oversell),
+        cmocka_unit_test(test_many_buys_go_in_full_batches_at_once_and_never_oversell),
         cmocka_unit_test(test_calls_when_down_fail_at_once_and_never_call_back),
         cmocka_unit_test(test_redis_stopped_fails_pending_calls_then_reconnects_after_restart),
         cmocka_unit_test(test_stalled_redis_fails_calls_after_stall_timeout_then_recovers),
