@@ -81,7 +81,7 @@ typedef struct worker_store worker_store_t;
 
 /* The library's functions (tix_create, tix_buy, ...) and how their calls
  * ended: for /metrics (tix_redis_calls_total{function,status}). */
-#define WORKER_STORE_FUNCTIONS 9
+#define WORKER_STORE_FUNCTIONS 10
 typedef enum {
     WORKER_STORE_CALL_OK,          /* Redis answered (any outcome of the function) */
     WORKER_STORE_CALL_UNAVAILABLE, /* TIX_ERR_UNAVAILABLE: not sent, lost, stalled or a transient error */
