@@ -148,6 +148,12 @@ test_a_real_stack_s_cancellations_reach_the_jsonl_sink_once_across_a_kill(void *
     assert_int_equal(twice, 0);
     assert_int_equal(wrong, 0);
     assert_int_equal(mismatched, 0);
+    /* The fault tests' check agrees: one line per order, one per cancel. */
+    tf_sale_facts_t facts;
+    assert_true(tf_sale_facts(&fx->stack.redis, "pc", &facts));
+    assert_int_equal(facts.cancels, CANCELS);
+    assert_int_equal(tf_check_persisted(fx->path, "pc", &facts), 0);
+    tf_sale_facts_free(&facts);
 }
 
 int
