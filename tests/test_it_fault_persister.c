@@ -29,8 +29,8 @@
 static long
 s_lines(tf_world_t *w, const char *sale)
 {
-    long lines, distinct, unknown;
-    return tf_jsonl_count(w->jsonl, sale, NULL, &lines, &distinct, &unknown) ? lines : -1;
+    tf_jsonl_counts_t n;
+    return tf_jsonl_count(w->jsonl, sale, NULL, &n) ? n.lines : -1;
 }
 
 /* Kill when 15 %, 45 % and 75 % of the tickets are sold; restart at 30 %

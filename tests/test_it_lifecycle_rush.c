@@ -8,7 +8,9 @@
  *   its buyers keep their orders.
  * - A 20,000-user rush on 200 tickets in which 50 buyers' orders are
  *   cancelled while the users keep trying: 200 live orders, 50 cancelled,
- *   no order id twice, no user with two live orders, every retry exact.
+ *   no order id twice, no user with two live orders, every retry exact;
+ *   tix-persister (jsonl sink) holds the 250 orders and the 50
+ *   cancellations, each once.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -210,6 +212,34 @@ s_canceller(void *arg)
     return NULL;
 }
 
+/* tix-persister on both brokers' feeds, for one test (its state). */
+typedef struct {
+    th_proc_t proc;
+    char path[300]; /* its jsonl sink */
+} s_persister_t;
+
+static int
+s_persister_setup(void **state)
+{
+    s_persister_t *p = calloc(1, sizeof *p);
+    *state = p;
+    if (!p)
+        return -1;
+    snprintf(p->path, sizeof p->path, "%s/orders-giveback.jsonl", th_tmpdir());
+    return th_multi_persister_start(&s_m, &p->proc, p->path) ? 0 : -1;
+}
+
+static int
+s_persister_teardown(void **state)
+{
+    s_persister_t *p = *state;
+    if (p)
+        th_proc_stop(&p->proc, SIGTERM, 15000);
+    free(p);
+    *state = NULL;
+    return 0;
+}
+
 static int
 s_user_index(const char *user)
 {
@@ -220,7 +250,7 @@ s_user_index(const char *user)
 static void
 test_rush_with_50_cancels_ends_with_200_live_orders_and_every_retry_exact(void **state)
 {
-    (void) state;
+    const s_persister_t *persister = *state;
     assert_true(tf_create_sale(s_m.frontends, "giveback", RUSH_TICKETS));
     s_cancels_t *c = calloc(1, sizeof *c);
     pthread_t thread;
@@ -267,6 +297,11 @@ test_rush_with_50_cancels_ends_with_200_live_orders_and_every_retry_exact(void *
         assert_string_equal(final.cancelled_order_of[u], c->orders[i]);
         assert_null(final.order_of[u]);
     }
+    /* The persister: every purchase and every cancel entry, each once. */
+    int64_t took = tf_wait_persisted(persister->path, "giveback", f.log_len, 20000);
+    fprintf(stderr, "persisted %lld log entries in %lld ms\n", f.log_len, (long long) took);
+    assert_true(took >= 0);
+    assert_int_equal(tf_check_persisted(persister->path, "giveback", &f), 0);
     tf_sale_facts_free(&f);
     tf_rush_free(&final);
     free(c);
@@ -277,7 +312,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_close_mid_rush_sells_nothing_after_the_close_and_buyers_keep_their_orders),
-        cmocka_unit_test(test_rush_with_50_cancels_ends_with_200_live_orders_and_every_retry_exact),
+        cmocka_unit_test_setup_teardown(test_rush_with_50_cancels_ends_with_200_live_orders_and_every_retry_exact,
+                                        s_persister_setup, s_persister_teardown),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

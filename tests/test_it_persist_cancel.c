@@ -18,21 +18,21 @@
 #include <cmocka.h>
 #include <mongoc/mongoc.h>
 
-#include "mockupdb/cancels.h"
+#include "cancel_log.h"
 #include "ferretdb.h"
 #include "persister_jsonl.h"
+#include "persister_mongo.h"
+#include "tix_util.h"
 
 #define PURCHASES 250
 #define CANCELS 50
 #define BATCH_MAX 50 /* FerretDB stalls on a replayed bulk of 100 (docs/PERSISTENCE.md) */
 
-static c_order_t s_orders[PURCHASES];
-static th_ferretdb_t s_ferret;
-
 /* ---- The sink under test ------------------------------------------------- */
 
 typedef struct {
-    const char *kind; /* "mongodb" or "jsonl" */
+    cancel_log_t *log; /* borrowed: the test's orders and world */
+    const char *kind;  /* "mongodb" or "jsonl" */
     char uri[256], db[64], path[300];
     mongoc_client_t *client;
     mongoc_collection_t *orders, *cursors;
@@ -51,13 +51,13 @@ s_sink_open(s_sink_t *s)
 }
 
 /* What the sink holds: documents (jsonl: purchase lines), cancelled ones
- * (jsonl: cancel lines), each checked against s_orders. */
+ * (jsonl: cancel lines), each checked against the log's orders. */
 typedef struct {
     int docs, cancelled, twice, wrong;
 } s_held_t;
 
 static bool
-s_doc_matches(const bson_t *doc, const c_order_t *o, bool cancel_line)
+s_doc_matches(const bson_t *doc, const cancel_log_order_t *o, bool cancel_line)
 {
     bson_iter_t it;
     bool ok = bson_iter_init_find(&it, doc, "user_id") && strcmp(bson_iter_utf8(&it, NULL), o->user_id) == 0 &&
@@ -74,20 +74,10 @@ s_doc_matches(const bson_t *doc, const c_order_t *o, bool cancel_line)
            bson_iter_init_find(&it, doc, "cancel_log_id") && strcmp(bson_iter_utf8(&it, NULL), o->cancel_log_id) == 0;
 }
 
-static const c_order_t *
-s_find(const char *order_id)
-{
-    for (int i = 0; i < PURCHASES; i++) {
-        if (strcmp(s_orders[i].order_id, order_id) == 0)
-            return &s_orders[i];
-    }
-    return NULL;
-}
-
 /* One document (a MongoDB one, or a jsonl line) into held; seen counts
  * each _id (jsonl: per kind of line). */
 static void
-s_take(const bson_t *doc, bool jsonl, zhashx_t *seen, s_held_t *held)
+s_take(const s_sink_t *s, const bson_t *doc, bool jsonl, zhashx_t *seen, s_held_t *held)
 {
     bson_iter_t it;
     bool cancelled = bson_iter_init_find(&it, doc, "cancelled_at");
@@ -96,7 +86,7 @@ s_take(const bson_t *doc, bool jsonl, zhashx_t *seen, s_held_t *held)
     snprintf(key, sizeof key, "%s%s", id, jsonl && cancelled ? " cancelled" : "");
     held->twice += zhashx_lookup(seen, key) != NULL;
     zhashx_update(seen, key, (void *) 1);
-    const c_order_t *o = s_find(id);
+    const cancel_log_order_t *o = cancel_log_find(s->log, id);
     bool cancel_line = jsonl && cancelled;
     if (!o || !s_doc_matches(doc, o, cancel_line) || (!jsonl && cancelled != (o->cancel_log_id[0] != 0)))
         held->wrong++;
@@ -116,7 +106,7 @@ s_held(s_sink_t *s, s_held_t *held)
             bson_t doc;
             bson_error_t error;
             assert_true(bson_init_from_json(&doc, line, -1, &error));
-            s_take(&doc, true, seen, held);
+            s_take(s, &doc, true, seen, held);
             bson_destroy(&doc);
         }
         if (f)
@@ -126,7 +116,7 @@ s_held(s_sink_t *s, s_held_t *held)
         mongoc_cursor_t *c = mongoc_collection_find_with_opts(s->orders, &all, NULL, NULL);
         const bson_t *doc;
         while (mongoc_cursor_next(c, &doc))
-            s_take(doc, false, seen, held);
+            s_take(s, doc, false, seen, held);
         mongoc_cursor_destroy(c);
         bson_destroy(&all);
     }
@@ -139,7 +129,7 @@ s_held(s_sink_t *s, s_held_t *held)
 static void
 s_run_until(persister_t *p, s_sink_t *s, int docs, int cancelled, int mismatched)
 {
-    int64_t deadline = tix_now_ms() + RUN_TIMEOUT_MS;
+    int64_t deadline = tix_now_ms() + WIRE_WORLD_RUN_TIMEOUT_MS;
     s_held_t held = {0};
     while (tix_now_ms() < deadline) {
         persister_step(p, 20);
@@ -164,34 +154,36 @@ static void
 s_cancel_scenario(s_sink_t *s)
 {
     const char *sale = "cx";
+    cancel_log_t *l = s->log;
+    cancel_log_order_t *orders = l->orders;
     /* The persister down: 100 purchases and the cancels of 10 of them, so
      * that both kinds come in one page and one write. */
-    c_buy(sale, s_orders, 0, 100);
-    c_cancel(sale, s_orders, 0, 10);
-    persister_t *p = c_persister_new(s_sink_open(s), BATCH_MAX);
-    s_wait_subscribed(p);
+    cancel_log_buy(l, sale, 0, 100);
+    cancel_log_cancel(l, sale, 0, 10);
+    persister_t *p = cancel_log_persister_new(s->log, s_sink_open(s), BATCH_MAX);
+    wire_world_wait_subscribed(s->log->world, p);
     s_run_until(p, s, 100, 10, -1);
     /* 150 more purchases, the event of every other one dropped. */
-    c_buy(sale, s_orders, 100, PURCHASES);
+    cancel_log_buy(l, sale, 100, PURCHASES);
     for (int i = 100; i < PURCHASES; i += 2)
-        c_event(sale, &s_orders[i], false, s_orders[i].log_id);
+        cancel_log_event(l, sale, &orders[i], false, orders[i].log_id);
     s_run_until(p, s, PURCHASES, 10, 0);
     /* 20 cancels, half of their events dropped; then the persister dies
      * (no drain), and 20 more cancels come with no event at all. */
-    c_cancel(sale, s_orders, 10, 30);
+    cancel_log_cancel(l, sale, 10, 30);
     for (int i = 10; i < 30; i += 2)
-        c_event(sale, &s_orders[i], true, s_orders[i].cancel_log_id);
+        cancel_log_event(l, sale, &orders[i], true, orders[i].cancel_log_id);
     s_run_until(p, s, PURCHASES, 30, 0);
     persister_destroy(&p);
-    c_cancel(sale, s_orders, 30, CANCELS);
-    p = c_persister_new(s_sink_open(s), BATCH_MAX);
-    s_wait_subscribed(p);
+    cancel_log_cancel(l, sale, 30, CANCELS);
+    p = cancel_log_persister_new(s->log, s_sink_open(s), BATCH_MAX);
+    wire_world_wait_subscribed(s->log->world, p);
     /* A forged cancel of a live order, naming an entry the log does not
      * have: nothing is written from it, and it is counted. */
-    c_order_t forged = s_orders[200];
-    forged.cancelled_at_ms = C_CANCELLED_AT;
+    cancel_log_order_t forged = orders[200];
+    forged.cancelled_at_ms = CANCEL_LOG_CANCELLED_AT;
     snprintf(forged.reason, sizeof forged.reason, "forged");
-    c_event(sale, &forged, true, "99999999999999-0");
+    cancel_log_event(l, sale, &forged, true, "99999999999999-0");
     s_run_until(p, s, PURCHASES, CANCELS, 1);
     assert_int_equal(persister_drain(p, 5000), TIX_OK);
     assert_int_equal(persister_stats(p)->mismatched, 1);
@@ -207,9 +199,9 @@ s_replay(s_sink_t *s)
         bson_error_t error;
         assert_true(mongoc_collection_drop_with_opts(s->cursors, NULL, &error));
     }
-    persister_t *p = c_persister_new(s_sink_open(s), BATCH_MAX);
-    s_wait_subscribed(p);
-    int64_t deadline = tix_now_ms() + RUN_TIMEOUT_MS;
+    persister_t *p = cancel_log_persister_new(s->log, s_sink_open(s), BATCH_MAX);
+    wire_world_wait_subscribed(s->log->world, p);
+    int64_t deadline = tix_now_ms() + WIRE_WORLD_RUN_TIMEOUT_MS;
     while (persister_stats(p)->catchups < 2 && tix_now_ms() < deadline)
         persister_step(p, 20);
     assert_int_equal(persister_drain(p, 5000), TIX_OK);
@@ -229,9 +221,8 @@ s_replay(s_sink_t *s)
 static void
 test_jsonl_records_50_cancels_of_250_orders_once_across_a_restart_and_dropped_events(void **state)
 {
-    (void) state;
     static int serial;
-    s_sink_t s = {.kind = "jsonl"};
+    s_sink_t s = {.log = *state, .kind = "jsonl"};
     snprintf(s.path, sizeof s.path, "%s/cancel-%d.jsonl", th_tmpdir(), ++serial);
     s_cancel_scenario(&s);
     s_replay(&s);
@@ -240,10 +231,9 @@ test_jsonl_records_50_cancels_of_250_orders_once_across_a_restart_and_dropped_ev
 static void
 test_real_mongodb_records_50_cancels_of_250_orders_once_across_a_restart_and_a_replay(void **state)
 {
-    (void) state;
     char why[160];
-    s_sink_t s = {.kind = "mongodb"};
-    if (!th_mongo_uri_or_ferretdb(&s_ferret, s.uri, sizeof s.uri, why, sizeof why)) {
+    s_sink_t s = {.log = *state, .kind = "mongodb"};
+    if (!th_mongo_uri_or_ferretdb(&s.log->ferret, s.uri, sizeof s.uri, why, sizeof why)) {
         fprintf(stderr, "no real MongoDB-wire server to test against: %s\n", why);
         skip();
     }
@@ -263,22 +253,16 @@ test_real_mongodb_records_50_cancels_of_250_orders_once_across_a_restart_and_a_r
     mongoc_client_destroy(s.client);
 }
 
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    th_ferretdb_stop(&s_ferret, "TERM");
-    return 0;
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_jsonl_records_50_cancels_of_250_orders_once_across_a_restart_and_dropped_events,
-                               s_setup),
         cmocka_unit_test_setup_teardown(
-            test_real_mongodb_records_50_cancels_of_250_orders_once_across_a_restart_and_a_replay, s_setup, s_teardown),
+            test_jsonl_records_50_cancels_of_250_orders_once_across_a_restart_and_dropped_events, cancel_log_setup,
+            cancel_log_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_real_mongodb_records_50_cancels_of_250_orders_once_across_a_restart_and_a_replay, cancel_log_setup,
+            cancel_log_teardown),
     };
-    return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests(tests, wire_world_group_setup, wire_world_group_teardown);
 }

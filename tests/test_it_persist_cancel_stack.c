@@ -21,6 +21,7 @@
 
 #include "fault.h"
 #include "harness.h"
+#include "persist_fixture.h"
 #include "persister_proc.h"
 #include "tix.h"
 #include "tix.pb-c.h"
@@ -28,19 +29,12 @@
 #define TICKETS 200
 #define CANCELS 50
 
-static th_stack_t s_stack;
-static char s_path[400], s_health[420];
-
+/* Starts tix-persister on fx's jsonl sink and waits until it is healthy. */
 static void
-s_persister_start(th_proc_t *p, const char *name)
+s_persister_start(persist_fixture_t *fx, th_proc_t *p, const char *name)
 {
-    char sink[420];
-    snprintf(sink, sizeof sink, "jsonl:%s", s_path);
-    const char *args[] = {
-        "--events-out",  s_stack.events_out, "--redis-url", s_stack.redis.url, "--sink", sink, "--catchup-ms", "300",
-        "--health-file", s_health,           NULL};
-    persister_proc_start(p, name, args, NULL);
-    persister_proc_wait_healthy(p, s_health, 10000);
+    persist_fixture_start(fx, p, name, fx->stack.events_out, NULL, NULL);
+    persister_proc_wait_healthy(p, fx->health, 10000);
 }
 
 static void
@@ -79,10 +73,10 @@ s_cancel(tix_client_t *c, int from, int to)
 /* The file's lines: purchase lines and cancel lines, each _id counted
  * once per kind; every cancel line names a user u0..u49 and its reason. */
 static void
-s_read(int *orders, int *cancels, int *twice, int *wrong)
+s_read(const char *path, int *orders, int *cancels, int *twice, int *wrong)
 {
     zhashx_t *seen = zhashx_new();
-    FILE *f = fopen(s_path, "r");
+    FILE *f = fopen(path, "r");
     char line[4096];
     *orders = *cancels = *twice = *wrong = 0;
     while (f && fgets(line, sizeof line, f)) {
@@ -126,26 +120,26 @@ s_read(int *orders, int *cancels, int *twice, int *wrong)
 static void
 test_a_real_stack_s_cancellations_reach_the_jsonl_sink_once_across_a_kill(void **state)
 {
-    (void) state;
-    tix_client_t *c = tix_client_new(s_stack.frontend);
+    persist_fixture_t *fx = *state;
+    tix_client_t *c = tix_client_new(fx->stack.frontend);
     tix_result_t r;
     assert_int_equal(tix_create_sale(c, "pc", TICKETS, 0, 0, 5000, &r), TIX_RC_OK);
     assert_int_equal(r.code, TIX_STATUS_OK);
     tix_result_clear(&r);
     th_proc_t p;
-    s_persister_start(&p, "persister-cancel");
+    s_persister_start(fx, &p, "persister-cancel");
     s_buy(c, 0, TICKETS);
-    assert_int_equal(persister_proc_wait_lines(s_path, TICKETS, 20000), TICKETS);
+    assert_int_equal(persister_proc_wait_lines(fx->path, TICKETS, 20000), TICKETS);
     th_proc_stop(&p, SIGKILL, 1000);
     s_cancel(c, 0, CANCELS);
-    s_persister_start(&p, "persister-cancel-2");
+    s_persister_start(fx, &p, "persister-cancel-2");
     s_buy(c, TICKETS, TICKETS + CANCELS);
     tix_client_destroy(&c);
     int want = TICKETS + CANCELS + CANCELS;
-    assert_int_equal(persister_proc_wait_lines(s_path, want, 20000), want);
+    assert_int_equal(persister_proc_wait_lines(fx->path, want, 20000), want);
     persister_proc_stop(&p);
     int orders, cancels, twice, wrong;
-    s_read(&orders, &cancels, &twice, &wrong);
+    s_read(fx->path, &orders, &cancels, &twice, &wrong);
     long mismatched = tf_log_last(p.log, "persister stopped", "mismatched");
     fprintf(stderr, "jsonl: orders=%d cancels=%d twice=%d wrong=%d; stop line mismatched=%ld cancels=%ld\n", orders,
             cancels, twice, wrong, mismatched, tf_log_last(p.log, "persister stopped", "cancels"));
@@ -154,22 +148,12 @@ test_a_real_stack_s_cancellations_reach_the_jsonl_sink_once_across_a_kill(void *
     assert_int_equal(twice, 0);
     assert_int_equal(wrong, 0);
     assert_int_equal(mismatched, 0);
-}
-
-static int
-s_setup(void **state)
-{
-    (void) state;
-    persister_proc_jsonl_paths(s_path, sizeof s_path, s_health, sizeof s_health);
-    return th_stack_start(&s_stack, 2, NULL) ? 0 : -1;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    th_stack_stop(&s_stack);
-    return 0;
+    /* The fault tests' check agrees: one line per order, one per cancel. */
+    tf_sale_facts_t facts;
+    assert_true(tf_sale_facts(&fx->stack.redis, "pc", &facts));
+    assert_int_equal(facts.cancels, CANCELS);
+    assert_int_equal(tf_check_persisted(fx->path, "pc", &facts), 0);
+    tf_sale_facts_free(&facts);
 }
 
 int
@@ -177,7 +161,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_real_stack_s_cancellations_reach_the_jsonl_sink_once_across_a_kill,
-                                        s_setup, s_teardown),
+                                        persist_fixture_setup, persist_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,13 +27,13 @@
 #include <cmocka.h>
 #include <czmq.h>
 
+#include "events.h"
 #include "fault.h"
 #include "harness.h"
 #include "persist_fixture.h"
 #include "persister_proc.h"
 #include "tix.h"
 #include "tix.pb-c.h"
-#include "tix_codec.h"
 #include "tix_util.h"
 
 #define WAIT_MS 15000
@@ -110,23 +110,13 @@ s_purchase(const persist_fixture_t *fx, const char *sale, const char *user, cons
 static void
 s_forge(zsock_t *pub, const char *sale, const char *order_id, const char *user, const char *log_id)
 {
-    char topic[96];
-    snprintf(topic, sizeof topic, "order.%s", sale);
     Tix__V1__Order o = TIX__V1__ORDER__INIT;
     o.order_id = (char *) order_id;
     o.sale_id = (char *) sale;
     o.user_id = (char *) user;
     o.request_id = "forged";
     o.purchased_at_ms = tix_wall_ms();
-    Tix__V1__OrderEvent ev = TIX__V1__ORDER_EVENT__INIT;
-    ev.order = &o;
-    ev.log_id = (char *) log_id;
-    ev.worker_id = "mallory";
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, topic);
-    zframe_t *body = tix_frame_pack(&ev.base);
-    zmsg_append(msg, &body);
-    assert_int_equal(zmsg_send(&msg, pub), 0);
+    assert_true(events_publish(pub, &o, log_id, "mallory"));
 }
 
 /* ---- Forged events --------------------------------------------------------- */

@@ -17,14 +17,16 @@
 
 #include <cmocka.h>
 
-#include "mockupdb/cancels.h"
+#include "cancel_log.h"
+#include "mockupdb.h"
+#include "persister_mongo.h"
+#include "tix_util.h"
 
 #define N 20
 #define CANCELLED 5
 
-static c_order_t s_orders[N];
-
 typedef struct {
+    const cancel_log_t *log; /* borrowed: the test's orders */
     int purchases, cancels, bad;
     int mixed;             /* update commands carrying both kinds */
     int last_purchase_seq; /* of the last command carrying a purchase */
@@ -53,16 +55,6 @@ s_date_at(const bson_t *doc, const char *path, int64_t want)
            (want < 0 || bson_iter_date_time(&v) == want);
 }
 
-static const c_order_t *
-s_find(const char *order_id)
-{
-    for (int i = 0; i < N; i++) {
-        if (strcmp(s_orders[i].order_id, order_id) == 0)
-            return &s_orders[i];
-    }
-    return NULL;
-}
-
 /* One upsert statement: a purchase's or a cancel's exact shape. */
 static void
 s_statement(const bson_t *st, s_kinds_t *k, bool *purchase, bool *cancel)
@@ -73,7 +65,7 @@ s_statement(const bson_t *st, s_kinds_t *k, bool *purchase, bool *cancel)
     s_keys(st, "u.$set", set, sizeof set);
     s_keys(st, "u.$setOnInsert", soi, sizeof soi);
     const char *id = mu_str(st, "q._id");
-    const c_order_t *o = id ? s_find(id) : NULL;
+    const cancel_log_order_t *o = id ? cancel_log_find(k->log, id) : NULL;
     bson_iter_t it;
     bool ok = o && strcmp(q, "_id sale_id user_id") == 0 && bson_iter_init_find(&it, st, "upsert") &&
               bson_iter_as_bool(&it) && s_date_at(st, "u.$setOnInsert.purchased_at", o->purchased_at_ms) &&
@@ -127,24 +119,25 @@ s_kinds(const bson_t *line, void *arg)
 static void
 test_a_cancel_is_an_upsert_that_sets_the_cancel_fields_and_inserts_the_rest_after_its_purchase(void **state)
 {
-    (void) state;
+    cancel_log_t *l = *state;
     mu_t m;
     char uri[160];
     assert_true(mu_start(&m, NULL));
     mu_uri(&m, NULL, uri, sizeof uri);
     /* Before the persister starts: purchases and cancels in one page. */
-    c_buy("wc", s_orders, 0, N);
-    c_cancel("wc", s_orders, 0, CANCELLED);
+    cancel_log_buy(l, "wc", 0, N);
+    cancel_log_cancel(l, "wc", 0, CANCELLED);
     char why[200];
-    persister_t *p = c_persister_new(persister_mongo_new(uri, "tix", PERSISTER_W_MAJORITY, 5000, why, sizeof why), 500);
-    int64_t deadline = tix_now_ms() + RUN_TIMEOUT_MS;
+    persister_t *p =
+        cancel_log_persister_new(l, persister_mongo_new(uri, "tix", PERSISTER_W_MAJORITY, 5000, why, sizeof why), 500);
+    int64_t deadline = tix_now_ms() + WIRE_WORLD_RUN_TIMEOUT_MS;
     while (tix_now_ms() < deadline && (persister_stats(p)->written < N + CANCELLED || persister_held(p) > 0))
         persister_step(p, 20);
     assert_int_equal(persister_stats(p)->cancels, CANCELLED);
     assert_int_equal(persister_drain(p, 2000), TIX_OK);
     persister_destroy(&p);
     mu_stop(&m);
-    s_kinds_t k = {0};
+    s_kinds_t k = {.log = l};
     mu_each(&m, s_kinds, &k);
     fprintf(stderr, "purchases=%d cancels=%d bad=%d mixed=%d last_purchase_seq=%d first_cancel_seq=%d %s\n",
             k.purchases, k.cancels, k.bad, k.mixed, k.last_purchase_seq, k.first_cancel_seq, k.why);
@@ -159,8 +152,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(
-            test_a_cancel_is_an_upsert_that_sets_the_cancel_fields_and_inserts_the_rest_after_its_purchase, s_setup),
+        cmocka_unit_test_setup_teardown(
+            test_a_cancel_is_an_upsert_that_sets_the_cancel_fields_and_inserts_the_rest_after_its_purchase,
+            cancel_log_setup, cancel_log_teardown),
     };
-    return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests(tests, wire_world_group_setup, wire_world_group_teardown);
 }

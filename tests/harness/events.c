@@ -1,11 +1,13 @@
 /*
- * events.c - waiting for a SUB's subscription to take (see events.h).
+ * events.c - waiting for a SUB's subscription to take, and events made up
+ * by a test (see events.h).
  */
 #include "events.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "tix_codec.h"
 #include "tix_priv.h"
 #include "tix_util.h"
 
@@ -57,4 +59,20 @@ events_join(zsock_t *sub, const char *frontend, int timeout_ms)
     }
     tix_client_destroy(&c);
     return false;
+}
+
+bool
+events_publish(zsock_t *pub, const Tix__V1__Order *order, const char *log_id, const char *worker_id)
+{
+    char topic[160];
+    snprintf(topic, sizeof topic, "order.%s", order->sale_id);
+    Tix__V1__OrderEvent ev = TIX__V1__ORDER_EVENT__INIT;
+    ev.order = (Tix__V1__Order *) order;
+    ev.log_id = (char *) log_id;
+    ev.worker_id = (char *) worker_id;
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, topic);
+    zframe_t *body = tix_frame_pack(&ev.base);
+    zmsg_append(msg, &body);
+    return zmsg_send(&msg, pub) == 0;
 }

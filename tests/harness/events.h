@@ -1,5 +1,6 @@
 /*
- * events.h - order events seen by a test's SUB socket.
+ * events.h - order events seen by a test's SUB socket, and made up by a
+ * test on its own PUB/XPUB (events_publish).
  *
  * A SUB's subscription reaches the publisher some time after connect
  * (PUB/SUB joins are asynchronous), and a PUB drops what nobody has
@@ -13,6 +14,8 @@
 
 #include <czmq.h>
 
+#include "tix.pb-c.h"
+
 /* The probe sale's topic; a caller counting events skips it. */
 #define EVENTS_PROBE_SALE "events-probe"
 #define EVENTS_PROBE_TOPIC "order." EVENTS_PROBE_SALE
@@ -25,5 +28,10 @@
  * anything the caller wants to see is published: other messages received
  * meanwhile are dropped. Probe events may still arrive after the return. */
 bool events_join(zsock_t *sub, const char *frontend, int timeout_ms);
+
+/* Sends an OrderEvent of order (topic "order.<sale_id>") naming log_id and
+ * worker_id on pub, as a sale worker publishes one. False when the send
+ * fails. */
+bool events_publish(zsock_t *pub, const Tix__V1__Order *order, const char *log_id, const char *worker_id);
 
 #endif

@@ -107,16 +107,28 @@ void tf_sale_facts_free(tf_sale_facts_t *f);
  * retry_after_ms). Returns the number of failed checks. */
 int tf_check_invariants(const char *sale, const tf_sale_facts_t *f, long long total, const tf_rush_result_t *r);
 
-/* Counts the jsonl sink's lines of sale: all of them, distinct _id, and
- * those whose _id is not an order of the log (when user_of is set).
- * False when the file cannot be read. */
-bool tf_jsonl_count(const char *path, const char *sale, const zhashx_t *user_of, long *lines, long *distinct,
-                    long *unknown);
-/* Checks and prints that the file holds every order of the log exactly
- * once: distinct _id == lines == purchase entries, none unknown to the log. Returns 1
- * when broken, else 0. */
+/* What the jsonl sink holds of a sale (tf_jsonl_count). */
+typedef struct {
+    long lines;          /* all of the sale's lines */
+    long purchase_lines; /* lines without cancelled_at */
+    long orders;         /* distinct _id among them */
+    long cancel_lines;   /* lines with cancelled_at: one per cancellation */
+    long cancels;        /* distinct _id among them */
+    long cancels_alone;  /* cancelled _ids with no purchase line */
+    long unknown;        /* lines whose _id is no order of the log (when user_of is set) */
+} tf_jsonl_counts_t;
+
+/* Counts the jsonl sink's lines of sale into n. False when the file
+ * cannot be read. */
+bool tf_jsonl_count(const char *path, const char *sale, const zhashx_t *user_of, tf_jsonl_counts_t *n);
+/* Checks and prints that the file holds every entry of the log exactly
+ * once: one purchase line per order sold (distinct _id == purchase lines ==
+ * purchase entries), one cancel line per cancel entry (distinct ==
+ * lines == cancel entries), each on an order with its purchase line, none
+ * unknown to the log. Returns 1 when broken, else 0. */
 int tf_check_persisted(const char *path, const char *sale, const tf_sale_facts_t *f);
-/* Waits until the file holds at least expected distinct orders of sale.
+/* Waits until the file holds at least expected entries of sale's log:
+ * distinct orders plus distinct cancellations (pass the log's length).
  * Returns the milliseconds it took, or -1 on timeout. */
 int64_t tf_wait_persisted(const char *path, const char *sale, long expected, int timeout_ms);
 

@@ -224,42 +224,64 @@ s_json_str(const char *line, const char *key, char *out, size_t size)
     return true;
 }
 
-bool
-tf_jsonl_count(const char *path, const char *sale, const zhashx_t *user_of, long *lines, long *distinct, long *unknown)
+/* Counts one line of the sale, whose _id is id, into n. */
+static void
+s_count_line(const char *line, const char *id, zhashx_t *orders, zhashx_t *cancels, const zhashx_t *user_of,
+             tf_jsonl_counts_t *n)
 {
-    *lines = *distinct = *unknown = 0;
+    /* A cancellation is one more line for its order, after the purchase's
+     * (docs/PERSISTENCE.md): the one that carries cancelled_at. */
+    bool cancel = strstr(line, "\"cancelled_at\" : ") != NULL;
+    n->lines++;
+    if (cancel) {
+        n->cancel_lines++;
+        n->cancels += zhashx_insert(cancels, id, (void *) "") == 0;
+    } else {
+        n->purchase_lines++;
+        n->orders += zhashx_insert(orders, id, (void *) "") == 0;
+    }
+    if (user_of && !zhashx_lookup((zhashx_t *) user_of, id))
+        n->unknown++;
+}
+
+bool
+tf_jsonl_count(const char *path, const char *sale, const zhashx_t *user_of, tf_jsonl_counts_t *n)
+{
+    memset(n, 0, sizeof *n);
     FILE *f = fopen(path, "r");
     if (!f)
         return false;
-    zhashx_t *seen = s_str_map_new();
+    zhashx_t *orders = s_str_map_new(), *cancels = s_str_map_new();
     char *line = NULL;
     size_t cap = 0;
     while (getline(&line, &cap, f) > 0) {
         char id[256], s[128];
-        if (!s_json_str(line, "sale_id", s, sizeof s) || strcmp(s, sale) != 0 ||
-            !s_json_str(line, "_id", id, sizeof id))
-            continue;
-        (*lines)++;
-        if (zhashx_insert(seen, id, (void *) "") == 0)
-            (*distinct)++;
-        if (user_of && !zhashx_lookup((zhashx_t *) user_of, id))
-            (*unknown)++;
+        if (s_json_str(line, "sale_id", s, sizeof s) && strcmp(s, sale) == 0 && s_json_str(line, "_id", id, sizeof id))
+            s_count_line(line, id, orders, cancels, user_of, n);
     }
+    for (const void *v = zhashx_first(cancels); v; v = zhashx_next(cancels))
+        n->cancels_alone += zhashx_lookup(orders, zhashx_cursor(cancels)) == NULL;
     free(line);
     fclose(f);
-    zhashx_destroy(&seen);
+    zhashx_destroy(&orders);
+    zhashx_destroy(&cancels);
     return true;
 }
 
 int
 tf_check_persisted(const char *path, const char *sale, const tf_sale_facts_t *f)
 {
-    long lines, distinct, unknown;
-    bool read = tf_jsonl_count(path, sale, f->user_of, &lines, &distinct, &unknown);
-    /* One document per order sold, cancelled or not. */
-    return s_check(
-        sale, "persisted exactly once", read && distinct == f->purchases && lines == distinct && unknown == 0,
-        "orders=%lld jsonl_lines=%ld distinct_ids=%ld not_in_log=%ld", f->purchases, lines, distinct, unknown);
+    tf_jsonl_counts_t n;
+    bool read = tf_jsonl_count(path, sale, f->user_of, &n);
+    /* One purchase line per order sold, cancelled or not, and one cancel
+     * line per cancellation, on an order that has its purchase line. */
+    return s_check(sale, "persisted exactly once",
+                   read && n.orders == f->purchases && n.purchase_lines == n.orders && n.cancels == f->cancels &&
+                       n.cancel_lines == n.cancels && n.cancels_alone == 0 && n.unknown == 0,
+                   "orders=%lld cancels=%lld jsonl: purchase_lines=%ld distinct=%ld cancel_lines=%ld distinct=%ld "
+                   "cancels_without_purchase=%ld not_in_log=%ld",
+                   f->purchases, f->cancels, n.purchase_lines, n.orders, n.cancel_lines, n.cancels, n.cancels_alone,
+                   n.unknown);
 }
 
 typedef struct {
@@ -271,8 +293,8 @@ static bool
 s_persisted(void *arg)
 {
     s_persisted_t *p = arg;
-    long lines, distinct, unknown;
-    return tf_jsonl_count(p->path, p->sale, NULL, &lines, &distinct, &unknown) && distinct >= p->expected;
+    tf_jsonl_counts_t n;
+    return tf_jsonl_count(p->path, p->sale, NULL, &n) && n.orders + n.cancels >= p->expected;
 }
 
 int64_t

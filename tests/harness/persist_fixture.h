@@ -1,9 +1,9 @@
 /*
  * persist_fixture.h - the world of the process-level persister tests
- * (tests/test_it_persist_{jsonl,hints,mongo,real_mongo}.c) as a cmocka
- * fixture: a whole stack (th_stack_start: redis-server, broker, workers),
- * the names of a fresh jsonl sink and health file, tix-persister started
- * on it (persister_proc.h) and its health file watched, and a rush.
+ * (tests/test_it_persist_{jsonl,hints,mongo,real_mongo,cancel_stack}.c) as a
+ * cmocka fixture: a whole stack (th_stack_start: redis-server, broker,
+ * workers), the names of a fresh jsonl sink and health file, tix-persister
+ * started on it (persister_proc.h) and its health file watched, and a rush.
  *
  * *state becomes a persist_fixture_t, stopped and freed by the teardown.
  * Failures are cmocka assertions unless a function says otherwise; call

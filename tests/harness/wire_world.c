@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
+#include "events.h"
 #include "persister_mongo.h"
 #include "tix.pb-c.h"
-#include "tix_codec.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
@@ -47,8 +47,6 @@ wire_world_sell(wire_world_t *w, const char *sale, int first, int n, wire_world_
 void
 wire_world_publish(wire_world_t *w, const char *sale, const wire_world_order_t *orders, int from, int to)
 {
-    char topic[96];
-    snprintf(topic, sizeof topic, "order.%s", sale);
     for (int i = from; i < to; i++) {
         Tix__V1__Order o = TIX__V1__ORDER__INIT;
         o.order_id = (char *) orders[i].order_id;
@@ -56,24 +54,15 @@ wire_world_publish(wire_world_t *w, const char *sale, const wire_world_order_t *
         o.user_id = (char *) orders[i].user_id;
         o.request_id = "";
         o.purchased_at_ms = 1764400000000;
-        Tix__V1__OrderEvent ev = TIX__V1__ORDER_EVENT__INIT;
-        ev.order = &o;
-        ev.log_id = (char *) orders[i].log_id;
-        ev.worker_id = "test";
-        zmsg_t *msg = zmsg_new();
-        zmsg_addstr(msg, topic);
-        zframe_t *body = tix_frame_pack(&ev.base);
-        zmsg_append(msg, &body);
-        assert_int_equal(zmsg_send(&msg, w->xpub), 0);
+        assert_true(events_publish(w->xpub, &o, orders[i].log_id, "test"));
     }
 }
 
 persister_t *
-wire_world_persister_new(wire_world_t *w, const char *uri, int write_w, size_t buffer_max, size_t batch_max)
+wire_world_persister_on(wire_world_t *w, persister_sink_t **sink, int write_w, size_t buffer_max, size_t batch_max)
 {
     persister_config_t c;
     persister_config_defaults(&c);
-    c.mongo_uri = uri;
     c.redis_url = w->redis.url;
     c.events_out = w->events;
     c.write_w = write_w;
@@ -82,13 +71,21 @@ wire_world_persister_new(wire_world_t *w, const char *uri, int write_w, size_t b
     c.backoff_max_ms = 400;
     c.buffer_max = buffer_max;
     c.batch_max = batch_max;
-    char why[256];
-    persister_sink_t *sink = persister_mongo_new(uri, "tix", c.write_w, c.wtimeout_ms, why, sizeof why);
-    assert_non_null(sink);
-    persister_t *p = persister_new(&c, &sink);
+    assert_non_null(*sink);
+    persister_t *p = persister_new(&c, sink);
     assert_non_null(p);
-    assert_null(sink);
+    assert_null(*sink);
     return p;
+}
+
+persister_t *
+wire_world_persister_new(wire_world_t *w, const char *uri, int write_w, size_t buffer_max, size_t batch_max)
+{
+    char why[256];
+    persister_sink_t *sink = persister_mongo_new(uri, "tix", write_w, PERSISTER_WTIMEOUT_MS, why, sizeof why);
+    if (!sink)
+        fail_msg("sink: %s", why);
+    return wire_world_persister_on(w, &sink, write_w, buffer_max, batch_max);
 }
 
 void

@@ -60,8 +60,11 @@ int wire_world_setup(void **state);
 void wire_world_sell(wire_world_t *w, const char *sale, int first, int n, wire_world_order_t *orders);
 /* Publishes the OrderEvents of orders[from..to-1] on the feed. */
 void wire_world_publish(wire_world_t *w, const char *sale, const wire_world_order_t *orders, int from, int to);
-/* A persister on w with the MongoDB sink at uri (fast catch-up, batches
- * and backoff); the caller destroys it. */
+/* A persister on w's Redis and feed with *sink (taken: *sink becomes
+ * NULL), fast catch-up, batches and backoff; the caller destroys it. */
+persister_t *wire_world_persister_on(wire_world_t *w, persister_sink_t **sink, int write_w, size_t buffer_max,
+                                     size_t batch_max);
+/* The same with the MongoDB sink at uri. */
 persister_t *wire_world_persister_new(wire_world_t *w, const char *uri, int write_w, size_t buffer_max,
                                       size_t batch_max);
 /* Steps p until its subscription reached the feed. */
