@@ -9,7 +9,10 @@
  * which are the libtix calls alone (harness/alloc_count.h). What may remain
  * on a send is libzmq's: zmq_send copies a frame of more than 33 bytes
  * (ZMQ_MAX_VSM_SIZE) into a block of its own, and a Purchase's CallHeader,
- * with its method name, is one.
+ * with its method name, is one; and now and then its own bookkeeping, such
+ * as a new chunk of ALLOC_PIPE_CHUNK messages when the outgoing pipe
+ * outgrows the one it keeps spare (a few per burst under ASan, whose slower
+ * I/O thread lets the pipe grow: 16,400-byte blocks among them).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,11 +28,16 @@
 #include "tix.h"
 #include "tix_priv.h"
 
-#define ALLOC_CALLS 10000 /* calls counted */
-#define ALLOC_WARMUP 1000 /* made first, not counted */
-#define ALLOC_ROUND 100   /* calls in flight at once */
-#define ALLOC_MAX_VSM 33  /* libzmq 4.3's ZMQ_MAX_VSM_SIZE on 64-bit: larger frames are copied to the heap */
-#define WAIT_MS 5000      /* failure bound for anything that should be prompt */
+#define ALLOC_CALLS 10000    /* calls counted */
+#define ALLOC_WARMUP 1000    /* made first, not counted */
+#define ALLOC_ROUND 100      /* calls in flight at once */
+#define ALLOC_MAX_VSM 33     /* libzmq 4.3's ZMQ_MAX_VSM_SIZE on 64-bit: larger frames are copied to the heap */
+#define WAIT_MS 5000         /* failure bound for anything that should be prompt */
+#define ALLOC_PIPE_CHUNK 256 /* libzmq's message_pipe_granularity: messages per pipe chunk */
+#define ALLOC_FRAMES 4       /* a call's frames, each one message in the pipe */
+/* Most a burst's sends may allocate: libzmq's header copy per call, and a
+ * pipe chunk per ALLOC_PIPE_CHUNK messages queued. */
+#define ALLOC_SEND_MAX (ALLOC_CALLS + ALLOC_CALLS * ALLOC_FRAMES / ALLOC_PIPE_CHUNK)
 
 typedef struct {
     zsock_t *router;
@@ -163,9 +171,10 @@ test_async_purchase_and_packed_answer_allocate_nothing_in_libtix(void **state)
     w->sends = w->reads = 0;
     s_burst(w, ALLOC_WARMUP, ALLOC_CALLS, true);
     s_report("tix_client_send + tix_client_recv_packed", w);
-    /* libzmq's copy of the CallHeader frame, at most; nothing of libtix's. */
+    /* libzmq's copy of the CallHeader frame and its pipe chunks, at most;
+     * nothing of libtix's (before issue 18: 11 per call, 2 per answer). */
     assert_true(s_header_bytes() > ALLOC_MAX_VSM);
-    assert_true(w->sends <= ALLOC_CALLS);
+    assert_true(w->sends <= ALLOC_SEND_MAX);
     assert_int_equal(w->reads, 0);
 }
 
@@ -179,7 +188,7 @@ test_async_answer_costs_only_the_reply_it_hands_over(void **state)
     s_report("tix_client_send + tix_client_recv", w);
     /* result->reply is the caller's, on the heap (tix_result_clear frees
      * it): one allocation for a sold-out PurchaseReply; the header none. */
-    assert_true(w->sends <= ALLOC_CALLS);
+    assert_true(w->sends <= ALLOC_SEND_MAX);
     assert_true(w->reads <= ALLOC_CALLS);
 }
 
