@@ -317,7 +317,8 @@ tix_client_send(tix_client_t *self, int method, const void *request, uint32_t ti
 static tix_err
 s_recv_reply(tix_client_t *self, int wait_ms, tix_client_reply_t *reply, uint8_t *method)
 {
-    int64_t until = wait_ms < 0 ? TIX_UNTIL_FOREVER : tix_now_ms() + wait_ms;
+    /* A poll (wait_ms 0, tix-rush's every read) needs no clock. */
+    int64_t until = wait_ms < 0 ? TIX_UNTIL_FOREVER : wait_ms == 0 ? TIX_UNTIL_NOW : tix_now_ms() + wait_ms;
     for (;;) {
         tix_err err = tix_client_wire_read(self, until, reply);
         if (err != TIX_OK)
