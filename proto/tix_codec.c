@@ -272,10 +272,17 @@ tix_reply_append_msg(zmsg_t *msg, const tix_status_t *status, const ProtobufCMes
 tix_err
 tix_reply_decode(const tix_frame_t *frames, size_t nframes, Tix__V1__ReplyHeader **header, tix_frame_t *body)
 {
+    return tix_reply_decode_with(frames, nframes, header, body, NULL);
+}
+
+tix_err
+tix_reply_decode_with(const tix_frame_t *frames, size_t nframes, Tix__V1__ReplyHeader **header, tix_frame_t *body,
+                      ProtobufCAllocator *alloc)
+{
     *header = NULL;
     if (nframes != 3 || !S_IS_SIGNATURE(frames[0], TIX_SIGNATURE))
         return TIX_ERR_PROTOCOL;
-    *header = tix__v1__reply_header__unpack(NULL, frames[1].size, frames[1].data);
+    *header = tix__v1__reply_header__unpack(alloc, frames[1].size, frames[1].data);
     if (!*header)
         return TIX_ERR_PROTOCOL;
     *body = frames[2];

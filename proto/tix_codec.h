@@ -111,6 +111,11 @@ void tix_reply_append_msg(zmsg_t *msg, const tix_status_t *status, const Protobu
 /* Decodes reply frames [TIX1][ReplyHeader][body]. On TIX_OK *header is owned
  * by the caller and *body views frames[2]. TIX_ERR_PROTOCOL otherwise. */
 tix_err tix_reply_decode(const tix_frame_t *frames, size_t nframes, Tix__V1__ReplyHeader **header, tix_frame_t *body);
+/* tix_reply_decode with the header unpacked with alloc (e.g. a tix_arena_t's,
+ * so that reading a reply costs no heap allocation); NULL: the heap. Free
+ * *header with tix__v1__reply_header__free_unpacked(*header, alloc). */
+tix_err tix_reply_decode_with(const tix_frame_t *frames, size_t nframes, Tix__V1__ReplyHeader **header,
+                              tix_frame_t *body, ProtobufCAllocator *alloc);
 
 /* ---- Worker protocol (broker <-> tix-worker) ----------------------------- */
 

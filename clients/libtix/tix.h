@@ -173,6 +173,18 @@ int tix_client_send(tix_client_t *self, int method, const void *request, uint32_
  * names the call, which is then no longer in flight (result->code INTERNAL).
  * result is filled or zeroed on every return. */
 int tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result);
+/* As tix_client_recv, but the reply's body is left packed for the caller
+ * to read (a program on a hot path unpacks it with its own allocator, or
+ * reads one field): result->reply stays NULL and, when result->code is
+ * TIX_STATUS_OK, *body and *body_size view the method's reply as packed
+ * protobuf (tix.proto); otherwise they are NULL and 0. The view stays valid
+ * until the next receive on self (tix_client_recv, tix_client_recv_packed,
+ * tix_client_call and its conveniences) or tix_client_destroy. A reply
+ * costs no heap allocation here: its header is read on the stack and its
+ * body stays in the frame libzmq received. Whether the body is well-formed
+ * is the caller's to find out: TIX_RC_PROTOCOL only when the reply could
+ * not be read at all (result->call_id 0). */
+int tix_client_recv_packed(tix_client_t *self, int wait_ms, tix_result_t *result, const void **body, size_t *body_size);
 /* The client's libzmq socket handle, for zmq_poll in the caller's loop. */
 void *tix_client_socket(tix_client_t *self);
 /* Abandons an async call (e.g. the caller's own deadline passed): a reply

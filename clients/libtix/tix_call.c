@@ -64,9 +64,8 @@ s_attempt(tix_client_t *self, s_call_t *c, tix_result_t *result)
     if (c->first_id == 0)
         c->first_id = id;
     c->last_id = id;
-    zmsg_t *msg = tix_client_wire_call_msg(c->method, id, (uint32_t) left, NULL, c->body);
-    tix_err err = tix_client_wire_send(self, msg, c->deadline_ms);
-    zmsg_destroy(&msg);
+    tix_err err = tix_client_wire_send(self, c->method, id, (uint32_t) left, zframe_data(c->body), zframe_size(c->body),
+                                       c->deadline_ms);
     if (err == TIX_OK)
         result->attempts++;
     return err;
@@ -210,7 +209,8 @@ tix_client_call(tix_client_t *self, int method, const void *request, uint32_t ti
     assert(self && result);
     memset(result, 0, sizeof *result);
     const tix_method_t *m = tix_client_method(method);
-    tix_err err = tix_client_check_request(m, request, result);
+    size_t size;
+    tix_err err = tix_client_check_request(m, request, result, &size);
     if (err != TIX_OK)
         return err;
     if (timeout_ms == 0)

@@ -33,6 +33,7 @@
 #include "tix_util.h"
 
 #define ENDPOINT_MAX_BYTES 512
+#define SEND_STACK_BYTES 1024 /* a request packing to more is packed on the heap */
 
 static int
 s_count_endpoints(const char *list)
@@ -153,6 +154,7 @@ tix_client_destroy(tix_client_t **self_p)
         return;
     tix_client_t *self = *self_p;
     tix_client_watch_stop(self);
+    tix_client_wire_drop_held(self);
     if (self->sock) {
         int linger = 0;
         zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -210,15 +212,21 @@ s_copy_message(char *dest, size_t size, const char *src)
     dest[len] = '\0';
 }
 
-tix_err
-tix_client_result_fill(tix_result_t *result, const tix_method_t *method, const tix_client_reply_t *reply)
+void
+tix_client_result_status(tix_result_t *result, const Tix__V1__ReplyHeader *h)
 {
-    const Tix__V1__ReplyHeader *h = reply->header;
     result->call_id = h->call_id;
     result->code = h->code;
     result->retry_after_ms = h->retry_after_ms;
     s_copy_message(result->message, sizeof result->message, h->message);
     result->reply = NULL;
+}
+
+tix_err
+tix_client_result_fill(tix_result_t *result, const tix_method_t *method, const tix_client_reply_t *reply)
+{
+    const Tix__V1__ReplyHeader *h = reply->header;
+    tix_client_result_status(result, h);
     if (h->code != TIX__V1__CODE__OK)
         return TIX_OK;
     result->reply = protobuf_c_message_unpack(method->output, NULL, reply->body.size, reply->body.data);
@@ -241,7 +249,8 @@ tix_client_method(int method)
 }
 
 tix_err
-tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result)
+tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result,
+                         size_t *packed_size)
 {
     if (!method) {
         result->code = TIX__V1__CODE__INVALID_ARGUMENT;
@@ -260,6 +269,7 @@ tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *req
                  TIX_MAX_MESSAGE_BYTES);
         return TIX_ERR_INVALID;
     }
+    *packed_size = size;
     return TIX_OK;
 }
 
@@ -281,15 +291,20 @@ tix_client_send(tix_client_t *self, int method, const void *request, uint32_t ti
     assert(self && call_id);
     const tix_method_t *m = tix_client_method(method);
     tix_result_t why = {0};
-    tix_err err = tix_client_check_request(m, request, &why);
+    size_t size = 0;
+    tix_err err = tix_client_check_request(m, request, &why, &size);
     if (err != TIX_OK) {
         tix_warn("libtix: call refused\treason=\"%s\"", why.message);
         return err;
     }
+    /* Packed on the stack: a call costs libtix no heap allocation. */
+    uint8_t stack[SEND_STACK_BYTES];
+    uint8_t *body = size <= sizeof stack ? stack : xmalloc(size);
+    size = protobuf_c_message_pack(request, body);
     uint64_t id = tix_client_next_id(self);
-    zmsg_t *msg = tix_client_wire_call_msg(m, id, timeout_ms, request, NULL);
-    err = tix_client_wire_send(self, msg, TIX_UNTIL_NOW);
-    zmsg_destroy(&msg);
+    err = tix_client_wire_send(self, m, id, timeout_ms, body, size, TIX_UNTIL_NOW);
+    if (body != stack)
+        free(body);
     if (err != TIX_OK)
         return err;
     tix_callmap_put(self->pending, id, (uint8_t) method);
@@ -297,29 +312,61 @@ tix_client_send(tix_client_t *self, int method, const void *request, uint32_t ti
     return TIX_OK;
 }
 
+/* Reads the next reply to a call in flight, dropping the rest; its method in
+ * *method. */
+static tix_err
+s_recv_reply(tix_client_t *self, int wait_ms, tix_client_reply_t *reply, uint8_t *method)
+{
+    /* A poll (wait_ms 0, tix-rush's every read) needs no clock. */
+    int64_t until = wait_ms < 0 ? TIX_UNTIL_FOREVER : wait_ms == 0 ? TIX_UNTIL_NOW : tix_now_ms() + wait_ms;
+    for (;;) {
+        tix_err err = tix_client_wire_read(self, until, reply);
+        if (err != TIX_OK)
+            return err;
+        if (tix_callmap_take(self->pending, reply->header->call_id, method))
+            return TIX_OK;
+        /* A forgotten call, or a duplicate: nobody waits for it. */
+        tix_debug("libtix: reply to an unknown call dropped\tcall_id=%llu",
+                  (unsigned long long) reply->header->call_id);
+        tix_client_wire_reply_release(reply);
+        if (until != TIX_UNTIL_FOREVER && tix_now_ms() >= until)
+            return TIX_ERR_TIMEOUT; /* a stream of them must not hold us */
+    }
+}
+
 int
 tix_client_recv(tix_client_t *self, int wait_ms, tix_result_t *result)
 {
     assert(self && result);
     memset(result, 0, sizeof *result);
-    int64_t until = wait_ms < 0 ? TIX_UNTIL_FOREVER : tix_now_ms() + wait_ms;
-    for (;;) {
-        tix_client_reply_t reply;
-        tix_err err = tix_client_wire_read(self, until, &reply);
-        if (err != TIX_OK)
-            return err;
-        uint8_t method;
-        if (!tix_callmap_take(self->pending, reply.header->call_id, &method)) {
-            /* A forgotten call, or a duplicate: nobody waits for it. */
-            tix_debug("libtix: reply to an unknown call dropped\tcall_id=%llu",
-                      (unsigned long long) reply.header->call_id);
-            tix_client_wire_reply_release(&reply);
-            if (until != TIX_UNTIL_FOREVER && tix_now_ms() >= until)
-                return TIX_ERR_TIMEOUT; /* a stream of them must not hold us */
-            continue;
-        }
-        err = tix_client_result_fill(result, tix_method_get((tix_method_id) method), &reply);
-        tix_client_wire_reply_release(&reply);
+    tix_client_reply_t reply;
+    uint8_t method;
+    tix_err err = s_recv_reply(self, wait_ms, &reply, &method);
+    if (err != TIX_OK)
         return err;
+    err = tix_client_result_fill(result, tix_method_get((tix_method_id) method), &reply);
+    tix_client_wire_reply_release(&reply);
+    return err;
+}
+
+int
+tix_client_recv_packed(tix_client_t *self, int wait_ms, tix_result_t *result, const void **body, size_t *body_size)
+{
+    assert(self && result && body && body_size);
+    memset(result, 0, sizeof *result);
+    *body = NULL;
+    *body_size = 0;
+    tix_client_reply_t reply;
+    uint8_t method;
+    tix_err err = s_recv_reply(self, wait_ms, &reply, &method);
+    if (err != TIX_OK)
+        return err;
+    tix_client_result_status(result, reply.header);
+    if (result->code == TIX__V1__CODE__OK) {
+        tix_frame_t view = tix_client_wire_hold_body(self, &reply);
+        *body = view.data;
+        *body_size = view.size;
     }
+    tix_client_wire_reply_release(&reply);
+    return TIX_OK;
 }

@@ -19,6 +19,10 @@
 #define TIX_REPLY_PARTS 4      /* [empty][TIX1][ReplyHeader][body] */
 #define TIX_UNTIL_FOREVER (-1) /* an until_ms that never comes */
 #define TIX_UNTIL_NOW 0        /* an until_ms already past: do not wait */
+/* A reply's header is unpacked into this much of the reader's stack: a
+ * ReplyHeader with its longest message fits (a bigger one spills to the
+ * heap, see tix_arena.h). */
+#define TIX_REPLY_ARENA_BYTES 512
 
 #define TIX_WATCH_PEERS 16           /* connections whose fate is remembered */
 #define TIX_WATCH_ENDPOINT_BYTES 128 /* an endpoint as monitor events name it */
@@ -57,15 +61,20 @@ struct tix_client {
     tix_callmap_t *pending; /* async calls in flight: call_id -> method */
     char *endpoints;        /* as connected, for messages */
     tix_watch_t watch;
-    bool in_call; /* inside tix_client_call: a refused handshake ends its waits */
+    bool in_call;   /* inside tix_client_call: a refused handshake ends its waits */
+    zmq_msg_t held; /* the last tix_client_recv_packed body, viewed by its caller */
+    bool holding;   /* held is initialised (to close) */
 };
 
-/* One reply read off the socket; lives on the reader's stack. */
+/* One reply read off the socket; lives on the reader's stack, and is not
+ * copied (arena points into it). */
 typedef struct {
     zmq_msg_t parts[TIX_REPLY_PARTS]; /* the frames, kept so body can view them */
     size_t nparts;                    /* parts[] initialised (to close) */
-    Tix__V1__ReplyHeader *header;     /* owned, decoded from parts[2] */
+    Tix__V1__ReplyHeader *header;     /* owned, decoded from parts[2] into arena */
     tix_frame_t body;                 /* views parts[3] */
+    tix_arena_t arena;                /* header's memory: no heap per reply */
+    _Alignas(16) uint8_t arena_buf[TIX_REPLY_ARENA_BYTES];
 } tix_client_reply_t;
 
 /* ---- tix_client.c ---- */
@@ -78,6 +87,9 @@ uint64_t tix_client_next_id(tix_client_t *self);
  * TIX_ERR_PROTOCOL when that body does not unpack (result->code is then
  * INTERNAL and result->reply NULL). */
 tix_err tix_client_result_fill(tix_result_t *result, const tix_method_t *method, const tix_client_reply_t *reply);
+/* Fills result's status fields (call_id, code, message, retry_after_ms) from
+ * a reply's header; result->reply is set to NULL. */
+void tix_client_result_status(tix_result_t *result, const Tix__V1__ReplyHeader *header);
 
 /* The method a caller's TIX_CALL_* names; NULL when it names none. */
 const tix_method_t *tix_client_method(int method);
@@ -86,23 +98,22 @@ const tix_method_t *tix_client_method(int method);
  * frame would make the broker drop our connection, and every call on it).
  * Otherwise (or when method is NULL) TIX_ERR_INVALID with the reason in
  * result. */
-tix_err tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result);
+tix_err tix_client_check_request(const tix_method_t *method, const ProtobufCMessage *request, tix_result_t *result,
+                                 size_t *packed_size);
 
 /* ---- tix_client_wire.c ---- */
 
-/* A new message [empty][TIX1][CallHeader][body] for one call of method.
- * The body is packed from request, or, when packed is not NULL, is a copy of
- * that already-packed frame (so a retry resends the very same bytes). The
- * caller owns the message. */
-zmsg_t *tix_client_wire_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms,
-                                 const ProtobufCMessage *request, zframe_t *packed);
-
-/* Sends msg (borrowed; not consumed). When the socket cannot take it now
- * (no broker connected under ZMQ_IMMEDIATE, or the high-water mark) waits for
- * room until until_ms (monotonic; TIX_UNTIL_NOW: not at all).
- * TIX_ERR_UNAVAILABLE when there was no room by then with TIX_UNTIL_NOW,
- * TIX_ERR_TIMEOUT with a real until_ms; TIX_ERR_INTERRUPTED; TIX_ERR_IO. */
-tix_err tix_client_wire_send(tix_client_t *self, zmsg_t *msg, int64_t until_ms);
+/* Sends one call of method, [empty][TIX1][CallHeader][body], the body
+ * already packed (borrowed: a retry resends the very same bytes). The
+ * frames go out from the caller's and this function's stack (no heap
+ * allocation here; libzmq copies a frame over 33 bytes into its own). When
+ * the socket cannot take it now (no broker connected under ZMQ_IMMEDIATE,
+ * or the high-water mark) waits for room until until_ms (monotonic;
+ * TIX_UNTIL_NOW: not at all). TIX_ERR_UNAVAILABLE when there was no room by
+ * then with TIX_UNTIL_NOW, TIX_ERR_TIMEOUT with a real until_ms;
+ * TIX_ERR_INTERRUPTED; TIX_ERR_IO. */
+tix_err tix_client_wire_send(tix_client_t *self, const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms,
+                             const void *body, size_t body_size, int64_t until_ms);
 
 /* Reads one well-formed reply into *reply, waiting until until_ms
  * (monotonic, or TIX_UNTIL_FOREVER). TIX_ERR_TIMEOUT when none came;
@@ -111,6 +122,12 @@ tix_err tix_client_wire_send(tix_client_t *self, zmsg_t *msg, int64_t until_ms);
  * tix_client_wire_reply_release. */
 tix_err tix_client_wire_read(tix_client_t *self, int64_t until_ms, tix_client_reply_t *reply);
 void tix_client_wire_reply_release(tix_client_reply_t *reply);
+/* Moves reply's body frame into self, where it stays until the next read
+ * or the client's end, and returns a view of it there: the caller may use
+ * the view after releasing the reply. */
+tix_frame_t tix_client_wire_hold_body(tix_client_t *self, tix_client_reply_t *reply);
+/* Closes the frame held for the last tix_client_wire_hold_body, if any. */
+void tix_client_wire_drop_held(tix_client_t *self);
 
 /* ---- tix_client_watch.c ---- */
 

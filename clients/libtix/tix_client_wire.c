@@ -6,24 +6,16 @@
  * here, and most of the time a message is already queued.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "tix_client_int.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
-zmsg_t *
-tix_client_wire_call_msg(const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms,
-                         const ProtobufCMessage *request, zframe_t *packed)
-{
-    zmsg_t *msg = zmsg_new();
-    zmsg_addmem(msg, NULL, 0); /* the DEALER's empty delimiter */
-    if (packed)
-        tix_call_append_packed(msg, method->name, call_id, timeout_ms, zframe_data(packed), zframe_size(packed));
-    else
-        tix_call_append(msg, method->name, call_id, timeout_ms, request);
-    return msg;
-}
+/* A packed CallHeader without metadata: a method name of tix_methods.c's
+ * table and two varints. */
+#define WIRE_CALL_HEADER_MAX_BYTES 256
 
 /* Waits until the socket has events or until_ms passes. Checks the stop
  * flag first, since a signal that landed before zmq_poll would not
@@ -60,19 +52,17 @@ s_wait(tix_client_t *self, short events, int64_t until_ms)
 
 /* One non-blocking try. libzmq queues a multipart message atomically: once
  * the first frame is accepted the rest are too, so only the first frame can
- * meet EAGAIN. */
+ * meet EAGAIN. zmq_send copies each frame (into the message itself up to 33
+ * bytes), so the frames may live on the stack. */
 static tix_err
-s_send_once(tix_client_t *self, zmsg_t *msg)
+s_send_once(tix_client_t *self, const tix_frame_t *frames, size_t nframes)
 {
-    size_t left = zmsg_size(msg);
-    zframe_t *first = zmsg_first(msg);
-    for (zframe_t *f = first; f; f = zmsg_next(msg)) {
-        left--;
-        int flags = ZFRAME_REUSE | ZFRAME_DONTWAIT | (left ? ZFRAME_MORE : 0);
-        if (zframe_send(&f, self->sock, flags) == 0)
+    for (size_t i = 0; i < nframes; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < nframes ? ZMQ_SNDMORE : 0);
+        if (zmq_send(self->sock, frames[i].data, frames[i].size, flags) >= 0)
             continue;
         int err = zmq_errno();
-        if (f == first && (err == EAGAIN || err == EINTR))
+        if (i == 0 && (err == EAGAIN || err == EINTR))
             return TIX_ERR_UNAVAILABLE;
         tix_error("libtix: send failed\terr=\"%s\"", zmq_strerror(err));
         return TIX_ERR_IO;
@@ -81,10 +71,24 @@ s_send_once(tix_client_t *self, zmsg_t *msg)
 }
 
 tix_err
-tix_client_wire_send(tix_client_t *self, zmsg_t *msg, int64_t until_ms)
+tix_client_wire_send(tix_client_t *self, const tix_method_t *method, uint64_t call_id, uint32_t timeout_ms,
+                     const void *body, size_t body_size, int64_t until_ms)
 {
+    Tix__V1__CallHeader h = TIX__V1__CALL_HEADER__INIT;
+    h.method = (char *) method->name;
+    h.call_id = call_id;
+    h.timeout_ms = timeout_ms;
+    uint8_t header[WIRE_CALL_HEADER_MAX_BYTES];
+    if (tix__v1__call_header__get_packed_size(&h) > sizeof header)
+        return TIX_ERR_INVALID; /* no method of tix_methods.c has so long a name */
+    tix_frame_t frames[] = {
+        {NULL, 0}, /* the DEALER's empty delimiter */
+        {(const uint8_t *) TIX_SIGNATURE, sizeof TIX_SIGNATURE - 1},
+        {header, tix__v1__call_header__pack(&h, header)},
+        {body, body ? body_size : 0},
+    };
     for (;;) {
-        tix_err err = s_send_once(self, msg);
+        tix_err err = s_send_once(self, frames, TIX_ARRAY_LEN(frames));
         if (err != TIX_ERR_UNAVAILABLE || until_ms == TIX_UNTIL_NOW)
             return err;
         err = s_wait(self, ZMQ_POLLOUT, until_ms);
@@ -133,7 +137,9 @@ s_view(zmq_msg_t *m)
 static tix_err
 s_read_once(tix_client_t *self, tix_client_reply_t *reply)
 {
-    memset(reply, 0, sizeof *reply);
+    tix_client_wire_drop_held(self);
+    memset(reply, 0, offsetof(tix_client_reply_t, arena)); /* not the arena's buffer: no need */
+    tix_arena_init(&reply->arena, reply->arena_buf, sizeof reply->arena_buf);
     size_t total;
     tix_err err = s_read_parts(self, reply, &total);
     if (err != TIX_OK) {
@@ -144,7 +150,8 @@ s_read_once(tix_client_t *self, tix_client_reply_t *reply)
         tix_frame_t views[TIX_REPLY_PARTS - 1];
         for (size_t i = 1; i < TIX_REPLY_PARTS; i++)
             views[i - 1] = s_view(&reply->parts[i]);
-        if (tix_reply_decode(views, TIX_REPLY_PARTS - 1, &reply->header, &reply->body) == TIX_OK)
+        if (tix_reply_decode_with(views, TIX_REPLY_PARTS - 1, &reply->header, &reply->body, &reply->arena.allocator) ==
+            TIX_OK)
             return TIX_OK;
     }
     /* A broker never sends this; say so once per message, and carry on. */
@@ -169,11 +176,32 @@ tix_client_wire_read(tix_client_t *self, int64_t until_ms, tix_client_reply_t *r
 void
 tix_client_wire_reply_release(tix_client_reply_t *reply)
 {
-    if (reply->header)
-        tix__v1__reply_header__free_unpacked(reply->header, NULL);
+    if (reply->header) /* returns to the heap what spilled out of the arena */
+        tix__v1__reply_header__free_unpacked(reply->header, &reply->arena.allocator);
     reply->header = NULL;
     for (size_t i = 0; i < reply->nparts; i++)
         zmq_msg_close(&reply->parts[i]);
     reply->nparts = 0;
     reply->body = (tix_frame_t){NULL, 0};
+}
+
+tix_frame_t
+tix_client_wire_hold_body(tix_client_t *self, tix_client_reply_t *reply)
+{
+    tix_client_wire_drop_held(self);
+    if (reply->nparts < TIX_REPLY_PARTS)
+        return (tix_frame_t){NULL, 0};
+    zmq_msg_init(&self->held);
+    zmq_msg_move(&self->held, &reply->parts[TIX_REPLY_PARTS - 1]); /* parts[3] is left empty, still to close */
+    self->holding = true;
+    reply->body = (tix_frame_t){NULL, 0};
+    return s_view(&self->held); /* a small frame's bytes live inside the zmq_msg_t: view it where it is now */
+}
+
+void
+tix_client_wire_drop_held(tix_client_t *self)
+{
+    if (self->holding)
+        zmq_msg_close(&self->held);
+    self->holding = false;
 }

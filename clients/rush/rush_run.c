@@ -24,6 +24,7 @@
 
 #define ID_MAX_BYTES (RUSH_USER_PREFIX_MAX_BYTES + 12) /* prefix + up to 10 digits + NUL */
 #define POLL_MAX_MS 100                                /* longest sleep: keeps timers and signals prompt */
+#define REPLY_ARENA_BYTES 512                          /* a PurchaseReply unpacks here (bigger: the heap) */
 
 struct rush_run {
     const rush_config_t *cfg;                             /* borrowed */
@@ -197,20 +198,47 @@ s_on_answer(rush_run_t *self, uint8_t conn, const tix_result_t *r, int64_t now)
     s_final(self, i, r->code, (const Tix__V1__PurchaseReply *) r->reply, false, now);
 }
 
+/* One reply off conn. Its body is unpacked into arena (no heap allocation
+ * per answer): *reply is valid until the arena's reset. A body that does
+ * not unpack is answered INTERNAL, as tix_client_recv would. */
+static tix_err
+s_recv_one(rush_run_t *self, uint8_t conn, tix_arena_t *arena, tix_result_t *r, Tix__V1__PurchaseReply **reply)
+{
+    const void *body;
+    size_t size;
+    *reply = NULL;
+    tix_err err = tix_client_recv_packed(self->clients[conn], 0, r, &body, &size);
+    if (err != TIX_OK || r->code != TIX__V1__CODE__OK)
+        return err;
+    *reply = tix__v1__purchase_reply__unpack(&arena->allocator, size, body);
+    if (*reply)
+        return TIX_OK;
+    r->code = TIX__V1__CODE__INTERNAL;
+    tix_warn("tix-rush: undecodable reply body\tcall_id=%llu", (unsigned long long) r->call_id);
+    return TIX_ERR_PROTOCOL;
+}
+
 /* Reads up to RUSH_RECV_BATCH queued replies from connection conn. */
 static tix_err
 s_drain(rush_run_t *self, uint8_t conn)
 {
+    _Alignas(16) uint8_t buf[REPLY_ARENA_BYTES];
+    tix_arena_t arena;
+    tix_arena_init(&arena, buf, sizeof buf);
     for (int n = 0; n < RUSH_RECV_BATCH; n++) {
         tix_result_t r;
-        tix_err err = tix_client_recv(self->clients[conn], 0, &r);
+        Tix__V1__PurchaseReply *reply;
+        tix_err err = s_recv_one(self, conn, &arena, &r, &reply);
         if (err == TIX_ERR_TIMEOUT)
             return TIX_OK;
+        r.reply = reply;
         if (err == TIX_OK || (err == TIX_ERR_PROTOCOL && r.call_id != 0))
             s_on_answer(self, conn, &r, s_now_us()); /* an undecodable body comes as code INTERNAL */
         else if (err == TIX_ERR_PROTOCOL)
             rush_tally_malformed(self->tally);
-        tix_result_clear(&r);
+        if (reply) /* returns to the heap what spilled out of the arena */
+            tix__v1__purchase_reply__free_unpacked(reply, &arena.allocator);
+        tix_arena_reset(&arena);
         if (err != TIX_OK && err != TIX_ERR_PROTOCOL)
             return err;
     }
