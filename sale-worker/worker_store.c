@@ -74,8 +74,10 @@ struct worker_store {
     char last_problem[160]; /* the last connect failure logged at warn */
     worker_store_metrics_t metrics;
 
-    /* Buys waiting per sale (worker_store_batch.c). */
+    /* Buys waiting per sale (worker_store_batch.c), and its hooks. */
     worker_store_batches_t *batches;
+    worker_store_batch_hook_fn *batch_flush;
+    worker_store_batch_hook_fn *batch_drop;
 };
 
 _Static_assert(WORKER_STORE_FUNCTIONS == WORKER_STORE_OP_COUNT, "one metrics row per function");
@@ -407,7 +409,8 @@ worker_store_destroy(worker_store_t **self_p)
     self->destroying = true;
     s_drop(self, "closing"); /* completes pending calls, then s_on_gone */
     /* Then the buys that never went out. */
-    worker_store_batch_free(self);
+    if (self->batch_drop)
+        self->batch_drop(self);
     assert(self->ac == NULL && self->head == NULL);
     while (self->spare) {
         s_call_t *call = self->spare;
@@ -437,6 +440,13 @@ worker_store_batches(worker_store_t *self)
     return &self->batches;
 }
 
+void
+worker_store_batch_hooks(worker_store_t *self, worker_store_batch_hook_fn *flush, worker_store_batch_hook_fn *drop)
+{
+    self->batch_flush = flush;
+    self->batch_drop = drop;
+}
+
 size_t
 worker_store_in_flight(const worker_store_t *self)
 {
@@ -453,7 +463,8 @@ worker_store_pollitem(worker_store_t *self, zmq_pollitem_t *item)
     /* The buys of this loop turn go out now, batched per sale; every write
      * of the turn is then out: one WAIT behind them all covers them
      * (replies come back in order). */
-    worker_store_batch_flush(self);
+    if (self->batch_flush)
+        self->batch_flush(self);
     s_send_wait(self);
     if (!self->ac)
         return false;

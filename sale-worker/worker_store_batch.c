@@ -230,20 +230,6 @@ s_send(worker_store_t *st, worker_store_batches_t *b, s_queue_t *q, size_t from,
 
 /* ---- The store's side ----------------------------------------------------- */
 
-tix_err
-worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id, const char *request_id,
-                 worker_store_fn *fn, void *arg)
-{
-    assert(fn && sale_id && user_id && strlen(sale_id) <= 64);
-    if (!worker_store_ok(self))
-        return TIX_ERR_UNAVAILABLE;
-    worker_store_batches_t **bp = worker_store_batches(self);
-    if (!*bp)
-        *bp = xcalloc(1, sizeof **bp);
-    s_queue_push(s_queue_get(*bp, sale_id), user_id, request_id, fn, arg);
-    return TIX_OK;
-}
-
 /* Frees empty, idle queues beyond the few kept for sales seen again. */
 static void
 s_trim(worker_store_batches_t *b)
@@ -260,8 +246,9 @@ s_trim(worker_store_batches_t *b)
     }
 }
 
-void
-worker_store_batch_flush(worker_store_t *self)
+/* worker_store_batch_hook_fn: sends what waits (end of a loop turn). */
+static void
+s_flush(worker_store_t *self)
 {
     worker_store_batches_t *b = *worker_store_batches(self);
     if (!b)
@@ -281,8 +268,9 @@ worker_store_batch_flush(worker_store_t *self)
     s_trim(b);
 }
 
-void
-worker_store_batch_free(worker_store_t *self)
+/* worker_store_batch_hook_fn: answers what never went out (destroy). */
+static void
+s_drop(worker_store_t *self)
 {
     worker_store_batches_t **bp = worker_store_batches(self);
     worker_store_batches_t *b = *bp;
@@ -306,6 +294,22 @@ worker_store_batch_free(worker_store_t *self)
     }
     free(b);
     *bp = NULL;
+}
+
+tix_err
+worker_store_buy(worker_store_t *self, const char *sale_id, const char *user_id, const char *request_id,
+                 worker_store_fn *fn, void *arg)
+{
+    assert(fn && sale_id && user_id && strlen(sale_id) <= 64);
+    if (!worker_store_ok(self))
+        return TIX_ERR_UNAVAILABLE;
+    worker_store_batches_t **bp = worker_store_batches(self);
+    if (!*bp) {
+        *bp = xcalloc(1, sizeof **bp);
+        worker_store_batch_hooks(self, s_flush, s_drop);
+    }
+    s_queue_push(s_queue_get(*bp, sale_id), user_id, request_id, fn, arg);
+    return TIX_OK;
 }
 
 void

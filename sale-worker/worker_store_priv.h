@@ -72,11 +72,14 @@ typedef struct worker_store_batches worker_store_batches_t;
 /* The store's batching state (NULL until the first buy); worker_store.c
  * keeps the pointer, worker_store_batch.c what it points to. */
 worker_store_batches_t **worker_store_batches(worker_store_t *self);
-/* Sends what waits, as worker_store_buy describes; called by
- * worker_store_pollitem at the end of every loop turn. */
-void worker_store_batch_flush(worker_store_t *self);
-/* Completes every buy still waiting with TIX_ERR_UNAVAILABLE and frees the
- * state (worker_store_destroy, after the connection is gone). */
-void worker_store_batch_free(worker_store_t *self);
+/* What the store tells the batching layer, registered by it with its
+ * first buy: flush at the end of every loop turn (worker_store_pollitem:
+ * send what waits, as worker_store_buy describes), drop when the store is
+ * destroyed, after the connection is gone (complete every buy still waiting
+ * with TIX_ERR_UNAVAILABLE and free the state). Hooks rather than calls, so
+ * that the store stays the bottom layer of its calls (tests/check_layers.py). */
+typedef void worker_store_batch_hook_fn(worker_store_t *self);
+void worker_store_batch_hooks(worker_store_t *self, worker_store_batch_hook_fn *flush,
+                              worker_store_batch_hook_fn *drop);
 
 #endif
