@@ -34,6 +34,13 @@
 #define SILENT_CLIENTS 50
 #define SILENT_CALLS 160000 /* Health calls each silent client sends */
 #define SILENT_RSS_LIMIT_KB (128 * 1024)
+/* Under AddressSanitizer every allocation carries redzones and the broker's
+ * RSS grows with it: measured on one machine, 88 MB for the broker before
+ * the allocation-free frontend and the metrics (normal build 83 MB), 131-138
+ * MB after (normal build 92 MB). The bound that judges the broker is the
+ * normal build's; under ASan it is half as much again, which still fails by
+ * far without the pipe and park bounds (610 MB in the normal build). */
+#define SILENT_RSS_LIMIT_ASAN_KB (192 * 1024)
 #define FAIR_QUEUE_LIMIT "200"
 #define FAIR_FLOOD_IN_FLIGHT 2000
 #define FAIR_PURCHASES 20
@@ -234,7 +241,7 @@ test_clients_that_never_read_leave_the_broker_bounded_and_others_served(void **s
     zsock_destroy(&other);
     for (int i = 0; i < SILENT_CLIENTS; i++)
         zsock_destroy(&silent[i]);
-    assert_true(peak < SILENT_RSS_LIMIT_KB);
+    assert_true(peak < (tf_under_asan() ? SILENT_RSS_LIMIT_ASAN_KB : SILENT_RSS_LIMIT_KB));
 }
 
 /* ---- 8: fairness between clients ---------------------------------------------- */
