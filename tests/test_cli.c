@@ -4,13 +4,11 @@
  * readable and JSON output, exit codes, time flags, environment twins.
  */
 #include <ctype.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,41 +26,11 @@
 static fake_client_t *s_fb;
 static char s_frontend_flag[160]; /* --frontend=ENDPOINT of s_fb */
 
-static void
-s_slurp(const char *path, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-/* Like th_run, but keeps stderr too (th_run passes it through). */
+/* th_run_both at this file's buffer size. */
 static int
 s_run(const char *const argv[], const char *const env[], char *out, char *err)
 {
-    char path[512], opath[300], epath[300];
-    snprintf(path, sizeof path, "%s/%s", TIX_BIN_DIR, argv[0]);
-    snprintf(opath, sizeof opath, "%s/cli.out", th_tmpdir());
-    snprintf(epath, sizeof epath, "%s/cli.err", th_tmpdir());
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1), dup2(e, 2);
-        for (int i = 0; env && env[i]; i++)
-            putenv((char *) env[i]);
-        execv(path, (char *const *) argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    s_slurp(opath, out, OUT_MAX);
-    s_slurp(epath, err, OUT_MAX);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return th_run_both(argv, env, out, OUT_MAX, err, OUT_MAX);
 }
 
 /* stderr holds exactly one line "tix: ... (CODE)". */

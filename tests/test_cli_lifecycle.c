@@ -5,13 +5,11 @@
  * pages its listings: usage errors, readable and JSON output, every page
  * followed, exit codes. The end-to-end runs are in tests/clients/.
  */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -151,39 +149,11 @@ s_script(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_ca
 
 /* ---- Running tix ---------------------------------------------------------- */
 
-static void
-s_slurp(const char *path, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
 /* Runs the built tix with argv (argv[0] "tix"); fills out and err. */
 static int
 s_run(const char *const argv[], char *out, char *err)
 {
-    char path[512], opath[300], epath[300];
-    snprintf(path, sizeof path, "%s/%s", TIX_BIN_DIR, argv[0]);
-    snprintf(opath, sizeof opath, "%s/cli-life.out", th_tmpdir());
-    snprintf(epath, sizeof epath, "%s/cli-life.err", th_tmpdir());
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1), dup2(e, 2);
-        execv(path, (char *const *) argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    s_slurp(opath, out, OUT_MAX);
-    s_slurp(epath, err, OUT_MAX);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return th_run_both(argv, NULL, out, OUT_MAX, err, OUT_MAX);
 }
 
 static int
