@@ -21,31 +21,7 @@
 #define WAIT_MS 5000   /* failure bound for anything that should be prompt */
 #define LONG_BYTES 100 /* a user id that makes the reply body bigger than libzmq's 33-byte inline frames */
 
-typedef struct {
-    zsock_t *router;
-    tix_client_t *client;
-} s_world_t;
-
-static int
-s_setup(void **state)
-{
-    static s_world_t w;
-    char ep[128];
-    w.router = fake_client_router_new(ep, sizeof ep);
-    w.client = tix_client_new(ep);
-    assert_non_null(w.client);
-    *state = &w;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_world_t *w = *state;
-    tix_client_destroy(&w->client);
-    zsock_destroy(&w->router);
-    return 0;
-}
+typedef fake_client_pair_t s_world_t; /* fake_client_pair_setup's */
 
 static uint64_t
 s_send(s_world_t *w, const char *user)
@@ -139,13 +115,7 @@ test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body(void **state)
     for (int i = 0; i < FAKE_CLIENT_NJUNK; i++)
         fake_client_send_junk(w->router, rid, id, i);
     fake_client_reply(w->router, rid, id + 999, TIX__V1__CODE__OK, 0, NULL); /* never sent */
-    static const uint8_t garbage[] = {0xff, 0xff, 0xff};
-    tix_status_t st = {id, TIX__V1__CODE__OK, NULL, 0};
-    zmsg_t *m = zmsg_new();
-    zmsg_addmem(m, zframe_data(rid), zframe_size(rid));
-    zmsg_addmem(m, NULL, 0);
-    tix_reply_append(m, &st, garbage, sizeof garbage);
-    zmsg_send(&m, w->router);
+    fake_client_reply_garbage(w->router, rid, id);
     zframe_destroy(&rid);
 
     tix_result_t r;
@@ -159,6 +129,7 @@ test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body(void **state)
     assert_int_equal(tix_client_recv_packed(w->client, WAIT_MS, &r, &body, &size), TIX_OK);
     assert_int_equal(r.call_id, id);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
+    static const uint8_t garbage[FAKE_CLIENT_GARBAGE_SIZE] = {0xff, 0xff, 0xff};
     assert_int_equal(size, sizeof garbage);
     assert_memory_equal(body, garbage, sizeof garbage);
     assert_int_equal(tix_client_in_flight(w->client), 0);
@@ -231,12 +202,16 @@ main(void)
 {
     fake_client_quiet();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_packed_body_is_viewed_until_the_next_receive, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_packed_failure_has_status_and_no_body, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_big_request_is_sent_whole, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_reply_header_bigger_than_the_arena_is_read, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_packed_body_is_viewed_until_the_next_receive, fake_client_pair_setup,
+                                        fake_client_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_packed_failure_has_status_and_no_body, fake_client_pair_setup,
+                                        fake_client_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body,
+                                        fake_client_pair_setup, fake_client_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_big_request_is_sent_whole, fake_client_pair_setup,
+                                        fake_client_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_header_bigger_than_the_arena_is_read, fake_client_pair_setup,
+                                        fake_client_pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,19 @@ fake_client_reply(zsock_t *router, zframe_t *rid, uint64_t call_id, tix_code cod
 }
 
 void
+fake_client_reply_garbage(zsock_t *router, zframe_t *rid, uint64_t call_id)
+{
+    uint8_t garbage[FAKE_CLIENT_GARBAGE_SIZE];
+    memset(garbage, 0xff, sizeof garbage);
+    tix_status_t st = {call_id, TIX__V1__CODE__OK, NULL, 0};
+    zmsg_t *m = zmsg_new();
+    zmsg_addmem(m, zframe_data(rid), zframe_size(rid));
+    zmsg_addmem(m, NULL, 0);
+    tix_reply_append(m, &st, garbage, sizeof garbage);
+    zmsg_send(&m, router);
+}
+
+void
 fake_client_answer(zsock_t *router, zframe_t *rid, const fake_client_call_t *call)
 {
     const tix_method_t *m = tix_method_find(call->method, strlen(call->method));
@@ -302,6 +315,37 @@ fake_client_router_new(char *endpoint, size_t size)
     assert(port > 0);
     snprintf(endpoint, size, "tcp://127.0.0.1:%d", port);
     return router;
+}
+
+bool
+fake_client_pair_open(fake_client_pair_t *p)
+{
+    char ep[128];
+    p->router = fake_client_router_new(ep, sizeof ep);
+    p->client = tix_client_new(ep);
+    return p->client != NULL;
+}
+
+void
+fake_client_pair_close(fake_client_pair_t *p)
+{
+    tix_client_destroy(&p->client);
+    zsock_destroy(&p->router);
+}
+
+int
+fake_client_pair_setup(void **state)
+{
+    static fake_client_pair_t p;
+    *state = &p;
+    return fake_client_pair_open(&p) ? 0 : -1;
+}
+
+int
+fake_client_pair_teardown(void **state)
+{
+    fake_client_pair_close(*state);
+    return 0;
 }
 
 void

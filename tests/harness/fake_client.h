@@ -70,6 +70,11 @@ void fake_client_record(zmsg_t *msg, fake_client_call_t *call);
 void fake_client_reply(zsock_t *router, zframe_t *rid, uint64_t call_id, tix_code code, uint32_t retry_after_ms,
                        const ProtobufCMessage *body);
 
+/* Sends an OK reply to call_id whose body is FAKE_CLIENT_GARBAGE_SIZE
+ * bytes of 0xff: no message of the protocol decodes from them. */
+#define FAKE_CLIENT_GARBAGE_SIZE 3
+void fake_client_reply_garbage(zsock_t *router, zframe_t *rid, uint64_t call_id);
+
 /* Answers call OK with a reply that echoes its request: Purchase gets
  * PURCHASED with order_id "SALE:USER", GetSale/CreateSale a Sale of that
  * id, GetOrder that order, Health SERVING. */
@@ -132,6 +137,22 @@ void fake_client_serve_one(fake_client_t *fb, zsock_t *router);
 zsock_t *fake_client_router_new(char *endpoint, size_t size);
 
 void fake_client_actor(zsock_t *pipe, void *arg);
+
+/* A bare ROUTER (fake_client_router_new) and a tix client connected to it:
+ * the world of a test of the async interface, driven from the test thread. */
+typedef struct {
+    zsock_t *router;
+    tix_client_t *client;
+} fake_client_pair_t;
+
+/* Binds p's router and connects its client: false if the client cannot
+ * be made. fake_client_pair_close destroys both. */
+bool fake_client_pair_open(fake_client_pair_t *p);
+void fake_client_pair_close(fake_client_pair_t *p);
+/* cmocka setup and teardown of one fake_client_pair_t in *state (a static:
+ * one test at a time); the setup fails the test when open does. */
+int fake_client_pair_setup(void **state);
+int fake_client_pair_teardown(void **state);
 
 /* Starts a fake broker running script; its endpoint is fb->endpoint. Set
  * the script's parameters (retry_code, ...) through configure before the
