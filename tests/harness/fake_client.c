@@ -5,6 +5,7 @@
 #include "fake_client.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "tix_codec.h"
 #include "tix_log.h"
@@ -431,4 +432,29 @@ fake_client_quiet(void)
 {
     setenv("ZSYS_SIGHANDLER", "false", 1); /* the tests own their signals */
     tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
+}
+
+int
+fake_client_cli_setup(void **state, fake_client_script_fn *script)
+{
+    static fake_client_cli_t cli;
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/tix", TIX_BIN_DIR);
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "fake_client: %s is not built (cmake --build ... --target tix-cli)\n", path);
+        return -1;
+    }
+    cli.fb = fake_client_new(script, NULL);
+    snprintf(cli.frontend_flag, sizeof cli.frontend_flag, "--frontend=%s", cli.fb->endpoint);
+    *state = &cli;
+    return 0;
+}
+
+int
+fake_client_cli_teardown(void **state)
+{
+    fake_client_cli_t *cli = *state;
+    fake_client_destroy(&cli->fb);
+    return 0;
 }

@@ -174,4 +174,19 @@ bool fake_client_router_recv(zsock_t *router, int timeout_ms, zframe_t **rid, fa
  * logs at TIX_LOG_LEVEL (default "error"). */
 void fake_client_quiet(void);
 
+/* ---- The CLI tests' fixture ------------------------------------------------ */
+
+/* The fake broker of a test that runs the built tix (tests/test_cli*.c)
+ * and the --frontend flag that reaches it. */
+typedef struct {
+    fake_client_t *fb;
+    char frontend_flag[160];
+} fake_client_cli_t;
+
+/* Starts a fake broker with script into the fixture in *state (a static:
+ * one group at a time). -1, and a line on stderr, when tix is not built. */
+int fake_client_cli_setup(void **state, fake_client_script_fn *script);
+/* cmocka teardown of fake_client_cli_setup's fixture. */
+int fake_client_cli_teardown(void **state);
+
 #endif
