@@ -152,15 +152,6 @@ s_run(const char *const argv[], char *out, char *err)
     return th_run_both(argv, NULL, out, OUT_MAX, err, OUT_MAX);
 }
 
-static int
-s_count(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
-}
-
 /* The calls of method made since call index from, and the page size the
  * last of them asked for. */
 static int
@@ -260,7 +251,7 @@ test_sale_list_follows_every_page_one_line_or_object_per_sale(void **state)
     assert_int_equal(s_run(argv, out, err), 0);
     assert_int_equal(s_calls(cli, before, "tix.v1.AdminService/ListSales", &page), 3); /* 2 + 2 + 1 */
     assert_int_equal(page, 0);
-    assert_int_equal(s_count(out, "SALE sale=s"), SALES);
+    assert_int_equal(th_count(out, "SALE sale=s"), SALES);
     assert_non_null(strstr(out, "SALE sale=s0 state=CLOSED "));
     assert_non_null(strstr(out, "SALE sale=s4 state=OPEN "));
     before = fake_client_ncalls(cli->fb);
@@ -268,8 +259,8 @@ test_sale_list_follows_every_page_one_line_or_object_per_sale(void **state)
     assert_int_equal(s_run(json, out, err), 0);
     assert_int_equal(s_calls(cli, before, "tix.v1.AdminService/ListSales", &page), 2);
     assert_int_equal(page, 4);
-    assert_int_equal(s_count(out, "{\"code\":\"OK\",\"sale_id\":\"s"), SALES);
-    assert_int_equal(s_count(out, "}\n"), SALES);
+    assert_int_equal(th_count(out, "{\"code\":\"OK\",\"sale_id\":\"s"), SALES);
+    assert_int_equal(th_count(out, "}\n"), SALES);
 }
 
 static void
@@ -305,17 +296,17 @@ test_sale_orders_streams_the_log_page_by_page_with_cancellations(void **state)
     assert_int_equal(s_run(argv, out, err), 0);
     assert_int_equal(s_calls(cli, before, "tix.v1.AdminService/ListOrders", &page), 3); /* 3 + 3 + 1 */
     assert_int_equal(page, 3);
-    assert_int_equal(s_count(out, "ORDER order=big:1:"), LOG_ENTRIES - 1);
-    assert_int_equal(s_count(out, "CANCEL order=big:1:0 sale=big user=u0 at=2026-11-29T10:00:00.123Z "
-                                  "cancelled_at=2026-11-29T10:00:01.123Z reason=\"payment failed\"\n"),
+    assert_int_equal(th_count(out, "ORDER order=big:1:"), LOG_ENTRIES - 1);
+    assert_int_equal(th_count(out, "CANCEL order=big:1:0 sale=big user=u0 at=2026-11-29T10:00:00.123Z "
+                                   "cancelled_at=2026-11-29T10:00:01.123Z reason=\"payment failed\"\n"),
                      1);
     /* Log order kept: the cancel is the third line. */
     const char *third = strchr(strchr(out, '\n') + 1, '\n') + 1;
     assert_memory_equal(third, "CANCEL ", 7);
     const char *json[] = {"tix", cli->frontend_flag, "--json", "sale", "orders", "big", NULL};
     assert_int_equal(s_run(json, out, err), 0);
-    assert_int_equal(s_count(out, "\"cancelled_at_ms\":0,\"cancel_reason\":\"\"}\n"), LOG_ENTRIES - 1);
-    assert_int_equal(s_count(out, "\"cancelled_at_ms\":1795946401123,\"cancel_reason\":\"payment failed\"}\n"), 1);
+    assert_int_equal(th_count(out, "\"cancelled_at_ms\":0,\"cancel_reason\":\"\"}\n"), LOG_ENTRIES - 1);
+    assert_int_equal(th_count(out, "\"cancelled_at_ms\":1795946401123,\"cancel_reason\":\"payment failed\"}\n"), 1);
     /* A server that hands out the same token again is not followed forever. */
     const char *loop[] = {"tix", cli->frontend_flag, "sale", "orders", "loop", "--page-size", "3", NULL};
     assert_int_equal(s_run(loop, out, err), 1);

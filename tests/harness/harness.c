@@ -401,6 +401,15 @@ th_run_both(const char *const argv[], const char *const env[], char *out, size_t
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int
+th_count(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
 bool
 th_client_wait_serving(tix_client_t *c, int timeout_ms)
 {
