@@ -33,6 +33,17 @@ s_send(s_world_t *w, const char *user)
     return id;
 }
 
+/* s_send, and the call taken at the router, which answers it to *rid
+ * (the caller destroys it). */
+static uint64_t
+s_send_taken(s_world_t *w, const char *user, zframe_t **rid)
+{
+    uint64_t id = s_send(w, user);
+    fake_client_call_t call;
+    assert_true(fake_client_router_recv(w->router, WAIT_MS, rid, &call));
+    return id;
+}
+
 /* The order id in a packed PurchaseReply, into out. */
 static void
 s_order_id(const void *body, size_t size, char *out, size_t out_size)
@@ -82,10 +93,8 @@ static void
 test_packed_failure_has_status_and_no_body(void **state)
 {
     s_world_t *w = *state;
-    uint64_t id = s_send(w, "alice");
     zframe_t *rid;
-    fake_client_call_t call;
-    assert_true(fake_client_router_recv(w->router, WAIT_MS, &rid, &call));
+    uint64_t id = s_send_taken(w, "alice", &rid);
     fake_client_reply(w->router, rid, id, TIX__V1__CODE__UNAVAILABLE, 250, NULL);
     zframe_destroy(&rid);
     tix_result_t r;
@@ -108,10 +117,8 @@ static void
 test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body(void **state)
 {
     s_world_t *w = *state;
-    uint64_t id = s_send(w, "alice");
     zframe_t *rid;
-    fake_client_call_t call;
-    assert_true(fake_client_router_recv(w->router, WAIT_MS, &rid, &call));
+    uint64_t id = s_send_taken(w, "alice", &rid);
     for (int i = 0; i < FAKE_CLIENT_NJUNK; i++)
         fake_client_send_junk(w->router, rid, id, i);
     fake_client_reply(w->router, rid, id + 999, TIX__V1__CODE__OK, 0, NULL); /* never sent */
@@ -170,10 +177,8 @@ static void
 test_reply_header_bigger_than_the_arena_is_read(void **state)
 {
     s_world_t *w = *state;
-    uint64_t id = s_send(w, "alice");
     zframe_t *rid;
-    fake_client_call_t call;
-    assert_true(fake_client_router_recv(w->router, WAIT_MS, &rid, &call));
+    uint64_t id = s_send_taken(w, "alice", &rid);
     char text[2000];
     memset(text, 'm', sizeof text - 1);
     text[sizeof text - 1] = '\0';
