@@ -207,31 +207,43 @@ s_close_sale(worker_job_t *job)
 
 /* ---- GetOrder ------------------------------------------------------------- */
 
+/* The order in r for the GetOrder and CancelOrder callbacks: false when
+ * the job has been answered already (a common failure, no order, a status
+ * other than want). what names the missing thing in NOT_FOUND's message;
+ * order borrows r's strings and the request's ids. */
+static bool
+s_order_from(worker_job_t *job, const worker_store_result_t *r, char *sale_id, char *user_id, worker_store_status want,
+             const char *what, Tix__V1__Order *order)
+{
+    char why[TIX_MESSAGE_MAX_BYTES];
+    if (s_answer_common(job, r, sale_id))
+        return false;
+    if (r->status == WORKER_STORE_NO_ORDER) {
+        /* Not the user id: messages may end up in logs. */
+        snprintf(why, sizeof why, "user_id: the user holds no %s sale '%s'", what, sale_id);
+        worker_link_job_reply(job, TIX__V1__CODE__NOT_FOUND, why, 0, NULL);
+        return false;
+    }
+    if (r->status != want) {
+        s_unexpected(job);
+        return false;
+    }
+    order->order_id = (char *) r->order_id;
+    order->sale_id = sale_id;
+    order->user_id = user_id;
+    order->request_id = (char *) r->request_id;
+    order->purchased_at_ms = r->purchased_at_ms;
+    return true;
+}
+
 static void
 s_get_order_done(void *arg, const worker_store_result_t *r)
 {
     worker_job_t *job = arg;
     const Tix__V1__GetOrderRequest *req = (const Tix__V1__GetOrderRequest *) job->request;
-    char why[TIX_MESSAGE_MAX_BYTES];
-    if (s_answer_common(job, r, req->sale_id))
-        return;
-    if (r->status == WORKER_STORE_NO_ORDER) {
-        /* Not the user id: messages may end up in logs. */
-        snprintf(why, sizeof why, "user_id: the user holds no ticket for sale '%s'", req->sale_id);
-        worker_link_job_reply(job, TIX__V1__CODE__NOT_FOUND, why, 0, NULL);
-        return;
-    }
-    if (r->status != WORKER_STORE_FOUND) {
-        s_unexpected(job);
-        return;
-    }
     Tix__V1__Order order = TIX__V1__ORDER__INIT;
-    order.order_id = (char *) r->order_id;
-    order.sale_id = req->sale_id;
-    order.user_id = req->user_id;
-    order.request_id = (char *) r->request_id;
-    order.purchased_at_ms = r->purchased_at_ms;
-    worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &order.base);
+    if (s_order_from(job, r, req->sale_id, req->user_id, WORKER_STORE_FOUND, "ticket for", &order))
+        worker_link_job_reply(job, TIX__V1__CODE__OK, NULL, 0, &order.base);
 }
 
 static tix_err
@@ -248,24 +260,9 @@ s_cancel_order_done(void *arg, const worker_store_result_t *r)
 {
     worker_job_t *job = arg;
     const Tix__V1__CancelOrderRequest *req = (const Tix__V1__CancelOrderRequest *) job->request;
-    char why[TIX_MESSAGE_MAX_BYTES];
-    if (s_answer_common(job, r, req->sale_id))
-        return;
-    if (r->status == WORKER_STORE_NO_ORDER) {
-        snprintf(why, sizeof why, "user_id: the user holds no order of sale '%s'", req->sale_id);
-        worker_link_job_reply(job, TIX__V1__CODE__NOT_FOUND, why, 0, NULL);
-        return;
-    }
-    if (r->status != WORKER_STORE_CANCELLED) {
-        s_unexpected(job);
-        return;
-    }
     Tix__V1__Order order = TIX__V1__ORDER__INIT;
-    order.order_id = (char *) r->order_id;
-    order.sale_id = req->sale_id;
-    order.user_id = req->user_id;
-    order.request_id = (char *) r->request_id;
-    order.purchased_at_ms = r->purchased_at_ms;
+    if (!s_order_from(job, r, req->sale_id, req->user_id, WORKER_STORE_CANCELLED, "order of", &order))
+        return;
     order.cancelled_at_ms = r->cancelled_at_ms;
     order.cancel_reason = (char *) r->reason;
     if (!r->is_new) {

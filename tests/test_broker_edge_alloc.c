@@ -75,18 +75,7 @@ s_edge_ready(th_inproc_t *f, zsock_t *w)
     th_inproc_worker_reply_msg(w, job->job_id, &sold_out.base);
     protobuf_c_message_free_unpacked(&job->base, NULL);
     th_inproc_expect(f->broker, f->client, 1, TIX__V1__CODE__OK);
-    Tix__Worker__V1__Job *load = th_inproc_job(f->broker, w);
-    Tix__Worker__V1__Buyer buyer = TIX__WORKER__V1__BUYER__INIT, *buyers[] = {&buyer};
-    buyer.user_id = "winner", buyer.order_id = "s1:7", buyer.request_id = "r-9";
-    Tix__Worker__V1__BuyersPage page = TIX__WORKER__V1__BUYERS_PAGE__INIT;
-    page.sale_id = "s1", page.cursor = "0", page.buyers = buyers, page.n_buyers = 1;
-    page.created_at_ms = tix_wall_ms() - 1000, page.now_ms = tix_wall_ms();
-    th_inproc_worker_reply_msg(w, load->job_id, &page.base);
-    protobuf_c_message_free_unpacked(&load->base, NULL);
-    int64_t deadline = tix_now_ms() + 3000;
-    while (broker_edge_ready_count(f->broker->edge) == 0 && tix_now_ms() < deadline)
-        broker_step(f->broker, 5);
-    assert_int_equal(broker_edge_ready_count(f->broker->edge), 1);
+    th_inproc_edge_load(f, w, tix_wall_ms() - 1000, tix_wall_ms(), 0);
 }
 
 /* Reads one reply on the client, which must be call_id answered OK with a

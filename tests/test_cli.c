@@ -4,13 +4,10 @@
  * readable and JSON output, exit codes, time flags, environment twins.
  */
 #include <ctype.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,44 +22,11 @@
 
 /* ---- Running tix ---------------------------------------------------------- */
 
-static fake_client_t *s_fb;
-static char s_frontend_flag[160]; /* --frontend=ENDPOINT of s_fb */
-
-static void
-s_slurp(const char *path, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-/* Like th_run, but keeps stderr too (th_run passes it through). */
+/* th_run_both at this file's buffer size. */
 static int
 s_run(const char *const argv[], const char *const env[], char *out, char *err)
 {
-    char path[512], opath[300], epath[300];
-    snprintf(path, sizeof path, "%s/%s", TIX_BIN_DIR, argv[0]);
-    snprintf(opath, sizeof opath, "%s/cli.out", th_tmpdir());
-    snprintf(epath, sizeof epath, "%s/cli.err", th_tmpdir());
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1), dup2(e, 2);
-        for (int i = 0; env && env[i]; i++)
-            putenv((char *) env[i]);
-        execv(path, (char *const *) argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    s_slurp(opath, out, OUT_MAX);
-    s_slurp(epath, err, OUT_MAX);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return th_run_both(argv, env, out, OUT_MAX, err, OUT_MAX);
 }
 
 /* stderr holds exactly one line "tix: ... (CODE)". */
@@ -269,12 +233,12 @@ test_help_exits_0_and_documents_commands_and_exit_codes(void **state)
 static void
 test_sale_watch_refuses_a_bad_interval_and_ends_on_not_found(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX], err[OUT_MAX];
-    const char *fast[] = {"tix", s_frontend_flag, "sale", "watch", "s1", "--interval-ms", "10", NULL};
+    const char *fast[] = {"tix", cli->frontend_flag, "sale", "watch", "s1", "--interval-ms", "10", NULL};
     assert_int_equal(s_run(fast, NULL, out, err), 2);
     assert_non_null(strstr(err, "--interval-ms"));
-    const char *nope[] = {"tix", s_frontend_flag, "--json", "sale", "watch", "nope", NULL};
+    const char *nope[] = {"tix", cli->frontend_flag, "--json", "sale", "watch", "nope", NULL};
     assert_int_equal(s_run(nope, NULL, out, err), 5);
     s_assert_one_error_line(err, "NOT_FOUND");
     js_t j;
@@ -329,17 +293,17 @@ test_usage_errors_exit_2_with_one_line_reason(void **state)
 static void
 test_buy_prints_purchased_and_exits_0(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX];
-    const char *argv[] = {"tix", s_frontend_flag, "buy", "s1", "alice", NULL};
+    const char *argv[] = {"tix", cli->frontend_flag, "buy", "s1", "alice", NULL};
     assert_int_equal(th_run(argv, NULL, out, sizeof out), 0);
     assert_string_equal(out, "PURCHASED order=s1:17 sale=s1 user=alice remaining=183 at=2026-11-29T10:00:00.123Z\n");
     /* The request id travels, and the call is one Purchase. */
-    const char *with_id[] = {"tix", s_frontend_flag, "buy", "s1", "bob", "--request-id", "r-9", NULL};
-    size_t before = fake_client_ncalls(s_fb);
+    const char *with_id[] = {"tix", cli->frontend_flag, "buy", "s1", "bob", "--request-id", "r-9", NULL};
+    size_t before = fake_client_ncalls(cli->fb);
     assert_int_equal(th_run(with_id, NULL, out, sizeof out), 0);
-    assert_int_equal(fake_client_ncalls(s_fb), before + 1);
-    fake_client_call_t call = fake_client_call(s_fb, before);
+    assert_int_equal(fake_client_ncalls(cli->fb), before + 1);
+    fake_client_call_t call = fake_client_call(cli->fb, before);
     assert_string_equal(call.method, "tix.v1.TicketService/Purchase");
     Tix__V1__PurchaseRequest *req = tix__v1__purchase_request__unpack(NULL, call.body_size, call.body);
     assert_string_equal(req->request_id, "r-9");
@@ -350,7 +314,7 @@ test_buy_prints_purchased_and_exits_0(void **state)
 static void
 test_buy_outcomes_and_codes_map_to_exit_codes(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     static const struct {
         const char *sale, *user;
         int exit;
@@ -367,7 +331,8 @@ test_buy_outcomes_and_codes_map_to_exit_codes(void **state)
     };
     for (size_t i = 0; i < TIX_ARRAY_LEN(cases); i++) {
         char out[OUT_MAX], err[OUT_MAX];
-        const char *argv[] = {"tix", s_frontend_flag, "--timeout-ms", "300", "buy", cases[i].sale, cases[i].user, NULL};
+        const char *argv[] = {"tix", cli->frontend_flag, "--timeout-ms", "300",
+                              "buy", cases[i].sale,      cases[i].user,  NULL};
         int rc = s_run(argv, NULL, out, err);
         if (rc != cases[i].exit)
             fail_msg("buy %s %s: exit %d, want %d; stdout: %s stderr: %s", cases[i].sale, cases[i].user, rc,
@@ -385,10 +350,10 @@ test_buy_outcomes_and_codes_map_to_exit_codes(void **state)
 static void
 test_buy_json_has_protocol_field_names_and_escapes_strings(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX];
     const char *user = "al\"ice\\ \xc3\xa9t\xc3\xa9"; /* quote, backslash, blank, UTF-8 */
-    const char *argv[] = {"tix", s_frontend_flag, "--json", "buy", "s1", user, NULL};
+    const char *argv[] = {"tix", cli->frontend_flag, "--json", "buy", "s1", user, NULL};
     assert_int_equal(th_run(argv, NULL, out, sizeof out), 0);
     js_t j;
     if (!js_parse(out, &j))
@@ -402,7 +367,7 @@ test_buy_json_has_protocol_field_names_and_escapes_strings(void **state)
     assert_string_equal(js_get(&j, "remaining"), "183");
     assert_string_equal(js_get(&j, "purchased_at_ms"), "1795946400123");
 
-    const char *sold[] = {"tix", s_frontend_flag, "--json", "buy", "s1", "sold", NULL};
+    const char *sold[] = {"tix", cli->frontend_flag, "--json", "buy", "s1", "sold", NULL};
     assert_int_equal(th_run(sold, NULL, out, sizeof out), 3);
     assert_true(js_parse(out, &j));
     assert_string_equal(js_get(&j, "outcome"), "SOLD_OUT");
@@ -411,9 +376,9 @@ test_buy_json_has_protocol_field_names_and_escapes_strings(void **state)
 static void
 test_error_with_json_prints_code_object_and_stderr_line(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX], err[OUT_MAX];
-    const char *argv[] = {"tix", s_frontend_flag, "--json", "sale", "get", "nope", NULL};
+    const char *argv[] = {"tix", cli->frontend_flag, "--json", "sale", "get", "nope", NULL};
     assert_int_equal(s_run(argv, NULL, out, err), 5);
     js_t j;
     assert_true(js_parse(out, &j));
@@ -425,9 +390,9 @@ test_error_with_json_prints_code_object_and_stderr_line(void **state)
 
 /* The CreateSale the broker got last. */
 static Tix__V1__CreateSaleRequest *
-s_last_create(void)
+s_last_create(const fake_client_cli_t *cli)
 {
-    fake_client_call_t call = fake_client_call(s_fb, fake_client_ncalls(s_fb) - 1);
+    fake_client_call_t call = fake_client_call(cli->fb, fake_client_ncalls(cli->fb) - 1);
     assert_string_equal(call.method, "tix.v1.AdminService/CreateSale");
     return tix__v1__create_sale_request__unpack(NULL, call.body_size, call.body);
 }
@@ -435,12 +400,12 @@ s_last_create(void)
 static void
 test_sale_create_reads_iso_relative_and_unix_times(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX];
-    const char *iso[] = {"tix",        s_frontend_flag,        "sale",        "create",        "s2", "--tickets", "200",
+    const char *iso[] = {"tix",        cli->frontend_flag,     "sale",        "create",        "s2", "--tickets", "200",
                          "--opens-at", "2026-11-29T10:00:00Z", "--closes-at", "1795950000000", NULL};
     assert_int_equal(th_run(iso, NULL, out, sizeof out), 0);
-    Tix__V1__CreateSaleRequest *req = s_last_create();
+    Tix__V1__CreateSaleRequest *req = s_last_create(cli);
     assert_int_equal(req->total, 200);
     assert_int_equal(req->opens_at_ms, 1795946400000LL);
     assert_int_equal(req->closes_at_ms, 1795950000000LL);
@@ -448,18 +413,18 @@ test_sale_create_reads_iso_relative_and_unix_times(void **state)
     assert_string_equal(out, "CREATED sale=s2 state=SCHEDULED total=200 remaining=200 "
                              "opens_at=2026-11-29T10:00:00.000Z closes_at=2026-11-29T11:00:00.000Z\n");
 
-    const char *frac[] = {"tix",        s_frontend_flag,          "sale", "create", "s3", "--tickets", "1",
+    const char *frac[] = {"tix",        cli->frontend_flag,       "sale", "create", "s3", "--tickets", "1",
                           "--opens-at", "2026-11-29T10:00:00.5Z", NULL};
     assert_int_equal(th_run(frac, NULL, out, sizeof out), 0);
-    req = s_last_create();
+    req = s_last_create(cli);
     assert_int_equal(req->opens_at_ms, 1795946400500LL);
     assert_int_equal(req->closes_at_ms, 0);
     tix__v1__create_sale_request__free_unpacked(req, NULL);
 
     int64_t before = tix_wall_ms();
-    const char *rel[] = {"tix", s_frontend_flag, "sale", "create", "s4", "--tickets=5", "--opens-at=+60", NULL};
+    const char *rel[] = {"tix", cli->frontend_flag, "sale", "create", "s4", "--tickets=5", "--opens-at=+60", NULL};
     assert_int_equal(th_run(rel, NULL, out, sizeof out), 0);
-    req = s_last_create();
+    req = s_last_create(cli);
     assert_true(req->opens_at_ms >= before + 60000);
     assert_true(req->opens_at_ms <= tix_wall_ms() + 60000);
     tix__v1__create_sale_request__free_unpacked(req, NULL);
@@ -468,9 +433,9 @@ test_sale_create_reads_iso_relative_and_unix_times(void **state)
 static void
 test_sale_create_existing_exits_8(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX], err[OUT_MAX];
-    const char *argv[] = {"tix", s_frontend_flag, "sale", "create", "dup", "--tickets", "10", NULL};
+    const char *argv[] = {"tix", cli->frontend_flag, "sale", "create", "dup", "--tickets", "10", NULL};
     assert_int_equal(s_run(argv, NULL, out, err), 8);
     s_assert_one_error_line(err, "ALREADY_EXISTS");
 }
@@ -478,13 +443,13 @@ test_sale_create_existing_exits_8(void **state)
 static void
 test_sale_get_and_order_get_print_their_records(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX];
-    const char *sale[] = {"tix", s_frontend_flag, "sale", "get", "s1", NULL};
+    const char *sale[] = {"tix", cli->frontend_flag, "sale", "get", "s1", NULL};
     assert_int_equal(th_run(sale, NULL, out, sizeof out), 0);
     assert_string_equal(out, "SALE sale=s1 state=OPEN total=200 remaining=183 opens_at=2026-11-29T10:00:00.000Z "
                              "closes_at=-\n");
-    const char *sale_json[] = {"tix", s_frontend_flag, "--json", "sale", "get", "s1", NULL};
+    const char *sale_json[] = {"tix", cli->frontend_flag, "--json", "sale", "get", "s1", NULL};
     assert_int_equal(th_run(sale_json, NULL, out, sizeof out), 0);
     js_t j;
     assert_true(js_parse(out, &j));
@@ -492,10 +457,10 @@ test_sale_get_and_order_get_print_their_records(void **state)
     s_assert_keys(&j, sale_keys, (int) TIX_ARRAY_LEN(sale_keys));
     assert_string_equal(js_get(&j, "closes_at_ms"), "0");
 
-    const char *order[] = {"tix", s_frontend_flag, "order", "get", "s1", "carol", NULL};
+    const char *order[] = {"tix", cli->frontend_flag, "order", "get", "s1", "carol", NULL};
     assert_int_equal(th_run(order, NULL, out, sizeof out), 0);
     assert_string_equal(out, "ORDER order=s1:carol sale=s1 user=carol at=2026-11-29T10:00:00.123Z\n");
-    const char *order_json[] = {"tix", s_frontend_flag, "--json", "order", "get", "s1", "carol", NULL};
+    const char *order_json[] = {"tix", cli->frontend_flag, "--json", "order", "get", "s1", "carol", NULL};
     assert_int_equal(th_run(order_json, NULL, out, sizeof out), 0);
     assert_true(js_parse(out, &j));
     const char *order_keys[] = {"code", "order_id", "sale_id", "user_id", "request_id", "purchased_at_ms"};
@@ -505,7 +470,7 @@ test_sale_get_and_order_get_print_their_records(void **state)
 static void
 test_health_maps_status_to_exit_code(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     static const struct {
         const char *service;
         int exit;
@@ -517,12 +482,12 @@ test_health_maps_status_to_exit_code(void **state)
     };
     for (size_t i = 0; i < TIX_ARRAY_LEN(cases); i++) {
         char out[OUT_MAX];
-        const char *argv[] = {"tix", s_frontend_flag, "health", cases[i].service, NULL};
+        const char *argv[] = {"tix", cli->frontend_flag, "health", cases[i].service, NULL};
         assert_int_equal(th_run(argv, NULL, out, sizeof out), cases[i].exit);
         assert_string_equal(out, cases[i].out);
     }
     char out[OUT_MAX];
-    const char *json[] = {"tix", s_frontend_flag, "--json", "health", NULL};
+    const char *json[] = {"tix", cli->frontend_flag, "--json", "health", NULL};
     assert_int_equal(th_run(json, NULL, out, sizeof out), 0);
     js_t j;
     assert_true(js_parse(out, &j));
@@ -534,9 +499,9 @@ test_health_maps_status_to_exit_code(void **state)
 static void
 test_frontend_and_timeout_come_from_environment(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char env_frontend[200], out[OUT_MAX], err[OUT_MAX];
-    snprintf(env_frontend, sizeof env_frontend, "TIX_FRONTEND=%s", s_fb->endpoint);
+    snprintf(env_frontend, sizeof env_frontend, "TIX_FRONTEND=%s", cli->fb->endpoint);
     const char *env[] = {env_frontend, "TIX_TIMEOUT_MS=300", NULL};
     const char *argv[] = {"tix", "buy", "s1", "alice", NULL};
     assert_int_equal(th_run(argv, env, out, sizeof out), 0);
@@ -556,25 +521,7 @@ test_frontend_and_timeout_come_from_environment(void **state)
 static int
 s_setup(void **state)
 {
-    (void) state;
-    char path[512];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/tix", TIX_BIN_DIR);
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "test_cli: %s is not built (cmake --build ... --target tix-cli)\n", path);
-        return -1;
-    }
-    s_fb = fake_client_new(fake_client_script_cli, NULL);
-    snprintf(s_frontend_flag, sizeof s_frontend_flag, "--frontend=%s", s_fb->endpoint);
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    fake_client_destroy(&s_fb);
-    return 0;
+    return fake_client_cli_setup(state, fake_client_script_cli);
 }
 
 int
@@ -596,5 +543,5 @@ main(void)
         cmocka_unit_test(test_health_maps_status_to_exit_code),
         cmocka_unit_test(test_frontend_and_timeout_come_from_environment),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup, fake_client_cli_teardown);
 }

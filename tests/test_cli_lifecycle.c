@@ -5,13 +5,10 @@
  * pages its listings: usage errors, readable and JSON output, every page
  * followed, exit codes. The end-to-end runs are in tests/clients/.
  */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,9 +22,6 @@
 #define SALES 5        /* sales the fake lists */
 #define LOG_ENTRIES 7  /* entries of sale "big"'s order log; entry 2 a cancellation */
 #define DEFAULT_PAGE 2 /* the fake's page size when asked for 0 */
-
-static fake_client_t *s_fb;
-static char s_frontend_flag[160];
 
 /* ---- The fake's answers ------------------------------------------------------ */
 
@@ -151,58 +145,21 @@ s_script(fake_client_t *fb, zsock_t *router, zframe_t *rid, const fake_client_ca
 
 /* ---- Running tix ---------------------------------------------------------- */
 
-static void
-s_slurp(const char *path, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
 /* Runs the built tix with argv (argv[0] "tix"); fills out and err. */
 static int
 s_run(const char *const argv[], char *out, char *err)
 {
-    char path[512], opath[300], epath[300];
-    snprintf(path, sizeof path, "%s/%s", TIX_BIN_DIR, argv[0]);
-    snprintf(opath, sizeof opath, "%s/cli-life.out", th_tmpdir());
-    snprintf(epath, sizeof epath, "%s/cli-life.err", th_tmpdir());
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1), dup2(e, 2);
-        execv(path, (char *const *) argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    s_slurp(opath, out, OUT_MAX);
-    s_slurp(epath, err, OUT_MAX);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int
-s_count(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
+    return th_run_both(argv, NULL, out, OUT_MAX, err, OUT_MAX);
 }
 
 /* The calls of method made since call index from, and the page size the
  * last of them asked for. */
 static int
-s_calls(size_t from, const char *method, uint32_t *page_size)
+s_calls(const fake_client_cli_t *cli, size_t from, const char *method, uint32_t *page_size)
 {
     int n = 0;
-    for (size_t i = from; i < fake_client_ncalls(s_fb); i++) {
-        fake_client_call_t c = fake_client_call(s_fb, i);
+    for (size_t i = from; i < fake_client_ncalls(cli->fb); i++) {
+        fake_client_call_t c = fake_client_call(cli->fb, i);
         if (strcmp(c.method, method) != 0)
             continue;
         n++;
@@ -226,7 +183,7 @@ s_calls(size_t from, const char *method, uint32_t *page_size)
 static void
 test_lifecycle_usage_errors_exit_2_before_any_call(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     static const char *const cases[][10] = {
         {"tix", "sale", "close", NULL},
         {"tix", "sale", "close", "a", "b", NULL},
@@ -240,10 +197,10 @@ test_lifecycle_usage_errors_exit_2_before_any_call(void **state)
         {"tix", "buy", "s1", "u", "--reason", "x", NULL}, /* --reason is cancel's own */
         {"tix", "sale", "get", "s1", "--page-size", "5", NULL},
     };
-    size_t before = fake_client_ncalls(s_fb);
+    size_t before = fake_client_ncalls(cli->fb);
     for (size_t i = 0; i < TIX_ARRAY_LEN(cases); i++) {
         char out[OUT_MAX], err[OUT_MAX];
-        const char *argv[12] = {cases[i][0], s_frontend_flag};
+        const char *argv[12] = {cases[i][0], cli->frontend_flag};
         for (int k = 1; k < 10 && cases[i][k - 1]; k++)
             argv[k + 1] = cases[i][k];
         int rc = s_run(argv, out, err);
@@ -252,7 +209,7 @@ test_lifecycle_usage_errors_exit_2_before_any_call(void **state)
         assert_string_equal(out, "");
         assert_memory_equal(err, "tix: ", 5);
     }
-    assert_int_equal(fake_client_ncalls(s_fb), before);
+    assert_int_equal(fake_client_ncalls(cli->fb), before);
     char out[OUT_MAX], err[OUT_MAX];
     for (const char *const *cmd = (const char *const[]){"close", "list", "orders", NULL}; *cmd; cmd++) {
         const char *help[] = {"tix", "sale", *cmd, "--help", NULL};
@@ -269,16 +226,16 @@ test_lifecycle_usage_errors_exit_2_before_any_call(void **state)
 static void
 test_sale_close_prints_the_closed_sale_and_not_found_exits_5(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX], err[OUT_MAX];
-    const char *argv[] = {"tix", s_frontend_flag, "sale", "close", "s1", NULL};
+    const char *argv[] = {"tix", cli->frontend_flag, "sale", "close", "s1", NULL};
     assert_int_equal(s_run(argv, out, err), 0);
     assert_string_equal(out, "CLOSED sale=s1 state=CLOSED total=200 remaining=12 opens_at=- closes_at=-\n");
-    const char *json[] = {"tix", s_frontend_flag, "--json", "sale", "close", "s1", NULL};
+    const char *json[] = {"tix", cli->frontend_flag, "--json", "sale", "close", "s1", NULL};
     assert_int_equal(s_run(json, out, err), 0);
     assert_string_equal(out, "{\"code\":\"OK\",\"sale_id\":\"s1\",\"state\":\"CLOSED\",\"total\":200,\"remaining\":12,"
                              "\"opens_at_ms\":0,\"closes_at_ms\":0}\n");
-    const char *nope[] = {"tix", s_frontend_flag, "sale", "close", "nope", NULL};
+    const char *nope[] = {"tix", cli->frontend_flag, "sale", "close", "nope", NULL};
     assert_int_equal(s_run(nope, out, err), 5);
     assert_non_null(strstr(err, "(NOT_FOUND)"));
 }
@@ -286,43 +243,44 @@ test_sale_close_prints_the_closed_sale_and_not_found_exits_5(void **state)
 static void
 test_sale_list_follows_every_page_one_line_or_object_per_sale(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX], err[OUT_MAX];
     uint32_t page = 99;
-    size_t before = fake_client_ncalls(s_fb);
-    const char *argv[] = {"tix", s_frontend_flag, "sale", "list", NULL};
+    size_t before = fake_client_ncalls(cli->fb);
+    const char *argv[] = {"tix", cli->frontend_flag, "sale", "list", NULL};
     assert_int_equal(s_run(argv, out, err), 0);
-    assert_int_equal(s_calls(before, "tix.v1.AdminService/ListSales", &page), 3); /* 2 + 2 + 1 */
+    assert_int_equal(s_calls(cli, before, "tix.v1.AdminService/ListSales", &page), 3); /* 2 + 2 + 1 */
     assert_int_equal(page, 0);
-    assert_int_equal(s_count(out, "SALE sale=s"), SALES);
+    assert_int_equal(th_count(out, "SALE sale=s"), SALES);
     assert_non_null(strstr(out, "SALE sale=s0 state=CLOSED "));
     assert_non_null(strstr(out, "SALE sale=s4 state=OPEN "));
-    before = fake_client_ncalls(s_fb);
-    const char *json[] = {"tix", s_frontend_flag, "--json", "sale", "list", "--page-size", "4", NULL};
+    before = fake_client_ncalls(cli->fb);
+    const char *json[] = {"tix", cli->frontend_flag, "--json", "sale", "list", "--page-size", "4", NULL};
     assert_int_equal(s_run(json, out, err), 0);
-    assert_int_equal(s_calls(before, "tix.v1.AdminService/ListSales", &page), 2);
+    assert_int_equal(s_calls(cli, before, "tix.v1.AdminService/ListSales", &page), 2);
     assert_int_equal(page, 4);
-    assert_int_equal(s_count(out, "{\"code\":\"OK\",\"sale_id\":\"s"), SALES);
-    assert_int_equal(s_count(out, "}\n"), SALES);
+    assert_int_equal(th_count(out, "{\"code\":\"OK\",\"sale_id\":\"s"), SALES);
+    assert_int_equal(th_count(out, "}\n"), SALES);
 }
 
 static void
 test_order_cancel_prints_the_cancelled_order_and_buy_order_cancelled_exits_9(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX], err[OUT_MAX];
-    const char *argv[] = {"tix", s_frontend_flag, "order", "cancel", "s1", "alice", "--reason", "payment failed", NULL};
+    const char *argv[] = {"tix",   cli->frontend_flag, "order",          "cancel", "s1",
+                          "alice", "--reason",         "payment failed", NULL};
     assert_int_equal(s_run(argv, out, err), 0);
     assert_string_equal(out, "CANCELLED order=s1:1:4 sale=s1 user=alice request_id=r-4 at=2026-11-29T10:00:00.123Z "
                              "cancelled_at=2026-11-29T10:00:01.123Z reason=\"payment failed\"\n");
-    const char *json[] = {"tix", s_frontend_flag, "--json", "order", "cancel", "s1", "alice", NULL};
+    const char *json[] = {"tix", cli->frontend_flag, "--json", "order", "cancel", "s1", "alice", NULL};
     assert_int_equal(s_run(json, out, err), 0);
     assert_string_equal(out, "{\"code\":\"OK\",\"order_id\":\"s1:1:4\",\"sale_id\":\"s1\",\"user_id\":\"alice\","
                              "\"request_id\":\"r-4\",\"purchased_at_ms\":1795946400123,\"cancelled_at_ms\":"
                              "1795946401123,\"cancel_reason\":\"\"}\n");
-    const char *nope[] = {"tix", s_frontend_flag, "order", "cancel", "nope", "alice", NULL};
+    const char *nope[] = {"tix", cli->frontend_flag, "order", "cancel", "nope", "alice", NULL};
     assert_int_equal(s_run(nope, out, err), 5);
-    const char *buy[] = {"tix", s_frontend_flag, "buy", "s1", "refunded", "--request-id", "r-4", NULL};
+    const char *buy[] = {"tix", cli->frontend_flag, "buy", "s1", "refunded", "--request-id", "r-4", NULL};
     assert_int_equal(s_run(buy, out, err), 9);
     assert_memory_equal(out, "ORDER_CANCELLED order=s1:1:4 ", 29);
 }
@@ -330,27 +288,27 @@ test_order_cancel_prints_the_cancelled_order_and_buy_order_cancelled_exits_9(voi
 static void
 test_sale_orders_streams_the_log_page_by_page_with_cancellations(void **state)
 {
-    (void) state;
+    const fake_client_cli_t *cli = *state;
     char out[OUT_MAX], err[OUT_MAX];
     uint32_t page = 99;
-    size_t before = fake_client_ncalls(s_fb);
-    const char *argv[] = {"tix", s_frontend_flag, "sale", "orders", "big", "--page-size", "3", NULL};
+    size_t before = fake_client_ncalls(cli->fb);
+    const char *argv[] = {"tix", cli->frontend_flag, "sale", "orders", "big", "--page-size", "3", NULL};
     assert_int_equal(s_run(argv, out, err), 0);
-    assert_int_equal(s_calls(before, "tix.v1.AdminService/ListOrders", &page), 3); /* 3 + 3 + 1 */
+    assert_int_equal(s_calls(cli, before, "tix.v1.AdminService/ListOrders", &page), 3); /* 3 + 3 + 1 */
     assert_int_equal(page, 3);
-    assert_int_equal(s_count(out, "ORDER order=big:1:"), LOG_ENTRIES - 1);
-    assert_int_equal(s_count(out, "CANCEL order=big:1:0 sale=big user=u0 at=2026-11-29T10:00:00.123Z "
-                                  "cancelled_at=2026-11-29T10:00:01.123Z reason=\"payment failed\"\n"),
+    assert_int_equal(th_count(out, "ORDER order=big:1:"), LOG_ENTRIES - 1);
+    assert_int_equal(th_count(out, "CANCEL order=big:1:0 sale=big user=u0 at=2026-11-29T10:00:00.123Z "
+                                   "cancelled_at=2026-11-29T10:00:01.123Z reason=\"payment failed\"\n"),
                      1);
     /* Log order kept: the cancel is the third line. */
     const char *third = strchr(strchr(out, '\n') + 1, '\n') + 1;
     assert_memory_equal(third, "CANCEL ", 7);
-    const char *json[] = {"tix", s_frontend_flag, "--json", "sale", "orders", "big", NULL};
+    const char *json[] = {"tix", cli->frontend_flag, "--json", "sale", "orders", "big", NULL};
     assert_int_equal(s_run(json, out, err), 0);
-    assert_int_equal(s_count(out, "\"cancelled_at_ms\":0,\"cancel_reason\":\"\"}\n"), LOG_ENTRIES - 1);
-    assert_int_equal(s_count(out, "\"cancelled_at_ms\":1795946401123,\"cancel_reason\":\"payment failed\"}\n"), 1);
+    assert_int_equal(th_count(out, "\"cancelled_at_ms\":0,\"cancel_reason\":\"\"}\n"), LOG_ENTRIES - 1);
+    assert_int_equal(th_count(out, "\"cancelled_at_ms\":1795946401123,\"cancel_reason\":\"payment failed\"}\n"), 1);
     /* A server that hands out the same token again is not followed forever. */
-    const char *loop[] = {"tix", s_frontend_flag, "sale", "orders", "loop", "--page-size", "3", NULL};
+    const char *loop[] = {"tix", cli->frontend_flag, "sale", "orders", "loop", "--page-size", "3", NULL};
     assert_int_equal(s_run(loop, out, err), 1);
     assert_non_null(strstr(err, "same page token"));
 }
@@ -358,18 +316,7 @@ test_sale_orders_streams_the_log_page_by_page_with_cancellations(void **state)
 static int
 s_setup(void **state)
 {
-    (void) state;
-    s_fb = fake_client_new(s_script, NULL);
-    snprintf(s_frontend_flag, sizeof s_frontend_flag, "--frontend=%s", s_fb->endpoint);
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    (void) state;
-    fake_client_destroy(&s_fb);
-    return 0;
+    return fake_client_cli_setup(state, s_script);
 }
 
 int
@@ -382,5 +329,5 @@ main(void)
         cmocka_unit_test(test_order_cancel_prints_the_cancelled_order_and_buy_order_cancelled_exits_9),
         cmocka_unit_test(test_sale_orders_streams_the_log_page_by_page_with_cancellations),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup, fake_client_cli_teardown);
 }

@@ -256,13 +256,7 @@ test_async_undecodable_body_is_reported_for_its_call(void **state)
     zframe_t *rid;
     fake_client_call_t call;
     assert_true(fake_client_router_recv(router, WAIT_MS, &rid, &call));
-    static const uint8_t garbage[] = {0xff, 0xff, 0xff};
-    tix_status_t st = {id, TIX__V1__CODE__OK, NULL, 0};
-    zmsg_t *m = zmsg_new();
-    zmsg_addmem(m, zframe_data(rid), zframe_size(rid));
-    zmsg_addmem(m, NULL, 0);
-    tix_reply_append(m, &st, garbage, sizeof garbage);
-    zmsg_send(&m, router);
+    fake_client_reply_garbage(router, rid, id);
 
     tix_result_t r;
     assert_int_equal(tix_client_recv(c, WAIT_MS, &r), TIX_ERR_PROTOCOL);

@@ -40,8 +40,7 @@
 #define ALLOC_SEND_MAX (ALLOC_CALLS + ALLOC_CALLS * ALLOC_FRAMES / ALLOC_PIPE_CHUNK)
 
 typedef struct {
-    zsock_t *router;
-    tix_client_t *client;
+    fake_client_pair_t pair;
     uint64_t sends, reads; /* allocations counted in each */
 } s_world_t;
 
@@ -50,20 +49,15 @@ s_setup(void **state)
 {
     static s_world_t w;
     memset(&w, 0, sizeof w);
-    char ep[128];
-    w.router = fake_client_router_new(ep, sizeof ep);
-    w.client = tix_client_new(ep);
-    assert_non_null(w.client);
     *state = &w;
-    return 0;
+    return fake_client_pair_open(&w.pair) ? 0 : -1;
 }
 
 static int
 s_teardown(void **state)
 {
     s_world_t *w = *state;
-    tix_client_destroy(&w->client);
-    zsock_destroy(&w->router);
+    fake_client_pair_close(&w->pair);
     return 0;
 }
 
@@ -79,7 +73,7 @@ s_send_round(s_world_t *w, uint64_t *ids, int first, int n)
         req.sale_id = "bench-d1", req.user_id = user, req.request_id = request_id;
         uint64_t before = th_allocs;
         th_alloc_counting = 1;
-        tix_err err = tix_client_send(w->client, TIX_CALL_PURCHASE, &req.base, 5000, &ids[i]);
+        tix_err err = tix_client_send(w->pair.client, TIX_CALL_PURCHASE, &req.base, 5000, &ids[i]);
         th_alloc_counting = 0;
         w->sends += th_allocs - before;
         assert_int_equal(err, TIX_OK);
@@ -95,9 +89,9 @@ s_answer_round(s_world_t *w, const uint64_t *ids, int n)
     for (int i = 0; i < n; i++) {
         zframe_t *rid;
         fake_client_call_t call;
-        assert_true(fake_client_router_recv(w->router, WAIT_MS, &rid, &call));
+        assert_true(fake_client_router_recv(w->pair.router, WAIT_MS, &rid, &call));
         assert_int_equal(call.call_id, ids[i]);
-        fake_client_reply(w->router, rid, call.call_id, TIX__V1__CODE__OK, 0, &sold_out.base);
+        fake_client_reply(w->pair.router, rid, call.call_id, TIX__V1__CODE__OK, 0, &sold_out.base);
         zframe_destroy(&rid);
     }
 }
@@ -113,8 +107,8 @@ s_read_round(s_world_t *w, const uint64_t *ids, int n, bool packed)
         size_t size = 0;
         uint64_t before = th_allocs;
         th_alloc_counting = 1;
-        int rc = packed ? tix_client_recv_packed(w->client, WAIT_MS, &r, &body, &size)
-                        : tix_client_recv(w->client, WAIT_MS, &r);
+        int rc = packed ? tix_client_recv_packed(w->pair.client, WAIT_MS, &r, &body, &size)
+                        : tix_client_recv(w->pair.client, WAIT_MS, &r);
         th_alloc_counting = 0;
         w->reads += th_allocs - before;
         assert_int_equal(rc, TIX_OK);
@@ -139,7 +133,7 @@ s_burst(s_world_t *w, int first, int count, bool packed)
         s_answer_round(w, ids, ALLOC_ROUND);
         s_read_round(w, ids, ALLOC_ROUND, packed);
     }
-    assert_int_equal(tix_client_in_flight(w->client), 0);
+    assert_int_equal(tix_client_in_flight(w->pair.client), 0);
 }
 
 /* The bytes of the largest frame a Purchase of the burst sends: its

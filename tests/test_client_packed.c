@@ -21,31 +21,7 @@
 #define WAIT_MS 5000   /* failure bound for anything that should be prompt */
 #define LONG_BYTES 100 /* a user id that makes the reply body bigger than libzmq's 33-byte inline frames */
 
-typedef struct {
-    zsock_t *router;
-    tix_client_t *client;
-} s_world_t;
-
-static int
-s_setup(void **state)
-{
-    static s_world_t w;
-    char ep[128];
-    w.router = fake_client_router_new(ep, sizeof ep);
-    w.client = tix_client_new(ep);
-    assert_non_null(w.client);
-    *state = &w;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    s_world_t *w = *state;
-    tix_client_destroy(&w->client);
-    zsock_destroy(&w->router);
-    return 0;
-}
+typedef fake_client_pair_t s_world_t; /* fake_client_pair_setup's */
 
 static uint64_t
 s_send(s_world_t *w, const char *user)
@@ -54,6 +30,17 @@ s_send(s_world_t *w, const char *user)
     req.sale_id = "s1", req.user_id = (char *) user, req.request_id = "";
     uint64_t id = 0;
     assert_int_equal(tix_client_send(w->client, TIX_CALL_PURCHASE, &req.base, 0, &id), TIX_OK);
+    return id;
+}
+
+/* s_send, and the call taken at the router, which answers it to *rid
+ * (the caller destroys it). */
+static uint64_t
+s_send_taken(s_world_t *w, const char *user, zframe_t **rid)
+{
+    uint64_t id = s_send(w, user);
+    fake_client_call_t call;
+    assert_true(fake_client_router_recv(w->router, WAIT_MS, rid, &call));
     return id;
 }
 
@@ -106,10 +93,8 @@ static void
 test_packed_failure_has_status_and_no_body(void **state)
 {
     s_world_t *w = *state;
-    uint64_t id = s_send(w, "alice");
     zframe_t *rid;
-    fake_client_call_t call;
-    assert_true(fake_client_router_recv(w->router, WAIT_MS, &rid, &call));
+    uint64_t id = s_send_taken(w, "alice", &rid);
     fake_client_reply(w->router, rid, id, TIX__V1__CODE__UNAVAILABLE, 250, NULL);
     zframe_destroy(&rid);
     tix_result_t r;
@@ -132,20 +117,12 @@ static void
 test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body(void **state)
 {
     s_world_t *w = *state;
-    uint64_t id = s_send(w, "alice");
     zframe_t *rid;
-    fake_client_call_t call;
-    assert_true(fake_client_router_recv(w->router, WAIT_MS, &rid, &call));
+    uint64_t id = s_send_taken(w, "alice", &rid);
     for (int i = 0; i < FAKE_CLIENT_NJUNK; i++)
         fake_client_send_junk(w->router, rid, id, i);
     fake_client_reply(w->router, rid, id + 999, TIX__V1__CODE__OK, 0, NULL); /* never sent */
-    static const uint8_t garbage[] = {0xff, 0xff, 0xff};
-    tix_status_t st = {id, TIX__V1__CODE__OK, NULL, 0};
-    zmsg_t *m = zmsg_new();
-    zmsg_addmem(m, zframe_data(rid), zframe_size(rid));
-    zmsg_addmem(m, NULL, 0);
-    tix_reply_append(m, &st, garbage, sizeof garbage);
-    zmsg_send(&m, w->router);
+    fake_client_reply_garbage(w->router, rid, id);
     zframe_destroy(&rid);
 
     tix_result_t r;
@@ -159,6 +136,7 @@ test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body(void **state)
     assert_int_equal(tix_client_recv_packed(w->client, WAIT_MS, &r, &body, &size), TIX_OK);
     assert_int_equal(r.call_id, id);
     assert_int_equal(r.code, TIX__V1__CODE__OK);
+    static const uint8_t garbage[FAKE_CLIENT_GARBAGE_SIZE] = {0xff, 0xff, 0xff};
     assert_int_equal(size, sizeof garbage);
     assert_memory_equal(body, garbage, sizeof garbage);
     assert_int_equal(tix_client_in_flight(w->client), 0);
@@ -199,10 +177,8 @@ static void
 test_reply_header_bigger_than_the_arena_is_read(void **state)
 {
     s_world_t *w = *state;
-    uint64_t id = s_send(w, "alice");
     zframe_t *rid;
-    fake_client_call_t call;
-    assert_true(fake_client_router_recv(w->router, WAIT_MS, &rid, &call));
+    uint64_t id = s_send_taken(w, "alice", &rid);
     char text[2000];
     memset(text, 'm', sizeof text - 1);
     text[sizeof text - 1] = '\0';
@@ -231,12 +207,16 @@ main(void)
 {
     fake_client_quiet();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_packed_body_is_viewed_until_the_next_receive, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_packed_failure_has_status_and_no_body, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_big_request_is_sent_whole, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_reply_header_bigger_than_the_arena_is_read, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_packed_body_is_viewed_until_the_next_receive, fake_client_pair_setup,
+                                        fake_client_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_packed_failure_has_status_and_no_body, fake_client_pair_setup,
+                                        fake_client_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_packed_drops_junk_and_unknown_calls_and_hands_over_any_body,
+                                        fake_client_pair_setup, fake_client_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_big_request_is_sent_whole, fake_client_pair_setup,
+                                        fake_client_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_header_bigger_than_the_arena_is_read, fake_client_pair_setup,
+                                        fake_client_pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,15 +36,6 @@ s_tix(char *out, const char *first, ...)
     return th_run(argv, NULL, out, OUT_MAX);
 }
 
-static int
-s_count(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
-}
-
 static void
 test_cli_closes_lists_cancels_and_exports_a_sale_on_a_real_stack(void **state)
 {
@@ -71,18 +62,18 @@ test_cli_closes_lists_cancels_and_exports_a_sale_on_a_real_stack(void **state)
 
     /* The log, two entries a page: 4 purchases, 1 cancel, in log order. */
     assert_int_equal(s_tix(out, "sale", "orders", "life", "--page-size", "2", (char *) NULL), 0);
-    assert_int_equal(s_count(out, "ORDER order=life:"), 4);
-    assert_int_equal(s_count(out, "CANCEL order="), 1);
+    assert_int_equal(th_count(out, "ORDER order=life:"), 4);
+    assert_int_equal(th_count(out, "CANCEL order="), 1);
     assert_true(strstr(out, "CANCEL ") > strstr(out, "user=u3"));
     assert_true(strstr(out, "CANCEL ") < strstr(out, "user=u4"));
     assert_int_equal(s_tix(out, "--json", "sale", "orders", "life", (char *) NULL), 0);
-    assert_int_equal(s_count(out, "{\"code\":\"OK\""), 5);
-    assert_int_equal(s_count(out, "\"cancel_reason\":\"payment failed\""), 1);
+    assert_int_equal(th_count(out, "{\"code\":\"OK\""), 5);
+    assert_int_equal(th_count(out, "\"cancel_reason\":\"payment failed\""), 1);
 
     /* Listed with its state, one page of one at a time. */
     assert_int_equal(s_tix(out, "sale", "create", "other", "--tickets", "5", (char *) NULL), 0);
     assert_int_equal(s_tix(out, "sale", "list", "--page-size", "1", (char *) NULL), 0);
-    assert_int_equal(s_count(out, "SALE sale="), 2);
+    assert_int_equal(th_count(out, "SALE sale="), 2);
     assert_non_null(strstr(out, "SALE sale=life state=SOLD_OUT total=3 remaining=0 "));
     assert_non_null(strstr(out, "SALE sale=other state=OPEN total=5 remaining=5 "));
 

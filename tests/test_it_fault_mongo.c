@@ -88,12 +88,7 @@ test_mongodb_refusing_and_losing_writes_during_a_rush_every_order_stored_exactly
         "tix-persister", "--events-out", stack->events_out, "--redis-url", stack->redis.url, "--mongo-uri", uri, NULL};
     assert_true(th_proc_start(&persister, argv, NULL));
 
-    tix_client_t *c = tix_client_new(stack->frontend);
-    tix_result_t res;
-    assert_int_equal(tix_create_sale(c, sale, TICKETS, 0, 0, 5000, &res), TIX_OK);
-    assert_int_equal(res.code, TIX__V1__CODE__OK);
-    tix_result_clear(&res);
-    tix_client_destroy(&c);
+    assert_true(tf_create_sale(stack->frontend, sale, TICKETS));
     /* Every user buys, 200 a second for 3 s: orders keep coming while the
      * persister fails and backs off. */
     tf_rush_opts_t o = {.frontend = stack->frontend, .sale = sale, .users = TICKETS, .window = 500, .rate = 200};

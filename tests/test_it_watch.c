@@ -27,17 +27,6 @@
 #define USERS 1000
 #define LINE_MAX_BYTES 512
 
-static void
-s_create(const th_stack_t *stack, const char *sale, uint32_t tickets)
-{
-    tix_client_t *c = tix_client_new(stack->frontend);
-    tix_result_t res;
-    assert_int_equal(tix_create_sale(c, sale, tickets, 0, 0, 5000, &res), TIX_OK);
-    assert_int_equal(res.code, TIX__V1__CODE__OK);
-    tix_result_clear(&res);
-    tix_client_destroy(&c);
-}
-
 /* The watch's output (stdout and stderr share its log) holds needle. */
 typedef struct {
     const char *log;
@@ -82,7 +71,7 @@ test_watch_follows_a_rush_down_to_sold_out_and_ends_by_itself(void **state)
 {
     th_stack_t *stack = *state;
     const char *sale = "watched";
-    s_create(stack, sale, TICKETS);
+    assert_true(tf_create_sale(stack->frontend, sale, TICKETS));
     th_proc_t watch = {.name = "tix-sale-watch"};
     const char *argv[] = {"tix",   "--frontend", stack->frontend, "--json", "sale",
                           "watch", sale,         "--interval-ms", "50",     NULL};
@@ -133,7 +122,7 @@ static void
 test_watch_ends_on_sigint_with_130_and_on_an_unknown_sale_with_5(void **state)
 {
     th_stack_t *stack = *state;
-    s_create(stack, "stays-open", 10);
+    assert_true(tf_create_sale(stack->frontend, "stays-open", 10));
     th_proc_t watch = {.name = "tix-sale-watch-open"};
     const char *argv[] = {"tix", "--frontend", stack->frontend, "sale", "watch", "stays-open", "--interval-ms",
                           "50",  NULL};

@@ -299,15 +299,9 @@ static void
 test_event_is_refused_when_its_topic_names_another_sale_or_its_log_id_is_bad(void **state)
 {
     (void) state;
-    Tix__V1__Order o = TIX__V1__ORDER__INIT;
-    o.order_id = "s1:1";
-    o.sale_id = "s1";
-    o.user_id = "u";
-    o.request_id = "r";
-    o.purchased_at_ms = 5;
-    Tix__V1__OrderEvent ev = TIX__V1__ORDER_EVENT__INIT;
-    ev.order = &o;
-    ev.log_id = "10-1";
+    Tix__V1__Order o;
+    Tix__V1__OrderEvent ev;
+    persister_unit_event(&ev, &o, "s1:1");
     persister_order_t out;
     char why[128];
     assert_true(persister_order_from_event(&ev, "order.s1", &out, why, sizeof why));

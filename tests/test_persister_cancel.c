@@ -19,6 +19,7 @@
 #include "persister_batch.h"
 #include "persister_jsonl.h"
 #include "persister_order.h"
+#include "persister_unit.h"
 #include "tix_util.h"
 
 static char s_path[400];
@@ -68,17 +69,11 @@ static void
 test_a_cancel_event_carries_its_fields_and_a_bad_one_is_refused(void **state)
 {
     (void) state;
-    Tix__V1__Order o = TIX__V1__ORDER__INIT;
-    o.order_id = "s1:1:1";
-    o.sale_id = "s1";
-    o.user_id = "u";
-    o.request_id = "r";
-    o.purchased_at_ms = 5;
+    Tix__V1__Order o;
+    Tix__V1__OrderEvent ev;
+    persister_unit_event(&ev, &o, "s1:1:1");
     o.cancelled_at_ms = 9;
     o.cancel_reason = "late payment";
-    Tix__V1__OrderEvent ev = TIX__V1__ORDER_EVENT__INIT;
-    ev.order = &o;
-    ev.log_id = "10-1";
     persister_order_t out;
     char why[128];
     assert_true(persister_order_from_event(&ev, "order.s1", &out, why, sizeof why));
@@ -135,19 +130,6 @@ test_a_cancel_document_has_the_cancel_fields_and_no_log_id_of_its_own(void **sta
     persister_order_clear(&o);
 }
 
-static int
-s_lines(const char *containing)
-{
-    FILE *f = fopen(s_path, "r");
-    char line[4096];
-    int n = 0;
-    while (f && fgets(line, sizeof line, f))
-        n += !containing || strstr(line, containing) != NULL;
-    if (f)
-        fclose(f);
-    return n;
-}
-
 /* Writes purchases [from, to) and the cancels of [cfrom, cto). */
 static void
 s_write(persister_sink_t *sink, int from, int to, int cfrom, int cto)
@@ -176,7 +158,7 @@ test_jsonl_a_cancel_is_one_more_line_written_once_across_a_restart(void **state)
     assert_non_null(sink);
     s_write(sink, 1, 11, 1, 4);
     s_write(sink, 5, 11, 2, 4); /* held already: nothing appended */
-    assert_int_equal(s_lines(NULL), 13);
+    assert_int_equal(persister_unit_lines(s_path, NULL), 13);
     persister_cursor_t c = {"s1", {5, 0}}; /* below every cancel's log id */
     assert_int_equal(persister_sink_store_cursors(sink, &c, 1), TIX_OK);
     persister_sink_destroy(&sink);
@@ -185,10 +167,10 @@ test_jsonl_a_cancel_is_one_more_line_written_once_across_a_restart(void **state)
     assert_non_null(sink);
     s_write(sink, 1, 11, 1, 6);
     persister_sink_destroy(&sink);
-    assert_int_equal(s_lines(NULL), 15);
-    assert_int_equal(s_lines("\"cancelled_at\""), 5);
-    assert_int_equal(s_lines("\"_id\" : \"s1:1:3\", "), 2);
-    assert_int_equal(s_lines("\"cancel_log_id\" : \"1003-0\""), 1);
+    assert_int_equal(persister_unit_lines(s_path, NULL), 15);
+    assert_int_equal(persister_unit_lines(s_path, "\"cancelled_at\""), 5);
+    assert_int_equal(persister_unit_lines(s_path, "\"_id\" : \"s1:1:3\", "), 2);
+    assert_int_equal(persister_unit_lines(s_path, "\"cancel_log_id\" : \"1003-0\""), 1);
 }
 
 int

@@ -53,19 +53,6 @@ s_write(persister_sink_t *sink, const char *sale, int from, int to)
     }
 }
 
-static int
-s_lines(const char *path, const char *containing)
-{
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    int n = 0;
-    while (f && fgets(line, sizeof line, f))
-        n += !containing || strstr(line, containing) != NULL;
-    if (f)
-        fclose(f);
-    return n;
-}
-
 static long
 s_size(const char *path)
 {
@@ -132,7 +119,7 @@ test_jsonl_writing_an_order_already_in_the_file_appends_nothing(void **state)
     s_write(sink, "s1", 1, 11);
     long size = s_size(s_path);
     s_write(sink, "s1", 5, 15); /* 5..10 are there: only 11..14 are new */
-    assert_int_equal(s_lines(s_path, NULL), 14);
+    assert_int_equal(persister_unit_lines(s_path, NULL), 14);
     assert_true(s_size(s_path) > size);
     persister_sink_destroy(&sink);
 }
@@ -153,11 +140,11 @@ test_jsonl_restart_after_a_kill_before_the_cursor_was_stored_appends_nothing_twi
     assert_int_equal(persister_sink_load_cursor(sink, "s1", &cursor), TIX_OK);
     assert_int_equal(cursor.ms, 105);
     s_write(sink, "s1", 1, 41); /* what catch-up would do: the whole log again */
-    assert_int_equal(s_lines(s_path, NULL), 40);
+    assert_int_equal(persister_unit_lines(s_path, NULL), 40);
     for (int i = 1; i <= 40; i++) {
         char id[32];
         snprintf(id, sizeof id, "\"_id\" : \"s1:%d\"", i);
-        assert_int_equal(s_lines(s_path, id), 1);
+        assert_int_equal(persister_unit_lines(s_path, id), 1);
     }
     persister_sink_destroy(&sink);
 }
@@ -174,10 +161,10 @@ test_jsonl_torn_last_line_is_cut_at_start_and_that_order_written_once(void **sta
     fclose(f);
     sink = s_jsonl_open();
     assert_non_null(sink);
-    assert_int_equal(s_lines(s_path, NULL), 5);
+    assert_int_equal(persister_unit_lines(s_path, NULL), 5);
     s_write(sink, "s1", 1, 8);
-    assert_int_equal(s_lines(s_path, NULL), 7);
-    assert_int_equal(s_lines(s_path, "\"s1:6\""), 1);
+    assert_int_equal(persister_unit_lines(s_path, NULL), 7);
+    assert_int_equal(persister_unit_lines(s_path, "\"s1:6\""), 1);
     persister_sink_destroy(&sink);
     /* Zeros where an unsynced append was (a power loss), then a complete
      * but garbled last line: both are cut, nothing else. */
@@ -196,7 +183,7 @@ test_jsonl_torn_last_line_is_cut_at_start_and_that_order_written_once(void **sta
     assert_non_null(sink);
     persister_sink_destroy(&sink);
     assert_int_equal(s_size(s_path), size);
-    assert_int_equal(s_lines(s_path, NULL), 7);
+    assert_int_equal(persister_unit_lines(s_path, NULL), 7);
 }
 
 static void
@@ -213,15 +200,15 @@ test_jsonl_lines_of_one_sale_written_before_another_sales_cursor_was_stored_are_
     sink = s_jsonl_open();
     s_write(sink, "a", 1, 11);
     s_write(sink, "b", 11, 26);
-    assert_int_equal(s_lines(s_path, NULL), 25);
+    assert_int_equal(persister_unit_lines(s_path, NULL), 25);
     c = (persister_cursor_t){"a", persister_unit_id(110, 0)};
     assert_int_equal(persister_sink_store_cursors(sink, &c, 1), TIX_OK);
     persister_sink_destroy(&sink);
     char cursors[450];
     snprintf(cursors, sizeof cursors, "%s.cursors", s_path);
-    assert_int_equal(s_lines(cursors, "sale a 110-0"), 1);
-    assert_int_equal(s_lines(cursors, "sale b 120-0"), 1);
-    assert_int_equal(s_lines(cursors, "tix-persister-cursors 1"), 1);
+    assert_int_equal(persister_unit_lines(cursors, "sale a 110-0"), 1);
+    assert_int_equal(persister_unit_lines(cursors, "sale b 120-0"), 1);
+    assert_int_equal(persister_unit_lines(cursors, "tix-persister-cursors 1"), 1);
 }
 
 static void

@@ -3,14 +3,12 @@
  * "NAME VERSION (git SHA)" with the CMake project's version and exits 0;
  * a TIX_LOG_FORMAT other than kv or json exits 2 with one line naming it.
  */
-#include <fcntl.h>
 #include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,42 +19,13 @@
 
 static const char *const s_bins[] = {"tix-broker", "tix-worker", "tix-persister", "tix", "tix-rush"};
 
-static void
-s_slurp(const char *path, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
 /* Runs TIX_BIN_DIR/bin with one argument and env ("K=V" or NULL); keeps
  * stdout and stderr apart. Returns the exit status, or -1. */
 static int
 s_run(const char *bin, const char *arg, const char *env, char *out, char *err)
 {
-    char path[512], opath[300], epath[300];
-    snprintf(path, sizeof path, "%s/%s", TIX_BIN_DIR, bin);
-    snprintf(opath, sizeof opath, "%s/%s.out", th_tmpdir(), bin);
-    snprintf(epath, sizeof epath, "%s/%s.err", th_tmpdir(), bin);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1), dup2(e, 2);
-        if (env)
-            putenv((char *) env);
-        execl(path, bin, arg, (char *) NULL);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    s_slurp(opath, out, OUT_MAX);
-    s_slurp(epath, err, OUT_MAX);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    const char *argv[] = {bin, arg, NULL}, *envv[] = {env, NULL};
+    return th_run_both(argv, envv, out, OUT_MAX, err, OUT_MAX);
 }
 
 static void

@@ -5,6 +5,7 @@
 #include "fake_client.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "tix_codec.h"
 #include "tix_log.h"
@@ -46,6 +47,19 @@ fake_client_reply(zsock_t *router, zframe_t *rid, uint64_t call_id, tix_code cod
     zmsg_addmem(m, NULL, 0);
     tix_status_t st = {call_id, code, code ? "scripted failure" : NULL, retry_after_ms};
     tix_reply_append_msg(m, &st, body);
+    zmsg_send(&m, router);
+}
+
+void
+fake_client_reply_garbage(zsock_t *router, zframe_t *rid, uint64_t call_id)
+{
+    uint8_t garbage[FAKE_CLIENT_GARBAGE_SIZE];
+    memset(garbage, 0xff, sizeof garbage);
+    tix_status_t st = {call_id, TIX__V1__CODE__OK, NULL, 0};
+    zmsg_t *m = zmsg_new();
+    zmsg_addmem(m, zframe_data(rid), zframe_size(rid));
+    zmsg_addmem(m, NULL, 0);
+    tix_reply_append(m, &st, garbage, sizeof garbage);
     zmsg_send(&m, router);
 }
 
@@ -304,6 +318,37 @@ fake_client_router_new(char *endpoint, size_t size)
     return router;
 }
 
+bool
+fake_client_pair_open(fake_client_pair_t *p)
+{
+    char ep[128];
+    p->router = fake_client_router_new(ep, sizeof ep);
+    p->client = tix_client_new(ep);
+    return p->client != NULL;
+}
+
+void
+fake_client_pair_close(fake_client_pair_t *p)
+{
+    tix_client_destroy(&p->client);
+    zsock_destroy(&p->router);
+}
+
+int
+fake_client_pair_setup(void **state)
+{
+    static fake_client_pair_t p;
+    *state = &p;
+    return fake_client_pair_open(&p) ? 0 : -1;
+}
+
+int
+fake_client_pair_teardown(void **state)
+{
+    fake_client_pair_close(*state);
+    return 0;
+}
+
 void
 fake_client_actor(zsock_t *pipe, void *arg)
 {
@@ -387,4 +432,29 @@ fake_client_quiet(void)
 {
     setenv("ZSYS_SIGHANDLER", "false", 1); /* the tests own their signals */
     tix_log_set_level_name(getenv("TIX_LOG_LEVEL") ? getenv("TIX_LOG_LEVEL") : "error");
+}
+
+int
+fake_client_cli_setup(void **state, fake_client_script_fn *script)
+{
+    static fake_client_cli_t cli;
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/tix", TIX_BIN_DIR);
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "fake_client: %s is not built (cmake --build ... --target tix-cli)\n", path);
+        return -1;
+    }
+    cli.fb = fake_client_new(script, NULL);
+    snprintf(cli.frontend_flag, sizeof cli.frontend_flag, "--frontend=%s", cli.fb->endpoint);
+    *state = &cli;
+    return 0;
+}
+
+int
+fake_client_cli_teardown(void **state)
+{
+    fake_client_cli_t *cli = *state;
+    fake_client_destroy(&cli->fb);
+    return 0;
 }

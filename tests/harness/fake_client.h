@@ -70,6 +70,11 @@ void fake_client_record(zmsg_t *msg, fake_client_call_t *call);
 void fake_client_reply(zsock_t *router, zframe_t *rid, uint64_t call_id, tix_code code, uint32_t retry_after_ms,
                        const ProtobufCMessage *body);
 
+/* Sends an OK reply to call_id whose body is FAKE_CLIENT_GARBAGE_SIZE
+ * bytes of 0xff: no message of the protocol decodes from them. */
+#define FAKE_CLIENT_GARBAGE_SIZE 3
+void fake_client_reply_garbage(zsock_t *router, zframe_t *rid, uint64_t call_id);
+
 /* Answers call OK with a reply that echoes its request: Purchase gets
  * PURCHASED with order_id "SALE:USER", GetSale/CreateSale a Sale of that
  * id, GetOrder that order, Health SERVING. */
@@ -133,6 +138,22 @@ zsock_t *fake_client_router_new(char *endpoint, size_t size);
 
 void fake_client_actor(zsock_t *pipe, void *arg);
 
+/* A bare ROUTER (fake_client_router_new) and a tix client connected to it:
+ * the world of a test of the async interface, driven from the test thread. */
+typedef struct {
+    zsock_t *router;
+    tix_client_t *client;
+} fake_client_pair_t;
+
+/* Binds p's router and connects its client: false if the client cannot
+ * be made. fake_client_pair_close destroys both. */
+bool fake_client_pair_open(fake_client_pair_t *p);
+void fake_client_pair_close(fake_client_pair_t *p);
+/* cmocka setup and teardown of one fake_client_pair_t in *state (a static:
+ * one test at a time); the setup fails the test when open does. */
+int fake_client_pair_setup(void **state);
+int fake_client_pair_teardown(void **state);
+
 /* Starts a fake broker running script; its endpoint is fb->endpoint. Set
  * the script's parameters (retry_code, ...) through configure before the
  * actor starts: pass a function, or NULL. */
@@ -152,5 +173,20 @@ bool fake_client_router_recv(zsock_t *router, int timeout_ms, zframe_t **rid, fa
 /* For a client test's main: czmq leaves signals to the test, and libtix
  * logs at TIX_LOG_LEVEL (default "error"). */
 void fake_client_quiet(void);
+
+/* ---- The CLI tests' fixture ------------------------------------------------ */
+
+/* The fake broker of a test that runs the built tix (tests/test_cli*.c)
+ * and the --frontend flag that reaches it. */
+typedef struct {
+    fake_client_t *fb;
+    char frontend_flag[160];
+} fake_client_cli_t;
+
+/* Starts a fake broker with script into the fixture in *state (a static:
+ * one group at a time). -1, and a line on stderr, when tix is not built. */
+int fake_client_cli_setup(void **state, fake_client_script_fn *script);
+/* cmocka teardown of fake_client_cli_setup's fixture. */
+int fake_client_cli_teardown(void **state);
 
 #endif

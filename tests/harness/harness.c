@@ -363,6 +363,53 @@ th_run_stderr(const char *const argv[], char *err, size_t err_size)
     return s_run(argv, NULL, 2, err, err_size);
 }
 
+static void
+s_slurp(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+int
+th_run_both(const char *const argv[], const char *const env[], char *out, size_t out_size, char *err, size_t err_size)
+{
+    char path[512], opath[300], epath[300];
+    snprintf(path, sizeof path, "%s/%s", TIX_BIN_DIR, argv[0]);
+    snprintf(opath, sizeof opath, "%s/run.out", th_tmpdir());
+    snprintf(epath, sizeof epath, "%s/run.err", th_tmpdir());
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1), dup2(e, 2);
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *) env[i]);
+        execv(path, (char *const *) argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    s_slurp(opath, out, out_size);
+    s_slurp(epath, err, err_size);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+th_count(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
 bool
 th_client_wait_serving(tix_client_t *c, int timeout_ms)
 {

@@ -71,6 +71,13 @@ bool th_proc_alive(th_proc_t *p);
 int th_run(const char *const argv[], const char *const env[], char *out, size_t out_size);
 /* Same, capturing stderr (stdout is left alone). */
 int th_run_stderr(const char *const argv[], char *err, size_t err_size);
+/* Same, capturing stdout into out and stderr into err apart (each
+ * NUL-terminated, truncated to its size; through files in th_tmpdir, so a
+ * chatty program cannot block on a full pipe). */
+int th_run_both(const char *const argv[], const char *const env[], char *out, size_t out_size, char *err,
+                size_t err_size);
+/* How many times what occurs in text (overlapping ones too). */
+int th_count(const char *text, const char *what);
 
 /* A whole local stack: redis, a broker on free ports, n workers. */
 typedef struct {

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "broker_edge.h"
 #include "broker_state.h"
 #include "tix_util.h"
 
@@ -188,4 +189,21 @@ th_inproc_worker_reply_msg(zsock_t *w, uint64_t job_id, const ProtobufCMessage *
     zmsg_t *msg = zmsg_new();
     tix_wp_append(msg, TIX_WP_REPLY, &r.base);
     zmsg_send(&msg, w);
+}
+
+void
+th_inproc_edge_load(th_inproc_t *f, zsock_t *w, int64_t created_at_ms, int64_t now_ms, int64_t closes_at_ms)
+{
+    Tix__Worker__V1__Job *load = th_inproc_job(f->broker, w);
+    Tix__Worker__V1__Buyer buyer = TIX__WORKER__V1__BUYER__INIT, *buyers[] = {&buyer};
+    buyer.user_id = "winner", buyer.order_id = "s1:7", buyer.request_id = "r-9";
+    Tix__Worker__V1__BuyersPage page = TIX__WORKER__V1__BUYERS_PAGE__INIT;
+    page.sale_id = "s1", page.cursor = "0", page.buyers = buyers, page.n_buyers = 1;
+    page.created_at_ms = created_at_ms, page.now_ms = now_ms, page.closes_at_ms = closes_at_ms;
+    th_inproc_worker_reply_msg(w, load->job_id, &page.base);
+    protobuf_c_message_free_unpacked(&load->base, NULL);
+    int64_t deadline = tix_now_ms() + 3000;
+    while (broker_edge_ready_count(f->broker->edge) == 0 && tix_now_ms() < deadline)
+        broker_step(f->broker, 5);
+    assert_int_equal(broker_edge_ready_count(f->broker->edge), 1);
 }

@@ -67,5 +67,10 @@ Tix__Worker__V1__Job *th_inproc_job(broker_t *b, zsock_t *w);
 void th_inproc_worker_reply(zsock_t *w, uint64_t job_id, tix_code code, const char *body);
 /* REPLY OK to job_id with body packed. */
 void th_inproc_worker_reply_msg(zsock_t *w, uint64_t job_id, const ProtobufCMessage *body);
+/* Answers the SaleBuyers job the broker sends w next with sale s1's one
+ * buyer ("winner", order s1:7, request r-9), the page read at created_at_ms
+ * and now_ms, the sale closing at closes_at_ms (0: never); returns once f's
+ * edge serves one sale, and fails the test if it does not within 3 s. */
+void th_inproc_edge_load(th_inproc_t *f, zsock_t *w, int64_t created_at_ms, int64_t now_ms, int64_t closes_at_ms);
 
 #endif
