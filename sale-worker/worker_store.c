@@ -2,9 +2,10 @@
  * worker_store.c - one hiredis async connection driven by the caller's
  * zmq_poll loop, and the calls of the tix library over it.
  *
- * The event "adapter" is four flags: hiredis's ev hooks record whether it
- * wants to read or write, worker_store_pollitem turns them into poll events
- * and worker_store_handle calls redisAsyncHandleRead/Write back. hiredis's
+ * The event "adapter" is four flags: hiredis's ev hooks (installed with the
+ * connection, worker_store_connect.c) record whether it wants to read or
+ * write, worker_store_pollitem turns them into poll events and
+ * worker_store_handle calls redisAsyncHandleRead/Write back. hiredis's
  * cleanup hook runs whenever a context goes away - error, timeout or
  * destroy - after it has completed every pending call with a NULL reply:
  * that is where the store falls back to "down" and schedules a reconnect.
@@ -17,21 +18,11 @@
 #include <hiredis/async.h>
 
 #include "tix_log.h"
-#include "tix_sentinel.h"
 #include "tix_util.h"
 #include "worker_store_priv.h"
 
-extern const char tix_lua_source[];
-extern const size_t tix_lua_source_len;
-
-typedef enum {
-    S_DOWN,       /* no connection; the next attempt is due at deadline_ms */
-    S_CONNECTING, /* connecting, AUTH/SELECT/FUNCTION LOAD under way until deadline_ms */
-    S_READY,      /* the library is loaded: calls go out */
-} s_state;
-
-typedef struct s_call s_call_t;
-struct s_call {
+typedef struct worker_store_pending s_call_t;
+struct worker_store_pending {
     worker_store_t *store;
     worker_store_op op;    /* which function answers: how to read the reply */
     worker_store_fn *fn;   /* completion callback */
@@ -48,90 +39,9 @@ struct s_call {
     s_call_t *prev, *next; /* in-flight list, oldest first; next links spares too */
 };
 
-struct worker_store {
-    tix_redis_url_t url;    /* where and how to connect */
-    int connect_timeout_ms; /* connect + AUTH/SELECT/LOAD must finish in this */
-    int stall_ms;           /* the oldest call may wait this long */
-    redisAsyncContext *ac;  /* NULL while down */
-    bool want_read;         /* hiredis asked to be told when readable */
-    bool want_write;        /* ... and when writable */
-    s_state state;          /* see s_state */
-    bool announced;         /* "redis connected" was logged; loss will be */
-    int64_t deadline_ms;    /* S_DOWN: next attempt; S_CONNECTING: give up */
-    int backoff_ms;         /* delay before the next attempt */
-    uint64_t loads;         /* FUNCTION LOADs sent on this connection */
-    s_call_t *head, *tail;  /* calls in flight, oldest first */
-    size_t in_flight;       /* length of that list */
-    s_call_t *spare;        /* completed calls, kept for reuse */
-    bool destroying;        /* no reconnect: worker_store_destroy runs */
-    bool allow_unsafe;      /* a Redis that may lose acknowledged writes is used anyway */
-    int min_replicas;       /* the gate: replicas a WAIT must report (0 = no gate) */
-    int wait_ms;            /* the WAIT's timeout */
-    unsigned unwaited;      /* writes sent since the last WAIT went out */
-    bool wait_out;          /* a WAIT is in flight (one at a time) */
-    char refusal[640];      /* set when Redis was refused for good (not durable) */
-    char drop_reason[160];  /* why the store itself dropped the connection */
-    char last_problem[160]; /* the last connect failure logged at warn */
-    worker_store_metrics_t metrics;
-
-    /* Buys waiting per sale (worker_store_batch.c), and its hooks. */
-    worker_store_batches_t *batches;
-    worker_store_batch_hook_fn *batch_flush;
-    worker_store_batch_hook_fn *batch_drop;
-};
-
 _Static_assert(WORKER_STORE_FUNCTIONS == WORKER_STORE_OP_COUNT, "one metrics row per function");
 
-/* ---- Event adapter ------------------------------------------------------- */
-
-static void
-s_add_read(void *p)
-{
-    ((worker_store_t *) p)->want_read = true;
-}
-
-static void
-s_del_read(void *p)
-{
-    ((worker_store_t *) p)->want_read = false;
-}
-
-static void
-s_add_write(void *p)
-{
-    ((worker_store_t *) p)->want_write = true;
-}
-
-static void
-s_del_write(void *p)
-{
-    ((worker_store_t *) p)->want_write = false;
-}
-
-/* Logs a connect failure at warn once; the same failure again at debug, so
- * that a Redis that stays away does not flood the log. */
-static void
-s_note_problem(worker_store_t *self, const char *reason)
-{
-    if (strcmp(reason, self->last_problem) != 0) {
-        tix_warn("redis unavailable\taddr=%s:%d reason=\"%s\" retry_ms=%d", self->url.host, self->url.port, reason,
-                 self->backoff_ms);
-        snprintf(self->last_problem, sizeof self->last_problem, "%s", reason);
-    } else {
-        tix_debug("redis still unavailable\treason=\"%s\" retry_ms=%d", reason, self->backoff_ms);
-    }
-}
-
-static void
-s_schedule_retry(worker_store_t *self)
-{
-    self->state = S_DOWN;
-    /* Jitter keeps a fleet of workers from reconnecting in lockstep. */
-    self->deadline_ms = tix_now_ms() + self->backoff_ms + tix_rand_below((uint32_t) self->backoff_ms / 4 + 1);
-    self->backoff_ms *= 2;
-    if (self->backoff_ms > WORKER_STORE_BACKOFF_MAX_MS)
-        self->backoff_ms = WORKER_STORE_BACKOFF_MAX_MS;
-}
+/* ---- Connection loss ------------------------------------------------------ */
 
 /* hiredis's cleanup hook: the context is going away and every pending call
  * has been completed. It is still readable here, freed right after. */
@@ -153,7 +63,7 @@ s_on_gone(void *p)
     else if (self->announced)
         tix_warn("redis connection lost\taddr=%s:%d reason=\"%s\"", self->url.host, self->url.port, reason);
     else
-        s_note_problem(self, reason);
+        worker_store_connect_note_problem(self, reason);
     self->ac = NULL;
     self->want_read = self->want_write = false;
     self->announced = false;
@@ -161,224 +71,9 @@ s_on_gone(void *p)
     self->unwaited = 0;
     self->wait_out = false;
     self->drop_reason[0] = '\0';
-    self->state = S_DOWN;
+    self->state = WORKER_STORE_DOWN;
     if (!self->destroying && !self->refusal[0])
-        s_schedule_retry(self);
-}
-
-/* Drops the connection on the store's own initiative (timeouts, a failed
- * AUTH/SELECT/LOAD). Safe inside a hiredis callback: hiredis then frees the
- * context once the callback returns. */
-static void
-s_drop(worker_store_t *self, const char *reason)
-{
-    if (!self->ac)
-        return;
-    snprintf(self->drop_reason, sizeof self->drop_reason, "%s", reason);
-    redisAsyncFree(self->ac);
-}
-
-/* ---- Connecting ----------------------------------------------------------- */
-
-static void s_on_reply(redisAsyncContext *ac, void *r, void *privdata);
-
-static void
-s_on_load(redisAsyncContext *ac, void *r, void *privdata)
-{
-    (void) ac;
-    worker_store_t *self = privdata;
-    const redisReply *reply = r;
-    if (!reply)
-        return; /* the connection is going away; s_on_gone says why */
-    if (reply->type == REDIS_REPLY_ERROR) {
-        char reason[160];
-        snprintf(reason, sizeof reason, "FUNCTION LOAD refused: %s", reply->str);
-        if (self->state == S_CONNECTING)
-            s_drop(self, reason); /* e.g. LOADING: logged once, retried with backoff */
-        else
-            tix_error("redis refused the tix library\treason=\"%s\"", reply->str);
-        return;
-    }
-    if (self->state == S_CONNECTING) {
-        self->state = S_READY;
-        self->announced = true;
-        self->backoff_ms = WORKER_STORE_BACKOFF_MIN_MS;
-        self->last_problem[0] = '\0';
-        tix_info("redis connected\taddr=%s:%d db=%d", self->url.host, self->url.port, self->url.db);
-    }
-}
-
-static void
-s_send_load(worker_store_t *self)
-{
-    if (redisAsyncCommand(self->ac, s_on_load, self, "FUNCTION LOAD REPLACE %b", tix_lua_source, tix_lua_source_len) ==
-        REDIS_OK)
-        self->loads++;
-}
-
-/* AUTH or SELECT answered: an error ends this connection attempt. */
-static void
-s_on_setup(redisAsyncContext *ac, void *r, void *privdata)
-{
-    (void) ac;
-    worker_store_t *self = privdata;
-    const redisReply *reply = r;
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        char reason[160];
-        snprintf(reason, sizeof reason, "connection setup refused: %s", reply->str);
-        s_drop(self, reason);
-    }
-}
-
-/* What a Redis must say for an acknowledged order to survive a crash or a
- * full memory: every write fsynced before the answer, nothing evicted. */
-static const char *const s_durable[][2] = {
-    {"appendonly", "yes"}, {"appendfsync", "always"}, {"maxmemory-policy", "noeviction"}};
-
-/* One CONFIG GET answered (privdata: the index in s_durable). A Redis that
- * is not durable, or will not say (CONFIG renamed or not permitted), is
- * refused for good unless allow_unsafe: then it is used, with a warning. */
-static void
-s_on_config(redisAsyncContext *ac, void *r, void *privdata)
-{
-    worker_store_t *self = ac->data;
-    const redisReply *reply = r;
-    size_t i = (size_t) (uintptr_t) privdata;
-    if (!reply || self->refusal[0])
-        return; /* going away: s_on_gone says why */
-    char problem[200];
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_STRING) {
-        if (strcmp(reply->element[1]->str, s_durable[i][1]) == 0)
-            return;
-        snprintf(problem, sizeof problem, "%s is '%.40s', need '%s'", s_durable[i][0], reply->element[1]->str,
-                 s_durable[i][1]);
-    } else {
-        snprintf(problem, sizeof problem, "CONFIG GET %s refused (%.80s): durability cannot be checked",
-                 s_durable[i][0], reply->type == REDIS_REPLY_ERROR ? reply->str : "no such parameter");
-    }
-    if (self->allow_unsafe) {
-        tix_warn("UNSAFE: redis may lose acknowledged orders; used anyway (--allow-unsafe-redis)\taddr=%s:%d "
-                 "problem=\"%s\"",
-                 self->url.host, self->url.port, problem);
-        return;
-    }
-    int n = snprintf(self->refusal, sizeof self->refusal,
-                     "--redis-url: redis at %s:%d is not durable: %s (fix its configuration; "
-                     "--allow-unsafe-redis for development only)",
-                     self->url.host, self->url.port, problem);
-    s_drop(self, n > 0 ? "not durable" : "");
-}
-
-/* ROLE answered (Sentinel only): the node Sentinel named must be the
- * primary now; a failover under way may have made it a replica. */
-static void
-s_on_role(redisAsyncContext *ac, void *r, void *privdata)
-{
-    (void) ac;
-    worker_store_t *self = privdata;
-    const redisReply *reply = r;
-    if (!reply)
-        return;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(reply->element[0]->str, "master") == 0)
-        return;
-    s_drop(self, "the node sentinel named is not the primary (failover under way?)");
-}
-
-/* With the gate on, the primary must refuse writes no replica receives
- * (min-replicas-to-write >= 1) and notice a lost replica soon
- * (min-replicas-max-lag <= WORKER_STORE_MAX_LAG_S): else a write the gate
- * refuses still piles up where a failover loses it. privdata: 0 or 1. */
-static void
-// cppcheck-suppress constParameter ; hiredis's callback type fixes the signature
-s_on_repl_config(redisAsyncContext *ac, void *r, void *privdata)
-{
-    worker_store_t *self = ac->data;
-    const redisReply *reply = r;
-    bool lag = privdata != NULL;
-    if (!reply || self->refusal[0])
-        return;
-    long v = -1;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_STRING)
-        v = strtol(reply->element[1]->str, NULL, 10);
-    if (lag ? (v >= 1 && v <= WORKER_STORE_MAX_LAG_S) : v >= 1)
-        return;
-    char problem[200];
-    snprintf(problem, sizeof problem, "%s is %ld, need %s with --redis-min-replicas %d",
-             lag ? "min-replicas-max-lag" : "min-replicas-to-write", v, lag ? "1..10" : ">= 1", self->min_replicas);
-    if (self->allow_unsafe) {
-        tix_warn("UNSAFE: redis may lose acknowledged orders in a failover; used anyway\taddr=%s:%d problem=\"%s\"",
-                 self->url.host, self->url.port, problem);
-        return;
-    }
-    snprintf(self->refusal, sizeof self->refusal,
-             "--redis-url: redis at %s:%d does not match the replication gate: %s (fix its configuration)",
-             self->url.host, self->url.port, problem);
-    s_drop(self, "replication not configured");
-}
-
-/* With Sentinel: where the primary is now, into self->url. */
-static bool
-s_resolve(worker_store_t *self)
-{
-    char why[300];
-    if (!tix_redis_url_is_sentinel(&self->url))
-        return true;
-    if (tix_sentinel_resolve(&self->url, WORKER_STORE_SENTINEL_TIMEOUT_MS, why, sizeof why) == TIX_OK)
-        return true;
-    s_note_problem(self, why);
-    s_schedule_retry(self);
-    return false;
-}
-
-/* Pipelined after AUTH/SELECT: the checks the node must pass. */
-static void
-s_send_checks(worker_store_t *self)
-{
-    redisAsyncContext *ac = self->ac;
-    if (tix_redis_url_is_sentinel(&self->url))
-        redisAsyncCommand(ac, s_on_role, self, "ROLE");
-    for (size_t i = 0; i < sizeof s_durable / sizeof s_durable[0]; i++)
-        redisAsyncCommand(ac, s_on_config, (void *) (uintptr_t) i, "CONFIG GET %s", s_durable[i][0]);
-    if (self->min_replicas > 0) {
-        redisAsyncCommand(ac, s_on_repl_config, NULL, "CONFIG GET min-replicas-to-write");
-        redisAsyncCommand(ac, s_on_repl_config, (void *) 1, "CONFIG GET min-replicas-max-lag");
-    }
-}
-
-static void
-s_connect(worker_store_t *self)
-{
-    if (!s_resolve(self))
-        return;
-    redisAsyncContext *ac = redisAsyncConnect(self->url.host, self->url.port);
-    if (!ac || ac->err) {
-        s_note_problem(self, ac ? ac->errstr : "out of memory");
-        if (ac)
-            redisAsyncFree(ac);
-        s_schedule_retry(self);
-        return;
-    }
-    ac->data = self;
-    ac->ev.data = self;
-    ac->ev.addRead = s_add_read;
-    ac->ev.delRead = s_del_read;
-    ac->ev.addWrite = s_add_write;
-    ac->ev.delWrite = s_del_write;
-    ac->ev.cleanup = s_on_gone;
-    self->ac = ac;
-    self->state = S_CONNECTING;
-    self->deadline_ms = tix_now_ms() + self->connect_timeout_ms;
-    /* Pipelined: Redis answers in order, so the library is loaded under the
-     * right user and database before anything else runs. */
-    if (self->url.password[0] && self->url.user[0])
-        redisAsyncCommand(ac, s_on_setup, self, "AUTH %s %s", self->url.user, self->url.password);
-    else if (self->url.password[0])
-        redisAsyncCommand(ac, s_on_setup, self, "AUTH %s", self->url.password);
-    if (self->url.db != 0)
-        redisAsyncCommand(ac, s_on_setup, self, "SELECT %d", self->url.db);
-    s_send_checks(self);
-    s_send_load(self);
+        worker_store_connect_schedule_retry(self);
 }
 
 /* ---- Lifecycle ------------------------------------------------------------ */
@@ -396,7 +91,7 @@ worker_store_new(const tix_redis_url_t *url, const worker_store_opts_t *opts)
     self->min_replicas = opts ? opts->min_replicas : 0;
     self->wait_ms = opts && opts->wait_ms > 0 ? opts->wait_ms : WORKER_STORE_WAIT_MS;
     self->backoff_ms = WORKER_STORE_BACKOFF_MIN_MS;
-    s_connect(self);
+    worker_store_connect(self, s_on_gone);
     return self;
 }
 
@@ -407,7 +102,7 @@ worker_store_destroy(worker_store_t **self_p)
         return;
     worker_store_t *self = *self_p;
     self->destroying = true;
-    s_drop(self, "closing"); /* completes pending calls, then s_on_gone */
+    worker_store_connect_drop(self, "closing"); /* completes pending calls, then s_on_gone */
     /* Then the buys that never went out. */
     if (self->batch_drop)
         self->batch_drop(self);
@@ -431,7 +126,7 @@ worker_store_refusal(const worker_store_t *self)
 bool
 worker_store_ok(const worker_store_t *self)
 {
-    return self->state == S_READY;
+    return self->state == WORKER_STORE_READY;
 }
 
 worker_store_batches_t **
@@ -495,7 +190,7 @@ worker_store_timeout_ms(const worker_store_t *self)
     int64_t due;
     if (self->refusal[0])
         return -1;
-    if (self->state == S_READY) {
+    if (self->state == WORKER_STORE_READY) {
         if (!self->head)
             return -1;
         due = self->head->sent_ms + self->stall_ms;
@@ -513,21 +208,23 @@ worker_store_tick(worker_store_t *self)
     char reason[80];
     if (self->refusal[0])
         return; /* refused for good: no reconnect */
-    if (self->state == S_DOWN && !self->ac && now >= self->deadline_ms) {
-        s_connect(self);
-    } else if (self->state == S_CONNECTING && now >= self->deadline_ms) {
+    if (self->state == WORKER_STORE_DOWN && !self->ac && now >= self->deadline_ms) {
+        worker_store_connect(self, s_on_gone);
+    } else if (self->state == WORKER_STORE_CONNECTING && now >= self->deadline_ms) {
         snprintf(reason, sizeof reason, "no answer within %d ms of connecting", self->connect_timeout_ms);
-        s_drop(self, reason);
-    } else if (self->state == S_READY && self->head && now - self->head->sent_ms >= self->stall_ms) {
+        worker_store_connect_drop(self, reason);
+    } else if (self->state == WORKER_STORE_READY && self->head && now - self->head->sent_ms >= self->stall_ms) {
         /* Redis is stuck (or the network ate the connection): calls must
          * not wait forever. They complete as unavailable; Purchase is
          * idempotent, so a retry gets the true outcome. */
         snprintf(reason, sizeof reason, "no reply for %d ms", self->stall_ms);
-        s_drop(self, reason);
+        worker_store_connect_drop(self, reason);
     }
 }
 
 /* ---- Calls ---------------------------------------------------------------- */
+
+static void s_on_reply(redisAsyncContext *ac, void *r, void *privdata);
 
 static void
 s_unlink(worker_store_t *self, s_call_t *call)
@@ -604,7 +301,7 @@ s_retry(worker_store_t *self, s_call_t *call)
         return false;
     if (self->loads == call->loads_seen) {
         tix_warn("redis lost the tix library; loading it again\taddr=%s:%d", self->url.host, self->url.port);
-        s_send_load(self);
+        worker_store_connect_send_load(self);
     }
     return s_send(self, call) == TIX_OK;
 }
@@ -656,7 +353,7 @@ static void
 s_check_primary(worker_store_t *self, const redisReply *reply)
 {
     if (tix_redis_url_is_sentinel(&self->url) && worker_store_reply_wrong_primary(reply))
-        s_drop(self, reply->str);
+        worker_store_connect_drop(self, reply->str);
 }
 
 static void
@@ -687,7 +384,7 @@ s_on_wait(redisAsyncContext *ac, void *r, void *privdata)
 static void
 s_send_wait(worker_store_t *self)
 {
-    if (!self->ac || self->state != S_READY || self->wait_out || self->unwaited == 0)
+    if (!self->ac || self->state != WORKER_STORE_READY || self->wait_out || self->unwaited == 0)
         return;
     if (redisAsyncCommand(self->ac, s_on_wait, NULL, "WAIT %d %d", self->min_replicas, self->wait_ms) == REDIS_OK) {
         self->wait_out = true;
@@ -703,7 +400,7 @@ s_on_reply(redisAsyncContext *ac, void *r, void *privdata)
     worker_store_t *self = call->store;
     const redisReply *reply = r;
     if (!reply) {
-        self->state = S_DOWN; /* going away: refuse new calls from callbacks */
+        self->state = WORKER_STORE_DOWN; /* going away: refuse new calls from callbacks */
     } else if (!call->retried && worker_store_reply_function_missing(reply)) {
         s_unlink(self, call);
         if (s_retry(self, call))
@@ -723,7 +420,7 @@ worker_store_call(worker_store_t *self, worker_store_op op, int argc, const char
                   void *arg)
 {
     assert(fn);
-    if (self->state != S_READY)
+    if (self->state != WORKER_STORE_READY)
         return TIX_ERR_UNAVAILABLE;
     s_call_t *call = self->spare;
     if (call)

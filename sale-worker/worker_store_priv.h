@@ -1,5 +1,5 @@
 /*
- * worker_store_priv.h - what worker_store.c and worker_store_reply.c share.
+ * worker_store_priv.h - what the worker_store_*.c files share.
  *
  * Not for the worker loop: it sees worker_store.h only. Single-threaded.
  */
@@ -7,7 +7,9 @@
 #define WORKER_STORE_PRIV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include "worker_store.h"
@@ -81,5 +83,72 @@ worker_store_batches_t **worker_store_batches(worker_store_t *self);
 typedef void worker_store_batch_hook_fn(worker_store_t *self);
 void worker_store_batch_hooks(worker_store_t *self, worker_store_batch_hook_fn *flush,
                               worker_store_batch_hook_fn *drop);
+
+/* ---- The store itself (worker_store.c, worker_store_connect.c) ------------ */
+
+/* Where the connection stands. */
+typedef enum {
+    WORKER_STORE_DOWN,       /* no connection; the next attempt is due at deadline_ms */
+    WORKER_STORE_CONNECTING, /* connecting, AUTH/SELECT/FUNCTION LOAD under way until deadline_ms */
+    WORKER_STORE_READY,      /* the library is loaded: calls go out */
+} worker_store_state;
+
+struct worker_store {
+    tix_redis_url_t url;                      /* where and how to connect */
+    int connect_timeout_ms;                   /* connect + AUTH/SELECT/LOAD must finish in this */
+    int stall_ms;                             /* the oldest call may wait this long */
+    redisAsyncContext *ac;                    /* NULL while down */
+    bool want_read;                           /* hiredis asked to be told when readable */
+    bool want_write;                          /* ... and when writable */
+    worker_store_state state;                 /* see worker_store_state */
+    bool announced;                           /* "redis connected" was logged; loss will be */
+    int64_t deadline_ms;                      /* DOWN: next attempt; CONNECTING: give up */
+    int backoff_ms;                           /* delay before the next attempt */
+    uint64_t loads;                           /* FUNCTION LOADs sent on this connection */
+    struct worker_store_pending *head, *tail; /* calls in flight, oldest first */
+    size_t in_flight;                         /* length of that list */
+    struct worker_store_pending *spare;       /* completed calls, kept for reuse */
+    bool destroying;                          /* no reconnect: worker_store_destroy runs */
+    bool allow_unsafe;                        /* a Redis that may lose acknowledged writes is used anyway */
+    int min_replicas;                         /* the gate: replicas a WAIT must report (0 = no gate) */
+    int wait_ms;                              /* the WAIT's timeout */
+    unsigned unwaited;                        /* writes sent since the last WAIT went out */
+    bool wait_out;                            /* a WAIT is in flight (one at a time) */
+    char refusal[640];                        /* set when Redis was refused for good (not durable) */
+    char drop_reason[160];                    /* why the store itself dropped the connection */
+    char last_problem[160];                   /* the last connect failure logged at warn */
+    worker_store_metrics_t metrics;
+
+    /* Buys waiting per sale (worker_store_batch.c), and its hooks. */
+    worker_store_batches_t *batches;
+    worker_store_batch_hook_fn *batch_flush;
+    worker_store_batch_hook_fn *batch_drop;
+};
+
+/* ---- Connecting (worker_store_connect.c) ----------------------------------- */
+
+/* hiredis's cleanup hook for a context going away (worker_store.c's: it
+ * completes the calls in flight, then falls back to down). */
+typedef void worker_store_gone_fn(void *self);
+
+/* With Sentinel, resolves the primary first; then connects, hooks the
+ * context to the poll loop's flags (gone: its cleanup hook) and pipelines
+ * AUTH/SELECT, the node's checks and FUNCTION LOAD, giving up at
+ * connect_timeout_ms. A failure to start is logged and retried later. */
+void worker_store_connect(worker_store_t *self, worker_store_gone_fn *gone);
+
+/* Sends FUNCTION LOAD REPLACE of the tix library (again, after "function
+ * not found"); counts it in self->loads. */
+void worker_store_connect_send_load(worker_store_t *self);
+
+/* Drops the connection on the store's own initiative, reason logged by the
+ * cleanup hook. Safe inside a hiredis callback; nothing when down. */
+void worker_store_connect_drop(worker_store_t *self, const char *reason);
+
+/* Logs a connect failure at warn once, the same again at debug. */
+void worker_store_connect_note_problem(worker_store_t *self, const char *reason);
+
+/* Down; the next attempt after the backoff (with jitter), which doubles. */
+void worker_store_connect_schedule_retry(worker_store_t *self);
 
 #endif
