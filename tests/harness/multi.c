@@ -60,15 +60,19 @@ th_multi_persister_start(const th_multi_t *m, th_proc_t *p, const char *path)
     return th_proc_start(p, argv, NULL);
 }
 
-bool
-th_multi_start(th_multi_t *m, int nbrokers, int nworkers)
+/* One attempt at th_multi_start: NULL when everything is up, else the step
+ * that failed (what is up stays up for th_multi_stop). */
+static const char *
+s_start(th_multi_t *m, int nbrokers, int nworkers)
 {
     memset(m, 0, sizeof *m);
     m->nbrokers = nbrokers;
     m->nworkers = nworkers;
     m->heartbeat_ms = 200;
-    if (nbrokers > TH_MULTI_BROKERS || nworkers > TH_MULTI_WORKERS || !th_redis_start(&m->redis))
-        return false;
+    if (nbrokers > TH_MULTI_BROKERS || nworkers > TH_MULTI_WORKERS)
+        return "the sizes";
+    if (!th_redis_start(&m->redis))
+        return "redis-server";
     for (int i = 0; i < nbrokers; i++) {
         th_multi_broker_t *b = &m->broker[i];
         snprintf(b->frontend, sizeof b->frontend, "tcp://127.0.0.1:%d", th_free_port());
@@ -80,17 +84,34 @@ th_multi_start(th_multi_t *m, int nbrokers, int nworkers)
         s_list_add(m->events_ins, sizeof m->events_ins, b->events_in);
         s_list_add(m->events_outs, sizeof m->events_outs, b->events_out);
         if (!th_multi_broker_start(m, i))
-            return false;
+            return "a broker";
     }
     for (int i = 0; i < nworkers; i++) {
         if (!th_multi_worker_start(m, i))
-            return false;
+            return "a worker";
     }
     for (int i = 0; i < nbrokers && nworkers > 0; i++) {
         if (!th_wait_serving(m->broker[i].frontend, 10000))
-            return false;
+            return "a broker's SERVING (10 s)";
     }
-    return true;
+    return NULL;
+}
+
+bool
+th_multi_start(th_multi_t *m, int nbrokers, int nworkers)
+{
+    /* Ports are picked free, then bound by another process: something else
+     * on the machine may take one in between. A second attempt on new ports
+     * tells that apart from a stack that cannot start, and says so. */
+    for (int attempt = 1; attempt <= 2; attempt++) {
+        const char *failed = s_start(m, nbrokers, nworkers);
+        if (!failed)
+            return true;
+        fprintf(stderr, "th_multi_start: %s did not start (attempt %d of 2; logs in %s)\n", failed, attempt,
+                th_tmpdir());
+        th_multi_stop(m);
+    }
+    return false;
 }
 
 void

@@ -36,7 +36,10 @@ typedef struct {
 } th_multi_t;
 
 /* Starts redis, nbrokers brokers and nworkers workers on every broker;
- * waits until each broker answers Health SERVING (10 s). */
+ * waits until each broker answers Health SERVING (10 s). A stack that does
+ * not come up is stopped and started once more on new ports (a port picked
+ * free can be taken before it is bound); each failure names its step on
+ * stderr. */
 bool th_multi_start(th_multi_t *m, int nbrokers, int nworkers);
 /* (Re)starts broker i on its ports; its log is tix-broker-<i>-<start>.log. */
 bool th_multi_broker_start(th_multi_t *m, int i);
