@@ -136,6 +136,17 @@ end
 -- The default name of the sorted set of sale ids, in tix:sales's slot.
 local SALE_IDS = '{tix:sales}:ids'
 
+-- read_sale_and_stock, then check_counts: what every function that sells
+-- or changes a sale's buyers reads first (sale, stock, and an answer to
+-- return at once when the sale is missing or its counts disagree).
+local function read_checked_sale(sale_key, stock_key, buyers_key, log_key)
+  local sale, stock, answer = read_sale_and_stock(sale_key, stock_key)
+  if not answer then
+    answer = check_counts(sale, stock, buyers_key, log_key)
+  end
+  return sale, stock, answer
+end
+
 local function create(keys, args)
   local sale_key, stock_key, buyers_key, log_key, sales_key = keys[1], keys[2], keys[3], keys[4], keys[5]
   local ids_key = keys[6] or SALE_IDS
@@ -179,11 +190,7 @@ end
 local function buy(keys, args)
   local sale_key, stock_key, buyers_key, log_key = keys[1], keys[2], keys[3], keys[4]
   local sale_id, user_id, request_id = args[1], args[2], args[3] or ''
-  local sale, stock, answer = read_sale_and_stock(sale_key, stock_key)
-  if answer then
-    return answer
-  end
-  answer = check_counts(sale, stock, buyers_key, log_key)
+  local sale, stock, answer = read_checked_sale(sale_key, stock_key, buyers_key, log_key)
   if answer then
     return answer
   end
@@ -266,11 +273,7 @@ local function cancel(keys, args)
   local sale_key, stock_key, buyers_key, log_key = keys[1], keys[2], keys[3], keys[4]
   local cancels_key = cancels_key_of(keys, 5)
   local sale_id, user_id, reason = args[1], args[2], args[3] or ''
-  local sale, stock, answer = read_sale_and_stock(sale_key, stock_key)
-  if answer then
-    return answer
-  end
-  answer = check_counts(sale, stock, buyers_key, log_key)
+  local sale, stock, answer = read_checked_sale(sale_key, stock_key, buyers_key, log_key)
   if answer then
     return answer
   end
@@ -433,11 +436,7 @@ end
 -- (harmless: same record). COUNT 100 keeps a page well under the broker's
 -- 64 KiB message limit.
 local function buyers(keys, args)
-  local sale, stock, answer = read_sale_and_stock(keys[1], keys[2])
-  if answer then
-    return answer
-  end
-  answer = check_counts(sale, stock, keys[3], keys[4])
+  local sale, stock, answer = read_checked_sale(keys[1], keys[2], keys[3], keys[4])
   if answer then
     return answer
   end
