@@ -57,6 +57,9 @@ export TIX_FRONTEND=$(list 0)
 export TIX_BACKEND=$(list 1)
 export TIX_EVENTS_IN=$(list 2)
 export TIX_EVENTS_OUT=$(list 3)
+# libmongoc's /dev/shm counters: a file per process, left behind by a killed
+# persister; tix exports its own metrics instead.
+export MONGOC_DISABLE_SHM=1
 REPLICAS=${TIX_REDIS_REPLICAS:-0}
 [[ $REPLICAS =~ ^[02]$ ]] || { echo "local-stack: TIX_REDIS_REPLICAS must be 0 or 2" >&2; exit 2; }
 replica_port() { echo $((PORT + 40 + $1)); }  # replica 1..2

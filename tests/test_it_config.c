@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,7 +27,18 @@
 
 static char s_err[ERR_MAX];
 
-/* Starts TIX_BIN_DIR/argv[0] with stderr into a file of the temp dir. */
+/* libmongoc's shared-memory counters file for pid (it names it so). */
+static void
+s_shm_path(pid_t pid, char *path, size_t size)
+{
+    snprintf(path, size, "/dev/shm/mongoc-%d", (int) pid);
+}
+
+/* Starts TIX_BIN_DIR/argv[0] with stderr into a file of the temp dir.
+ * A stale libmongoc counters file is planted at the child's pid first, as
+ * a killed process with the same pid leaves it: with its shared-memory
+ * counters on, libmongoc then prints a line of its own before main (CI saw
+ * it once). The launchers set MONGOC_DISABLE_SHM, so the line must not come. */
 static pid_t
 s_spawn(const char *const argv[], const char *const env[], char *epath, size_t epath_size)
 {
@@ -37,7 +49,10 @@ s_spawn(const char *const argv[], const char *const env[], char *epath, size_t e
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        char shm[64];
+        s_shm_path(getpid(), shm, sizeof shm);
         int e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644), o = open("/dev/null", O_WRONLY);
+        close(open(shm, O_WRONLY | O_CREAT, 0600));
         dup2(o, 1), dup2(e, 2);
         for (int i = 0; env && env[i]; i++)
             putenv((char *) env[i]);
@@ -57,16 +72,29 @@ s_slurp(const char *path)
         fclose(f);
 }
 
+/* Reaps pid if it has ended (blocking when wait): true then, with its
+ * status, and the file planted for it is gone. */
+static bool
+s_reap(pid_t pid, bool wait, int *status)
+{
+    if (waitpid(pid, status, wait ? 0 : WNOHANG) != pid)
+        return false;
+    char shm[64];
+    s_shm_path(pid, shm, sizeof shm);
+    unlink(shm);
+    return true;
+}
+
 /* Waits for pid to exit (SIGKILL after timeout_ms); its exit status, or -1. */
 static int
 s_wait(pid_t pid, int timeout_ms)
 {
     int status = 0;
     int64_t end = tix_now_ms() + timeout_ms;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
+    while (!s_reap(pid, false, &status)) {
         if (tix_now_ms() > end) {
             kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
+            s_reap(pid, true, &status);
             return -1;
         }
         usleep(10000);
@@ -193,7 +221,7 @@ s_worker(const char *redis_url, bool allow, const char *want, int timeout_ms)
     int64_t end = tix_now_ms() + timeout_ms;
     int status;
     while (tix_now_ms() < end) {
-        if (waitpid(pid, &status, WNOHANG) == pid) {
+        if (s_reap(pid, false, &status)) {
             s_slurp(epath);
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
