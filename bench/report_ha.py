@@ -116,7 +116,14 @@ def section_brokers(r):
 
 
 def _per_wait(c):
+    """FCALLs (each a tix_buy_many batch) per WAIT."""
     return f"{c['fcalls'] / c['waits']:.0f}" if c["waits"] and c["fcalls"] is not None else "-"
+
+
+def _purchases_per_wait(c):
+    """Purchases (tix-rush's calls in the sustained phase) per WAIT."""
+    calls = c["b"] and c["b"].get("calls")
+    return f"{calls / c['waits']:.0f}" if c["waits"] and calls else "-"
 
 
 def _repl_config(r, pre):
@@ -137,11 +144,11 @@ def section_replicated(r):
     for pre, label in [("r0", "single Redis (today)"), ("rn", "primary + 2 replicas, gate off (N=0)"),
                        ("r1", "primary + 2 replicas, gate N=1")]:
         c, b, d = cfg[pre], cfg[pre]["b"], cfg[pre]["d"]
-        per_wait = _per_wait(c)
         rows.append([label, fmt_int(c["tput"]), fmt_ratio(ratio(c["tput"], cfg["r0"]["tput"])),
                      "-" if not b else fmt_ms(b["latency_us"]["p50"]), "-" if not b else fmt_ms(b["latency_us"]["p99"]),
                      "-" if not d else f"{'yes' if d[0] else 'NO'} ({d[1]}) / {d[2]:.0f} / {d[3]:.1f} / {d[4]:.1f}",
-                     _us(c["svc"]), _us(c["prim"]), _us(c["repl"]), fmt_int(c["waits"]), per_wait,
+                     _us(c["svc"]), _us(c["prim"]), _us(c["repl"]), fmt_int(c["waits"]), _per_wait(c),
+                     _purchases_per_wait(c),
                      "-" if c["busy"] is None else f"{c['busy']:.2f}"])
     r0, rn, r1 = cfg["r0"], cfg["rn"], cfg["r1"]
     gate = ratio(r1["tput"], r0["tput"])
@@ -154,10 +161,11 @@ def section_replicated(r):
             "a batch). Sentinels are left out: they play no part while the primary lives. Sustained purchases "
             f"are {fmt_int(r0['b'] and r0['b']['users'])} users on a large sale; the rush is the 20,000-user / "
             "200-ticket one. CPU per answer from /proc during the sustained phase; `FCALLs per WAIT` is how many "
-            "purchases one WAIT covered.\n\n" +
+            "`tix_buy_many` batches one WAIT covered, `purchases per WAIT` how many purchases.\n\n" +
             table(["configuration", "sustained answers/s", "÷ single Redis", "p50 ms", "p99 ms",
                    "rush: 200 PURCHASED (runs) / wall ms / p50 ms / p99 ms", "service µs/answer", "primary µs/answer",
-                   "replicas µs/answer", "WAITs", "FCALLs per WAIT", "cores busy"], rows) + "\n\n")
+                   "replicas µs/answer", "WAITs", "FCALLs per WAIT", "purchases per WAIT",
+                   "cores busy"], rows) + "\n\n")
     rows = []
     if gate is not None:
         rows.append([f"gated (N=1) sustained throughput ≥ {TARGET_GATE_RATIO:.0%} of the single Redis",
@@ -194,7 +202,8 @@ def section_replicated(r):
              f"write on the same two cores and disk: {_us(rn['repl'])} µs of CPU per answer with the gate off, "
              f"{_us(r1['repl'])} µs with it on, besides the primary's {_us(r0['prim'])} → {_us(r1['prim'])} µs "
              "(it now feeds two replication streams and answers WAIT). The gate costs one round trip to a "
-             f"replica per batch, not per purchase ({_per_wait(r1)} purchases per WAIT), but a worker holds a "
+             f"replica per batch, not per purchase ({_purchases_per_wait(r1)} purchases in "
+             f"{_per_wait(r1)} FCALLs per WAIT), but a worker holds a "
              "batch's replies until its WAIT returns, and a replica's acknowledgement leaves in an event-loop "
              "turn that, with `appendfsync always`, also fsyncs its AOF: so each batch waits for a replica's "
              "fsync on this machine's one disk, shared with the primary's and the other replica's. The diagnostic "
