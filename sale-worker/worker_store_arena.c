@@ -53,10 +53,9 @@ struct worker_store_arena {
     void *root;      /* the reply read or being read; NULL: none */
 };
 
-/* In front of a root: its arena. */
-typedef union {
-    worker_store_arena_t *arena;
-    max_align_t align;
+/* In front of a root: its arena (padded to S_ALIGN). */
+typedef struct {
+    alignas(S_ALIGN) worker_store_arena_t *arena;
 } s_root_t;
 
 _Static_assert(sizeof(redisReply) % S_ALIGN == 0, "objects after a reply stay aligned");

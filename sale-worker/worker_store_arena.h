@@ -22,8 +22,8 @@
 
 #include <hiredis/read.h>
 
-#define WORKER_STORE_ARENA_CHUNK (64 * 1024)    /* bytes per chunk (one bigger object: its own size) */
-#define WORKER_STORE_ARENA_KEEP (4 * 64 * 1024) /* chunk bytes kept after a reply; more go back */
+#define WORKER_STORE_ARENA_CHUNK ((size_t) 64 * 1024)    /* bytes per chunk (one bigger object: its own size) */
+#define WORKER_STORE_ARENA_KEEP ((size_t) 4 * 64 * 1024) /* chunk bytes kept after a reply; more go back */
 
 typedef struct worker_store_arena worker_store_arena_t;
 
