@@ -170,6 +170,13 @@ tix_request_decode(const tix_method_t *method, const uint8_t *body, size_t size,
     return s_request_decode(method, NULL, body, size, request, why, why_size);
 }
 
+tix_code
+tix_request_decode_with(const tix_method_t *method, const uint8_t *body, size_t size, ProtobufCMessage **request,
+                        char *why, size_t why_size, ProtobufCAllocator *alloc)
+{
+    return s_request_decode(method, alloc, body, size, request, why, why_size);
+}
+
 static tix_code
 s_request_decode(const tix_method_t *method, ProtobufCAllocator *alloc, const uint8_t *body, size_t size,
                  ProtobufCMessage **request, char *why, size_t why_size)
@@ -312,6 +319,13 @@ tix_wp_command_name(tix_wp_command command)
 tix_err
 tix_wp_decode(const tix_frame_t *frames, size_t nframes, tix_wp_command *command, ProtobufCMessage **body)
 {
+    return tix_wp_decode_in(frames, nframes, command, body, NULL);
+}
+
+tix_err
+tix_wp_decode_in(const tix_frame_t *frames, size_t nframes, tix_wp_command *command, ProtobufCMessage **body,
+                 ProtobufCAllocator *alloc)
+{
     *body = NULL;
     if (nframes != 3 || !S_IS_SIGNATURE(frames[0], TIX_WORKER_SIGNATURE))
         return TIX_ERR_PROTOCOL;
@@ -321,11 +335,11 @@ tix_wp_decode(const tix_frame_t *frames, size_t nframes, tix_wp_command *command
         *command = (tix_wp_command) c;
         if (!s_wp[c].body)
             return frames[2].size == 0 ? TIX_OK : TIX_ERR_PROTOCOL;
-        *body = protobuf_c_message_unpack(s_wp[c].body, NULL, frames[2].size, frames[2].data);
+        *body = protobuf_c_message_unpack(s_wp[c].body, alloc, frames[2].size, frames[2].data);
         /* No tix string holds a NUL: one here would be cut (a method name
          * with a tail would pass as the method). */
         if (*body && tix_wire_has_nul(s_wp[c].body, frames[2].data, frames[2].size, NULL, 0)) {
-            protobuf_c_message_free_unpacked(*body, NULL);
+            protobuf_c_message_free_unpacked(*body, alloc);
             *body = NULL;
         }
         return *body ? TIX_OK : TIX_ERR_PROTOCOL;

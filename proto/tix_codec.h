@@ -55,6 +55,10 @@ typedef struct {
  * in why. The broker (tix_call_decode) and the workers both decode with it. */
 tix_code tix_request_decode(const tix_method_t *method, const uint8_t *body, size_t size, ProtobufCMessage **request,
                             char *why, size_t why_size);
+/* The same, *request unpacked with alloc (NULL: the heap); free it with
+ * protobuf_c_message_free_unpacked(*request, alloc). */
+tix_code tix_request_decode_with(const tix_method_t *method, const uint8_t *body, size_t size,
+                                 ProtobufCMessage **request, char *why, size_t why_size, ProtobufCAllocator *alloc);
 
 /* A decoded call. When code != OK the call is to be answered with code and
  * message (call_id is 0 if the header could not be read) and request is NULL. */
@@ -133,6 +137,10 @@ typedef enum {
  * owned by the caller (NULL for DISCONNECT). TIX_ERR_PROTOCOL otherwise,
  * also when a string in the body holds a NUL byte (tix_wire_has_nul). */
 tix_err tix_wp_decode(const tix_frame_t *frames, size_t nframes, tix_wp_command *command, ProtobufCMessage **body);
+/* The same, *body unpacked with alloc (NULL: the heap); free it with
+ * protobuf_c_message_free_unpacked(*body, alloc). */
+tix_err tix_wp_decode_in(const tix_frame_t *frames, size_t nframes, tix_wp_command *command, ProtobufCMessage **body,
+                         ProtobufCAllocator *alloc);
 /* Appends [TXW1][command][body] to msg; body NULL for DISCONNECT. */
 void tix_wp_append(zmsg_t *msg, tix_wp_command command, const ProtobufCMessage *body);
 const char *tix_wp_command_name(tix_wp_command command);

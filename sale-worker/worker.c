@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tix_arena.h"
 #include "tix_health.h"
 #include "tix_http.h"
 #include "tix_log.h"
@@ -123,20 +124,26 @@ static void (*const s_commands[TIX_WP_COUNT])(worker_broker_t *, const ProtobufC
     [TIX_WP_SALE_CHANGED] = s_on_sale_changed,
 };
 
+/* A JOB's envelope is read into this much stack (tix_arena.h): a Job
+ * wraps a small request; a bigger one spills to the heap. The request
+ * itself is unpacked again for the job, which keeps it. */
+#define S_ENVELOPE_ARENA_BYTES 1024
+
 static void
-s_on_message(worker_broker_t *b, zmsg_t *msg)
+s_on_message(worker_broker_t *b, const tix_frame_t *frames, size_t n)
 {
     worker_t *self = b->worker;
-    tix_frame_t frames[3];
-    size_t n = tix_frames_view(msg, 0, frames, TIX_ARRAY_LEN(frames));
+    _Alignas(16) uint8_t buf[S_ENVELOPE_ARENA_BYTES];
+    tix_arena_t arena;
+    tix_arena_init(&arena, buf, sizeof buf);
     tix_wp_command command;
     ProtobufCMessage *body = NULL;
-    if (tix_wp_decode(frames, n, &command, &body) != TIX_OK || !s_commands[command]) {
+    if (tix_wp_decode_in(frames, n, &command, &body, &arena.allocator) != TIX_OK || !s_commands[command]) {
         self->stats.garbage++;
         tix_debug("dropped a malformed broker message\tendpoint=%s frames=%zu dropped=%llu", b->endpoint, n,
                   (unsigned long long) self->stats.garbage);
         if (body)
-            protobuf_c_message_free_unpacked(body, NULL);
+            protobuf_c_message_free_unpacked(body, &arena.allocator);
         return;
     }
     b->broker_expiry_ms = tix_now_ms() + (int64_t) WORKER_LIVENESS * self->config.heartbeat_ms;
@@ -146,18 +153,49 @@ s_on_message(worker_broker_t *b, zmsg_t *msg)
     }
     s_commands[command](b, body);
     if (body)
-        protobuf_c_message_free_unpacked(body, NULL);
+        protobuf_c_message_free_unpacked(body, &arena.allocator);
+}
+
+/* Reads one message from b's DEALER into parts (its first 3 frames; the
+ * rest are read and dropped) and frames (views of them); returns its frame
+ * count, 0 when nothing waits. zmq_msg rather than zmsg: no heap objects
+ * per frame. The caller closes parts[0..min(n, 3)). */
+static size_t
+s_recv_parts(worker_broker_t *b, zmq_msg_t parts[3], tix_frame_t frames[3])
+{
+    void *raw = zsock_resolve(b->dealer);
+    size_t n = 0;
+    for (bool more = true; more; n++) {
+        zmq_msg_t spare;
+        zmq_msg_t *m = n < 3 ? &parts[n] : &spare;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, raw, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m); /* none waits (a message's frames come together) */
+            return n;
+        }
+        more = zmq_msg_more(m);
+        if (m == &spare) {
+            zmq_msg_close(m);
+            continue;
+        }
+        frames[n].data = zmq_msg_data(m);
+        frames[n].size = zmq_msg_size(m);
+    }
+    return n;
 }
 
 static void
 s_recv_broker(worker_broker_t *b)
 {
     for (int i = 0; i < WORKER_RECV_BATCH && b->dealer; i++) {
-        zmsg_t *msg = zmsg_recv(b->dealer);
-        if (!msg)
+        zmq_msg_t parts[3];
+        tix_frame_t frames[3];
+        size_t n = s_recv_parts(b, parts, frames);
+        if (n == 0)
             break;
-        s_on_message(b, msg);
-        zmsg_destroy(&msg);
+        s_on_message(b, frames, n);
+        for (size_t f = 0; f < n && f < 3; f++)
+            zmq_msg_close(&parts[f]);
     }
 }
 
@@ -375,6 +413,7 @@ worker_destroy(worker_t **self_p)
                  (unsigned long long) self->stats.notices, (unsigned long long) self->stats.notice_waits);
     worker_link_jobs_free(self);
     free(self->body_buf);
+    free(self->wire_buf);
     free(self);
     *self_p = NULL;
 }

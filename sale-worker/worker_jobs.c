@@ -37,11 +37,11 @@ s_method(worker_broker_t *b, const Tix__Worker__V1__Job *msg)
 /* The decoded, validated body (owned), or NULL after answering
  * INVALID_ARGUMENT naming the field. */
 static ProtobufCMessage *
-s_request(worker_broker_t *b, const Tix__Worker__V1__Job *msg, const tix_method_t *method)
+s_request(worker_broker_t *b, const Tix__Worker__V1__Job *msg, const tix_method_t *method, ProtobufCAllocator *alloc)
 {
     char why[TIX_MESSAGE_MAX_BYTES];
     ProtobufCMessage *request;
-    tix_code code = tix_request_decode(method, msg->body.data, msg->body.len, &request, why, sizeof why);
+    tix_code code = tix_request_decode_with(method, msg->body.data, msg->body.len, &request, why, sizeof why, alloc);
     if (code != TIX__V1__CODE__OK)
         worker_link_answer(b, msg->job_id, code, why, 0);
     return request;
@@ -77,18 +77,20 @@ worker_jobs_accept(worker_broker_t *b, const Tix__Worker__V1__Job *msg, int64_t 
     const tix_method_t *method = s_method(b, msg);
     if (!method || !s_can_run(b, msg))
         return;
-    ProtobufCMessage *request = s_request(b, msg, method);
+    /* Unpacked in the record the job will have: no heap allocation. */
+    ProtobufCAllocator *alloc = worker_link_job_allocator(self);
+    ProtobufCMessage *request = s_request(b, msg, method, alloc);
     if (!request)
         return;
     if (!worker_state_redis_ok(self)) {
-        protobuf_c_message_free_unpacked(request, NULL);
+        protobuf_c_message_free_unpacked(request, alloc);
         worker_link_answer(b, msg->job_id, TIX__V1__CODE__UNAVAILABLE, "redis unavailable",
                            WORKER_UNAVAILABLE_RETRY_MS);
         return;
     }
     /* The last moment before Redis: budget 0 means the deadline has passed. */
     if ((int64_t) msg->budget_ms <= tix_now_ms() - received_ms) {
-        protobuf_c_message_free_unpacked(request, NULL);
+        protobuf_c_message_free_unpacked(request, alloc);
         worker_link_answer(b, msg->job_id, TIX__V1__CODE__DEADLINE_EXCEEDED, "deadline passed before the job started",
                            0);
         return;

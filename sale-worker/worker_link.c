@@ -5,6 +5,7 @@
  */
 #include "worker_link.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -118,16 +119,51 @@ worker_link_close(worker_t *self)
 
 /* ---- To the broker -------------------------------------------------------- */
 
+/* Packs m into the worker's wire buffer (reused); returns its size (0 for
+ * NULL). Not the reply-body buffer: a REPLY carries that one's bytes. */
+static size_t
+s_pack_wire(worker_t *self, const ProtobufCMessage *m)
+{
+    if (!m)
+        return 0;
+    size_t size = protobuf_c_message_get_packed_size(m);
+    if (size > self->wire_cap) {
+        self->wire_buf = xrealloc(self->wire_buf, size);
+        self->wire_cap = size;
+    }
+    return protobuf_c_message_pack(m, self->wire_buf);
+}
+
+/* Sends frames[0..n) as one message without blocking, straight from the
+ * caller's bytes (no zmsg, no frame objects). False when the socket
+ * refused it: libzmq then takes none of it (a multipart message goes out
+ * whole or not at all), as with zmsg_send. */
+static bool
+s_send_frames(zsock_t *sock, const tix_frame_t *frames, size_t n)
+{
+    void *raw = zsock_resolve(sock);
+    for (size_t i = 0; i < n; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0);
+        if (zmq_send(raw, frames[i].data, frames[i].size, flags) < 0)
+            return false;
+    }
+    return true;
+}
+
 void
 worker_link_send(worker_broker_t *b, tix_wp_command command, const ProtobufCMessage *body)
 {
-    zmsg_t *msg = zmsg_new();
-    tix_wp_append(msg, command, body);
-    if (!b->dealer || zmsg_send(&msg, b->dealer) != 0) {
+    size_t size = s_pack_wire(b->worker, body);
+    const char *name = tix_wp_command_name(command);
+    const tix_frame_t frames[3] = {
+        {(const uint8_t *) TIX_WORKER_SIGNATURE, sizeof TIX_WORKER_SIGNATURE - 1},
+        {(const uint8_t *) name, strlen(name)},
+        {b->worker->wire_buf, size},
+    };
+    if (!b->dealer || !s_send_frames(b->dealer, frames, 3)) {
         b->worker->stats.unsent++;
-        tix_debug("broker socket refused a message\tcommand=%s", tix_wp_command_name(command));
+        tix_debug("broker socket refused a message\tcommand=%s", name);
     }
-    zmsg_destroy(&msg);
 }
 
 /* Sends REPLY{job_id, code, message, retry_after_ms, body}: body packed
@@ -184,15 +220,27 @@ worker_link_answer(worker_broker_t *b, uint64_t job_id, tix_code code, const cha
 
 /* ---- Jobs ----------------------------------------------------------------- */
 
+ProtobufCAllocator *
+worker_link_job_allocator(worker_t *self)
+{
+    worker_job_t *job = self->spare_jobs;
+    if (!job) {
+        job = xcalloc(1, sizeof *job);
+        self->spare_jobs = job;
+    }
+    /* Its last request was freed with it: what was carved is forgotten. */
+    tix_arena_init(&job->arena, job->request_buf, sizeof job->request_buf);
+    return &job->arena.allocator;
+}
+
 worker_job_t *
 worker_link_job_new(worker_broker_t *b, uint64_t job_id, const tix_method_t *method, ProtobufCMessage *request)
 {
     worker_t *self = b->worker;
     worker_job_t *job = self->spare_jobs;
-    if (job)
-        self->spare_jobs = job->next;
-    else
-        job = xcalloc(1, sizeof *job);
+    assert(job && (const uint8_t *) request >= job->request_buf &&
+           (const uint8_t *) request < job->request_buf + sizeof job->request_buf); /* worker_link_job_allocator's */
+    self->spare_jobs = job->next;
     job->worker = self;
     job->job_id = job_id;
     job->broker = b;
@@ -222,7 +270,7 @@ s_job_reply_packed(worker_job_t *job, tix_code code, const char *message, uint32
         self->stats.stale++;
         tix_debug("reply dropped: its broker session ended\tjob_id=%llu", (unsigned long long) job->job_id);
     }
-    protobuf_c_message_free_unpacked(job->request, NULL);
+    protobuf_c_message_free_unpacked(job->request, &job->arena.allocator);
     job->request = NULL;
     job->next = self->spare_jobs;
     self->spare_jobs = job;
@@ -352,13 +400,15 @@ worker_link_publish(worker_t *self, const Tix__V1__Order *order, const char *log
     event.order = (Tix__V1__Order *) order;
     event.log_id = (char *) log_id;
     event.worker_id = (char *) self->config.worker_id;
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstrf(msg, "order.%s", order->sale_id);
-    zframe_t *frame = tix_frame_pack(&event.base);
-    zmsg_append(msg, &frame);
-    if (zmsg_send(&msg, self->pub) == 0)
+    char topic[80]; /* "order." and a sale_id of at most 64 bytes (PROTOCOL.md) */
+    int len = snprintf(topic, sizeof topic, "order.%s", order->sale_id);
+    size_t size = s_pack_wire(self, &event.base);
+    const tix_frame_t frames[2] = {
+        {(const uint8_t *) topic, len > 0 && (size_t) len < sizeof topic ? (size_t) len : sizeof topic - 1},
+        {self->wire_buf, size},
+    };
+    if (s_send_frames(self->pub, frames, 2))
         self->stats.events++;
     else
         self->stats.events_unsent++;
-    zmsg_destroy(&msg);
 }

@@ -48,8 +48,13 @@ void worker_link_answer(worker_broker_t *b, uint64_t job_id, tix_code code, cons
 
 /* ---- Jobs ----------------------------------------------------------------- */
 
+/* Where the next job's request is to be unpacked: the arena of the record
+ * worker_link_job_new hands out next (emptied now). A request unpacked
+ * there and not given to worker_link_job_new is freed with it. */
+ProtobufCAllocator *worker_link_job_allocator(worker_t *self);
 /* A record for a JOB of b's current session, counted in flight; it takes
- * request (owned). Returned to the pool by worker_link_job_reply. */
+ * request (owned, unpacked with worker_link_job_allocator's allocator just
+ * before). Returned to the pool by worker_link_job_reply. */
 worker_job_t *worker_link_job_new(worker_broker_t *b, uint64_t job_id, const tix_method_t *method,
                                   ProtobufCMessage *request);
 /* Answers job on its broker's DEALER - unless its session ended: then the reply is dropped and

@@ -16,6 +16,7 @@
 
 #include <czmq.h>
 
+#include "tix_arena.h"
 #include "tix_codec.h"
 #include "tix_endpoint.h"
 #include "tix_http.h"
@@ -27,6 +28,7 @@
 #define WORKER_LINGER_MS 500            /* on close: time for queued replies and events to leave */
 #define WORKER_UNAVAILABLE_RETRY_MS 500 /* retry_after_ms with UNAVAILABLE */
 #define WORKER_NOTICE_WAIT_MS 200       /* longest wait for the brokers' echoes of a SALE_CHANGED */
+#define WORKER_JOB_REQUEST_BYTES 512    /* a job's request is unpacked in this much of its record */
 
 typedef struct worker worker_t;
 typedef struct worker_job worker_job_t;
@@ -40,8 +42,10 @@ struct worker_job {
     uint64_t job_id;            /* echoed in the REPLY */
     uint64_t session;           /* that broker's session (READY) it arrived in */
     const tix_method_t *method; /* what to run */
-    ProtobufCMessage *request;  /* owned: the decoded, validated body */
+    ProtobufCMessage *request;  /* owned: the decoded, validated body, unpacked in arena */
     worker_job_t *next;         /* spare-list link */
+    tix_arena_t arena;          /* over request_buf; what does not fit is the heap's */
+    _Alignas(16) uint8_t request_buf[WORKER_JOB_REQUEST_BYTES];
 };
 
 /* The session with one broker: each broker grants and counts its own
@@ -78,6 +82,8 @@ struct worker {
     uint64_t notice_seq;                         /* the last notice_id handed out */
     uint8_t *body_buf;                           /* reply bodies are packed here (reused) */
     size_t body_cap;                             /* its size */
+    uint8_t *wire_buf;                           /* each outgoing message's body is packed here (reused) */
+    size_t wire_cap;                             /* its size */
     struct {
         uint64_t jobs;          /* JOBs received */
         uint64_t garbage;       /* broker messages dropped as protocol violations */

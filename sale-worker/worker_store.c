@@ -91,6 +91,7 @@ worker_store_new(const tix_redis_url_t *url, const worker_store_opts_t *opts)
     self->min_replicas = opts ? opts->min_replicas : 0;
     self->wait_ms = opts && opts->wait_ms > 0 ? opts->wait_ms : WORKER_STORE_WAIT_MS;
     self->backoff_ms = WORKER_STORE_BACKOFF_MIN_MS;
+    self->arena = worker_store_arena_new();
     worker_store_connect(self, s_on_gone);
     return self;
 }
@@ -113,6 +114,7 @@ worker_store_destroy(worker_store_t **self_p)
         free(call->cmd);
         free(call);
     }
+    worker_store_arena_destroy(&self->arena); /* after the context: it read its last reply there */
     free(self);
     *self_p = NULL;
 }

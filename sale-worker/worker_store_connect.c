@@ -265,6 +265,7 @@ worker_store_connect(worker_store_t *self, worker_store_gone_fn *gone)
         return;
     }
     ac->data = self;
+    worker_store_arena_attach(self->arena, ac->c.reader); /* before anything is read */
     ac->ev.data = self;
     ac->ev.addRead = s_add_read;
     ac->ev.delRead = s_del_read;

@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 
 #include "worker_store.h"
+#include "worker_store_arena.h"
 
 /* The library's functions, one per kind of call. */
 typedef enum {
@@ -118,6 +119,7 @@ struct worker_store {
     char drop_reason[160];                    /* why the store itself dropped the connection */
     char last_problem[160];                   /* the last connect failure logged at warn */
     worker_store_metrics_t metrics;
+    worker_store_arena_t *arena; /* every reply read on ac is built in it */
 
     /* Buys waiting per sale (worker_store_batch.c), and its hooks. */
     worker_store_batches_t *batches;
