@@ -119,19 +119,27 @@ worker_link_close(worker_t *self)
 
 /* ---- To the broker -------------------------------------------------------- */
 
-/* Packs m into the worker's wire buffer (reused); returns its size (0 for
- * NULL). Not the reply-body buffer: a REPLY carries that one's bytes. */
+/* Packs m into *buf, grown to fit and kept (*cap its size); returns the
+ * packed size (0 for NULL). */
 static size_t
-s_pack_wire(worker_t *self, const ProtobufCMessage *m)
+s_pack_into(uint8_t **buf, size_t *cap, const ProtobufCMessage *m)
 {
     if (!m)
         return 0;
     size_t size = protobuf_c_message_get_packed_size(m);
-    if (size > self->wire_cap) {
-        self->wire_buf = xrealloc(self->wire_buf, size);
-        self->wire_cap = size;
+    if (size > *cap) {
+        *buf = xrealloc(*buf, size);
+        *cap = size;
     }
-    return protobuf_c_message_pack(m, self->wire_buf);
+    return protobuf_c_message_pack(m, *buf);
+}
+
+/* Packs m into the worker's wire buffer. Not the reply-body buffer: a
+ * REPLY carries that one's bytes. */
+static size_t
+s_pack_wire(worker_t *self, const ProtobufCMessage *m)
+{
+    return s_pack_into(&self->wire_buf, &self->wire_cap, m);
 }
 
 /* Sends frames[0..n) as one message without blocking, straight from the
@@ -192,14 +200,7 @@ s_reply_packed(worker_broker_t *b, uint64_t job_id, tix_code code, const char *m
 static size_t
 s_pack(worker_t *self, const ProtobufCMessage *body)
 {
-    if (!body)
-        return 0;
-    size_t size = protobuf_c_message_get_packed_size(body);
-    if (size > self->body_cap) {
-        self->body_buf = xrealloc(self->body_buf, size);
-        self->body_cap = size;
-    }
-    return protobuf_c_message_pack(body, self->body_buf);
+    return s_pack_into(&self->body_buf, &self->body_cap, body);
 }
 
 static void
