@@ -43,6 +43,10 @@ def wait_until(cond, timeout_s, what):
     raise RuntimeError("stack: timed out waiting for " + what)
 
 
+class ProcessExited(RuntimeError):
+    """A process of the stack ended while the stack started."""
+
+
 class Stack:
     def __init__(self, build_dir, curve=False):
         self.build = os.path.abspath(build_dir)
@@ -50,13 +54,16 @@ class Stack:
         self.dir = tempfile.mkdtemp(prefix="tix-client-test-")
         self.procs = {}
         self.bad_exits = []  # processes that did not stop cleanly
+        self._pick_ports()
+        self.keys = os.path.join(self.dir, "keys")
+
+    def _pick_ports(self):
         ports = [free_port() for _ in range(5)]
         self.redis_port = ports[0]
         self.frontend = "tcp://127.0.0.1:%d" % ports[1]
         self.backend = "tcp://127.0.0.1:%d" % ports[2]
         self.events_in = "tcp://127.0.0.1:%d" % ports[3]
         self.events_out = "tcp://127.0.0.1:%d" % ports[4]
-        self.keys = os.path.join(self.dir, "keys")
 
     # ---- keys ----------------------------------------------------------
 
@@ -105,6 +112,17 @@ class Stack:
         except OSError:
             return False
 
+    def _log_tail(self, name):
+        return open(os.path.join(self.dir, name + ".log"), errors="replace").read()[-4000:]
+
+    def _alive(self):
+        """Raises ProcessExited naming a process of the stack that has ended."""
+        for name, p in self.procs.items():
+            if p.poll() is not None:
+                raise ProcessExited("stack: %s exited %s while the stack started; its log:\n%s"
+                                    % (name, p.returncode, self._log_tail(name)))
+        return True
+
     def _serving(self):
         r = subprocess.run([self._bin("tix"), "health", "--timeout-ms", "500"], env=self.client_env(),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -120,12 +138,31 @@ class Stack:
         self._spawn("broker", argv)
 
     def start(self):
+        """Starts the stack; on failure stops what it started and raises.
+        A process that exits while the stack starts (a port picked free can
+        be taken by another program before it is bound) is reported, and the
+        stack started once more on new ports."""
         if self.curve:
             self._make_keys()
+        try:
+            try:
+                self._start_processes()
+            except ProcessExited as e:
+                sys.stderr.write("%s\nstack: starting once more on new ports\n" % e)
+                self._stop_processes()
+                self.bad_exits = []  # reported just above
+                self._pick_ports()
+                self._start_processes()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_processes(self):
         self._spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
                               "--dir", self.dir, "--appendonly", "yes", "--appendfsync", "always",
                               "--save", "", "--protected-mode", "no"])
-        wait_until(self._redis_ping, 10, "redis-server")
+        wait_until(lambda: self._alive() and self._redis_ping(), 10, "redis-server")
         self.start_broker()
         argv = [self._bin("tix-worker"), "--backend", self.backend, "--events-in", self.events_in,
                 "--redis-url", "redis://127.0.0.1:%d" % self.redis_port, "--worker-id", "w0",
@@ -134,8 +171,7 @@ class Stack:
             argv += ["--curve-secret", self.key("worker") + "_secret",
                      "--curve-server-key", self.key("broker")]
         self._spawn("worker", argv)
-        wait_until(self._serving, 15, "Health SERVING")
-        return self
+        wait_until(lambda: self._alive() and self._serving(), 15, "Health SERVING")
 
     def _stop(self, name, sig=signal.SIGTERM):
         p = self.procs.pop(name, None)
@@ -149,7 +185,7 @@ class Stack:
         if p and sig == signal.SIGTERM and p.returncode != 0:
             # A clean stop exits 0; a sanitizer report or a crash does not.
             sys.stderr.write("stack: %s exited %s; its log:\n" % (name, p.returncode))
-            sys.stderr.write(open(os.path.join(self.dir, name + ".log"), errors="replace").read()[-4000:])
+            sys.stderr.write(self._log_tail(name))
             self.bad_exits.append(name)
 
     def kill_broker(self):
@@ -165,12 +201,15 @@ class Stack:
         self.start_broker()
         wait_until(self._serving, 15, "Health SERVING after a broker restart")
 
-    def stop(self):
-        """Stops everything; self.bad_exits names what did not stop cleanly."""
+    def _stop_processes(self):
         if "worker" in self.procs:
             self.pause_worker(False)
         for name in ("worker", "broker", "redis"):
             self._stop(name)
+
+    def stop(self):
+        """Stops everything; self.bad_exits names what did not stop cleanly."""
+        self._stop_processes()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def describe(self):
