@@ -97,6 +97,8 @@ broker_new(const broker_config_t *config)
     tix_arena_init(&self->call_arena, xmalloc(BROKER_CALL_ARENA_BYTES), BROKER_CALL_ARENA_BYTES);
     for (size_t i = 0; i < BROKER_CALL_FRAMES; i++)
         zmq_msg_init(&self->call_msgs[i]);
+    for (size_t i = 0; i < BROKER_BACKEND_FRAMES; i++)
+        zmq_msg_init(&self->backend_msgs[i]);
     self->workers = broker_workers_new();
     self->jobs = broker_jobs_new();
     self->edge = broker_edge_new(BROKER_EDGE_MAX_SALES, BROKER_EDGE_MAX_BUYERS);
@@ -129,8 +131,11 @@ broker_destroy(broker_t **self_p)
     if (self->call_arena.buf) {
         for (size_t i = 0; i < BROKER_CALL_FRAMES; i++)
             zmq_msg_close(&self->call_msgs[i]);
+        for (size_t i = 0; i < BROKER_BACKEND_FRAMES; i++)
+            zmq_msg_close(&self->backend_msgs[i]);
         free(self->call_arena.buf);
     }
+    free(self->wire_buf);
     zsock_destroy(&self->events_out);
     zsock_destroy(&self->events_in);
     zsock_destroy(&self->backend);
@@ -207,6 +212,10 @@ s_drain_socket(broker_t *self, zsock_t *sock)
         broker_frontend_drain(self, BROKER_BATCH);
         return;
     }
+    if (sock == self->backend) { /* the same for the workers' replies */
+        broker_backend_drain(self, BROKER_BATCH);
+        return;
+    }
     for (int i = 0; i < BROKER_BATCH && (zsock_events(sock) & ZMQ_POLLIN); i++) {
         if (sock == self->events_in) {
             broker_events_from_workers(self);
@@ -216,10 +225,6 @@ s_drain_socket(broker_t *self, zsock_t *sock)
             broker_events_from_subscribers(self);
             continue;
         }
-        zmsg_t *msg = zmsg_recv(sock);
-        if (!msg)
-            return;
-        broker_backend_recv(self, &msg);
     }
 }
 

@@ -6,20 +6,22 @@
 #include "broker_dispatch.h"
 #include "broker_reply.h"
 #include "broker_soldout.h"
+#include "tix_arena.h"
 #include "tix_log.h"
 #include "tix_util.h"
 
 #define BROKER_MAX_CAPACITY 65536
 
-typedef void(backend_handler_fn)(broker_t *self, zframe_t *rid, broker_worker_t *worker, ProtobufCMessage *body);
+typedef void(backend_handler_fn)(broker_t *self, const tix_frame_t *rid, broker_worker_t *worker,
+                                 ProtobufCMessage *body);
 
 static void
-s_on_ready(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+s_on_ready(broker_t *self, const tix_frame_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
     const Tix__Worker__V1__Ready *ready = (const Tix__Worker__V1__Ready *) body;
     if (w)
         broker_dispatch_lost(self, &w, "re-registered");
-    if (zframe_size(rid) == 0 || zframe_size(rid) > BROKER_ROUTING_ID_MAX || ready->capacity == 0) {
+    if (rid->size == 0 || rid->size > BROKER_ROUTING_ID_MAX || ready->capacity == 0) {
         self->stats.worker_garbage++;
         return;
     }
@@ -27,22 +29,21 @@ s_on_ready(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *
     uint32_t hb = ready->heartbeat_ms;
     if (hb < 10 || hb > 60000)
         hb = 1000;
-    w = broker_workers_add(self->workers, zframe_data(rid), zframe_size(rid),
-                           ready->worker_id[0] ? ready->worker_id : "(unnamed)", capacity, hb, ready->redis_ok,
-                           tix_now_ms());
+    w = broker_workers_add(self->workers, rid->data, rid->size, ready->worker_id[0] ? ready->worker_id : "(unnamed)",
+                           capacity, hb, ready->redis_ok, tix_now_ms());
     tix_info("worker ready\tworker=%s capacity=%u heartbeat_ms=%u redis_ok=%d workers=%zu", w->worker_id, capacity, hb,
              ready->redis_ok, broker_workers_count(self->workers));
     broker_dispatch(self);
 }
 
 static void
-s_disconnect(broker_t *self, zframe_t *rid)
+s_disconnect(broker_t *self, const tix_frame_t *rid)
 {
-    broker_dispatch_send(self, zframe_data(rid), zframe_size(rid), TIX_WP_DISCONNECT, NULL);
+    broker_dispatch_send(self, rid->data, rid->size, TIX_WP_DISCONNECT, NULL);
 }
 
 static void
-s_on_heartbeat(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+s_on_heartbeat(broker_t *self, const tix_frame_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
     const Tix__Worker__V1__Heartbeat *hb = (const Tix__Worker__V1__Heartbeat *) body;
     if (!w) {
@@ -66,7 +67,7 @@ s_forget_if_left(broker_t *self, broker_worker_t **w)
 }
 
 static void
-s_on_reply(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+s_on_reply(broker_t *self, const tix_frame_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
     const Tix__Worker__V1__JobReply *r = (const Tix__Worker__V1__JobReply *) body;
     (void) rid;
@@ -86,7 +87,7 @@ s_on_reply(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *
     tix_code code = r->code;
     if (!protobuf_c_enum_descriptor_get_value(&tix__v1__code__descriptor, (int) code))
         code = TIX__V1__CODE__INTERNAL; /* a worker bug must not reach clients as garbage */
-    if (job->client)
+    if (job->client.data)
         broker_soldout_on_reply(self, job, code, r->body.data, r->body.len);
     broker_reply_answer(self, job, code, r->message, r->retry_after_ms, r->body.data, r->body.len);
     s_forget_if_left(self, &w);
@@ -96,7 +97,7 @@ s_on_reply(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *
 /* The worker is stopping: it takes no new jobs and answers those it holds
  * (or dies, and then they are handled as for any dead worker). */
 static void
-s_on_leaving(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+s_on_leaving(broker_t *self, const tix_frame_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
     (void) rid, (void) body;
     if (!w)
@@ -106,7 +107,7 @@ s_on_leaving(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage
 }
 
 static void
-s_on_unexpected(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+s_on_unexpected(broker_t *self, const tix_frame_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
     (void) rid, (void) w, (void) body;
     self->stats.worker_garbage++; /* JOB travels broker -> worker only */
@@ -118,12 +119,12 @@ s_on_unexpected(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMess
  * side; under CURVE only keys the broker accepts reach it), and echoed back
  * once dropped: the worker answers its caller after the echoes. */
 static void
-s_on_sale_changed(broker_t *self, zframe_t *rid, broker_worker_t *w, ProtobufCMessage *body)
+s_on_sale_changed(broker_t *self, const tix_frame_t *rid, broker_worker_t *w, ProtobufCMessage *body)
 {
     (void) w;
     const Tix__Worker__V1__SaleChanged *notice = (const Tix__Worker__V1__SaleChanged *) body;
     broker_soldout_sale_changed(self, notice->sale_id, notice->created_at_ms, notice->version);
-    broker_dispatch_send(self, zframe_data(rid), zframe_size(rid), TIX_WP_SALE_CHANGED, body);
+    broker_dispatch_send(self, rid->data, rid->size, TIX_WP_SALE_CHANGED, body);
 }
 
 static backend_handler_fn *const s_handlers[TIX_WP_COUNT] = {
@@ -131,29 +132,81 @@ static backend_handler_fn *const s_handlers[TIX_WP_COUNT] = {
     [TIX_WP_REPLY] = s_on_reply, [TIX_WP_DISCONNECT] = s_on_leaving,  [TIX_WP_SALE_CHANGED] = s_on_sale_changed,
 };
 
+/* A worker message's envelope is unpacked into this much stack: a REPLY
+ * wraps its answer's body; a bigger one spills to the heap (tix_arena.h). */
+#define BROKER_BACKEND_ARENA_BYTES 1024
+
+/* Handles one worker message: frames[0] its routing id, then [TXW1]
+ * [command][body]; the views are borrowed for the call. */
+static void
+s_handle(broker_t *self, const tix_frame_t *frames, size_t n)
+{
+    _Alignas(16) uint8_t buf[BROKER_BACKEND_ARENA_BYTES];
+    tix_arena_t arena;
+    tix_arena_init(&arena, buf, sizeof buf);
+    tix_wp_command command;
+    ProtobufCMessage *body = NULL;
+    /* Too many frames (n counts them all; frames holds the first few) is
+     * malformed too: checked before the decode looks at any. */
+    if (n < 1 || n > BROKER_BACKEND_FRAMES ||
+        tix_wp_decode_in(&frames[1], n - 1, &command, &body, &arena.allocator) != TIX_OK) {
+        self->stats.worker_garbage++;
+        tix_debug("malformed worker message dropped\tframes=%zu", n ? n - 1 : 0);
+    } else {
+        const tix_frame_t *rid = &frames[0];
+        broker_worker_t *w = broker_workers_find(self->workers, rid->data, rid->size);
+        if (w)
+            broker_worker_touch(w, tix_now_ms());
+        s_handlers[command](self, rid, w, body);
+    }
+    if (body)
+        protobuf_c_message_free_unpacked(body, &arena.allocator);
+}
+
 void
 broker_backend_recv(broker_t *self, zmsg_t **msg_p)
 {
-    zmsg_t *msg = *msg_p;
-    zframe_t *rid = zmsg_pop(msg);
-    tix_frame_t views[3];
-    size_t n = tix_frames_view(msg, 0, views, TIX_ARRAY_LEN(views));
-    tix_wp_command command;
-    ProtobufCMessage *body = NULL;
-    if (!rid || n > TIX_ARRAY_LEN(views) || tix_wp_decode(views, n, &command, &body) != TIX_OK) {
-        self->stats.worker_garbage++;
-        tix_debug("malformed worker message dropped\tframes=%zu", n);
-        goto out;
-    }
-    broker_worker_t *w = broker_workers_find(self->workers, zframe_data(rid), zframe_size(rid));
-    if (w)
-        broker_worker_touch(w, tix_now_ms());
-    s_handlers[command](self, rid, w, body);
-out:
-    if (body)
-        protobuf_c_message_free_unpacked(body, NULL);
-    zframe_destroy(&rid);
+    tix_frame_t frames[BROKER_BACKEND_FRAMES];
+    size_t n = tix_frames_view(*msg_p, 0, frames, TIX_ARRAY_LEN(frames)); /* all of them counted */
+    s_handle(self, frames, n);
     zmsg_destroy(msg_p);
+}
+
+/* Receives one worker message's frames into self->backend_msgs (frames
+ * past BROKER_BACKEND_FRAMES are received and only counted) and views
+ * them; its frame count, 0 when none is waiting. */
+static size_t
+s_recv(broker_t *self, void *sock, tix_frame_t *frames)
+{
+    zmq_msg_t *m = self->backend_msgs;
+    if (zmq_msg_recv(&m[0], sock, ZMQ_DONTWAIT) < 0)
+        return 0;
+    size_t n = 1;
+    zmq_msg_t extra, *last = &m[0];
+    zmq_msg_init(&extra);
+    while (zmq_msg_more(last)) { /* the rest of a message is there with its first frame */
+        last = n < BROKER_BACKEND_FRAMES ? &m[n] : &extra;
+        if (zmq_msg_recv(last, sock, ZMQ_DONTWAIT) < 0)
+            break;
+        n++;
+    }
+    zmq_msg_close(&extra);
+    for (size_t i = 0; i < n && i < BROKER_BACKEND_FRAMES; i++)
+        frames[i] = (tix_frame_t){zmq_msg_data(&m[i]), zmq_msg_size(&m[i])};
+    return n;
+}
+
+size_t
+broker_backend_drain(broker_t *self, size_t max)
+{
+    void *sock = zsock_resolve(self->backend);
+    tix_frame_t frames[BROKER_BACKEND_FRAMES];
+    size_t handled = 0, n;
+    while (handled < max && (n = s_recv(self, sock, frames)) > 0) {
+        s_handle(self, frames, n);
+        handled++;
+    }
+    return handled;
 }
 
 static void

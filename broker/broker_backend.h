@@ -11,7 +11,12 @@
 
 #include "broker_state.h"
 
-/* Handles one message from the backend ROUTER; takes *msg. */
+/* Handles up to max messages waiting on the backend ROUTER, read into
+ * self->backend_msgs (reused: no heap allocation per message); returns how
+ * many it handled. */
+size_t broker_backend_drain(broker_t *self, size_t max);
+/* Handles one message from the backend ROUTER given as a zmsg (the
+ * fuzzer's way in); takes *msg. */
 void broker_backend_recv(broker_t *self, zmsg_t **msg);
 /* Heartbeats workers that are due and buries those that went silent. */
 void broker_backend_tick(broker_t *self, int64_t now_ms);

@@ -4,6 +4,8 @@
  */
 #include "broker_dispatch.h"
 
+#include <string.h>
+
 #include "broker_reply.h"
 #include "tix_log.h"
 #include "tix_util.h"
@@ -14,16 +16,39 @@
  * budget, and reports the true outcome. */
 #define BROKER_REDISPATCH_MIN_BUDGET_MS 1000
 
+/* Packs body into the broker's reused wire buffer; its size (0 for NULL). */
+static size_t
+s_pack_wire(broker_t *self, const ProtobufCMessage *body)
+{
+    if (!body)
+        return 0;
+    size_t size = protobuf_c_message_get_packed_size(body);
+    if (size > self->wire_cap) {
+        self->wire_buf = xrealloc(self->wire_buf, size);
+        self->wire_cap = size;
+    }
+    return protobuf_c_message_pack(body, self->wire_buf);
+}
+
 bool
 broker_dispatch_send(broker_t *self, const uint8_t *rid, size_t rid_size, tix_wp_command command,
                      const ProtobufCMessage *body)
 {
-    zmsg_t *msg = zmsg_new();
-    zmsg_addmem(msg, rid, rid_size);
-    tix_wp_append(msg, command, body);
-    if (zmsg_send(&msg, self->backend) != 0) {
-        zmsg_destroy(&msg);
-        return false;
+    /* Straight from these bytes with zmq_send, as tix_wp_append would
+     * frame them: no czmq message or frame objects per job. A ROUTER takes
+     * a message whole or drops it whole, as zmsg_send did. */
+    size_t size = s_pack_wire(self, body);
+    const char *name = tix_wp_command_name(command);
+    const tix_frame_t frames[4] = {
+        {rid, rid_size},
+        {(const uint8_t *) TIX_WORKER_SIGNATURE, sizeof TIX_WORKER_SIGNATURE - 1},
+        {(const uint8_t *) name, strlen(name)},
+        {self->wire_buf, size},
+    };
+    void *raw = zsock_resolve(self->backend);
+    for (size_t i = 0; i < TIX_ARRAY_LEN(frames); i++) {
+        if (zmq_send(raw, frames[i].data, frames[i].size, i + 1 < TIX_ARRAY_LEN(frames) ? ZMQ_SNDMORE : 0) < 0)
+            return false;
     }
     return true;
 }
@@ -66,8 +91,8 @@ s_send_job(broker_t *self, broker_worker_t *w, broker_job_t *job, int64_t now)
     j.method = (char *) job->method->name;
     j.budget_ms = (uint32_t) budget;
     j.client = job->client_key;
-    j.body.data = zframe_data(job->body);
-    j.body.len = zframe_size(job->body);
+    j.body.data = (uint8_t *) job->body.data;
+    j.body.len = job->body.size;
     return broker_dispatch_send(self, w->rid, w->rid_size, TIX_WP_JOB, &j.base);
 }
 

@@ -101,9 +101,8 @@ s_on_forward(broker_t *self, const broker_call_in_t *in, tix_call_t *call)
         timeout = self->config.max_timeout_ms;
     broker_job_t *job = broker_jobs_alloc(self->jobs);
     /* The frames are the receive's, reused for the next call: the job
-     * keeps copies. */
-    job->client = zframe_new(client->data, client->size);
-    job->body = zframe_new(call->body.data, call->body.size);
+     * keeps copies, in its slot's bytes. */
+    broker_jobs_set_call(job, client, &call->body);
     job->method = call->method;
     job->call_id = call->call_id;
     job->received_ns = self->call_ns;

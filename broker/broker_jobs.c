@@ -15,6 +15,10 @@
 
 #define CHUNK_JOBS 1024
 #define NONE UINT32_MAX
+/* A slot keeps its bytes for the next call up to this size: a typical
+ * call fits many times over, and a flood of big calls (up to
+ * --max-message-bytes each) leaves no memory behind in the queue's slots. */
+#define BROKER_JOB_BYTES_KEPT 1024
 
 struct broker_jobs {
     broker_job_t **chunks; /* each CHUNK_JOBS slots */
@@ -67,10 +71,8 @@ broker_jobs_destroy(broker_jobs_t **self_p)
         return;
     broker_jobs_t *self = *self_p;
     for (size_t c = 0; c < self->nchunks; c++) {
-        for (size_t i = 0; i < CHUNK_JOBS; i++) {
-            zframe_destroy(&self->chunks[c][i].client);
-            zframe_destroy(&self->chunks[c][i].body);
-        }
+        for (size_t i = 0; i < CHUNK_JOBS; i++)
+            free(self->chunks[c][i].bytes);
         free(self->chunks[c]);
     }
     free(self->chunks);
@@ -87,13 +89,48 @@ broker_jobs_alloc(broker_jobs_t *self)
         s_grow(self);
     uint32_t slot = self->free_slots[--self->nfree];
     broker_job_t *job = s_slot(self, slot);
+    uint8_t *bytes = job->bytes; /* the slot keeps them (broker_jobs.h) */
+    size_t cap = job->bytes_cap;
     memset(job, 0, sizeof *job);
+    job->bytes = bytes;
+    job->bytes_cap = cap;
     if (++self->sequence == 0)
         self->sequence = 1; /* keep job_id != 0 */
     job->job_id = ((uint64_t) self->sequence << 32) | slot;
     job->prev = job->next = NONE;
     self->live++;
     return job;
+}
+
+/* job's bytes, grown to hold size. */
+static uint8_t *
+s_bytes(broker_job_t *job, size_t size)
+{
+    if (size > job->bytes_cap) {
+        job->bytes = xrealloc(job->bytes, size);
+        job->bytes_cap = size;
+    }
+    return job->bytes;
+}
+
+void
+broker_jobs_set_call(broker_job_t *job, const tix_frame_t *client, const tix_frame_t *body)
+{
+    uint8_t *b = s_bytes(job, client->size + body->size + 1); /* + 1: a client's data is never NULL */
+    memcpy(b, client->data, client->size);
+    if (body->size)
+        memcpy(b + client->size, body->data, body->size);
+    job->client = (tix_frame_t){b, client->size};
+    job->body = (tix_frame_t){b + client->size, body->size};
+}
+
+void
+broker_jobs_set_internal(broker_job_t *job, const ProtobufCMessage *m)
+{
+    size_t size = protobuf_c_message_get_packed_size(m);
+    uint8_t *b = s_bytes(job, size + 1);
+    job->client = (tix_frame_t){NULL, 0};
+    job->body = (tix_frame_t){b, protobuf_c_message_pack(m, b)};
 }
 
 broker_job_t *
@@ -132,8 +169,12 @@ broker_jobs_free(broker_jobs_t *self, broker_job_t *job)
 {
     assert(job->job_id != 0);
     s_unlink(self, job);
-    zframe_destroy(&job->client);
-    zframe_destroy(&job->body);
+    job->client = job->body = (tix_frame_t){NULL, 0};
+    if (job->bytes_cap > BROKER_JOB_BYTES_KEPT) { /* a big call's bytes are not kept */
+        free(job->bytes);
+        job->bytes = NULL;
+        job->bytes_cap = 0;
+    }
     uint32_t slot = s_slot_of(job);
     job->job_id = 0;
     job->worker = NULL;

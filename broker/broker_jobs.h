@@ -9,8 +9,12 @@
  * so pointers stay valid until broker_jobs_free; lookups by job_id are O(1)
  * and reject stale ids.
  *
- * Ownership: a job owns its client routing id and body frames; they are
- * destroyed by broker_jobs_free unless the caller took them (set to NULL).
+ * Ownership: a job's client routing id and body are copies in bytes its
+ * slot owns and keeps when the slot is reused, up to 1 KiB (no heap
+ * allocation per call once a slot's bytes have grown to a call's size;
+ * a bigger call's bytes go back to the heap when its job ends): job->client and
+ * job->body view them until broker_jobs_free, and the bytes go with
+ * broker_jobs_destroy.
  * Threading: used only by the broker's loop thread.
  */
 #ifndef BROKER_JOBS_H
@@ -39,10 +43,12 @@ typedef void(broker_job_done_fn)(broker_job_t *job, tix_code code, const void *b
 
 struct broker_job {
     uint64_t job_id;             /* 0 while the slot is free */
-    zframe_t *client;            /* client routing id (owned); NULL for an internal job */
+    tix_frame_t client;          /* client routing id (in bytes); data NULL for an internal job */
     broker_job_done_fn *on_done; /* an internal job's completion hook */
     void *on_done_arg;           /* passed to on_done */
-    zframe_t *body;              /* request body as received (owned) */
+    tix_frame_t body;            /* request body as received (in bytes) */
+    uint8_t *bytes;              /* the slot's: client then body; kept across reuse */
+    size_t bytes_cap;            /* its size */
     const tix_method_t *method;
     uint64_t call_id;                         /* the client's, echoed in the reply */
     int64_t deadline_ms;                      /* monotonic; work not started by then is not started */
@@ -61,9 +67,13 @@ void broker_jobs_destroy(broker_jobs_t **self);
 
 /* A new, zeroed job with a fresh job_id; neither queued nor assigned. */
 broker_job_t *broker_jobs_alloc(broker_jobs_t *self);
+/* Copies a client's call into job's bytes: its routing id and its body. */
+void broker_jobs_set_call(broker_job_t *job, const tix_frame_t *client, const tix_frame_t *body);
+/* Packs m into job's bytes as the body of an internal job (no client). */
+void broker_jobs_set_internal(broker_job_t *job, const ProtobufCMessage *m);
 /* The live job with this id, or NULL (unknown, answered, or stale). */
 broker_job_t *broker_jobs_find(broker_jobs_t *self, uint64_t job_id);
-/* Unqueues the job if needed, destroys its frames and frees its slot. */
+/* Unqueues the job if needed and frees its slot (its bytes stay for the next). */
 void broker_jobs_free(broker_jobs_t *self, broker_job_t *job);
 
 /* The flow key of a client identity (broker_fairq_key). */

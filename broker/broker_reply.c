@@ -50,7 +50,7 @@ void
 broker_reply_answer(broker_t *self, broker_job_t *job, tix_code code, const char *message, uint32_t retry_after_ms,
                     const void *body, size_t body_size)
 {
-    if (!job->client) { /* an internal job: the broker asked, not a client */
+    if (!job->client.data) { /* an internal job: the broker asked, not a client */
         if (job->on_done)
             job->on_done(job, code, body, body_size, job->on_done_arg);
         else
@@ -58,8 +58,6 @@ broker_reply_answer(broker_t *self, broker_job_t *job, tix_code code, const char
         return;
     }
     tix_status_t status = {job->call_id, code, message, retry_after_ms};
-    tix_frame_t client = {zframe_data(job->client), zframe_size(job->client)};
-    tix_frame_t request = {job->body ? zframe_data(job->body) : NULL, job->body ? zframe_size(job->body) : 0};
-    s_send(self, &client, &status, body, body_size, job->method, &request, job->received_ns);
-    broker_jobs_free(self->jobs, job); /* frees job->client and job->body, which client and request viewed */
+    s_send(self, &job->client, &status, body, body_size, job->method, &job->body, job->received_ns);
+    broker_jobs_free(self->jobs, job);
 }

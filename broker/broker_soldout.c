@@ -28,11 +28,10 @@ s_queue_page(broker_t *self, const char *sale_id, const char *cursor, uint64_t n
     req.sale_id = (char *) sale_id;
     req.cursor = (char *) cursor;
     broker_job_t *job = broker_jobs_alloc(self->jobs);
-    job->client = NULL; /* internal: the answer comes back to s_on_page */
+    broker_jobs_set_internal(job, &req.base); /* no client: the answer comes back to on_done */
     job->on_done = on_done;
     job->on_done_arg = self;
     job->call_id = number;
-    job->body = tix_frame_pack(&req.base);
     job->method = tix_method_get(TIX_METHOD_SALE_BUYERS);
     job->deadline_ms = tix_now_ms() + BROKER_EDGE_LOAD_TIMEOUT_MS;
     broker_jobs_push_back(self->jobs, job);
@@ -104,8 +103,7 @@ s_check_purchase(broker_t *self, const broker_job_t *job, const void *body, size
                     reply->outcome != TIX__V1__PURCHASE_REPLY__OUTCOME__OUTCOME_UNSPECIFIED;
     if (!sold_out)
         return;
-    Tix__V1__PurchaseRequest *req =
-        tix__v1__purchase_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+    Tix__V1__PurchaseRequest *req = tix__v1__purchase_request__unpack(NULL, job->body.size, job->body.data);
     uint64_t load = req ? broker_edge_sold_out(self->edge, req->sale_id, tix_now_ms()) : 0;
     self->stats.edge_evicted = broker_edge_evicted(self->edge);
     if (load)
@@ -136,8 +134,7 @@ s_drop_job_sale(broker_t *self, const broker_job_t *job)
         protobuf_c_message_descriptor_get_field_by_name(job->method->input, "sale_id");
     if (!field || field->type != PROTOBUF_C_TYPE_STRING)
         return;
-    ProtobufCMessage *req =
-        protobuf_c_message_unpack(job->method->input, NULL, zframe_size(job->body), zframe_data(job->body));
+    ProtobufCMessage *req = protobuf_c_message_unpack(job->method->input, NULL, job->body.size, job->body.data);
     if (!req)
         return;
     const char *sale_id = *(const char *const *) ((const char *) req + field->offset);
@@ -199,10 +196,9 @@ static bool
 s_take_at_edge(broker_job_t *job, void *arg)
 {
     broker_t *self = arg;
-    if (!job->client || job->method->id != TIX_METHOD_PURCHASE)
+    if (!job->client.data || job->method->id != TIX_METHOD_PURCHASE)
         return false;
-    Tix__V1__PurchaseRequest *req =
-        tix__v1__purchase_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+    Tix__V1__PurchaseRequest *req = tix__v1__purchase_request__unpack(NULL, job->body.size, job->body.data);
     uint8_t buf[EDGE_REPLY_MAX];
     size_t size = req ? s_edge_reply(self, req, buf) : 0;
     if (size)
@@ -221,7 +217,7 @@ s_on_page(broker_job_t *job, tix_code code, const void *body, size_t body_size, 
 {
     broker_t *self = arg;
     Tix__Worker__V1__SaleBuyersRequest *req =
-        tix__worker__v1__sale_buyers_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+        tix__worker__v1__sale_buyers_request__unpack(NULL, job->body.size, job->body.data);
     uint64_t load = job->call_id;
     broker_jobs_free(self->jobs, job);
     if (!req)
@@ -256,7 +252,7 @@ s_on_check(broker_job_t *job, tix_code code, const void *body, size_t body_size,
 {
     broker_t *self = arg;
     Tix__Worker__V1__SaleBuyersRequest *req =
-        tix__worker__v1__sale_buyers_request__unpack(NULL, zframe_size(job->body), zframe_data(job->body));
+        tix__worker__v1__sale_buyers_request__unpack(NULL, job->body.size, job->body.data);
     uint64_t check = job->call_id;
     broker_jobs_free(self->jobs, job);
     if (!req)

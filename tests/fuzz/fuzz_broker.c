@@ -236,7 +236,7 @@ s_tally(broker_job_t *job, void *arg)
     s_tally_t *t = arg;
     FUZZ_CHECK(job->worker || job->queued, "a job without a worker is queued");
     t->jobs++;
-    if (job->client)
+    if (job->client.data)
         t->client_jobs++;
 }
 
